@@ -1,0 +1,35 @@
+/*
+ * px_gid.h - global transaction ids.
+ *
+ * A gid is   <prefix>_<birth>_<client>_<seq>
+ *   prefix  the cluster name: [A-Za-z0-9]+, so recovery touches only this
+ *           cluster's prepared transactions
+ *   birth   the client's clock at begin, milliseconds since the epoch
+ *           (decimal); coordinators use it for the garbage-collection
+ *           horizon (see README "Garbage collection")
+ *   client  the client's random id, 16 hex digits
+ *   seq     the client's sequence number (decimal)
+ * Whole gid < 200 bytes (PostgreSQL's limit); only [A-Za-z0-9_] appear, so
+ * it can be quoted into SQL without escaping.
+ */
+#ifndef PX_GID_H
+#define PX_GID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PX_PREFIX_MAX 63u
+
+/* Write a gid into buf (cap bytes, NUL-terminated).  Returns its length,
+ * or 0 if the prefix is invalid or it does not fit. */
+size_t px_gid_make(char *buf, size_t cap, const char *prefix, uint64_t birth_ms,
+		   uint64_t client, uint64_t seq);
+
+/* Parse gid (len bytes, not necessarily NUL-terminated).  Returns 0 and sets
+ * *birth_ms (and *prefix_len if non-NULL) when the gid is well formed, or -1. */
+int px_gid_parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix_len);
+
+/* 64-bit FNV-1a of bytes, used for gid hashing. */
+uint64_t px_hash(const void *p, size_t len);
+
+#endif

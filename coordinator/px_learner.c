@@ -1,0 +1,636 @@
+/*
+ * px_learner.c - the leader: learner, decider, finisher of stuck gids, and
+ * the replica that serves commit / rollback requests.
+ *
+ * Decision rule (protocol.md section 3), counted per ballot, never across:
+ *   COMMIT iff every participant of the set has `prepared` accepted by a
+ *          majority at one ballot;
+ *   ABORT  iff some participant has `aborted` accepted by a majority at one
+ *          ballot.
+ * Only 2b's naming the gid's participant set are counted.
+ *
+ * A gid undecided for txn_timeout_ms is finished with the leader's ballot:
+ * 1a to all acceptors, and once a majority promised, 2a with the value of
+ * the highest accepted ballot among them, or `aborted` if none accepted.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_gid.h"
+#include "px_internal.h"
+
+static int popcount8(uint8_t x)
+{
+	int n = 0;
+	for (; x; x &= (uint8_t)(x - 1))
+		n++;
+	return n;
+}
+
+static int pidx(const struct px_pset *s, uint16_t rm)
+{
+	for (uint16_t i = 0; i < s->n; i++)
+		if (s->rm[i] == rm)
+			return i;
+	return -1;
+}
+
+void px_reply(struct px_update *u, struct px_addr to, uint64_t req, struct px_str gid, uint8_t status,
+	      uint8_t leader, const char *reason)
+{
+	struct px_msg m = {.type = PX_MSG_OUTCOME};
+	m.u.outcome.req = req;
+	m.u.outcome.gid = gid;
+	m.u.outcome.status = status;
+	m.u.outcome.leader = leader;
+	m.u.outcome.reason = px_str_of(reason, (uint32_t)strlen(reason));
+	px_update_send(u, to, &m, 0);
+}
+
+struct px_lead *px_lead_of(struct px_replica *r, struct px_txn *t)
+{
+	if (!px_is_leader(r))
+		return NULL;
+	if (!t->lead) {
+		t->lead = calloc(1, sizeof(*t->lead));
+		if (!t->lead)
+			return NULL;
+		t->lead->since = r->now;
+	}
+	return t->lead;
+}
+
+static int all_acked(const struct px_txn *t)
+{
+	uint64_t all = t->pset.n >= 64 ? ~0ULL : (1ULL << t->pset.n) - 1;
+	return t->lead && (t->lead->acked & all) == all;
+}
+
+/* Reply to every waiter whose condition now holds. */
+static void answer(struct px_replica *r, struct px_update *u, struct px_txn *t)
+{
+	struct px_lead *l = t->lead;
+	if (!l || !t->outcome)
+		return;
+	uint8_t st = t->outcome == PX_OUT_COMMIT ? PX_ST_COMMITTED : PX_ST_ABORTED;
+	int applied = all_acked(t);
+	uint8_t keep = 0;
+	for (uint8_t i = 0; i < l->nwait; i++) {
+		struct px_waiter *w = &l->w[i];
+		if (w->wait == PX_WAIT_APPLIED && !applied) {
+			l->w[keep++] = *w;
+			continue;
+		}
+		px_reply(u, w->to, w->req, px_txn_gid(t), st, r->cfg.id, "");
+	}
+	l->nwait = keep;
+}
+
+static void send_decision(struct px_replica *r, struct px_update *u, struct px_txn *t, int replicas)
+{
+	if (!t->pset.n)
+		return; /* participants not known yet: a later 1b/2b/sync names them */
+	struct px_msg m = {.type = PX_MSG_DECISION};
+	m.u.decision.gid = px_txn_gid(t);
+	m.u.decision.outcome = t->outcome;
+	m.u.decision.pset = t->pset;
+	for (uint16_t i = 0; i < t->pset.n; i++)
+		if (!(t->lead && (t->lead->acked >> i) & 1))
+			px_update_send(u, px_addr_of(PX_NODE_AGENT, t->pset.rm[i]), &m, 0);
+	if (replicas)
+		for (uint8_t i = 0; i < r->cfg.n; i++)
+			if (i != r->cfg.id)
+				px_update_send(u, px_addr_of(PX_NODE_REPLICA, i), &m, 0);
+}
+
+void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, uint8_t outcome,
+		  const char *how)
+{
+	if (t->outcome && t->outcome != outcome) {
+		px_log(r, "gid=%s CONFLICTING DECISION %u after %u (%s)", t->k.s, outcome, t->outcome, how);
+		return;
+	}
+	if (t->outcome)
+		return;
+	struct px_rec rec = {.type = PX_REC_DECISION, .gid = px_txn_gid(t), .outcome = outcome, .pset = t->pset};
+	if (px_rec_put(u, &rec))
+		return;
+	t->outcome = outcome;
+	t->acc_known = 1;
+	if (!t->lead)
+		return;
+	if (outcome == PX_OUT_COMMIT)
+		r->st.decided_commit++;
+	else
+		r->st.decided_abort++;
+	px_log(r, "gid=%s decided %s (%s)", t->k.s, outcome == PX_OUT_COMMIT ? "commit" : "abort", how);
+	send_decision(r, u, t, 1);
+	t->lead->next_resend = r->now + r->cfg.resend_ms;
+	answer(r, u, t);
+}
+
+/* Is every instance decided?  Learn the outcome if so. */
+static void check(struct px_replica *r, struct px_update *u, struct px_txn *t)
+{
+	struct px_lead *l = t->lead;
+	if (t->outcome || !t->pset.n || !l)
+		return;
+	int q = px_quorum(r), all = 1;
+	for (uint16_t i = 0; i < t->pset.n; i++) {
+		uint8_t chosen = PX_VAL_NONE;
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 2
+		/* Planted bug for the simulator's self-test: count across ballots. */
+		uint8_t m[3] = {0, 0, 0};
+		for (unsigned k = 0; k < PX_TALLY; k++)
+			m[l->tally[i][k].val] |= l->tally[i][k].mask;
+		if (popcount8(m[PX_VAL_ABORTED]) >= q)
+			chosen = PX_VAL_ABORTED;
+		else if (popcount8(m[PX_VAL_PREPARED]) >= q)
+			chosen = PX_VAL_PREPARED;
+#else
+		for (unsigned k = 0; k < PX_TALLY; k++)
+			if (l->tally[i][k].val != PX_VAL_NONE && popcount8(l->tally[i][k].mask) >= q)
+				chosen = l->tally[i][k].val;
+#endif
+		if (chosen == PX_VAL_ABORTED) {
+			px_lrn_learn(r, u, t, PX_OUT_ABORT, "participant aborted");
+			return;
+		}
+		if (chosen != PX_VAL_PREPARED)
+			all = 0;
+	}
+	if (all)
+		px_lrn_learn(r, u, t, PX_OUT_COMMIT, "all prepared");
+}
+
+/* An acceptor reports an outcome.  A tombstone's outcome means every
+ * participant acknowledged it already: forget the gid everywhere. */
+static void reported(struct px_replica *r, struct px_update *u, struct px_txn *t, uint8_t flags,
+		     uint8_t outcome, const struct px_pset *pset)
+{
+	if (!t->pset.n && px_pset_valid(pset))
+		t->pset = *pset;
+	px_lrn_learn(r, u, t, outcome, flags & PX_ACC_FORGOTTEN ? "acceptor forgot it" : "acceptor knew");
+	if ((flags & PX_ACC_FORGOTTEN) && t->lead) {
+		struct px_msg f = {.type = PX_MSG_FORGET};
+		f.u.forget.gid = px_txn_gid(t);
+		f.u.forget.outcome = outcome;
+		px_send_replicas(r, u, &f, 0);
+	}
+}
+
+static struct px_txn *learner_txn(struct px_replica *r, struct px_update *u, struct px_str gid)
+{
+	struct px_txn *t = px_txn_get(r, gid);
+	uint64_t birth;
+	if (!t) {
+		if (px_tomb_get(r, gid) || px_gid_birth(r, gid, &birth))
+			return NULL;
+		t = px_txn_new(r, gid, birth);
+		if (!t) {
+			u->oom = 1;
+			return NULL;
+		}
+	}
+	if (!px_lead_of(r, t)) {
+		if (px_is_leader(r))
+			u->oom = 1;
+		return NULL;
+	}
+	return t;
+}
+
+void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_m2b *m)
+{
+	if (from.id >= r->cfg.n)
+		return;
+	if ((m->flags & PX_ACC_DECIDED) && m->outcome) {
+		struct px_txn *t = px_txn_get(r, m->gid);
+		if (t)
+			reported(r, u, t, m->flags, m->outcome, &m->pset);
+		return;
+	}
+	if (!(m->flags & PX_ACC_OK) || !px_is_leader(r))
+		return;
+	struct px_txn *t = learner_txn(r, u, m->gid);
+	if (!t)
+		return;
+	if (!t->pset.n && px_pset_valid(&m->pset))
+		t->pset = m->pset;
+	int i = pidx(&t->pset, m->rm);
+	if (i < 0 || !px_pset_eq(&t->pset, &m->pset) || m->val == PX_VAL_NONE)
+		return;
+	struct px_tally *ts = t->lead->tally[i], *slot = NULL, *low = NULL;
+	for (unsigned k = 0; k < PX_TALLY; k++) {
+		if (ts[k].val == m->val && ts[k].bal == m->bal) {
+			slot = &ts[k];
+			break;
+		}
+		if (ts[k].val == PX_VAL_NONE) {
+			if (!slot)
+				slot = &ts[k];
+		} else if (!low || ts[k].bal < low->bal) {
+			low = &ts[k];
+		}
+	}
+	if (!slot || (slot->val != PX_VAL_NONE && !(slot->val == m->val && slot->bal == m->bal))) {
+		if (!low || low->bal >= m->bal)
+			return; /* older than everything counted: useless */
+		slot = low;
+	}
+	if (slot->val != m->val || slot->bal != m->bal) {
+		slot->val = m->val;
+		slot->bal = m->bal;
+		slot->mask = 0;
+	}
+	slot->mask |= (uint8_t)(1u << from.id);
+	check(r, u, t);
+}
+
+static void give_up(struct px_replica *r, struct px_update *u, struct px_txn *t, const char *why)
+{
+	/* No value is chosen and a majority will never accept one (it is below
+	 * their horizon, or promised our ballot with nothing accepted and we
+	 * propose nothing).  Whoever holds the gid prepared will hear
+	 * UNKNOWN_GID from a majority.  Tell every acceptor to drop it. */
+	px_log(r, "gid=%s given up: %s", t->k.s, why);
+	struct px_msg m = {.type = PX_MSG_FORGET};
+	m.u.forget.gid = px_txn_gid(t);
+	m.u.forget.outcome = PX_OUT_NONE;
+	px_send_replicas(r, u, &m, 0);
+	for (uint8_t i = 0; i < t->lead->nwait; i++)
+		px_reply(u, t->lead->w[i].to, t->lead->w[i].req, px_txn_gid(t), PX_ST_UNKNOWN_GID, r->cfg.id, why);
+	t->lead->nwait = 0;
+	t->lead->next_resend = r->now + r->cfg.resend_ms;
+}
+
+static void send_2a(struct px_replica *r, struct px_update *u, struct px_txn *t, int i)
+{
+	struct px_msg m = {.type = PX_MSG_2A};
+	m.u.m2a.gid = px_txn_gid(t);
+	m.u.m2a.rm = t->pset.rm[i];
+	m.u.m2a.bal = t->lead->rbal;
+	m.u.m2a.val = t->lead->hval[i];
+	m.u.m2a.pset = t->pset;
+	px_send_replicas(r, u, &m, 0);
+}
+
+void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_m1b *m)
+{
+	struct px_txn *t = px_txn_get(r, m->gid);
+	if (!t || !t->lead || from.id >= r->cfg.n)
+		return;
+	struct px_lead *l = t->lead;
+	uint8_t bit = (uint8_t)(1u << from.id);
+	if ((m->flags & PX_ACC_DECIDED) && m->outcome) {
+		reported(r, u, t, m->flags, m->outcome, &m->pset);
+		return;
+	}
+	int gone = (m->flags & (PX_ACC_BELOW_HORIZON | PX_ACC_FORGOTTEN)) != 0;
+	if (l->rbal == 0 || m->bal != l->rbal)
+		return;
+	if (!(m->flags & PX_ACC_OK) && !gone && m->mbal > l->rbal && m->mbal > r->ballot) {
+		px_bump_round(r, u, m->mbal);
+		l->next_resend = 0; /* retry at the next tick with the new ballot */
+		return;
+	}
+	if (m->rm == PX_RM_ANY) {
+		if (gone)
+			l->probe_below |= bit;
+		else if (m->flags & PX_ACC_OK) {
+			if (!t->pset.n && px_pset_valid(&m->pset))
+				t->pset = m->pset; /* recover its instances next */
+			else if (!m->pset.n)
+				l->probe_ok |= bit;
+		}
+		return;
+	}
+	int i = pidx(&t->pset, m->rm);
+	if (i < 0)
+		return;
+	if (gone) {
+		l->below[i] |= bit;
+		if (popcount8(l->below[i]) >= px_quorum(r) && !t->outcome)
+			give_up(r, u, t, "unknown to a majority below the gc horizon");
+		return;
+	}
+	if (!(m->flags & PX_ACC_OK))
+		return;
+	l->promised[i] |= bit;
+	if (m->vval != PX_VAL_NONE && px_pset_eq(&m->pset, &t->pset) &&
+	    (l->hval[i] == PX_VAL_NONE || m->vbal > l->hbal[i])) {
+		l->hbal[i] = m->vbal;
+		l->hval[i] = m->vval;
+	}
+	if (!l->sent2a[i] && popcount8(l->promised[i]) >= px_quorum(r)) {
+		if (l->hval[i] == PX_VAL_NONE)
+			l->hval[i] = PX_VAL_ABORTED; /* free: abort */
+		l->sent2a[i] = 1;
+		send_2a(r, u, t, i);
+	}
+}
+
+void px_lrn_ack(struct px_replica *r, struct px_update *u, struct px_addr from,
+		const struct px_mdecision_ack *m)
+{
+	struct px_txn *t = px_txn_get(r, m->gid);
+	if (!t || !t->lead || !t->outcome || from.id != m->rm)
+		return;
+	int i = pidx(&t->pset, m->rm);
+	if (i < 0)
+		return;
+	if (m->outcome != t->outcome) {
+		px_log(r, "gid=%s participant %u applied %u, decision is %u", t->k.s, m->rm, m->outcome,
+		       t->outcome);
+		return;
+	}
+	if ((t->lead->acked >> i) & 1)
+		return;
+	t->lead->acked |= 1ULL << i;
+	if (!all_acked(t))
+		return;
+	answer(r, u, t);
+	struct px_msg f = {.type = PX_MSG_FORGET};
+	f.u.forget.gid = px_txn_gid(t);
+	f.u.forget.outcome = t->outcome;
+	px_send_replicas(r, u, &f, 0);
+}
+
+void px_lrn_sync(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_msync *m)
+{
+	if (!px_is_leader(r))
+		return;
+	for (uint16_t i = 0; i < m->count; i++) {
+		const struct px_sync_entry *e = &m->e[i];
+		struct px_tomb *tb = px_tomb_get(r, e->gid);
+		if (tb && !px_txn_get(r, e->gid)) {
+			struct px_msg f = {.type = PX_MSG_FORGET};
+			f.u.forget.gid = e->gid;
+			f.u.forget.outcome = tb->outcome;
+			px_update_send(u, from, &f, 0);
+			continue;
+		}
+		struct px_txn *t = learner_txn(r, u, e->gid);
+		if (!t)
+			continue;
+		if (!t->pset.n && px_pset_valid(&e->pset))
+			t->pset = e->pset;
+		if (e->outcome)
+			px_lrn_learn(r, u, t, e->outcome, "sync");
+	}
+	if (!m->done && from.id < PX_REPLICAS_MAX) {
+		struct px_msg q = {.type = PX_MSG_SYNC_REQ};
+		q.u.sync_req.bal = r->ballot;
+		q.u.sync_req.cursor = m->cursor;
+		px_update_send(u, from, &q, 0);
+	}
+}
+
+static void add_waiter(struct px_lead *l, struct px_addr to, uint64_t req, uint8_t wait)
+{
+	for (uint8_t i = 0; i < l->nwait; i++)
+		if (l->w[i].to.kind == to.kind && l->w[i].to.id == to.id && l->w[i].req == req)
+			return;
+	if (l->nwait == PX_WAITERS) /* the oldest asker will ask again */
+		memmove(l->w, l->w + 1, sizeof(l->w[0]) * (PX_WAITERS - 1)), l->nwait--;
+	l->w[l->nwait].to = to;
+	l->w[l->nwait].req = req;
+	l->w[l->nwait].wait = wait;
+	l->nwait++;
+}
+
+static void send_prepare(struct px_replica *r, struct px_update *u, struct px_txn *t)
+{
+	struct px_msg p = {.type = PX_MSG_PREPARE};
+	p.u.prepare.gid = px_txn_gid(t);
+	p.u.prepare.abort = t->lead->abort_req;
+	p.u.prepare.pset = t->pset;
+	px_send_agents(r, u, &t->pset, &p);
+}
+
+void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr from, uint64_t req,
+		   struct px_str gid, const struct px_pset *pset, uint8_t wait, int abort)
+{
+	uint64_t birth;
+	if (!px_is_leader(r)) {
+		px_reply(u, from, req, gid, PX_ST_NOT_LEADER, r->leader == r->cfg.id ? PX_NO_LEADER : r->leader,
+			 "not the leader");
+		return;
+	}
+	if (px_gid_birth(r, gid, &birth)) {
+		px_reply(u, from, req, gid, PX_ST_ERROR, r->cfg.id, "malformed gid");
+		return;
+	}
+	if (!px_pset_valid(pset)) {
+		px_reply(u, from, req, gid, PX_ST_ERROR, r->cfg.id, "invalid participant set");
+		return;
+	}
+	if (r->cfg.rms)
+		for (uint16_t i = 0; i < pset->n; i++) {
+			uint16_t j = 0;
+			while (j < r->cfg.nrms && r->cfg.rms[j] != pset->rm[i])
+				j++;
+			if (j == r->cfg.nrms) {
+				px_reply(u, from, req, gid, PX_ST_ERROR, r->cfg.id, "unknown participant");
+				return;
+			}
+		}
+	struct px_txn *t = px_txn_get(r, gid);
+	struct px_tomb *tb = t ? NULL : px_tomb_get(r, gid);
+	if (tb) {
+		px_reply(u, from, req, gid,
+			 tb->outcome == PX_OUT_COMMIT ? PX_ST_COMMITTED
+			 : tb->outcome == PX_OUT_ABORT ? PX_ST_ABORTED
+						       : PX_ST_UNKNOWN_GID,
+			 r->cfg.id, tb->outcome ? "" : "forgotten");
+		return;
+	}
+	if (!t) {
+		if (r->txns.n >= r->cfg.max_live) {
+			r->st.busy++;
+			px_reply(u, from, req, gid, PX_ST_BUSY, r->cfg.id, "too many undecided transactions");
+			return;
+		}
+		t = px_txn_new(r, gid, birth);
+		if (!t) {
+			u->oom = 1;
+			return;
+		}
+	}
+	struct px_lead *l = px_lead_of(r, t);
+	if (!l) {
+		u->oom = 1;
+		return;
+	}
+	if (t->pset.n && !px_pset_eq(&t->pset, pset)) {
+		r->st.conflicts++;
+		px_log(r, "gid=%s request names a different participant set", t->k.s);
+		px_reply(u, from, req, gid, PX_ST_ERROR, r->cfg.id, "participant set differs for this gid");
+		return;
+	}
+	if (!t->pset.n)
+		t->pset = *pset;
+	if (!l->requested)
+		l->since = r->now;
+	l->requested = 1;
+	l->abort_req |= (uint8_t)(abort != 0);
+	add_waiter(l, from, req, wait == PX_WAIT_DECIDED ? PX_WAIT_DECIDED : PX_WAIT_APPLIED);
+	if (t->outcome) {
+		answer(r, u, t);
+		return;
+	}
+	send_prepare(r, u, t);
+	l->next_resend = r->now + r->cfg.resend_ms;
+}
+
+void px_lrn_status_unknown(struct px_replica *r, struct px_update *u, struct px_addr from,
+			   struct px_str gid, uint64_t birth)
+{
+	/* An agent holds a gid prepared that nobody here knows: track it, so
+	 * that it gets finished after the timeout. */
+	(void)birth;
+	if (from.kind != PX_NODE_AGENT || r->txns.n >= r->cfg.max_live)
+		return;
+	struct px_txn *t = learner_txn(r, u, gid);
+	if (t && !t->lead->has_asker) {
+		t->lead->has_asker = 1;
+		t->lead->asker_rm = (uint16_t)from.id;
+	}
+}
+
+static void send_1a(struct px_replica *r, struct px_update *u, struct px_txn *t, uint16_t rm)
+{
+	struct px_msg m = {.type = PX_MSG_1A};
+	m.u.m1a.gid = px_txn_gid(t);
+	m.u.m1a.rm = rm;
+	m.u.m1a.bal = r->ballot;
+	if (rm != PX_RM_ANY)
+		m.u.m1a.pset = t->pset;
+	px_send_replicas(r, u, &m, 1); /* held: the ballot's round is being logged */
+}
+
+/* Finish an undecided gid with this leader's ballot.  Returns 1 if the
+ * gid was dropped. */
+static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
+{
+	struct px_lead *l = t->lead;
+	if (r->now < l->next_resend)
+		return 0;
+	l->next_resend = r->now + r->cfg.resend_ms;
+	if (l->rbal != r->ballot) {
+		l->rbal = r->ballot;
+		memset(l->promised, 0, sizeof(l->promised));
+		memset(l->below, 0, sizeof(l->below));
+		memset(l->hbal, 0, sizeof(l->hbal));
+		memset(l->hval, 0, sizeof(l->hval));
+		memset(l->sent2a, 0, sizeof(l->sent2a));
+		l->probe_ok = l->probe_below = 0;
+		r->st.recoveries++;
+		px_log(r, "gid=%s recovery: undecided for %llu ms, phase 1 at ballot %u", t->k.s,
+		       (unsigned long long)(r->now - l->since), r->ballot);
+	}
+	if (!t->pset.n) {
+		/* Participants unknown: phase 1 for the whole gid. */
+		int q = px_quorum(r);
+		if (popcount8(l->probe_below) >= q) {
+			give_up(r, u, t, "unknown to a majority below the gc horizon");
+			return 0;
+		}
+		if (popcount8(l->probe_ok) < q) {
+			send_1a(r, u, t, PX_RM_ANY);
+			return 0;
+		}
+		/* A majority promised our ballot for every instance and has
+		 * accepted nothing: no value is or can be chosen below it. */
+		if (!l->has_asker) {
+			if (!t->acc_known && !l->nwait) {
+				px_txn_drop(r, t);
+				return 1;
+			}
+			give_up(r, u, t, "no participant ever voted");
+			return 0;
+		}
+		/* Only the asking agent is known: finish its instance. */
+		t->pset.n = 1;
+		t->pset.rm[0] = l->asker_rm;
+	}
+	for (uint16_t i = 0; i < t->pset.n; i++) {
+		if (l->sent2a[i])
+			send_2a(r, u, t, i);
+		else
+			send_1a(r, u, t, t->pset.rm[i]);
+	}
+	return 0;
+}
+
+void px_lrn_tick(struct px_replica *r, struct px_update *u)
+{
+	if (!px_is_leader(r))
+		return;
+	if (r->now >= r->next_sync) {
+		struct px_msg q = {.type = PX_MSG_SYNC_REQ};
+		q.u.sync_req.bal = r->ballot;
+		q.u.sync_req.cursor = 0;
+		px_send_replicas(r, u, &q, 0);
+		r->next_sync = r->now + r->cfg.sync_ms;
+	}
+	/* Collect first: recover() may drop a gid, which reorders the map. */
+	size_t pos = 0, n = 0;
+	struct px_txn *t, **all = malloc(sizeof(*all) * (r->txns.n + 1));
+	if (!all) {
+		u->oom = 1;
+		return;
+	}
+	while ((t = px_map_next(&r->txns, &pos)))
+		all[n++] = t;
+	for (size_t i = 0; i < n; i++) {
+		t = all[i];
+		struct px_lead *l = px_lead_of(r, t);
+		if (!l) {
+			u->oom = 1;
+			break;
+		}
+		if (t->outcome) {
+			if (r->now >= l->next_resend) {
+				send_decision(r, u, t, 1);
+				l->next_resend = r->now + r->cfg.resend_ms;
+			}
+		} else if (r->now >= l->since + r->cfg.txn_timeout_ms) {
+			recover(r, u, t);
+		} else if (l->requested && r->now >= l->next_resend) {
+			send_prepare(r, u, t);
+			l->next_resend = r->now + r->cfg.resend_ms;
+		}
+	}
+	free(all);
+}
+
+void px_lead_begin(struct px_replica *r, struct px_update *u)
+{
+	px_bump_round(r, u, r->maxbal_seen);
+	r->st.leader_changes++;
+	px_log(r, "became leader with ballot %u", r->ballot);
+	r->next_sync = r->now; /* collect undecided gids at the next tick */
+}
+
+void px_lead_end(struct px_replica *r, struct px_update *u)
+{
+	size_t pos = 0, n = 0;
+	struct px_txn *t, **drop = malloc(sizeof(*drop) * (r->txns.n + 1));
+	while ((t = px_map_next(&r->txns, &pos))) {
+		if (!t->lead)
+			continue;
+		for (uint8_t i = 0; i < t->lead->nwait; i++)
+			px_reply(u, t->lead->w[i].to, t->lead->w[i].req, px_txn_gid(t), PX_ST_NOT_LEADER,
+				 r->leader, "leader changed");
+		free(t->lead);
+		t->lead = NULL;
+		if (!t->acc_known && drop)
+			drop[n++] = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		px_txn_drop(r, drop[i]);
+	free(drop);
+	r->ballot = 0;
+	px_log(r, "no longer leader");
+}

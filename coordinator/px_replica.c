@@ -1,0 +1,386 @@
+/*
+ * px_replica.c - lifecycle, event dispatch, leader election and timers of
+ * the replica core.
+ *
+ * Leader election is Omega from heartbeats: every replica heartbeats the
+ * others each heartbeat_ms and trusts as leader the lowest id it has heard
+ * from within lease_ms (itself included).  Safety never depends on a unique
+ * leader: ballots are partitioned by replica id (b = round * n + id + 1) and
+ * a round is logged before any message of its ballot leaves.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_gid.h"
+#include "px_internal.h"
+
+int px_quorum(const struct px_replica *r)
+{
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 1
+	/* Planted bug for the simulator's self-test: a quorum of one. */
+	(void)r;
+	return 1;
+#else
+	return r->cfg.n / 2 + 1;
+#endif
+}
+
+void px_log(struct px_replica *r, const char *fmt, ...)
+{
+	if (!r->cfg.log)
+		return;
+	char line[512];
+	int n = snprintf(line, sizeof(line), "replica=%u ballot=%u ", r->cfg.id, r->ballot);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	r->cfg.log(r->cfg.log_ctx, line);
+}
+
+struct px_str px_txn_gid(const struct px_txn *t)
+{
+	return px_str_of(t->k.s, t->k.len);
+}
+
+struct px_txn *px_txn_get(struct px_replica *r, struct px_str gid)
+{
+	return px_map_get(&r->txns, gid);
+}
+
+struct px_txn *px_txn_new(struct px_replica *r, struct px_str gid, uint64_t birth)
+{
+	struct px_txn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	px_key_set(&t->k, gid);
+	t->birth = birth;
+	t->seq = ++r->next_seq;
+	if (px_map_put(&r->txns, t)) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void px_txn_drop(struct px_replica *r, struct px_txn *t)
+{
+	px_map_del(&r->txns, &t->k);
+	free(t->lead);
+	free(t);
+}
+
+struct px_tomb *px_tomb_get(struct px_replica *r, struct px_str gid)
+{
+	return px_map_get(&r->tombs, gid);
+}
+
+void px_tomb_add(struct px_replica *r, const struct px_key *k, uint64_t birth, uint8_t outcome)
+{
+	if (birth < r->horizon)
+		return; /* the horizon already refuses it */
+	struct px_tomb *tb = px_map_get(&r->tombs, px_str_of(k->s, k->len));
+	if (tb) {
+		if (tb->outcome == PX_OUT_NONE)
+			tb->outcome = outcome;
+		return;
+	}
+	tb = malloc(sizeof(*tb));
+	if (!tb)
+		return; /* losing a tombstone only costs a re-forget later */
+	tb->k = *k;
+	tb->birth = birth;
+	tb->outcome = outcome;
+	if (px_map_put(&r->tombs, tb))
+		free(tb);
+}
+
+int px_gid_birth(struct px_replica *r, struct px_str gid, uint64_t *birth)
+{
+	if (gid.len == 0 || gid.len > PX_GID_MAX || px_gid_parse(gid.p, gid.len, birth, NULL)) {
+		r->st.bad_msgs++;
+		px_log(r, "bad message: malformed gid");
+		return -1;
+	}
+	return 0;
+}
+
+int px_is_leader(const struct px_replica *r)
+{
+	return r->started && r->leader == r->cfg.id && r->ballot != 0;
+}
+
+void px_send_replicas(struct px_replica *r, struct px_update *u, const struct px_msg *m, int held)
+{
+	for (uint8_t i = 0; i < r->cfg.n; i++)
+		px_update_send(u, px_addr_of(PX_NODE_REPLICA, i), m, held);
+}
+
+void px_send_agents(struct px_replica *r, struct px_update *u, const struct px_pset *s,
+		    const struct px_msg *m)
+{
+	(void)r;
+	for (uint16_t i = 0; i < s->n; i++)
+		px_update_send(u, px_addr_of(PX_NODE_AGENT, s->rm[i]), m, 0);
+}
+
+/* Log a new round so that this replica's ballot exceeds `above`. */
+void px_bump_round(struct px_replica *r, struct px_update *u, uint32_t above)
+{
+	uint64_t round = r->round + 1;
+	uint64_t need = above / r->cfg.n + 1;
+	if (round < need)
+		round = need;
+	uint64_t b = round * r->cfg.n + r->cfg.id + 1;
+	if (b > UINT32_MAX - 64)
+		return; /* ballots exhausted: cannot happen in practice */
+	struct px_rec rec = {.type = PX_REC_ROUND, .u64 = round};
+	if (px_rec_put(u, &rec))
+		return;
+	r->round = round;
+	r->ballot = (uint32_t)b;
+	if (r->ballot > r->maxbal_seen)
+		r->maxbal_seen = r->ballot;
+}
+
+struct px_replica *px_replica_new(const struct px_replica_config *cfg)
+{
+	if (cfg->n == 0 || cfg->n > PX_REPLICAS_MAX || cfg->n % 2 == 0 || cfg->id >= cfg->n ||
+	    cfg->heartbeat_ms == 0 || cfg->lease_ms <= cfg->heartbeat_ms || cfg->resend_ms == 0 ||
+	    cfg->max_live == 0)
+		return NULL;
+	struct px_replica *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->cfg = *cfg;
+	r->leader = PX_NO_LEADER;
+	px_map_init(&r->txns);
+	px_map_init(&r->tombs);
+	return r;
+}
+
+void px_replica_destroy(struct px_replica **rp)
+{
+	struct px_replica *r = *rp;
+	if (!r)
+		return;
+	size_t pos = 0;
+	struct px_txn *t;
+	while ((t = px_map_next(&r->txns, &pos))) {
+		free(t->lead);
+		free(t);
+	}
+	pos = 0;
+	struct px_tomb *tb;
+	while ((tb = px_map_next(&r->tombs, &pos)))
+		free(tb);
+	px_map_free(&r->txns);
+	px_map_free(&r->tombs);
+	free(r);
+	*rp = NULL;
+}
+
+/* Omega: the lowest id heard from within the lease, or ourselves. */
+static uint8_t trusted(const struct px_replica *r)
+{
+	for (uint8_t i = 0; i < r->cfg.n; i++) {
+		if (i == r->cfg.id)
+			return i;
+		if (r->last_heard[i] && r->now < r->last_heard[i] + r->cfg.lease_ms)
+			return i;
+	}
+	return r->cfg.id;
+}
+
+static void elect(struct px_replica *r, struct px_update *u)
+{
+	uint8_t l = trusted(r);
+	if (l == r->leader)
+		return;
+	uint8_t old = r->leader;
+	r->leader = l;
+	px_log(r, "leader change: trusting coordinator.%u (was %s%d)", l,
+	       old == PX_NO_LEADER ? "none" : "coordinator.", old == PX_NO_LEADER ? -1 : (int)old);
+	if (old == r->cfg.id)
+		px_lead_end(r, u);
+	if (l == r->cfg.id)
+		px_lead_begin(r, u);
+}
+
+static void heartbeat(struct px_replica *r, struct px_update *u)
+{
+	struct px_msg m = {.type = PX_MSG_HEARTBEAT};
+	m.u.heartbeat.replica = r->cfg.id;
+	m.u.heartbeat.leader = r->leader;
+	m.u.heartbeat.maxbal = r->maxbal_seen;
+	m.u.heartbeat.horizon = r->horizon;
+	for (uint8_t i = 0; i < r->cfg.n; i++)
+		if (i != r->cfg.id)
+			px_update_send(u, px_addr_of(PX_NODE_REPLICA, i), &m, 0);
+}
+
+static void tick(struct px_replica *r, struct px_update *u)
+{
+	if (r->now >= r->next_hb) {
+		heartbeat(r, u);
+		r->next_hb = r->now + r->cfg.heartbeat_ms;
+	}
+	elect(r, u);
+	px_acc_tick(r, u);
+	px_lrn_tick(r, u);
+	px_update_timer(u, r->next_hb);
+}
+
+static int start(struct px_replica *r, const struct px_event *ev, struct px_update *u)
+{
+	for (size_t i = 0; i < ev->nrecs; i++) {
+		struct px_rec rec;
+		if (px_rec_get((const uint8_t *)ev->recs[i].p, ev->recs[i].len, &rec) ||
+		    px_acc_replay(r, &rec)) {
+			px_log(r, "start: record %zu is corrupt", i);
+			return -1;
+		}
+	}
+	r->started = 1;
+	r->durable_seq = u->rec_seq;
+	r->next_hb = r->now;
+	px_log(r, "start: %zu records, %zu live gids, %zu tombstones, horizon %llu, round %llu",
+	       ev->nrecs, r->txns.n, r->tombs.n, (unsigned long long)r->horizon,
+	       (unsigned long long)r->round);
+	tick(r, u);
+	return 0;
+}
+
+static void on_msg(struct px_replica *r, struct px_update *u, struct px_addr from,
+		   const struct px_msg *m)
+{
+	switch (m->type) {
+	case PX_MSG_1A:
+		if (from.kind == PX_NODE_REPLICA)
+			px_acc_1a(r, u, from, &m->u.m1a);
+		break;
+	case PX_MSG_2A:
+		px_acc_2a(r, u, from, &m->u.m2a);
+		break;
+	case PX_MSG_1B:
+		if (from.kind == PX_NODE_REPLICA)
+			px_lrn_1b(r, u, from, &m->u.m1b);
+		break;
+	case PX_MSG_2B:
+		if (from.kind == PX_NODE_REPLICA)
+			px_lrn_2b(r, u, from, &m->u.m2b);
+		break;
+	case PX_MSG_DECISION:
+		if (from.kind == PX_NODE_REPLICA)
+			px_acc_decision(r, u, &m->u.decision);
+		break;
+	case PX_MSG_DECISION_ACK:
+		if (from.kind == PX_NODE_AGENT)
+			px_lrn_ack(r, u, from, &m->u.decision_ack);
+		break;
+	case PX_MSG_FORGET:
+		if (from.kind == PX_NODE_REPLICA)
+			px_acc_forget(r, u, &m->u.forget);
+		break;
+	case PX_MSG_HEARTBEAT: {
+		const struct px_mheartbeat *h = &m->u.heartbeat;
+		if (from.kind != PX_NODE_REPLICA || h->replica >= r->cfg.n || h->replica != from.id)
+			break;
+		r->last_heard[h->replica] = r->now ? r->now : 1;
+		if (h->maxbal > r->maxbal_seen)
+			r->maxbal_seen = h->maxbal;
+		elect(r, u);
+		break;
+	}
+	case PX_MSG_SYNC_REQ:
+		if (from.kind == PX_NODE_REPLICA)
+			px_acc_sync_req(r, u, from, &m->u.sync_req);
+		break;
+	case PX_MSG_SYNC:
+		if (from.kind == PX_NODE_REPLICA)
+			px_lrn_sync(r, u, from, &m->u.sync);
+		break;
+	case PX_MSG_COMMIT_REQ:
+		px_lrn_commit(r, u, from, m->u.commit_req.req, m->u.commit_req.gid,
+			      &m->u.commit_req.pset, m->u.commit_req.wait, 0);
+		break;
+	case PX_MSG_ROLLBACK_REQ:
+		px_lrn_commit(r, u, from, m->u.rollback_req.req, m->u.rollback_req.gid,
+			      &m->u.rollback_req.pset, PX_WAIT_APPLIED, 1);
+		break;
+	case PX_MSG_STATUS_REQ:
+		px_acc_status(r, u, from, &m->u.status_req);
+		break;
+	default:
+		r->st.bad_msgs++;
+		px_log(r, "bad message: unexpected type %s", px_type_name(m->type));
+		break;
+	}
+}
+
+int px_replica_step(struct px_replica *r, const struct px_event *ev, struct px_update *u)
+{
+	if (ev->now > r->now)
+		r->now = ev->now;
+	switch (ev->kind) {
+	case PX_EV_START:
+		return start(r, ev, u);
+	case PX_EV_MSG:
+		if (r->started && ev->msg)
+			on_msg(r, u, ev->from, ev->msg);
+		break;
+	case PX_EV_PERSISTED:
+		if (ev->seq > r->durable_seq)
+			r->durable_seq = ev->seq;
+		px_acc_persisted(r);
+		break;
+	case PX_EV_TIMER:
+		if (r->started)
+			tick(r, u);
+		break;
+	default:
+		break;
+	}
+	if (r->started)
+		px_update_timer(u, r->next_hb);
+	return 0;
+}
+
+uint8_t px_replica_leader(const struct px_replica *r)
+{
+	return r->leader;
+}
+
+const struct px_replica_stats *px_replica_stats(const struct px_replica *r)
+{
+	return &r->st;
+}
+
+int px_replica_outcome(const struct px_replica *r, struct px_str gid)
+{
+	struct px_txn *t = px_map_get(&r->txns, gid);
+	if (t)
+		return t->outcome;
+	struct px_tomb *tb = px_map_get(&r->tombs, gid);
+	return tb ? tb->outcome : PX_OUT_NONE;
+}
+
+size_t px_replica_live(const struct px_replica *r)
+{
+	return r->txns.n;
+}
+
+const char *px_replica_some_live(const struct px_replica *r)
+{
+	size_t pos = 0;
+	struct px_txn *t = px_map_next(&r->txns, &pos);
+	return t ? t->k.s : NULL;
+}
+
+size_t px_replica_tombstones(const struct px_replica *r)
+{
+	return r->tombs.n;
+}

@@ -1,0 +1,635 @@
+/*
+ * pa_core.c - participant agent core: exec, prepare and vote, apply
+ * decisions, idle rollback, and recovery of prepared gids.
+ */
+#include "pa_core.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_map.h"
+
+enum pa_state {
+	PA_OPEN = 1,      /* PostgreSQL transaction open, idle */
+	PA_EXEC,          /* a statement is running */
+	PA_DOOMED,        /* a statement failed: will vote aborted */
+	PA_ROLLING,       /* ROLLBACK of the open transaction running */
+	PA_PREPARING,     /* PREPARE TRANSACTION running */
+	PA_INDOUBT,       /* PREPARE's result was lost: vote nothing, check later */
+	PA_CHECKING,      /* asking pg_prepared_xacts */
+	PA_PREPARED,      /* prepared; waiting for the decision */
+	PA_FINISHING,     /* COMMIT / ROLLBACK PREPARED running */
+	PA_GONE,          /* rolled back: votes aborted */
+	PA_DONE           /* decision applied and acknowledged */
+};
+
+struct pa_txn {
+	struct px_key k;
+	uint8_t state;
+	uint8_t vote;       /* ballot-0 value sent, PX_VAL_NONE if none */
+	uint8_t outcome;    /* decision to apply, PX_OUT_NONE if not known */
+	uint8_t want_vote;  /* a prepare request is waiting on a running action */
+	uint8_t want_abort; /* ... and it asked to roll back */
+	uint8_t unknown;    /* replicas answering UNKNOWN_GID (bitmask) */
+	struct px_pset pset; /* n == 0: not known (found by a scan) */
+	uint64_t token;     /* of the running database action */
+	uint32_t next_stmt; /* number of the next statement to run */
+	uint64_t last;      /* last activity */
+	uint64_t next;      /* next retransmission */
+	struct px_addr exec_to;
+	uint64_t exec_req;
+};
+
+struct pa_core {
+	struct pa_config cfg;
+	struct pa_stats st;
+	struct px_map txns;
+	uint64_t now, next_token, next_scan, scan_token;
+	size_t nopen;
+};
+
+static void pa_log(struct pa_core *c, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+static void pa_log(struct pa_core *c, const char *fmt, ...)
+{
+	if (!c->cfg.log)
+		return;
+	char line[512];
+	int n = snprintf(line, sizeof(line), "participant=%u ", c->cfg.rm);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	c->cfg.log(c->cfg.log_ctx, line);
+}
+
+struct pa_core *pa_core_new(const struct pa_config *cfg)
+{
+	if (cfg->nreplicas == 0 || cfg->nreplicas > 8 || cfg->resend_ms == 0 || cfg->max_open == 0)
+		return NULL;
+	struct pa_core *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	px_map_init(&c->txns);
+	return c;
+}
+
+void pa_core_destroy(struct pa_core **cp)
+{
+	struct pa_core *c = *cp;
+	if (!c)
+		return;
+	size_t pos = 0;
+	struct pa_txn *t;
+	while ((t = px_map_next(&c->txns, &pos)))
+		free(t);
+	px_map_free(&c->txns);
+	free(c);
+	*cp = NULL;
+}
+
+const struct pa_stats *pa_core_stats(const struct pa_core *c)
+{
+	return &c->st;
+}
+
+size_t pa_core_tracked(const struct pa_core *c)
+{
+	return c->txns.n;
+}
+
+static int is_open(uint8_t s)
+{
+	return s == PA_OPEN || s == PA_EXEC || s == PA_DOOMED || s == PA_ROLLING || s == PA_PREPARING;
+}
+
+static struct px_str gid_of(const struct pa_txn *t)
+{
+	return px_str_of(t->k.s, t->k.len);
+}
+
+static struct pa_txn *txn_new(struct pa_core *c, struct px_str gid, uint8_t state)
+{
+	struct pa_txn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	px_key_set(&t->k, gid);
+	t->state = state;
+	t->last = c->now;
+	if (px_map_put(&c->txns, t)) {
+		free(t);
+		return NULL;
+	}
+	if (is_open(state))
+		c->nopen++;
+	return t;
+}
+
+static void set_state(struct pa_core *c, struct pa_txn *t, uint8_t s)
+{
+	int was = is_open(t->state), will = is_open(s);
+	if (was && !will)
+		c->nopen--;
+	if (!was && will)
+		c->nopen++;
+	t->state = s;
+	t->last = c->now;
+}
+
+static void txn_drop(struct pa_core *c, struct pa_txn *t)
+{
+	if (is_open(t->state))
+		c->nopen--;
+	px_map_del(&c->txns, &t->k);
+	free(t);
+}
+
+static void db(struct pa_core *c, struct px_update *u, struct pa_txn *t, uint8_t kind)
+{
+	struct pa_db_action *a = px_update_db(u);
+	if (!a)
+		return;
+	a->kind = kind;
+	a->token = t->token = ++c->next_token;
+	a->gid_off = px_update_copy(u, t->k.s, t->k.len);
+	a->gid_len = t->k.len;
+}
+
+static void to_replicas(struct pa_core *c, struct px_update *u, const struct px_msg *m)
+{
+	for (uint8_t i = 0; i < c->cfg.nreplicas; i++)
+		px_update_send(u, px_addr_of(PX_NODE_REPLICA, i), m, 0);
+}
+
+/* The ballot-0 vote: 2a(gid, rm, 0, val, pset) to every acceptor. */
+static void vote(struct pa_core *c, struct px_update *u, struct pa_txn *t, uint8_t val)
+{
+	if (!t->pset.n)
+		return; /* set unknown (found by a scan): the leader will recover it */
+	if (t->vote == PX_VAL_NONE) {
+		if (val == PX_VAL_PREPARED)
+			c->st.prepared++;
+		else
+			c->st.voted_aborted++;
+	}
+	t->vote = val;
+	struct px_msg m = {.type = PX_MSG_2A};
+	m.u.m2a.gid = gid_of(t);
+	m.u.m2a.rm = c->cfg.rm;
+	m.u.m2a.bal = 0;
+	m.u.m2a.val = val;
+	m.u.m2a.pset = t->pset;
+	to_replicas(c, u, &m);
+	t->next = c->now + c->cfg.resend_ms;
+}
+
+static void ack(struct pa_core *c, struct px_update *u, struct pa_txn *t)
+{
+	struct px_msg m = {.type = PX_MSG_DECISION_ACK};
+	m.u.decision_ack.gid = gid_of(t);
+	m.u.decision_ack.rm = c->cfg.rm;
+	m.u.decision_ack.outcome = t->outcome;
+	to_replicas(c, u, &m);
+	set_state(c, t, PA_DONE);
+}
+
+static void exec_reply(struct px_update *u, struct px_addr to, uint64_t req, struct px_str gid, uint8_t status,
+		       const char *reason)
+{
+	struct px_msg m = {.type = PX_MSG_EXEC_RESULT};
+	m.u.exec_result.req = req;
+	m.u.exec_result.gid = gid;
+	m.u.exec_result.status = status;
+	m.u.exec_result.reason = px_str_of(reason, (uint32_t)strlen(reason));
+	px_update_send(u, to, &m, 0);
+}
+
+static void on_exec(struct pa_core *c, struct px_update *u, struct px_addr from, const struct px_msg *msg)
+{
+	const struct px_mexec *m = &msg->u.exec;
+	struct pa_txn *t = px_map_get(&c->txns, m->gid);
+	if (!t) {
+		if (m->stmt != 0) {
+			/* Earlier statements ran in a transaction this agent no
+			 * longer has (restart, idle rollback, or it is forgotten). */
+			exec_reply(u, from, m->req, m->gid, PX_EXEC_ERROR,
+				   "transaction unknown here (participant restarted or rolled it back); roll back");
+			return;
+		}
+		if (c->nopen >= c->cfg.max_open) {
+			exec_reply(u, from, m->req, m->gid, PX_EXEC_BUSY, "no free database connection");
+			return;
+		}
+		t = txn_new(c, m->gid, PA_OPEN);
+		if (!t) {
+			u->oom = 1;
+			return;
+		}
+	}
+	if (m->stmt < t->next_stmt)
+		return; /* a duplicate: it ran (or runs) once, its result went back */
+	const char *why = NULL;
+	switch (t->state) {
+	case PA_OPEN:
+		if (m->stmt > t->next_stmt) {
+			/* A statement went missing: the transaction is incomplete. */
+			why = "statement out of order: an earlier statement was lost; transaction aborted";
+			set_state(c, t, PA_DOOMED);
+		}
+		break;
+	case PA_EXEC:
+		why = "a statement of this transaction is still running";
+		break;
+	case PA_DOOMED:
+		why = "transaction is aborted by an earlier error";
+		break;
+	case PA_GONE:
+		why = "transaction was rolled back";
+		break;
+	default:
+		why = "transaction is already committing";
+		break;
+	}
+	if (why) {
+		exec_reply(u, from, m->req, m->gid, PX_EXEC_ERROR, why);
+		return;
+	}
+	/* Hand the driver the EXEC frame itself, re-encoded in the arena. */
+	uint32_t off, len;
+	if (px_update_encode(u, msg, &off, &len))
+		return;
+	db(c, u, t, PA_DB_EXEC);
+	if (u->ndb) {
+		u->db[u->ndb - 1].msg_off = off;
+		u->db[u->ndb - 1].msg_len = len;
+	}
+	t->next_stmt = m->stmt + 1;
+	t->exec_to = from;
+	t->exec_req = m->req;
+	set_state(c, t, PA_EXEC);
+}
+
+static void start_prepare(struct pa_core *c, struct px_update *u, struct pa_txn *t, int abort)
+{
+	if (abort || t->state == PA_DOOMED) {
+		db(c, u, t, PA_DB_ROLLBACK);
+		set_state(c, t, PA_ROLLING);
+	} else {
+		db(c, u, t, PA_DB_PREPARE);
+		set_state(c, t, PA_PREPARING);
+	}
+}
+
+static void check(struct pa_core *c, struct px_update *u, struct pa_txn *t)
+{
+	db(c, u, t, PA_DB_CHECK);
+	set_state(c, t, PA_CHECKING);
+}
+
+static void on_prepare(struct pa_core *c, struct px_update *u, const struct px_mprepare *m)
+{
+	struct pa_txn *t = px_map_get(&c->txns, m->gid);
+	if (!t) {
+		/* Not ours now: ask PostgreSQL whether it is prepared. */
+		t = txn_new(c, m->gid, PA_CHECKING);
+		if (!t) {
+			u->oom = 1;
+			return;
+		}
+		t->pset = m->pset;
+		t->want_vote = 1;
+		check(c, u, t);
+		return;
+	}
+	if (!t->pset.n)
+		t->pset = m->pset;
+	switch (t->state) {
+	case PA_OPEN:
+	case PA_DOOMED:
+		start_prepare(c, u, t, m->abort);
+		break;
+	case PA_EXEC:
+		t->want_vote = 1;
+		t->want_abort |= m->abort;
+		break;
+	case PA_PREPARED:
+		vote(c, u, t, PX_VAL_PREPARED);
+		break;
+	case PA_GONE:
+		vote(c, u, t, PX_VAL_ABORTED);
+		break;
+	case PA_INDOUBT:
+		t->want_vote = 1;
+		check(c, u, t);
+		break;
+	default: /* an action is running, or done: its result will tell */
+		break;
+	}
+}
+
+static void finish(struct pa_core *c, struct px_update *u, struct pa_txn *t)
+{
+	db(c, u, t, t->outcome == PX_OUT_COMMIT ? PA_DB_COMMIT_PREPARED : PA_DB_ROLLBACK_PREPARED);
+	set_state(c, t, PA_FINISHING);
+}
+
+/* A decision (or a learned outcome) for gid. */
+static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid, uint8_t outcome)
+{
+	struct pa_txn *t = px_map_get(&c->txns, gid);
+	if (!t) {
+		t = txn_new(c, gid, PA_CHECKING);
+		if (!t) {
+			u->oom = 1;
+			return;
+		}
+		t->outcome = outcome;
+		check(c, u, t);
+		return;
+	}
+	if (t->outcome && t->outcome != outcome) {
+		pa_log(c, "gid=%s CONFLICTING DECISION %u after %u", t->k.s, outcome, t->outcome);
+		return;
+	}
+	t->outcome = outcome;
+	switch (t->state) {
+	case PA_PREPARED:
+		finish(c, u, t);
+		break;
+	case PA_INDOUBT:
+		check(c, u, t);
+		break;
+	case PA_OPEN:
+	case PA_DOOMED:
+		if (outcome == PX_OUT_ABORT) {
+			db(c, u, t, PA_DB_ROLLBACK);
+			set_state(c, t, PA_ROLLING);
+		} else {
+			pa_log(c, "gid=%s commit decided but the transaction is not prepared here", t->k.s);
+		}
+		break;
+	case PA_GONE:
+		if (outcome == PX_OUT_ABORT)
+			ack(c, u, t);
+		else
+			pa_log(c, "gid=%s commit decided but this participant rolled back", t->k.s);
+		break;
+	case PA_DONE:
+		ack(c, u, t);
+		break;
+	default: /* an action is running; its result applies the outcome */
+		break;
+	}
+}
+
+static void on_status(struct pa_core *c, struct px_update *u, struct px_addr from, const struct px_moutcome *m)
+{
+	struct pa_txn *t = px_map_get(&c->txns, m->gid);
+	if (!t || from.kind != PX_NODE_REPLICA || from.id >= c->cfg.nreplicas)
+		return;
+	if (m->status == PX_ST_COMMITTED || m->status == PX_ST_ABORTED) {
+		on_outcome(c, u, m->gid, m->status == PX_ST_COMMITTED ? PX_OUT_COMMIT : PX_OUT_ABORT);
+		return;
+	}
+	if (m->status != PX_ST_UNKNOWN_GID || t->state != PA_PREPARED)
+		return;
+	t->unknown |= (uint8_t)(1u << from.id);
+	int n = 0;
+	for (uint8_t b = t->unknown; b; b &= (uint8_t)(b - 1))
+		n++;
+	if (n >= c->cfg.nreplicas / 2 + 1) {
+		/* A majority will never accept this gid and none knows an
+		 * outcome: it cannot commit.  Presumed abort. */
+		pa_log(c, "gid=%s unknown to a majority of coordinators: rolling back", t->k.s);
+		c->st.presumed_aborts++;
+		t->outcome = PX_OUT_ABORT;
+		finish(c, u, t);
+	}
+}
+
+static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event *ev)
+{
+	if (ev->token == c->scan_token && ev->token) {
+		c->scan_token = 0;
+		if (ev->status != PA_DB_OK)
+			return;
+		size_t found = 0;
+		for (size_t i = 0; i < ev->ngids; i++) {
+			if (px_map_get(&c->txns, ev->gids[i]))
+				continue;
+			struct pa_txn *t = txn_new(c, ev->gids[i], PA_PREPARED);
+			if (!t) {
+				u->oom = 1;
+				return;
+			}
+			t->next = c->now; /* ask the coordinators at the next tick */
+			found++;
+		}
+		if (found)
+			pa_log(c, "scan: %zu prepared transaction(s) to resolve", found);
+		return;
+	}
+	/* Find the gid whose action this is. */
+	size_t pos = 0;
+	struct pa_txn *t;
+	while ((t = px_map_next(&c->txns, &pos)))
+		if (t->token == ev->token)
+			break;
+	if (!t)
+		return;
+	t->token = 0;
+	switch (t->state) {
+	case PA_EXEC:
+		set_state(c, t, ev->status == PA_DB_OK ? PA_OPEN : ev->status == PA_DB_FAILED ? PA_DOOMED : PA_GONE);
+		if (ev->result)
+			px_update_send(u, t->exec_to, ev->result, 0);
+		else if (ev->status == PA_DB_LOST)
+			exec_reply(u, t->exec_to, t->exec_req, gid_of(t), PX_EXEC_ERROR,
+				   "database connection lost; transaction rolled back");
+		if (t->want_vote) {
+			t->want_vote = 0;
+			if (t->state == PA_GONE)
+				vote(c, u, t, PX_VAL_ABORTED);
+			else
+				start_prepare(c, u, t, t->want_abort);
+		} else if (t->outcome == PX_OUT_ABORT && t->state != PA_GONE) {
+			db(c, u, t, PA_DB_ROLLBACK);
+			set_state(c, t, PA_ROLLING);
+		}
+		break;
+	case PA_ROLLING:
+		if (ev->status == PA_DB_LOST) {
+			/* A lost connection rolls the open transaction back too. */
+		}
+		set_state(c, t, PA_GONE);
+		if (t->outcome == PX_OUT_ABORT)
+			ack(c, u, t);
+		else
+			vote(c, u, t, PX_VAL_ABORTED);
+		break;
+	case PA_PREPARING:
+		if (ev->status == PA_DB_OK) {
+			set_state(c, t, PA_PREPARED);
+			vote(c, u, t, PX_VAL_PREPARED);
+		} else if (ev->status == PA_DB_FAILED) {
+			set_state(c, t, PA_GONE);
+			vote(c, u, t, PX_VAL_ABORTED);
+		} else {
+			/* Not known whether PREPARE happened: vote nothing. */
+			set_state(c, t, PA_INDOUBT);
+			t->next = c->now + c->cfg.resend_ms;
+		}
+		break;
+	case PA_CHECKING:
+		if (ev->status != PA_DB_OK) {
+			set_state(c, t, PA_INDOUBT);
+			t->next = c->now + c->cfg.resend_ms;
+			break;
+		}
+		if (ev->prepared) {
+			set_state(c, t, PA_PREPARED);
+			if (t->outcome)
+				finish(c, u, t);
+			else if (t->want_vote)
+				vote(c, u, t, PX_VAL_PREPARED);
+			t->next = c->now + c->cfg.resend_ms;
+		} else if (t->outcome) {
+			ack(c, u, t); /* not prepared here: already applied */
+		} else {
+			/* Neither open here nor prepared: certainly gone. */
+			set_state(c, t, PA_GONE);
+			if (t->want_vote)
+				vote(c, u, t, PX_VAL_ABORTED);
+		}
+		t->want_vote = 0;
+		break;
+	case PA_FINISHING:
+		if (ev->status == PA_DB_OK) {
+			if (t->outcome == PX_OUT_COMMIT)
+				c->st.committed++;
+			else
+				c->st.rolled_back++;
+			ack(c, u, t);
+		} else if (ev->status == PA_DB_FAILED) {
+			check(c, u, t); /* "does not exist": ack only once a check agrees */
+		} else {
+			set_state(c, t, PA_PREPARED);
+			t->next = c->now + c->cfg.resend_ms;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void tick(struct pa_core *c, struct px_update *u)
+{
+	if (c->cfg.scan_ms && c->now >= c->next_scan && !c->scan_token) {
+		struct pa_db_action *a = px_update_db(u);
+		if (a) {
+			a->kind = PA_DB_SCAN;
+			a->token = c->scan_token = ++c->next_token;
+		}
+		c->next_scan = c->now + c->cfg.scan_ms;
+	}
+	size_t pos = 0, n = 0;
+	struct pa_txn *t, **all = malloc(sizeof(*all) * (c->txns.n + 1));
+	if (!all) {
+		u->oom = 1;
+		return;
+	}
+	while ((t = px_map_next(&c->txns, &pos)))
+		all[n++] = t;
+	for (size_t i = 0; i < n; i++) {
+		t = all[i];
+		switch (t->state) {
+		case PA_OPEN:
+		case PA_DOOMED:
+			if (c->now >= t->last + c->cfg.idle_timeout_ms) {
+				pa_log(c, "gid=%s idle for %u ms: rolling back", t->k.s, c->cfg.idle_timeout_ms);
+				c->st.idle_rollbacks++;
+				db(c, u, t, PA_DB_ROLLBACK);
+				set_state(c, t, PA_ROLLING);
+			}
+			break;
+		case PA_PREPARED:
+			if (c->now >= t->next) {
+				if (t->vote == PX_VAL_PREPARED)
+					vote(c, u, t, PX_VAL_PREPARED);
+				struct px_msg m = {.type = PX_MSG_STATUS_REQ};
+				m.u.status_req.req = t->k.h;
+				m.u.status_req.gid = gid_of(t);
+				to_replicas(c, u, &m);
+				t->next = c->now + c->cfg.resend_ms;
+			}
+			break;
+		case PA_INDOUBT:
+			if (c->now >= t->next)
+				check(c, u, t);
+			break;
+		case PA_GONE:
+		case PA_DONE:
+			/* Remembered a while to answer late requests the same way. */
+			if (c->now >= t->last + c->cfg.idle_timeout_ms + 10u * c->cfg.resend_ms)
+				txn_drop(c, t);
+			break;
+		default:
+			break;
+		}
+	}
+	free(all);
+	px_update_timer(u, c->now + (c->cfg.resend_ms < 100 ? c->cfg.resend_ms : 100));
+}
+
+void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update *u)
+{
+	if (ev->now > c->now)
+		c->now = ev->now;
+	switch (ev->kind) {
+	case PA_EV_START:
+		c->next_scan = c->now;
+		tick(c, u);
+		return;
+	case PA_EV_TIMER:
+		tick(c, u);
+		return;
+	case PA_EV_DB:
+		on_db(c, u, ev);
+		break;
+	case PA_EV_MSG: {
+		const struct px_msg *m = ev->msg;
+		switch (m->type) {
+		case PX_MSG_EXEC:
+			if (ev->from.kind == PX_NODE_CLIENT)
+				on_exec(c, u, ev->from, m);
+			break;
+		case PX_MSG_PREPARE:
+			on_prepare(c, u, &m->u.prepare);
+			break;
+		case PX_MSG_DECISION:
+			if (ev->from.kind == PX_NODE_REPLICA &&
+			    (m->u.decision.outcome == PX_OUT_COMMIT || m->u.decision.outcome == PX_OUT_ABORT))
+				on_outcome(c, u, m->u.decision.gid, m->u.decision.outcome);
+			break;
+		case PX_MSG_OUTCOME:
+			on_status(c, u, ev->from, &m->u.outcome);
+			break;
+		default:
+			c->st.bad_msgs++;
+			break;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	px_update_timer(u, c->now + (c->cfg.resend_ms < 100 ? c->cfg.resend_ms : 100));
+}

@@ -1,0 +1,77 @@
+/*
+ * pa_core.h - the pure core of a participant agent (resource manager).
+ *
+ * The core decides what to run on PostgreSQL and which votes and acks to
+ * send; it does no I/O.  The driver (the agent daemon, or the simulator)
+ * runs the database actions it asks for in update.db[*] and reports each
+ * result as a PA_EV_DB event with the action's token.
+ *
+ * The agent keeps no durable state of its own: PostgreSQL's prepared
+ * transactions and the coordinators hold everything.  Its ballot-0 vote
+ * obeys protocol.md section 3: `prepared` only after PREPARE succeeded (or a
+ * check shows the gid prepared), `aborted` only once the transaction is
+ * certainly gone, and nothing when it cannot tell.
+ */
+#ifndef PA_CORE_H
+#define PA_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "px_msg.h"
+#include "px_update.h"
+
+struct pa_core;
+
+struct pa_config {
+	uint16_t rm;              /* this participant's id */
+	uint8_t nreplicas;        /* coordinator replicas, ids 0..n-1 */
+	uint32_t idle_timeout_ms; /* open transactions idle this long roll back */
+	uint32_t resend_ms;       /* vote / status retransmission period */
+	uint32_t scan_ms;         /* pg_prepared_xacts scan period */
+	uint32_t max_open;        /* gids with an open PostgreSQL transaction */
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+};
+
+enum pa_event_kind {
+	PA_EV_START = 1, /* scan for prepared gids and resolve them */
+	PA_EV_MSG = 2,   /* from, msg */
+	PA_EV_DB = 3,    /* result of a database action */
+	PA_EV_TIMER = 4
+};
+
+enum pa_db_status {
+	PA_DB_OK = 1,
+	PA_DB_FAILED = 2, /* an error, and the transaction is certainly rolled
+			     back (or, for COMMIT/ROLLBACK PREPARED: no such gid) */
+	PA_DB_LOST = 3    /* connection lost: the outcome is not known */
+};
+
+struct pa_event {
+	uint8_t kind;
+	uint64_t now;
+	struct px_addr from;
+	const struct px_msg *msg;
+	/* PA_EV_DB */
+	uint64_t token;
+	uint8_t status;            /* enum pa_db_status */
+	uint8_t prepared;          /* PA_DB_CHECK: 1 if the gid is prepared */
+	const struct px_msg *result; /* PA_DB_EXEC: EXEC_RESULT for the client */
+	const struct px_str *gids; /* PA_DB_SCAN: prepared gids of this cluster */
+	size_t ngids;
+};
+
+struct pa_stats {
+	uint64_t prepared, voted_aborted, committed, rolled_back;
+	uint64_t idle_rollbacks, resolved_by_scan, presumed_aborts, bad_msgs;
+};
+
+struct pa_core *pa_core_new(const struct pa_config *cfg);
+void pa_core_destroy(struct pa_core **c);
+/* Apply one event; effects are appended to *u. */
+void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update *u);
+const struct pa_stats *pa_core_stats(const struct pa_core *c);
+size_t pa_core_tracked(const struct pa_core *c);
+
+#endif

@@ -1,0 +1,1523 @@
+/*
+ * sim.c - the simulated world: event queue, network with faults, fake disk,
+ * simulated PostgreSQL, clients, and the invariant checker.
+ *
+ * Invariants checked (protocol.md section 7, those that hold without a real
+ * PostgreSQL):
+ *   agreement   every outcome any process states for a gid (decision and
+ *               forget messages, 1b/2b/sync reports, replies to clients,
+ *               acks, COMMIT/ROLLBACK PREPARED applied) is the same;
+ *   stability   the same check spans crashes and restarts;
+ *   validity    when COMMIT is first stated, every participant of the gid
+ *               holds it prepared (or committed);
+ *   atomicity   at the end, a gid is committed on all its participants or
+ *               on none, and a committed transaction ran every statement
+ *               its client saw succeed;
+ *   client truth  COMMITTED with wait=applied: committed everywhere at that
+ *               moment; COMMITTED / ABORTED agree with the outcome;
+ *   liveness    after faults stop and the network heals, within SETTLE_MS
+ *               every client finishes, nothing stays prepared, and every
+ *               replica has garbage-collected every gid.
+ */
+#include "sim.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pa_core.h"
+#include "px_gid.h"
+#include "px_map.h"
+#include "px_msg.h"
+#include "px_replica.h"
+
+#define MAXNODES 24
+#define FAULT_MS 8000u   /* faults are injected during [0, FAULT_MS) */
+#define SETTLE_MS 30000u /* the stated bound: all settled this long after */
+#define CLIENT_DEADLINE_MS 4000u
+
+/* ------------------------------------------------------------------ rng */
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+/* ---------------------------------------------------------- structures */
+
+enum ev_type { EV_DELIVER = 1, EV_TIMER, EV_SYNC, EV_DB, EV_CRASH, EV_RESTART, EV_CLIENT, EV_PART, EV_HEAL };
+
+struct ev {
+	uint64_t t, seq;
+	uint8_t type;
+	uint8_t node;
+	uint32_t inc;
+	struct px_addr from;
+	uint8_t *data;
+	uint32_t len;
+	uint64_t arg;
+	struct dbact *act;
+};
+
+enum node_kind { K_REP = 1, K_AGENT, K_CLIENT };
+
+struct rec {
+	uint8_t *p;
+	uint32_t len;
+};
+
+struct heldmsg {
+	struct px_addr to;
+	uint8_t *p;
+	uint32_t len;
+	size_t barrier;
+};
+
+enum pg_state { PG_OPEN = 1, PG_PREPARED, PG_COMMITTED, PG_ABORTED };
+
+struct pgtx {
+	struct px_key k;
+	uint8_t state;
+	uint8_t failed;  /* a statement failed: PREPARE will roll back */
+	uint8_t was_prepared;
+	uint32_t stmts;  /* statements that ran in this PostgreSQL transaction */
+};
+
+struct dbact {
+	uint8_t kind;
+	uint64_t token;
+	char gid[PX_GID_MAX + 1];
+	uint8_t gid_len;
+	uint8_t *frame;
+	uint32_t flen;
+	int cancelled;
+	struct dbact *next;
+};
+
+enum client_state { C_IDLE = 1, C_EXEC, C_COMMIT, C_POLL, C_DONE, C_DEAD };
+
+struct truth {
+	struct px_key k;
+	struct px_pset pset;
+	uint8_t learned;
+	uint8_t answered;
+	uint8_t wait;
+	uint8_t rollback;
+	uint32_t ok_stmts[9]; /* per participant id: statements the client saw succeed */
+	char how[96];
+};
+
+struct client {
+	uint8_t state;
+	int done;
+	uint64_t id, seq, req;
+	uint64_t begin, deadline, next_send, wake;
+	int pending, failed, polls;
+	uint8_t target;
+	uint8_t redirect; /* next send goes to target as is */
+	uint8_t asked_rollback;
+	uint8_t todo[9]; /* statements still to run, per participant */
+	uint32_t stmt[9]; /* next statement number, per participant */
+	uint64_t outstanding[9]; /* req of the statement awaiting its result */
+	struct truth *tr;
+};
+
+struct node {
+	uint8_t kind;
+	int idx; /* replica id, participant id, or client index */
+	int up;
+	uint32_t inc;
+	uint64_t skew;
+	uint64_t timer_at;
+	struct px_update u;
+	/* replica */
+	struct px_replica *rep;
+	struct rec *disk;
+	size_t ndisk, capdisk, synced, base;
+	int syncing;
+	struct heldmsg *held;
+	size_t nheld, capheld;
+	/* agent */
+	struct pa_core *pa;
+	struct px_map pg;
+	struct dbact *acts;
+	/* client */
+	struct client c;
+};
+
+struct world {
+	struct sim_opts o;
+	struct sim_result *res;
+	uint64_t rng;
+	uint64_t now, seq;
+	struct ev **heap;
+	size_t nheap, capheap;
+	struct node n[MAXNODES];
+	int nn, R, M, C;
+	uint16_t rms[8];
+	struct px_map truths;
+	uint8_t blocked[MAXNODES][MAXNODES];
+	uint64_t block_until;
+	int faults_on;
+	/* fault intensities of this seed */
+	unsigned p_drop, p_dup, p_delay, p_crash, p_part, p_die; /* per mille */
+	char logbuf[600];
+};
+
+static uint64_t rnd(struct world *w, uint64_t n)
+{
+	return n ? rng_next(&w->rng) % n : 0;
+}
+
+static int chance(struct world *w, unsigned per_mille)
+{
+	return rnd(w, 1000) < per_mille;
+}
+
+static void violation(struct world *w, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+static void violation(struct world *w, const char *fmt, ...)
+{
+	char buf[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (!w->res->violations)
+		snprintf(w->res->first_violation, sizeof(w->res->first_violation), "t=%" PRIu64 " %s", w->now,
+			 buf);
+	w->res->violations++;
+	if (w->o.trace)
+		fprintf(w->o.out, "%8" PRIu64 " VIOLATION %s\n", w->now, buf);
+}
+
+static const char *node_name(struct world *w, int i, char *buf, size_t cap)
+{
+	struct node *nd = &w->n[i];
+	snprintf(buf, cap, "%s.%d", nd->kind == K_REP ? "coordinator" : nd->kind == K_AGENT ? "participant" : "client",
+		 nd->idx);
+	return buf;
+}
+
+static void trace(struct world *w, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+static void trace(struct world *w, const char *fmt, ...)
+{
+	if (!w->o.trace)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(w->o.out, "%8" PRIu64 " ", w->now);
+	vfprintf(w->o.out, fmt, ap);
+	fputc('\n', w->o.out);
+	va_end(ap);
+}
+
+static void core_log(void *ctx, const char *line)
+{
+	struct world *w = ctx;
+	trace(w, "  log %s", line);
+}
+
+/* ---------------------------------------------------------- event heap */
+
+static int ev_less(const struct ev *a, const struct ev *b)
+{
+	return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+static struct ev *ev_new(struct world *w, uint64_t t, uint8_t type, int node)
+{
+	struct ev *e = calloc(1, sizeof(*e));
+	if (!e) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(2);
+	}
+	e->t = t;
+	e->seq = ++w->seq;
+	e->type = type;
+	e->node = (uint8_t)node;
+	e->inc = node >= 0 && node < w->nn ? w->n[node].inc : 0;
+	if (w->nheap == w->capheap) {
+		w->capheap = w->capheap ? w->capheap * 2 : 1024;
+		w->heap = realloc(w->heap, w->capheap * sizeof(*w->heap));
+		if (!w->heap)
+			exit(2);
+	}
+	size_t i = w->nheap++;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!ev_less(e, w->heap[p]))
+			break;
+		w->heap[i] = w->heap[p];
+		i = p;
+	}
+	w->heap[i] = e;
+	return e;
+}
+
+static struct ev *ev_pop(struct world *w)
+{
+	if (!w->nheap)
+		return NULL;
+	struct ev *top = w->heap[0], *last = w->heap[--w->nheap];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		const struct ev *mv = last;
+		if (l < w->nheap && ev_less(w->heap[l], mv))
+			m = l, mv = w->heap[l];
+		if (r < w->nheap && ev_less(w->heap[r], mv))
+			m = r;
+		if (m == i)
+			break;
+		w->heap[i] = w->heap[m];
+		i = m;
+	}
+	if (w->nheap)
+		w->heap[i] = last;
+	return top;
+}
+
+static void ev_free(struct ev *e)
+{
+	free(e->data);
+	free(e);
+}
+
+/* ----------------------------------------------------------- addresses */
+
+static int node_of(struct world *w, struct px_addr a, uint32_t *inc)
+{
+	*inc = UINT32_MAX;
+	switch (a.kind) {
+	case PX_NODE_REPLICA:
+		return a.id < (uint64_t)w->R ? (int)a.id : -1;
+	case PX_NODE_AGENT:
+		return a.id >= 1 && a.id <= (uint64_t)w->M ? w->R + (int)a.id - 1 : -1;
+	case PX_NODE_CLIENT: {
+		uint64_t i = a.id & 0xFF;
+		*inc = (uint32_t)(a.id >> 8);
+		return i < (uint64_t)w->C ? w->R + w->M + (int)i : -1;
+	}
+	}
+	return -1;
+}
+
+static struct px_addr addr_of(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	if (nd->kind == K_REP)
+		return px_addr_of(PX_NODE_REPLICA, (uint64_t)nd->idx);
+	if (nd->kind == K_AGENT)
+		return px_addr_of(PX_NODE_AGENT, (uint64_t)nd->idx);
+	return px_addr_of(PX_NODE_CLIENT, (uint64_t)nd->idx | ((uint64_t)nd->inc << 8));
+}
+
+static uint64_t clock_of(struct world *w, int i)
+{
+	return w->now + w->n[i].skew;
+}
+
+/* ------------------------------------------------------------- checker */
+
+static struct truth *truth_get(struct world *w, struct px_str gid)
+{
+	return px_map_get(&w->truths, gid);
+}
+
+static struct pgtx *pg_get(struct node *a, struct px_str gid)
+{
+	return px_map_get(&a->pg, gid);
+}
+
+/* Somebody states `outcome` for gid. */
+static void claim(struct world *w, struct px_str gid, uint8_t outcome, const char *who)
+{
+	if (outcome != PX_OUT_COMMIT && outcome != PX_OUT_ABORT)
+		return;
+	struct truth *tr = truth_get(w, gid);
+	if (!tr) {
+		violation(w, "%s states an outcome for a gid no client began: %.*s", who, (int)gid.len, gid.p);
+		return;
+	}
+	if (tr->learned == PX_OUT_NONE) {
+		if (outcome == PX_OUT_COMMIT) {
+			for (uint16_t i = 0; i < tr->pset.n; i++) {
+				struct pgtx *p = pg_get(&w->n[w->R + tr->pset.rm[i] - 1], gid);
+				if (!p || (p->state != PG_PREPARED && p->state != PG_COMMITTED))
+					violation(w, "validity: %s states COMMIT for %s but participant %u is %s", who,
+						  tr->k.s, tr->pset.rm[i], !p ? "unaware" : p->state == PG_OPEN ? "open" : "rolled back");
+			}
+		}
+		tr->learned = outcome;
+		snprintf(tr->how, sizeof(tr->how), "%s at t=%" PRIu64, who, w->now);
+		trace(w, "  learned %s %s (%s)", tr->k.s, outcome == PX_OUT_COMMIT ? "COMMIT" : "ABORT", who);
+	} else if (tr->learned != outcome) {
+		violation(w, "agreement: %s states %s for %s, but %s stated %s", who,
+			  outcome == PX_OUT_COMMIT ? "COMMIT" : "ABORT", tr->k.s, tr->how,
+			  tr->learned == PX_OUT_COMMIT ? "COMMIT" : "ABORT");
+	}
+}
+
+static uint8_t status_outcome(uint8_t st)
+{
+	return st == PX_ST_COMMITTED ? PX_OUT_COMMIT : st == PX_ST_ABORTED ? PX_OUT_ABORT : PX_OUT_NONE;
+}
+
+/* Every message that leaves a process is checked for what it states. */
+static void inspect(struct world *w, int from, const struct px_msg *m)
+{
+	char who[64], nb[32];
+	snprintf(who, sizeof(who), "%s (%s)", node_name(w, from, nb, sizeof(nb)), px_type_name(m->type));
+	switch (m->type) {
+	case PX_MSG_DECISION:
+		claim(w, m->u.decision.gid, m->u.decision.outcome, who);
+		break;
+	case PX_MSG_OUTCOME:
+		claim(w, m->u.outcome.gid, status_outcome(m->u.outcome.status), who);
+		break;
+	case PX_MSG_1B:
+		if (m->u.m1b.flags & PX_ACC_DECIDED)
+			claim(w, m->u.m1b.gid, m->u.m1b.outcome, who);
+		break;
+	case PX_MSG_2B:
+		if (m->u.m2b.flags & PX_ACC_DECIDED)
+			claim(w, m->u.m2b.gid, m->u.m2b.outcome, who);
+		break;
+	case PX_MSG_FORGET:
+		claim(w, m->u.forget.gid, m->u.forget.outcome, who);
+		break;
+	case PX_MSG_DECISION_ACK:
+		claim(w, m->u.decision_ack.gid, m->u.decision_ack.outcome, who);
+		break;
+	case PX_MSG_SYNC:
+		for (uint16_t i = 0; i < m->u.sync.count; i++)
+			claim(w, m->u.sync.e[i].gid, m->u.sync.e[i].outcome, who);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ------------------------------------------------------------- network */
+
+static uint8_t *dup_bytes(const void *p, size_t len)
+{
+	uint8_t *q = malloc(len ? len : 1);
+	if (!q)
+		exit(2);
+	memcpy(q, p, len);
+	return q;
+}
+
+static void net_send(struct world *w, int from, struct px_addr to, const uint8_t *frame, uint32_t len)
+{
+	struct px_msg *m = malloc(sizeof(*m));
+	if (!m)
+		exit(2);
+	int err = px_decode(frame, len, m);
+	if (err) {
+		violation(w, "codec: a core produced a frame that does not decode: %s", px_codec_strerror(err));
+		free(m);
+		return;
+	}
+	inspect(w, from, m);
+	uint32_t inc;
+	int dst = node_of(w, to, &inc);
+	char a[32], b[32];
+	if (dst < 0) {
+		trace(w, "%s -> ? %s dropped: no such node", node_name(w, from, a, sizeof(a)), px_type_name(m->type));
+		free(m);
+		return;
+	}
+	w->res->msgs++;
+	int self = dst == from;
+	int copies = 1;
+	uint64_t delay = self ? 0 : 1 + rnd(w, 3);
+	const char *fate = "";
+	if (!self && w->faults_on) {
+		if (w->blocked[from][dst]) {
+			copies = 0;
+			fate = " [partitioned]";
+		} else if (chance(w, w->p_drop)) {
+			copies = 0;
+			fate = " [dropped]";
+			w->res->dropped++;
+		} else if (chance(w, w->p_dup)) {
+			copies = 2;
+			fate = " [duplicated]";
+			w->res->duplicated++;
+		}
+		if (copies && chance(w, w->p_delay)) {
+			delay += 10 + rnd(w, 500);
+			w->res->delayed++;
+		}
+	}
+	if (w->o.trace) {
+		const char *gid = "";
+		int glen = 0;
+		switch (m->type) {
+		case PX_MSG_1A: gid = m->u.m1a.gid.p; glen = (int)m->u.m1a.gid.len; break;
+		case PX_MSG_1B: gid = m->u.m1b.gid.p; glen = (int)m->u.m1b.gid.len; break;
+		case PX_MSG_2A: gid = m->u.m2a.gid.p; glen = (int)m->u.m2a.gid.len; break;
+		case PX_MSG_2B: gid = m->u.m2b.gid.p; glen = (int)m->u.m2b.gid.len; break;
+		case PX_MSG_DECISION: gid = m->u.decision.gid.p; glen = (int)m->u.decision.gid.len; break;
+		case PX_MSG_DECISION_ACK: gid = m->u.decision_ack.gid.p; glen = (int)m->u.decision_ack.gid.len; break;
+		case PX_MSG_FORGET: gid = m->u.forget.gid.p; glen = (int)m->u.forget.gid.len; break;
+		case PX_MSG_COMMIT_REQ: gid = m->u.commit_req.gid.p; glen = (int)m->u.commit_req.gid.len; break;
+		case PX_MSG_ROLLBACK_REQ: gid = m->u.rollback_req.gid.p; glen = (int)m->u.rollback_req.gid.len; break;
+		case PX_MSG_STATUS_REQ: gid = m->u.status_req.gid.p; glen = (int)m->u.status_req.gid.len; break;
+		case PX_MSG_OUTCOME: gid = m->u.outcome.gid.p; glen = (int)m->u.outcome.gid.len; break;
+		case PX_MSG_EXEC: gid = m->u.exec.gid.p; glen = (int)m->u.exec.gid.len; break;
+		case PX_MSG_EXEC_RESULT: gid = m->u.exec_result.gid.p; glen = (int)m->u.exec_result.gid.len; break;
+		case PX_MSG_PREPARE: gid = m->u.prepare.gid.p; glen = (int)m->u.prepare.gid.len; break;
+		default: break;
+		}
+		char extra[96] = "";
+		if (m->type == PX_MSG_2A || m->type == PX_MSG_2B)
+			snprintf(extra, sizeof(extra), " rm=%u bal=%u val=%u flags=%u", m->type == PX_MSG_2A ? m->u.m2a.rm : m->u.m2b.rm,
+				 m->type == PX_MSG_2A ? m->u.m2a.bal : m->u.m2b.bal, m->type == PX_MSG_2A ? m->u.m2a.val : m->u.m2b.val,
+				 m->type == PX_MSG_2B ? m->u.m2b.flags : 0);
+		else if (m->type == PX_MSG_1A || m->type == PX_MSG_1B)
+			snprintf(extra, sizeof(extra), " rm=%u bal=%u", m->type == PX_MSG_1A ? m->u.m1a.rm : m->u.m1b.rm,
+				 m->type == PX_MSG_1A ? m->u.m1a.bal : m->u.m1b.bal);
+		else if (m->type == PX_MSG_OUTCOME)
+			snprintf(extra, sizeof(extra), " status=%u", m->u.outcome.status);
+		else if (m->type == PX_MSG_DECISION)
+			snprintf(extra, sizeof(extra), " outcome=%u", m->u.decision.outcome);
+		if (m->type != PX_MSG_HEARTBEAT)
+			trace(w, "%s -> %s %s %.*s%s%s", node_name(w, from, a, sizeof(a)), node_name(w, dst, b, sizeof(b)),
+			      px_type_name(m->type), glen, gid, extra, fate);
+	}
+	free(m);
+	for (int i = 0; i < copies; i++) {
+		struct ev *e = ev_new(w, w->now + delay + (uint64_t)i * rnd(w, 50), EV_DELIVER, dst);
+		e->from = addr_of(w, from);
+		e->data = dup_bytes(frame, len);
+		e->len = len;
+		if (inc != UINT32_MAX)
+			e->inc = inc; /* a reply to an older client incarnation is dropped */
+	}
+}
+
+/* ---------------------------------------------------- driving a core */
+
+static void schedule_timer(struct world *w, int i, uint64_t at_local)
+{
+	struct node *nd = &w->n[i];
+	if (!at_local)
+		return;
+	uint64_t at = at_local > nd->skew ? at_local - nd->skew : 0;
+	if (at < w->now)
+		at = w->now;
+	if (nd->timer_at && nd->timer_at <= at && nd->timer_at >= w->now)
+		return; /* an earlier timer is pending; it will ask again */
+	nd->timer_at = at;
+	struct ev *e = ev_new(w, at, EV_TIMER, i);
+	e->arg = at;
+}
+
+static void release_held(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	size_t keep = 0;
+	for (size_t k = 0; k < nd->nheld; k++) {
+		struct heldmsg *h = &nd->held[k];
+		if (h->barrier <= nd->synced) {
+			net_send(w, i, h->to, h->p, h->len);
+			free(h->p);
+		} else {
+			nd->held[keep++] = *h;
+		}
+	}
+	nd->nheld = keep;
+}
+
+static void start_sync(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	if (nd->syncing || nd->synced == nd->ndisk)
+		return;
+	nd->syncing = 1;
+	struct ev *e = ev_new(w, w->now + 1 + rnd(w, 2), EV_SYNC, i);
+	e->arg = nd->ndisk;
+}
+
+static void db_schedule(struct world *w, int i, const struct pa_db_action *a, const struct px_update *u);
+
+/* Carry out what a core asked for in its update. */
+static void apply_update(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	struct px_update *u = &nd->u;
+	if (u->oom) {
+		fprintf(stderr, "sim: core out of memory\n");
+		exit(2);
+	}
+	if (u->enc_err)
+		violation(w, "a core built a message that does not encode: %s", px_codec_strerror(u->enc_err));
+	for (size_t k = 0; k < u->nrec; k++) {
+		if (nd->ndisk == nd->capdisk) {
+			nd->capdisk = nd->capdisk ? nd->capdisk * 2 : 256;
+			nd->disk = realloc(nd->disk, nd->capdisk * sizeof(*nd->disk));
+			if (!nd->disk)
+				exit(2);
+		}
+		nd->disk[nd->ndisk].p = dup_bytes(u->arena + u->rec[k].off, u->rec[k].len);
+		nd->disk[nd->ndisk].len = u->rec[k].len;
+		nd->ndisk++;
+	}
+	for (size_t k = 0; k < u->nnow; k++)
+		net_send(w, i, u->now[k].to, u->arena + u->now[k].off, u->now[k].len);
+	for (size_t k = 0; k < u->nheld; k++) {
+		if (nd->nheld == nd->capheld) {
+			nd->capheld = nd->capheld ? nd->capheld * 2 : 64;
+			nd->held = realloc(nd->held, nd->capheld * sizeof(*nd->held));
+			if (!nd->held)
+				exit(2);
+		}
+		struct heldmsg *h = &nd->held[nd->nheld++];
+		h->to = u->held[k].to;
+		h->p = dup_bytes(u->arena + u->held[k].off, u->held[k].len);
+		h->len = u->held[k].len;
+		h->barrier = nd->ndisk;
+	}
+	for (size_t k = 0; k < u->ndb; k++)
+		db_schedule(w, i, &u->db[k], u);
+	uint64_t timer = u->timer;
+	px_update_reset(u);
+	if (nd->synced == nd->ndisk)
+		release_held(w, i);
+	else
+		start_sync(w, i);
+	schedule_timer(w, i, timer);
+}
+
+static void rep_step(struct world *w, int i, struct px_event *ev)
+{
+	struct node *nd = &w->n[i];
+	ev->now = clock_of(w, i);
+	px_replica_step(nd->rep, ev, &nd->u);
+	apply_update(w, i);
+}
+
+static void pa_step(struct world *w, int i, struct pa_event *ev)
+{
+	struct node *nd = &w->n[i];
+	ev->now = clock_of(w, i);
+	pa_core_step(nd->pa, ev, &nd->u);
+	apply_update(w, i);
+}
+
+/* ------------------------------------------------ simulated PostgreSQL */
+
+static struct pgtx *pg_take(struct node *a, struct px_str gid)
+{
+	struct pgtx *p = pg_get(a, gid);
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		exit(2);
+	px_key_set(&p->k, gid);
+	if (px_map_put(&a->pg, p))
+		exit(2);
+	return p;
+}
+
+static void db_schedule(struct world *w, int i, const struct pa_db_action *a, const struct px_update *u)
+{
+	struct node *nd = &w->n[i];
+	struct dbact *d = calloc(1, sizeof(*d));
+	if (!d)
+		exit(2);
+	d->kind = a->kind;
+	d->token = a->token;
+	if (a->kind != PA_DB_SCAN) {
+		memcpy(d->gid, u->arena + a->gid_off, a->gid_len);
+		d->gid_len = a->gid_len;
+	}
+	if (a->msg_len) {
+		d->frame = dup_bytes(u->arena + a->msg_off, a->msg_len);
+		d->flen = a->msg_len;
+	}
+	d->next = nd->acts;
+	nd->acts = d;
+	uint64_t lat = a->kind == PA_DB_PREPARE || a->kind == PA_DB_COMMIT_PREPARED ? 2 + rnd(w, 5) : 1 + rnd(w, 3);
+	struct ev *e = ev_new(w, w->now + lat, EV_DB, i);
+	e->act = d;
+}
+
+/* Apply an action's effect on the database; returns its status. */
+static uint8_t db_effect(struct world *w, int i, struct dbact *d, uint8_t *prepared, struct px_msg *result,
+			 struct px_msg *exec)
+{
+	struct node *nd = &w->n[i];
+	struct px_str gid = px_str_of(d->gid, d->gid_len);
+	struct pgtx *p = d->kind == PA_DB_SCAN ? NULL : pg_get(nd, gid);
+	char who[48];
+	snprintf(who, sizeof(who), "participant.%d (database)", nd->idx);
+	int lost = w->faults_on && chance(w, 10);
+	switch (d->kind) {
+	case PA_DB_EXEC: {
+		if (!exec || px_decode(d->frame, d->flen, exec) || exec->type != PX_MSG_EXEC) {
+			violation(w, "agent handed a bad EXEC frame to the database");
+			return PA_DB_FAILED;
+		}
+		if (!p)
+			p = pg_take(nd, gid);
+		else if (p->state != PG_OPEN)
+			return PA_DB_FAILED;
+		if (p->state == 0)
+			p->state = PG_OPEN;
+		result->type = PX_MSG_EXEC_RESULT;
+		memset(&result->u.exec_result, 0, sizeof(result->u.exec_result));
+		result->u.exec_result.req = exec->u.exec.req;
+		result->u.exec_result.gid = gid;
+		if (lost) {
+			p->state = PG_ABORTED; /* the session died with the connection */
+			return PA_DB_LOST;
+		}
+		if (p->failed || (exec->u.exec.sql.len == 4 && !memcmp(exec->u.exec.sql.p, "fail", 4))) {
+			p->failed = 1;
+			result->u.exec_result.status = PX_EXEC_SQLERR;
+			result->u.exec_result.sqlstate = px_str_of("23505", 5);
+			result->u.exec_result.reason = px_str_of("duplicate key", 13);
+			return PA_DB_FAILED;
+		}
+		p->stmts++;
+		result->u.exec_result.status = PX_EXEC_OK;
+		return PA_DB_OK;
+	}
+	case PA_DB_PREPARE:
+		if (!p || p->state != PG_OPEN)
+			return PA_DB_FAILED;
+		if (p->failed || chance(w, 50)) { /* e.g. a deferred constraint fails */
+			p->state = PG_ABORTED;
+			return PA_DB_FAILED;
+		}
+		if (lost) {
+			if (chance(w, 500)) {
+				p->state = PG_PREPARED;
+				p->was_prepared = 1;
+			} else {
+				p->state = PG_ABORTED;
+			}
+			return PA_DB_LOST;
+		}
+		p->state = PG_PREPARED;
+		p->was_prepared = 1;
+		return PA_DB_OK;
+	case PA_DB_COMMIT_PREPARED:
+	case PA_DB_ROLLBACK_PREPARED: {
+		if (!p || p->state != PG_PREPARED)
+			return PA_DB_FAILED;
+		int commit = d->kind == PA_DB_COMMIT_PREPARED;
+		if (lost && chance(w, 500))
+			return PA_DB_LOST; /* not applied */
+		struct truth *tr = truth_get(w, gid);
+		if (commit && tr && p->stmts != tr->ok_stmts[nd->idx])
+			violation(w, "atomicity: %s commits on participant %d with %u statements, its client saw %u succeed",
+				  tr->k.s, nd->idx, p->stmts, tr->ok_stmts[nd->idx]);
+		claim(w, gid, commit ? PX_OUT_COMMIT : PX_OUT_ABORT, who);
+		p->state = commit ? PG_COMMITTED : PG_ABORTED;
+		return lost ? PA_DB_LOST : PA_DB_OK;
+	}
+	case PA_DB_ROLLBACK:
+		if (p && p->state == PG_OPEN)
+			p->state = PG_ABORTED;
+		return PA_DB_OK;
+	case PA_DB_CHECK:
+		*prepared = p && p->state == PG_PREPARED;
+		return lost ? PA_DB_LOST : PA_DB_OK;
+	case PA_DB_SCAN:
+		return PA_DB_OK;
+	}
+	return PA_DB_FAILED;
+}
+
+static void unlink_act(struct node *nd, struct dbact *d)
+{
+	for (struct dbact **pp = &nd->acts; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			return;
+		}
+}
+
+static void on_db_done(struct world *w, int i, struct dbact *d)
+{
+	struct node *nd = &w->n[i];
+	unlink_act(nd, d);
+	if (d->cancelled) {
+		free(d->frame);
+		free(d);
+		return;
+	}
+	struct px_msg *result = calloc(1, sizeof(*result)), *exec = calloc(1, sizeof(*exec));
+	if (!result || !exec)
+		exit(2);
+	uint8_t prepared = 0;
+	uint8_t st = db_effect(w, i, d, &prepared, result, exec);
+	struct pa_event ev = {.kind = PA_EV_DB, .token = d->token, .status = st, .prepared = prepared};
+	if (d->kind == PA_DB_EXEC && result->type == PX_MSG_EXEC_RESULT && st != PA_DB_LOST)
+		ev.result = result;
+	struct px_str *gids = NULL;
+	if (d->kind == PA_DB_SCAN) {
+		gids = malloc(sizeof(*gids) * (nd->pg.n + 1));
+		if (!gids)
+			exit(2);
+		size_t pos = 0;
+		struct pgtx *p;
+		while ((p = px_map_next(&nd->pg, &pos)))
+			if (p->state == PG_PREPARED)
+				gids[ev.ngids++] = px_str_of(p->k.s, p->k.len);
+		ev.gids = gids;
+	}
+	pa_step(w, i, &ev);
+	free(gids);
+	free(result);
+	free(exec);
+	free(d->frame);
+	free(d);
+}
+
+/* -------------------------------------------------------------- clients */
+
+static void client_wake(struct world *w, int i, uint64_t at)
+{
+	struct node *nd = &w->n[i];
+	nd->c.wake = at;
+	ev_new(w, at, EV_CLIENT, i);
+}
+
+static void client_send(struct world *w, int i, struct px_addr to, const struct px_msg *m)
+{
+	uint8_t buf[2048];
+	size_t len;
+	if (px_encode(m, buf, sizeof(buf), &len)) {
+		violation(w, "client: encode failed");
+		return;
+	}
+	net_send(w, i, to, buf, (uint32_t)len);
+}
+
+static void client_exec(struct world *w, int i, uint16_t rm)
+{
+	struct client *c = &w->n[i].c;
+	struct px_msg m = {.type = PX_MSG_EXEC};
+	m.u.exec.req = ++c->req;
+	m.u.exec.gid = px_str_of(c->tr->k.s, c->tr->k.len);
+	m.u.exec.stmt = c->stmt[rm]++;
+	c->outstanding[rm] = m.u.exec.req;
+	int fail = chance(w, 30);
+	m.u.exec.sql = fail ? px_str_of("fail", 4) : px_str_of("update accounts", 15);
+	c->todo[rm]--;
+	client_send(w, i, px_addr_of(PX_NODE_AGENT, rm), &m);
+}
+
+static void client_begin(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	struct client *c = &nd->c;
+	if (c->done >= w->o.txns) {
+		c->state = C_DONE;
+		return;
+	}
+	struct truth *tr = calloc(1, sizeof(*tr));
+	if (!tr)
+		exit(2);
+	char gid[200];
+	size_t glen = px_gid_make(gid, sizeof(gid), "sim", clock_of(w, i), c->id, ++c->seq);
+	if (!glen)
+		exit(2);
+	px_key_set(&tr->k, px_str_of(gid, (uint32_t)glen));
+	/* A random non-empty participant set, ascending. */
+	int want = 1 + (int)rnd(w, (uint64_t)(w->M < 3 ? w->M : 3));
+	uint8_t pick[9] = {0};
+	while (tr->pset.n < want) {
+		uint16_t rm = (uint16_t)(1 + rnd(w, (uint64_t)w->M));
+		if (!pick[rm]) {
+			pick[rm] = 1;
+			tr->pset.n++;
+		}
+	}
+	tr->pset.n = 0;
+	for (uint16_t rm = 1; rm <= w->M; rm++)
+		if (pick[rm])
+			tr->pset.rm[tr->pset.n++] = rm;
+	tr->wait = chance(w, 700) ? PX_WAIT_APPLIED : PX_WAIT_DECIDED;
+	tr->rollback = chance(w, 80);
+	if (px_map_put(&w->truths, tr))
+		exit(2);
+	c->tr = tr;
+	c->state = C_EXEC;
+	c->begin = w->now;
+	c->failed = 0;
+	c->pending = 0;
+	c->polls = 0;
+	c->asked_rollback = 0;
+	w->res->txns++;
+	trace(w, "client.%d begins %s", nd->idx, tr->k.s);
+	/* Statements run one at a time per participant, in parallel across them. */
+	memset(c->stmt, 0, sizeof(c->stmt));
+	for (uint16_t k = 0; k < tr->pset.n; k++) {
+		c->todo[tr->pset.rm[k]] = (uint8_t)(1 + rnd(w, 2));
+		c->pending++;
+		client_exec(w, i, tr->pset.rm[k]);
+	}
+	c->deadline = w->now + 2000;
+	client_wake(w, i, c->deadline);
+}
+
+static void client_request(struct world *w, int i)
+{
+	struct client *c = &w->n[i].c;
+	struct truth *tr = c->tr;
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	if (c->asked_rollback) {
+		m.type = PX_MSG_ROLLBACK_REQ;
+		m.u.rollback_req.req = ++c->req;
+		m.u.rollback_req.gid = px_str_of(tr->k.s, tr->k.len);
+		m.u.rollback_req.pset = tr->pset;
+	} else {
+		m.type = PX_MSG_COMMIT_REQ;
+		m.u.commit_req.req = ++c->req;
+		m.u.commit_req.gid = px_str_of(tr->k.s, tr->k.len);
+		m.u.commit_req.wait = tr->wait;
+		m.u.commit_req.pset = tr->pset;
+	}
+	client_send(w, i, px_addr_of(PX_NODE_REPLICA, c->target), &m);
+	c->next_send = w->now + 300;
+	client_wake(w, i, c->next_send);
+}
+
+static void client_commit(struct world *w, int i)
+{
+	struct client *c = &w->n[i].c;
+	c->asked_rollback = (uint8_t)(c->failed || c->tr->rollback);
+	c->state = C_COMMIT;
+	c->deadline = w->now + CLIENT_DEADLINE_MS;
+	client_request(w, i);
+}
+
+static void client_next(struct world *w, int i)
+{
+	struct client *c = &w->n[i].c;
+	c->done++;
+	c->state = C_IDLE;
+	client_wake(w, i, w->now + 1 + rnd(w, 20));
+}
+
+static void client_answer(struct world *w, int i, uint8_t status)
+{
+	struct client *c = &w->n[i].c;
+	struct truth *tr = c->tr;
+	tr->answered = status;
+	trace(w, "client.%d answer %s for %s", w->n[i].idx,
+	      status == PX_ST_COMMITTED ? "COMMITTED" : status == PX_ST_ABORTED ? "ABORTED" : "UNKNOWN", tr->k.s);
+	if (status == PX_ST_COMMITTED) {
+		w->res->committed++;
+		if (c->asked_rollback)
+			violation(w, "client truth: %s asked to roll back but got COMMITTED", tr->k.s);
+		if (tr->wait == PX_WAIT_APPLIED)
+			for (uint16_t k = 0; k < tr->pset.n; k++) {
+				struct pgtx *p = pg_get(&w->n[w->R + tr->pset.rm[k] - 1], px_str_of(tr->k.s, tr->k.len));
+				if (!p || p->state != PG_COMMITTED)
+					violation(w, "client truth: %s COMMITTED with wait=applied, not yet committed on participant %u",
+						  tr->k.s, tr->pset.rm[k]);
+			}
+	} else if (status == PX_ST_ABORTED) {
+		w->res->aborted++;
+	} else {
+		w->res->unknown++;
+	}
+}
+
+static void client_on_msg(struct world *w, int i, struct px_addr from, const struct px_msg *m)
+{
+	struct node *nd = &w->n[i];
+	struct client *c = &nd->c;
+	struct truth *tr = c->tr;
+	if (!tr)
+		return;
+	if (m->type == PX_MSG_EXEC_RESULT && c->state == C_EXEC && px_str_eq(m->u.exec_result.gid, px_str_of(tr->k.s, tr->k.len))) {
+		if (from.kind != PX_NODE_AGENT || from.id < 1 || from.id > 8 ||
+		    m->u.exec_result.req != c->outstanding[from.id])
+			return; /* a duplicate, or a reply to something else */
+		c->outstanding[from.id] = 0;
+		if (m->u.exec_result.status != PX_EXEC_OK) {
+			c->failed = 1;
+			c->todo[from.id] = 0;
+		} else {
+			tr->ok_stmts[from.id]++;
+		}
+		if (c->todo[from.id]) {
+			client_exec(w, i, (uint16_t)from.id);
+			return;
+		}
+		c->pending--;
+		if (c->pending == 0)
+			client_commit(w, i);
+		return;
+	}
+	if (m->type != PX_MSG_OUTCOME || !px_str_eq(m->u.outcome.gid, px_str_of(tr->k.s, tr->k.len)))
+		return;
+	uint8_t st = m->u.outcome.status;
+	if (c->state == C_COMMIT) {
+		switch (st) {
+		case PX_ST_COMMITTED:
+		case PX_ST_ABORTED:
+			client_answer(w, i, st);
+			c->state = C_POLL; /* ask once more by status, then move on */
+			c->polls = 2;
+			client_wake(w, i, w->now + 1);
+			break;
+		case PX_ST_UNKNOWN_GID:
+			client_answer(w, i, 0);
+			client_next(w, i);
+			break;
+		case PX_ST_NOT_LEADER:
+			c->target = m->u.outcome.leader < w->R ? m->u.outcome.leader : (uint8_t)((c->target + 1) % w->R);
+			c->redirect = 1;
+			c->next_send = w->now + 20;
+			client_wake(w, i, c->next_send);
+			break;
+		case PX_ST_BUSY:
+			c->redirect = 1;
+			c->next_send = w->now + 200;
+			client_wake(w, i, c->next_send);
+			break;
+		case PX_ST_ERROR:
+			violation(w, "client: error reply for %s: %.*s", tr->k.s, (int)m->u.outcome.reason.len,
+				  m->u.outcome.reason.p);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void client_tick(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	struct client *c = &nd->c;
+	if (w->now < c->wake)
+		return;
+	if (w->faults_on && chance(w, w->p_die)) {
+		trace(w, "client.%d dies", nd->idx);
+		c->state = C_DEAD;
+		nd->inc++;
+		struct ev *e = ev_new(w, w->now + 200 + rnd(w, 1500), EV_RESTART, i);
+		e->inc = nd->inc;
+		return;
+	}
+	switch (c->state) {
+	case C_IDLE:
+		client_begin(w, i);
+		break;
+	case C_EXEC:
+		if (w->now >= c->deadline) { /* exec results lost: roll back */
+			c->failed = 1;
+			client_commit(w, i);
+		}
+		break;
+	case C_COMMIT:
+		if (w->now >= c->deadline) {
+			client_answer(w, i, 0);
+			c->state = C_POLL;
+			c->polls = 4;
+			client_wake(w, i, w->now + 1);
+		} else if (w->now >= c->next_send) {
+			if (!c->redirect)
+				c->target = (uint8_t)((c->target + 1) % w->R);
+			c->redirect = 0;
+			client_request(w, i);
+		}
+		break;
+	case C_POLL:
+		if (c->polls-- <= 0) {
+			client_next(w, i);
+			break;
+		}
+		for (int r = 0; r < w->R; r++) {
+			struct px_msg m = {.type = PX_MSG_STATUS_REQ};
+			m.u.status_req.req = ++c->req;
+			m.u.status_req.gid = px_str_of(c->tr->k.s, c->tr->k.len);
+			client_send(w, i, px_addr_of(PX_NODE_REPLICA, (uint64_t)r), &m);
+		}
+		client_wake(w, i, w->now + 300);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ------------------------------------------------------ crash / restart */
+
+static struct px_replica_config rep_cfg(struct world *w, int id)
+{
+	struct px_replica_config cfg = {
+		.id = (uint8_t)id,
+		.n = (uint8_t)w->R,
+		.heartbeat_ms = 100,
+		.lease_ms = 500,
+		.txn_timeout_ms = 1000,
+		.resend_ms = 200,
+		.sync_ms = 1500,
+		.horizon_ms = 6000,
+		.max_live = 10000,
+		.rms = w->rms,
+		.nrms = (uint16_t)w->M,
+		.log = core_log,
+		.log_ctx = w,
+	};
+	return cfg;
+}
+
+static void node_start(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	char nb[32];
+	nd->up = 1;
+	nd->timer_at = 0;
+	px_update_init(&nd->u);
+	trace(w, "%s starts", node_name(w, i, nb, sizeof(nb)));
+	if (nd->kind == K_REP) {
+		struct px_replica_config cfg = rep_cfg(w, nd->idx);
+		nd->rep = px_replica_new(&cfg);
+		if (!nd->rep)
+			exit(2);
+		struct px_str *recs = malloc(sizeof(*recs) * (nd->ndisk + 1));
+		if (!recs)
+			exit(2);
+		for (size_t k = 0; k < nd->ndisk; k++)
+			recs[k] = px_str_of((const char *)nd->disk[k].p, nd->disk[k].len);
+		nd->base = nd->ndisk;
+		struct px_event ev = {.kind = PX_EV_START, .recs = recs, .nrecs = nd->ndisk};
+		ev.now = clock_of(w, i);
+		if (px_replica_step(nd->rep, &ev, &nd->u))
+			violation(w, "coordinator.%d cannot restart from its log", nd->idx);
+		free(recs);
+		apply_update(w, i);
+	} else if (nd->kind == K_AGENT) {
+		struct pa_config cfg = {
+			.rm = (uint16_t)nd->idx,
+			.nreplicas = (uint8_t)w->R,
+			.idle_timeout_ms = 3000,
+			.resend_ms = 200,
+			.scan_ms = 2000,
+			.max_open = 1000,
+			.log = core_log,
+			.log_ctx = w,
+		};
+		nd->pa = pa_core_new(&cfg);
+		if (!nd->pa)
+			exit(2);
+		struct pa_event ev = {.kind = PA_EV_START};
+		pa_step(w, i, &ev);
+	} else {
+		nd->c.id = rng_next(&w->rng);
+		nd->c.seq = 0;
+		nd->c.tr = NULL;
+		nd->c.target = (uint8_t)rnd(w, (uint64_t)w->R);
+		nd->c.state = C_IDLE;
+		client_wake(w, i, w->now + rnd(w, 50));
+	}
+}
+
+static void node_crash(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	char nb[32];
+	if (!nd->up)
+		return;
+	trace(w, "%s CRASHES", node_name(w, i, nb, sizeof(nb)));
+	w->res->crashes++;
+	nd->up = 0;
+	nd->inc++;
+	if (nd->kind == K_REP) {
+		const struct px_replica_stats *st = px_replica_stats(nd->rep);
+		w->res->recoveries += st->recoveries;
+		w->res->leader_changes += st->leader_changes;
+		w->res->forgotten += st->forgotten;
+		px_replica_destroy(&nd->rep);
+		for (size_t k = nd->synced; k < nd->ndisk; k++)
+			free(nd->disk[k].p); /* unsynced writes are lost */
+		nd->ndisk = nd->synced;
+		nd->syncing = 0;
+		for (size_t k = 0; k < nd->nheld; k++)
+			free(nd->held[k].p);
+		nd->nheld = 0;
+	} else if (nd->kind == K_AGENT) {
+		w->res->presumed_aborts += pa_core_stats(nd->pa)->presumed_aborts;
+		pa_core_destroy(&nd->pa);
+		/* Statements in flight either reached the database or not. */
+		for (struct dbact *d = nd->acts; d; d = d->next) {
+			if (!d->cancelled && chance(w, 500)) {
+				uint8_t prepared;
+				struct px_msg *r = calloc(1, sizeof(*r)), *x = calloc(1, sizeof(*x));
+				if (!r || !x)
+					exit(2);
+				db_effect(w, i, d, &prepared, r, x);
+				free(r);
+				free(x);
+			}
+			d->cancelled = 1;
+		}
+		/* The sessions die: open transactions roll back. */
+		size_t pos = 0;
+		struct pgtx *p;
+		while ((p = px_map_next(&nd->pg, &pos)))
+			if (p->state == PG_OPEN)
+				p->state = PG_ABORTED;
+	}
+	px_update_free(&nd->u);
+	struct ev *e = ev_new(w, w->now + 50 + rnd(w, 2500), EV_RESTART, i);
+	e->inc = nd->inc;
+}
+
+/* -------------------------------------------------------------- faults */
+
+static void schedule_faults(struct world *w)
+{
+	/* Crashes and partitions at random times in the fault window. */
+	for (int i = 0; i < w->R + w->M; i++) {
+		if (w->n[i].kind == K_REP && !w->o.crash_replicas)
+			continue;
+		uint64_t t = rnd(w, FAULT_MS);
+		int k = 0;
+		while (t < FAULT_MS && k++ < 4) {
+			if (chance(w, w->p_crash)) {
+				struct ev *e = ev_new(w, t, EV_CRASH, i);
+				e->inc = UINT32_MAX; /* whatever incarnation is up */
+			}
+			t += 500 + rnd(w, FAULT_MS / 2);
+		}
+	}
+	uint64_t t = rnd(w, 1000);
+	while (t < FAULT_MS) {
+		if (chance(w, w->p_part))
+			ev_new(w, t, EV_PART, -1);
+		t += 300 + rnd(w, 2000);
+	}
+}
+
+static void partition(struct world *w)
+{
+	int n = w->R + w->M + w->C;
+	memset(w->blocked, 0, sizeof(w->blocked));
+	int kind = (int)rnd(w, 3);
+	if (kind == 0) { /* isolate one process, both ways */
+		int v = (int)rnd(w, (uint64_t)n);
+		for (int j = 0; j < n; j++)
+			w->blocked[v][j] = w->blocked[j][v] = 1;
+	} else if (kind == 1) { /* split the replicas in two groups */
+		uint32_t side = (uint32_t)rnd(w, 1u << w->R);
+		for (int a = 0; a < w->R; a++)
+			for (int b = 0; b < w->R; b++)
+				if (((side >> a) & 1) != ((side >> b) & 1))
+					w->blocked[a][b] = 1;
+	} else { /* one-way: some links drop in one direction only */
+		for (int k = 0; k < 3; k++) {
+			int a = (int)rnd(w, (uint64_t)n), b = (int)rnd(w, (uint64_t)n);
+			w->blocked[a][b] = 1;
+		}
+	}
+	w->res->partitions++;
+	uint64_t dur = 100 + rnd(w, 2000);
+	w->block_until = w->now + dur;
+	trace(w, "PARTITION kind=%d for %" PRIu64 " ms", kind, dur);
+	ev_new(w, w->block_until, EV_PART, -2);
+}
+
+/* ------------------------------------------------------------ the run */
+
+static int settled(struct world *w)
+{
+	for (int i = 0; i < w->nn; i++) {
+		struct node *nd = &w->n[i];
+		if (!nd->up)
+			return 0;
+		if (nd->kind == K_CLIENT && nd->c.state != C_DONE)
+			return 0;
+		if (nd->kind == K_REP && px_replica_live(nd->rep))
+			return 0;
+		if (nd->kind == K_AGENT) {
+			size_t pos = 0;
+			struct pgtx *p;
+			while ((p = px_map_next(&nd->pg, &pos)))
+				if (p->state == PG_PREPARED)
+					return 0;
+		}
+	}
+	return 1;
+}
+
+static void final_checks(struct world *w)
+{
+	size_t pos = 0;
+	struct truth *tr;
+	while ((tr = px_map_next(&w->truths, &pos))) {
+		struct px_str gid = px_str_of(tr->k.s, tr->k.len);
+		int ncommit = 0, nprep = 0;
+		for (uint16_t k = 0; k < tr->pset.n; k++) {
+			struct pgtx *p = pg_get(&w->n[w->R + tr->pset.rm[k] - 1], gid);
+			if (p && p->state == PG_COMMITTED)
+				ncommit++;
+			if (p && p->state == PG_PREPARED)
+				nprep++;
+		}
+		if (nprep)
+			violation(w, "in doubt: %s still prepared on %d participant(s) %u ms after healing", tr->k.s, nprep,
+				  SETTLE_MS);
+		if (ncommit && ncommit != tr->pset.n)
+			violation(w, "atomicity: %s committed on %d of %u participants", tr->k.s, ncommit, tr->pset.n);
+		if (ncommit && tr->learned != PX_OUT_COMMIT)
+			violation(w, "atomicity: %s committed but its outcome is %u", tr->k.s, tr->learned);
+		if (tr->answered == PX_ST_COMMITTED && ncommit != tr->pset.n)
+			violation(w, "client truth: %s answered COMMITTED but committed on %d of %u", tr->k.s, ncommit,
+				  tr->pset.n);
+		if (tr->answered == PX_ST_ABORTED && ncommit)
+			violation(w, "client truth: %s answered ABORTED but committed somewhere", tr->k.s);
+	}
+	for (int i = 0; i < w->nn; i++) {
+		struct node *nd = &w->n[i];
+		if (nd->kind == K_CLIENT && nd->c.state != C_DONE)
+			violation(w, "liveness: client.%d did not finish (%d of %d done) within %u ms of healing", nd->idx,
+				  nd->c.done, w->o.txns, SETTLE_MS);
+		if (nd->kind == K_REP && nd->up && px_replica_live(nd->rep))
+			violation(w, "liveness: coordinator.%d still holds %zu live gids %u ms after healing, e.g. %s",
+				  nd->idx, px_replica_live(nd->rep), SETTLE_MS, px_replica_some_live(nd->rep));
+	}
+}
+
+static void heal(struct world *w)
+{
+	trace(w, "HEAL: faults stop, crashed processes restart");
+	w->faults_on = 0;
+	memset(w->blocked, 0, sizeof(w->blocked));
+	for (int i = 0; i < w->nn; i++) {
+		struct node *nd = &w->n[i];
+		if (!nd->up) {
+			struct ev *e = ev_new(w, w->now, EV_RESTART, i);
+			e->inc = nd->inc;
+		}
+	}
+}
+
+static void dispatch(struct world *w, struct ev *e)
+{
+	int i = e->node;
+	struct node *nd = i < w->nn ? &w->n[i] : NULL;
+	switch (e->type) {
+	case EV_PART:
+		if (e->node == (uint8_t)-1 && w->faults_on)
+			partition(w);
+		else if (w->now >= w->block_until)
+			memset(w->blocked, 0, sizeof(w->blocked));
+		return;
+	case EV_CRASH:
+		if (w->faults_on)
+			node_crash(w, i);
+		return;
+	case EV_HEAL:
+		heal(w);
+		return;
+	case EV_DB:
+		if (nd->up)
+			on_db_done(w, i, e->act);
+		else
+			unlink_act(nd, e->act), free(e->act->frame), free(e->act);
+		e->act = NULL;
+		return;
+	case EV_RESTART:
+		if (!nd->up && e->inc == nd->inc)
+			node_start(w, i);
+		else if (nd->kind == K_CLIENT && nd->c.state == C_DEAD && e->inc == nd->inc) {
+			nd->c.done++; /* the abandoned transaction */
+			node_start(w, i);
+		}
+		return;
+	default:
+		break;
+	}
+	if (!nd || !nd->up || e->inc != nd->inc)
+		return;
+	if (nd->kind == K_CLIENT && nd->c.state == C_DEAD)
+		return;
+	switch (e->type) {
+	case EV_DELIVER: {
+		struct px_msg *m = malloc(sizeof(*m));
+		if (!m)
+			exit(2);
+		if (px_decode(e->data, e->len, m)) {
+			violation(w, "codec: delivered frame does not decode");
+		} else if (nd->kind == K_REP) {
+			struct px_event ev = {.kind = PX_EV_MSG, .from = e->from, .msg = m};
+			rep_step(w, i, &ev);
+		} else if (nd->kind == K_AGENT) {
+			struct pa_event ev = {.kind = PA_EV_MSG, .from = e->from, .msg = m};
+			pa_step(w, i, &ev);
+		} else {
+			client_on_msg(w, i, e->from, m);
+		}
+		free(m);
+		break;
+	}
+	case EV_TIMER:
+		if (e->arg != nd->timer_at)
+			break;
+		nd->timer_at = 0;
+		if (nd->kind == K_REP) {
+			struct px_event ev = {.kind = PX_EV_TIMER};
+			rep_step(w, i, &ev);
+		} else if (nd->kind == K_AGENT) {
+			struct pa_event ev = {.kind = PA_EV_TIMER};
+			pa_step(w, i, &ev);
+		}
+		break;
+	case EV_SYNC:
+		nd->syncing = 0;
+		if (e->arg > nd->synced)
+			nd->synced = e->arg;
+		{
+			struct px_event ev = {.kind = PX_EV_PERSISTED, .seq = nd->synced - nd->base};
+			release_held(w, i);
+			rep_step(w, i, &ev);
+		}
+		start_sync(w, i);
+		break;
+	case EV_CLIENT:
+		client_tick(w, i);
+		break;
+	default:
+		break;
+	}
+}
+
+static void cleanup(struct world *w)
+{
+	for (size_t k = 0; k < w->nheap; k++) {
+		if (w->heap[k]->type == EV_DB && w->heap[k]->act) {
+			free(w->heap[k]->act->frame);
+			free(w->heap[k]->act);
+		}
+		ev_free(w->heap[k]);
+	}
+	free(w->heap);
+	for (int i = 0; i < w->nn; i++) {
+		struct node *nd = &w->n[i];
+		if (nd->rep) {
+			const struct px_replica_stats *st = px_replica_stats(nd->rep);
+			w->res->recoveries += st->recoveries;
+			w->res->leader_changes += st->leader_changes;
+			w->res->forgotten += st->forgotten;
+		}
+		if (nd->pa)
+			w->res->presumed_aborts += pa_core_stats(nd->pa)->presumed_aborts;
+		px_replica_destroy(&nd->rep);
+		pa_core_destroy(&nd->pa);
+		if (nd->up)
+			px_update_free(&nd->u);
+		for (size_t k = 0; k < nd->ndisk; k++)
+			free(nd->disk[k].p);
+		free(nd->disk);
+		for (size_t k = 0; k < nd->nheld; k++)
+			free(nd->held[k].p);
+		free(nd->held);
+		size_t pos = 0;
+		struct pgtx *p;
+		while ((p = px_map_next(&nd->pg, &pos)))
+			free(p);
+		px_map_free(&nd->pg); /* in-flight actions were freed with the heap */
+	}
+	size_t pos = 0;
+	struct truth *tr;
+	while ((tr = px_map_next(&w->truths, &pos)))
+		free(tr);
+	px_map_free(&w->truths);
+}
+
+int sim_run(const struct sim_opts *o, struct sim_result *res)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -1;
+	memset(res, 0, sizeof(*res));
+	w->o = *o;
+	w->res = res;
+	w->rng = o->seed * 0x2545F4914F6CDD1DULL + 1;
+	w->R = o->replicas;
+	w->M = o->participants;
+	w->C = o->clients;
+	w->nn = w->R + w->M + w->C;
+	if (w->nn > MAXNODES || w->M > 8 || w->R > 5 || w->R < 1) {
+		free(w);
+		return -1;
+	}
+	for (int k = 0; k < w->M; k++)
+		w->rms[k] = (uint16_t)(k + 1);
+	px_map_init(&w->truths);
+	w->faults_on = o->faults;
+	/* Each seed gets its own fault intensities: calm to stormy. */
+	if (o->faults) {
+		w->p_drop = (unsigned)rnd(w, 150);
+		w->p_dup = (unsigned)rnd(w, 100);
+		w->p_delay = (unsigned)rnd(w, 150);
+		w->p_crash = (unsigned)rnd(w, 700);
+		w->p_part = (unsigned)rnd(w, 700);
+		w->p_die = (unsigned)rnd(w, 30);
+	}
+	for (int i = 0; i < w->nn; i++) {
+		struct node *nd = &w->n[i];
+		nd->kind = i < w->R ? K_REP : i < w->R + w->M ? K_AGENT : K_CLIENT;
+		nd->idx = i < w->R ? i : i < w->R + w->M ? i - w->R + 1 : i - w->R - w->M;
+		nd->skew = 1000000 + rnd(w, 200); /* clocks differ by up to 200 ms */
+		px_map_init(&nd->pg);
+	}
+	for (int i = 0; i < w->nn; i++)
+		node_start(w, i);
+	if (o->faults)
+		schedule_faults(w);
+	uint64_t heal_at = o->faults ? FAULT_MS : 0, end = heal_at + SETTLE_MS;
+	if (o->faults)
+		ev_new(w, heal_at, EV_HEAL, -1);
+	uint64_t next_settle_check = 0;
+	struct ev *e;
+	while ((e = ev_pop(w))) {
+		if (e->t > end) {
+			ev_free(e);
+			break;
+		}
+		w->now = e->t;
+		res->steps++;
+		dispatch(w, e);
+		ev_free(e);
+		if (!w->faults_on && w->now >= next_settle_check) {
+			next_settle_check = w->now + 50;
+			if (settled(w))
+				break;
+		}
+	}
+	res->end_time = w->now;
+	res->settle_time = w->now > heal_at ? w->now - heal_at : 0;
+	final_checks(w);
+	cleanup(w);
+	free(w);
+	return res->violations ? 1 : 0;
+}

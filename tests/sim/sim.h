@@ -1,0 +1,42 @@
+/*
+ * sim.h - deterministic simulator of a paxcommit cluster.
+ *
+ * One seed drives everything: N coordinator replicas (the real core, with a
+ * fake disk that loses unsynced records on a crash), M participants (the
+ * real agent core over a simulated PostgreSQL whose prepared transactions
+ * survive crashes), and C clients, on one virtual clock in milliseconds.
+ * Every message is encoded and decoded with the real codec.
+ */
+#ifndef SIM_H
+#define SIM_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct sim_opts {
+	uint64_t seed;
+	int replicas;      /* 1, 3 or 5 */
+	int participants;  /* 2..8 */
+	int clients;
+	int txns;          /* per client */
+	int faults;        /* 0: a calm run */
+	int crash_replicas; /* 0: never crash a replica (1-replica "no-crash" schedules) */
+	int trace;         /* print every event */
+	FILE *out;         /* trace and failure output */
+};
+
+struct sim_result {
+	uint64_t steps;
+	uint64_t txns, committed, aborted, unknown; /* client answers */
+	uint64_t msgs, dropped, duplicated, delayed, partitions, crashes;
+	uint64_t recoveries, leader_changes, forgotten, presumed_aborts;
+	uint64_t end_time;     /* virtual ms when the run ended */
+	uint64_t settle_time;  /* virtual ms from heal to everything decided */
+	int violations;
+	char first_violation[512];
+};
+
+/* Run one seed.  Returns 0 when no invariant was violated. */
+int sim_run(const struct sim_opts *o, struct sim_result *res);
+
+#endif
