@@ -22,32 +22,24 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 # The same core with a planted bug, to prove the simulator's checker bites.
-BUG1_OBJS := $(patsubst %.c,$(BUILD)/obj-bug1/%.o,$(CORE_SRCS))
-BUG2_OBJS := $(patsubst %.c,$(BUILD)/obj-bug2/%.o,$(CORE_SRCS))
+# Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
+# 3 2b sent before its record is durable, 4 recovery ignores accepted values.
+PLANTED   := 1 2 3 4
+PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 
 SIM       := $(BUILD)/bin/paxcommit-sim
-SIM_BUG1  := $(BUILD)/tests/paxcommit-sim-bug-quorum1
-SIM_BUG2  := $(BUILD)/tests/paxcommit-sim-bug-crossballot
 REPLAY_MSG := $(BUILD)/tests/replay_msg
 
 # Simulator workload of `make test-sim`: seeds per replica count.
-SIM_SEEDS ?= 800
+SIM_SEEDS ?= 4000
 
 .PHONY: all test test-unit test-sim test-fuzz-replay deps demo asan fuzz clean check-core-purity
 
-all: $(BUILD)/libpxcore.a $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(SIM_BUG1) $(SIM_BUG2)
+all: $(BUILD)/libpxcore.a $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(PLANTED_SIMS)
 
 $(BUILD)/obj/%.o: %.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -c $< -o $@
-
-$(BUILD)/obj-bug1/%.o: %.c $(CORE_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DPX_PLANT_BUG=1 $(INC) -c $< -o $@
-
-$(BUILD)/obj-bug2/%.o: %.c $(CORE_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DPX_PLANT_BUG=2 $(INC) -c $< -o $@
 
 $(BUILD)/libpxcore.a: $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -57,13 +49,16 @@ $(SIM): $(SIM_SRCS) $(SIM_HDRS) $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -Itests/sim $(SIM_SRCS) $(CORE_OBJS) -o $@ $(LDFLAGS)
 
-$(SIM_BUG1): $(SIM_SRCS) $(SIM_HDRS) $(BUG1_OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) -Itests/sim $(SIM_SRCS) $(BUG1_OBJS) -o $@ $(LDFLAGS)
+define planted_rules
+$(BUILD)/obj-bug$(1)/%.o: %.c $(CORE_HDRS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -DPX_PLANT_BUG=$(1) $$(INC) -c $$< -o $$@
 
-$(SIM_BUG2): $(SIM_SRCS) $(SIM_HDRS) $(BUG2_OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) -Itests/sim $(SIM_SRCS) $(BUG2_OBJS) -o $@ $(LDFLAGS)
+$(BUILD)/tests/paxcommit-sim-bug$(1): $(SIM_SRCS) $(SIM_HDRS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(INC) -Itests/sim $(SIM_SRCS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) -o $$@ $$(LDFLAGS)
+endef
+$(foreach b,$(PLANTED),$(eval $(call planted_rules,$(b))))
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -92,9 +87,9 @@ test-unit: $(UNIT_BINS)
 test-fuzz-replay: $(REPLAY_MSG)
 	$(REPLAY_MSG) tests/fuzz/corpus/msg
 
-test-sim: $(SIM) $(SIM_BUG1) $(SIM_BUG2)
+test-sim: $(SIM) $(PLANTED_SIMS)
 	@bash tests/sim/run.sh $(SIM) $(SIM_SEEDS)
-	@bash tests/sim/planted.sh $(SIM_BUG1) $(SIM_BUG2)
+	@bash tests/sim/planted.sh $(PLANTED_SIMS)
 
 # Sanitizer build: everything above under ASan + UBSan, in its own tree.
 asan: deps

@@ -288,7 +288,7 @@ static int dec_sync(struct px_rcur *r, struct px_msync *m)
 		get_gid(r, &e->gid);
 		e->outcome = px_get_u8(r);
 		rcheck(r, outcome_ok(e->outcome));
-		get_pset(r, &e->pset, 0);
+		get_pset(r, &e->pset, 1); /* empty: participants not known yet */
 	}
 	return r->err;
 }
@@ -662,7 +662,7 @@ static void enc_sync(struct px_wcur *w, const struct px_msync *m)
 		put_gid(w, e->gid);
 		wcheck(w, outcome_ok(e->outcome));
 		px_put_u8(w, e->outcome);
-		put_pset(w, &e->pset, 0);
+		put_pset(w, &e->pset, 1);
 	}
 }
 

@@ -211,7 +211,7 @@ struct px_msync_req {
 };
 
 /* SYNC: cursor u64 (pass it back to continue), done u8, count u16, then
- * count entries of { gid, outcome u8, pset } */
+ * count entries of { gid, outcome u8, pset (may be empty: not known) } */
 struct px_sync_entry {
 	struct px_str gid;
 	uint8_t outcome;

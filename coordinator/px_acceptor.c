@@ -180,13 +180,21 @@ void px_acc_1a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	px_update_send(u, from, &out, 1);
 }
 
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 3
+/* Planted bug for the simulator's self-test: 2b leaves before its record
+ * is durable. */
+#define HELD_2B 0
+#else
+#define HELD_2B 1
+#endif
+
 /* 2b goes to the leader we trust, and to a replica that proposed. */
 static void send_2b(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_msg *out)
 {
 	if (r->leader != PX_NO_LEADER)
-		px_update_send(u, px_addr_of(PX_NODE_REPLICA, r->leader), out, 1);
+		px_update_send(u, px_addr_of(PX_NODE_REPLICA, r->leader), out, HELD_2B);
 	if (from.kind == PX_NODE_REPLICA && from.id != r->leader)
-		px_update_send(u, from, out, 1);
+		px_update_send(u, from, out, HELD_2B);
 }
 
 void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_m2a *m)
@@ -335,7 +343,7 @@ void px_acc_sync_req(struct px_replica *r, struct px_update *u, struct px_addr f
 	size_t nsel = 0, more = 0, pos = 0;
 	struct px_txn *t;
 	while ((t = px_map_next(&r->txns, &pos))) {
-		if (!t->acc_known || t->seq <= m->cursor || !t->pset.n)
+		if (!t->acc_known || t->seq <= m->cursor)
 			continue;
 		if (nsel == PX_SYNC_MAX && t->seq > sel[nsel - 1]->seq) {
 			more = 1;

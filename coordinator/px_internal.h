@@ -52,6 +52,7 @@ struct px_lead {
 	uint64_t acked;       /* decision acks, bit per pset index */
 	uint16_t asker_rm;    /* agent that asked about an unknown gid */
 	uint8_t has_asker;
+	uint8_t guessed;      /* pset is {asker_rm}: a guess that aborts */
 	uint8_t requested;    /* a commit/rollback request was seen */
 	uint8_t abort_req;    /* it was a rollback */
 	uint8_t nwait;

@@ -210,7 +210,18 @@ void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 			reported(r, u, t, m->flags, m->outcome, &m->pset);
 		return;
 	}
-	if (!(m->flags & PX_ACC_OK) || !px_is_leader(r))
+	if (!(m->flags & PX_ACC_OK)) {
+		/* Our recovery 2a was refused for a higher promise: take a
+		 * higher ballot and start phase 1 again. */
+		struct px_txn *t = px_txn_get(r, m->gid);
+		if (px_is_leader(r) && t && t->lead && t->lead->rbal && m->bal == t->lead->rbal &&
+		    m->mbal > r->ballot) {
+			px_bump_round(r, u, m->mbal);
+			t->lead->next_resend = 0;
+		}
+		return;
+	}
+	if (!px_is_leader(r))
 		return;
 	struct px_txn *t = learner_txn(r, u, m->gid);
 	if (!t)
@@ -317,8 +328,13 @@ void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	if (!(m->flags & PX_ACC_OK))
 		return;
 	l->promised[i] |= bit;
-	if (m->vval != PX_VAL_NONE && px_pset_eq(&m->pset, &t->pset) &&
-	    (l->hval[i] == PX_VAL_NONE || m->vbal > l->hbal[i])) {
+	/* Once our 2a left, its value is fixed: one value per ballot. */
+	int higher = !l->sent2a[i] && m->vval != PX_VAL_NONE && px_pset_eq(&m->pset, &t->pset) &&
+		     (l->hval[i] == PX_VAL_NONE || m->vbal > l->hbal[i]);
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 4
+	higher = 0; /* planted bug for the simulator's self-test: ignore accepted values */
+#endif
+	if (higher) {
 		l->hbal[i] = m->vbal;
 		l->hval[i] = m->vval;
 	}
@@ -462,6 +478,12 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 		u->oom = 1;
 		return;
 	}
+	if (t->pset.n && !px_pset_eq(&t->pset, pset) && l->guessed) {
+		/* Being aborted on an agent's request: the outcome will come. */
+		add_waiter(l, from, req, wait == PX_WAIT_DECIDED ? PX_WAIT_DECIDED : PX_WAIT_APPLIED);
+		answer(r, u, t);
+		return;
+	}
 	if (t->pset.n && !px_pset_eq(&t->pset, pset)) {
 		r->st.conflicts++;
 		px_log(r, "gid=%s request names a different participant set", t->k.s);
@@ -550,9 +572,11 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 			give_up(r, u, t, "no participant ever voted");
 			return 0;
 		}
-		/* Only the asking agent is known: finish its instance. */
+		/* Only the asking agent is known: finish its instance (with
+		 * nothing accepted at a majority, that aborts the gid). */
 		t->pset.n = 1;
 		t->pset.rm[0] = l->asker_rm;
+		l->guessed = 1;
 	}
 	for (uint16_t i = 0; i < t->pset.n; i++) {
 		if (l->sent2a[i])

@@ -24,6 +24,8 @@ static void usage(FILE *f)
 		"  --txns T           transactions per client (default 8)\n"
 		"  --no-faults        a calm network, no crashes\n"
 		"  --no-replica-crash never crash a coordinator replica\n"
+		"  --stress           recovery storms: tiny timeouts, flapping leaders\n"
+		"                     (default: every 4th seed)\n"
 		"  --trace            print every event of the run (use with --seed)\n"
 		"  --expect-violation exit 0 only if some seed violates an invariant\n"
 		"                     (used to prove that the checker catches planted bugs)\n"
@@ -45,7 +47,7 @@ static int parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
 	uint64_t first = 1, nseeds = 100, one = 0, participants = 0, clients = 3, txns = 8;
-	int have_one = 0, faults = 1, crash_rep = 1, trace = 0, expect = 0;
+	int have_one = 0, faults = 1, crash_rep = 1, trace = 0, expect = 0, stress = -1;
 	int reps[3] = {1, 3, 5}, nreps = 3;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
 			trace = 1;
 		} else if (!strcmp(a, "--no-faults")) {
 			faults = 0;
+		} else if (!strcmp(a, "--stress")) {
+			stress = 1;
 		} else if (!strcmp(a, "--no-replica-crash")) {
 			crash_rep = 0;
 		} else if (!strcmp(a, "--expect-violation")) {
@@ -122,6 +126,7 @@ int main(int argc, char **argv)
 				.txns = (int)txns,
 				.faults = faults,
 				.crash_replicas = crash_rep,
+				.stress = stress >= 0 ? stress : s % 4 == 3,
 				.trace = trace,
 				.out = stdout,
 			};
@@ -150,9 +155,10 @@ int main(int argc, char **argv)
 				bad++;
 				if (!expect || bad <= 3)
 					printf("FAIL seed=%" PRIu64 " replicas=%d: %s\n"
-					       "     replay: paxcommit-sim --seed %" PRIu64 " --replicas %d%s --trace\n",
+					       "     replay: paxcommit-sim --seed %" PRIu64 " --replicas %d%s%s --trace\n",
 					       s, reps[r], res.first_violation, s, reps[r],
-					       faults ? (crash_rep ? "" : " --no-replica-crash") : " --no-faults");
+					       faults ? (crash_rep ? "" : " --no-replica-crash") : " --no-faults",
+					       stress > 0 ? " --stress" : "");
 			}
 		}
 	}

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Prove the simulator's checker bites: each binary is the real core built
-# with one planted bug (PX_PLANT_BUG in coordinator/), and the simulator
+# with one planted bug (PX_PLANT_BUG, see coordinator/), and the simulator
 # must report a violation within its seeds.
-#   usage: planted.sh SIM_BUG_QUORUM1 SIM_BUG_CROSSBALLOT
+#   usage: planted.sh SIM_BUG1 SIM_BUG2 ...   (binaries named ...-bugN)
 set -u
+declare -A what=(
+	[1]="learner decides with a quorum of one acceptor"
+	[2]="learner counts 2b across ballots"
+	[3]="acceptor sends 2b before its record is durable"
+	[4]="recovery ignores the values acceptors accepted"
+)
 fail=0
 for sim in "$@"; do
-	name=$(basename "$sim")
-	if out=$("$sim" --replicas 3,5 --seeds 200 --expect-violation 2>&1); then
-		first=$(grep -m1 '^FAIL' <<<"$out")
-		echo "planted bug $name: caught: $first"
+	n=${sim##*-bug}
+	if out=$("$sim" --replicas 3,5 --seeds 300 --expect-violation 2>&1); then
+		first=$(grep -m1 '^FAIL' <<<"$out" | cut -c1-160)
+		echo "planted bug $n (${what[$n]:-?}): caught: $first"
 	else
-		echo "planted bug $name: NOT caught in 400 seeds"
+		echo "planted bug $n (${what[$n]:-?}): NOT caught in 600 seeds"
 		tail -1 <<<"$out"
 		fail=1
 	fi

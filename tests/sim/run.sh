@@ -25,7 +25,7 @@ awk -v secs="$(( (end - start) / 1000000 ))" '
 /^sim: / {
 	for (i = 2; i <= NF; i++) {
 		n = split($i, kv, "=")
-		if (n == 2 && kv[2] ~ /^[0-9]+$/) {
+		if (n == 2 && kv[2] ~ /^[0-9]+$/ && kv[1] !~ /\//) {
 			if (kv[1] == "max_settle_ms") { if (kv[2] + 0 > tot[kv[1]]) tot[kv[1]] = kv[2] + 0 }
 			else tot[kv[1]] += kv[2]
 			if (!(kv[1] in seen)) { seen[kv[1]] = 1; order[++k] = kv[1] }

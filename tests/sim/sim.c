@@ -160,11 +160,16 @@ struct world {
 	int nn, R, M, C;
 	uint16_t rms[8];
 	struct px_map truths;
+	struct px_map insts; /* struct insttrack */
 	uint8_t blocked[MAXNODES][MAXNODES];
 	uint64_t block_until;
 	int faults_on;
 	/* fault intensities of this seed */
 	unsigned p_drop, p_dup, p_delay, p_crash, p_part, p_die; /* per mille */
+	unsigned p_crash_send; /* per 10000 messages: crash the sender just after */
+	uint32_t disk_ms;      /* fsync latency bound */
+	/* timing of this seed: short timeouts make leaders duel */
+	uint32_t hb_ms, lease_ms, timeout_ms, resend_ms;
 	char logbuf[600];
 };
 
@@ -343,6 +348,54 @@ static struct pgtx *pg_get(struct node *a, struct px_str gid)
 	return px_map_get(&a->pg, gid);
 }
 
+/*
+ * Consensus per instance, seen from outside: every 2b that accepts (bal,
+ * val) is counted here by acceptor.  A value is chosen once a majority
+ * accepted it at one ballot.  Two values chosen for one instance is a
+ * violation; a chosen value also fixes the gid's outcome, which every
+ * process must then agree with (even if none has learned it yet).
+ */
+struct accslot {
+	uint32_t bal;
+	uint8_t val;
+	uint8_t mask;
+};
+
+struct insttrack {
+	struct px_key k; /* "<gid>/<rm>" */
+	uint8_t chosen;
+	uint32_t chosen_bal;
+	uint8_t n;
+	struct accslot s[16];
+};
+
+static int popc(uint8_t x)
+{
+	int n = 0;
+	for (; x; x &= (uint8_t)(x - 1))
+		n++;
+	return n;
+}
+
+static struct insttrack *inst_track(struct world *w, struct px_str gid, uint16_t rm, int create)
+{
+	char key[PX_GID_MAX + 8];
+	int n = snprintf(key, sizeof(key), "%.*s/%u", (int)gid.len, gid.p, rm);
+	if (n <= 0 || n > (int)PX_GID_MAX)
+		return NULL;
+	struct px_str ks = px_str_of(key, (uint32_t)n);
+	struct insttrack *it = px_map_get(&w->insts, ks);
+	if (it || !create)
+		return it;
+	it = calloc(1, sizeof(*it));
+	if (!it)
+		exit(2);
+	px_key_set(&it->k, ks);
+	if (px_map_put(&w->insts, it))
+		exit(2);
+	return it;
+}
+
 /* Somebody states `outcome` for gid. */
 static void claim(struct world *w, struct px_str gid, uint8_t outcome, const char *who)
 {
@@ -355,6 +408,14 @@ static void claim(struct world *w, struct px_str gid, uint8_t outcome, const cha
 	}
 	if (tr->learned == PX_OUT_NONE) {
 		if (outcome == PX_OUT_COMMIT) {
+			/* Learn only what was chosen: prepared, by a majority
+			 * at one ballot, for every participant. */
+			for (uint16_t i = 0; i < tr->pset.n; i++) {
+				struct insttrack *it = inst_track(w, gid, tr->pset.rm[i], 0);
+				if (!it || it->chosen != PX_VAL_PREPARED)
+					violation(w, "learned but not chosen: %s states COMMIT for %s, but prepared is not chosen for participant %u",
+						  who, tr->k.s, tr->pset.rm[i]);
+			}
 			for (uint16_t i = 0; i < tr->pset.n; i++) {
 				struct pgtx *p = pg_get(&w->n[w->R + tr->pset.rm[i] - 1], gid);
 				if (!p || (p->state != PG_PREPARED && p->state != PG_COMMITTED))
@@ -377,6 +438,51 @@ static uint8_t status_outcome(uint8_t st)
 	return st == PX_ST_COMMITTED ? PX_OUT_COMMIT : st == PX_ST_ABORTED ? PX_OUT_ABORT : PX_OUT_NONE;
 }
 
+static void accepted(struct world *w, int acceptor, const struct px_m2b *b)
+{
+	struct insttrack *it = inst_track(w, b->gid, b->rm, 1);
+	if (!it)
+		return;
+	struct accslot *sl = NULL;
+	for (uint8_t i = 0; i < it->n; i++)
+		if (it->s[i].bal == b->bal && it->s[i].val == b->val)
+			sl = &it->s[i];
+	if (!sl) {
+		if (it->n == 16)
+			return;
+		sl = &it->s[it->n++];
+		sl->bal = b->bal;
+		sl->val = b->val;
+	}
+	sl->mask |= (uint8_t)(1u << acceptor);
+	if (popc(sl->mask) < w->R / 2 + 1)
+		return;
+	if (it->chosen && it->chosen != sl->val) {
+		violation(w, "consensus: instance %s chose %s at ballot %u and %s at ballot %u", it->k.s,
+			  it->chosen == PX_VAL_PREPARED ? "prepared" : "aborted", it->chosen_bal,
+			  sl->val == PX_VAL_PREPARED ? "prepared" : "aborted", sl->bal);
+		return;
+	}
+	if (it->chosen)
+		return;
+	it->chosen = sl->val;
+	it->chosen_bal = sl->bal;
+	/* What the acceptors chose decides the gid. */
+	struct truth *tr = truth_get(w, b->gid);
+	if (!tr)
+		return;
+	if (sl->val == PX_VAL_ABORTED) {
+		claim(w, b->gid, PX_OUT_ABORT, "the acceptors (a participant's abort was chosen)");
+		return;
+	}
+	for (uint16_t i = 0; i < tr->pset.n; i++) {
+		struct insttrack *o = inst_track(w, b->gid, tr->pset.rm[i], 0);
+		if (!o || o->chosen != PX_VAL_PREPARED)
+			return;
+	}
+	claim(w, b->gid, PX_OUT_COMMIT, "the acceptors (prepared chosen for every participant)");
+}
+
 /* Every message that leaves a process is checked for what it states. */
 static void inspect(struct world *w, int from, const struct px_msg *m)
 {
@@ -396,6 +502,8 @@ static void inspect(struct world *w, int from, const struct px_msg *m)
 	case PX_MSG_2B:
 		if (m->u.m2b.flags & PX_ACC_DECIDED)
 			claim(w, m->u.m2b.gid, m->u.m2b.outcome, who);
+		if ((m->u.m2b.flags & PX_ACC_OK) && w->n[from].kind == K_REP)
+			accepted(w, w->n[from].idx, &m->u.m2b);
 		break;
 	case PX_MSG_FORGET:
 		claim(w, m->u.forget.gid, m->u.forget.outcome, who);
@@ -445,6 +553,16 @@ static void net_send(struct world *w, int from, struct px_addr to, const uint8_t
 	}
 	w->res->msgs++;
 	int self = dst == from;
+	int acc_reply = m->type == PX_MSG_1B || m->type == PX_MSG_2B;
+	if (w->faults_on && w->n[from].kind == K_REP && w->o.crash_replicas &&
+	    (rnd(w, 10000) < w->p_crash_send ||
+	     (acc_reply && w->n[from].synced < w->n[from].ndisk && chance(w, 100)))) {
+		/* Crash right after this message leaves, above all when an
+		 * acceptor's reply leaves with writes not yet synced: those
+		 * writes are lost (the window a durability bug falls into). */
+		struct ev *ce = ev_new(w, w->now, EV_CRASH, from);
+		ce->inc = UINT32_MAX;
+	}
 	int copies = 1;
 	uint64_t delay = self ? 0 : 1 + rnd(w, 3);
 	const char *fate = "";
@@ -552,7 +670,7 @@ static void start_sync(struct world *w, int i)
 	if (nd->syncing || nd->synced == nd->ndisk)
 		return;
 	nd->syncing = 1;
-	struct ev *e = ev_new(w, w->now + 1 + rnd(w, 2), EV_SYNC, i);
+	struct ev *e = ev_new(w, w->now + 1 + rnd(w, w->disk_ms), EV_SYNC, i);
 	e->arg = nd->ndisk;
 }
 
@@ -1074,10 +1192,10 @@ static struct px_replica_config rep_cfg(struct world *w, int id)
 	struct px_replica_config cfg = {
 		.id = (uint8_t)id,
 		.n = (uint8_t)w->R,
-		.heartbeat_ms = 100,
-		.lease_ms = 500,
-		.txn_timeout_ms = 1000,
-		.resend_ms = 200,
+		.heartbeat_ms = w->hb_ms,
+		.lease_ms = w->lease_ms,
+		.txn_timeout_ms = w->timeout_ms,
+		.resend_ms = w->resend_ms,
 		.sync_ms = 1500,
 		.horizon_ms = 6000,
 		.max_live = 10000,
@@ -1451,6 +1569,11 @@ static void cleanup(struct world *w)
 	while ((tr = px_map_next(&w->truths, &pos)))
 		free(tr);
 	px_map_free(&w->truths);
+	pos = 0;
+	struct insttrack *it;
+	while ((it = px_map_next(&w->insts, &pos)))
+		free(it);
+	px_map_free(&w->insts);
 }
 
 int sim_run(const struct sim_opts *o, struct sim_result *res)
@@ -1473,15 +1596,32 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 	for (int k = 0; k < w->M; k++)
 		w->rms[k] = (uint16_t)(k + 1);
 	px_map_init(&w->truths);
+	px_map_init(&w->insts);
 	w->faults_on = o->faults;
-	/* Each seed gets its own fault intensities: calm to stormy. */
+	/* Each seed gets its own timing, and fault intensities from calm to
+	 * stormy. */
+	w->hb_ms = 20 + (uint32_t)rnd(w, 100);
+	w->lease_ms = w->hb_ms * (2 + (uint32_t)rnd(w, 5));
+	w->timeout_ms = 100 + (uint32_t)rnd(w, 1400);
+	w->resend_ms = 50 + (uint32_t)rnd(w, 250);
+	w->disk_ms = 1 + (uint32_t)rnd(w, 3);
+	if (o->stress) {
+		w->disk_ms = 1 + (uint32_t)rnd(w, 20);
+		/* Recovery storms: leaders start phase 1 while the votes are
+		 * still in flight, and leadership flaps. */
+		w->hb_ms = 5 + (uint32_t)rnd(w, 20);
+		w->lease_ms = w->hb_ms * 2 + (uint32_t)rnd(w, 10);
+		w->timeout_ms = 5 + (uint32_t)rnd(w, 60);
+		w->resend_ms = 5 + (uint32_t)rnd(w, 40);
+	}
 	if (o->faults) {
-		w->p_drop = (unsigned)rnd(w, 150);
+		w->p_drop = (unsigned)rnd(w, o->stress ? 300 : 150);
 		w->p_dup = (unsigned)rnd(w, 100);
 		w->p_delay = (unsigned)rnd(w, 150);
 		w->p_crash = (unsigned)rnd(w, 700);
 		w->p_part = (unsigned)rnd(w, 700);
 		w->p_die = (unsigned)rnd(w, 30);
+		w->p_crash_send = (unsigned)rnd(w, o->stress ? 30 : 5);
 	}
 	for (int i = 0; i < w->nn; i++) {
 		struct node *nd = &w->n[i];

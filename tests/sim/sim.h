@@ -21,6 +21,7 @@ struct sim_opts {
 	int txns;          /* per client */
 	int faults;        /* 0: a calm run */
 	int crash_replicas; /* 0: never crash a replica (1-replica "no-crash" schedules) */
+	int stress;        /* 1: recovery storms (tiny timeouts, flapping leaders) */
 	int trace;         /* print every event */
 	FILE *out;         /* trace and failure output */
 };

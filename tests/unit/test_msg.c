@@ -1539,6 +1539,11 @@ static void test_pset_may_be_empty(void **state)
 			break;
 		case PX_MSG_SYNC:
 			p = &m->u.sync.e[1].pset;
+			want = PX_EOK;
+			break;
+		case PX_MSG_1A:
+			p = &m->u.m1a.pset;
+			want = PX_EOK;
 			break;
 		case PX_MSG_COMMIT_REQ:
 			p = &m->u.commit_req.pset;
