@@ -202,8 +202,10 @@ static void elect(struct px_replica *r, struct px_update *u)
 		return;
 	uint8_t old = r->leader;
 	r->leader = l;
-	px_log(r, "leader change: trusting coordinator.%u (was %s%d)", l,
-	       old == PX_NO_LEADER ? "none" : "coordinator.", old == PX_NO_LEADER ? -1 : (int)old);
+	if (old == PX_NO_LEADER)
+		px_log(r, "leader change: trusting coordinator.%u", l);
+	else
+		px_log(r, "leader change: trusting coordinator.%u (was coordinator.%u)", l, old);
 	if (old == r->cfg.id)
 		px_lead_end(r, u);
 	if (l == r->cfg.id)

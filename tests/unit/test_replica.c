@@ -1,0 +1,1223 @@
+/*
+ * test_replica.c - unit tests of the coordinator replica core
+ * (coordinator/px_replica.c, px_acceptor.c, px_learner.c).
+ *
+ * A small driver plays the daemon: it starts a replica, delivers messages
+ * (each one encoded and decoded again, so the core sees views into a real
+ * frame), keeps a copy of every record it "persists", and decodes the frames
+ * of update.now / update.held so each test can assert their contents.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_gid.h"
+#include "px_internal.h"
+#include "px_msg.h"
+#include "px_replica.h"
+#include "px_update.h"
+
+#define T0 1000000u /* the replicas' clock at start (ms); gids are born here */
+#define HORIZON_MS 60000u
+#define TIMEOUT_MS 2000u
+#define LOG_MAX 128u
+#define SCRATCH (64u * 1024)
+
+#define AGENT(i) px_addr_of(PX_NODE_AGENT, (i))
+#define REPLICA(i) px_addr_of(PX_NODE_REPLICA, (i))
+#define CLIENT(i) px_addr_of(PX_NODE_CLIENT, (i))
+
+/* ------------------------------------------------------------ driver */
+
+struct drv {
+	struct px_replica *r;
+	struct px_replica_config cfg;
+	struct px_update u;
+	uint64_t now;
+	size_t nlog; /* every record persisted so far, copied out of the arena */
+	uint8_t *log[LOG_MAX];
+	uint32_t loglen[LOG_MAX];
+};
+
+static struct px_replica_config rcfg(uint8_t id, uint8_t n)
+{
+	struct px_replica_config c = {
+		.id = id,
+		.n = n,
+		.heartbeat_ms = 100,
+		.lease_ms = 300,
+		.txn_timeout_ms = TIMEOUT_MS,
+		.resend_ms = 200,
+		.sync_ms = 1000,
+		.horizon_ms = HORIZON_MS,
+		.max_live = 100,
+	};
+	return c;
+}
+
+static struct px_str mkgid(char *buf, uint64_t birth, uint64_t seq)
+{
+	size_t n = px_gid_make(buf, 64, "t", birth, 0x0123456789abcdefULL, seq);
+	assert_true(n > 0);
+	return px_str_of(buf, (uint32_t)n);
+}
+
+static struct px_pset pset(unsigned n, ...)
+{
+	struct px_pset s;
+	va_list ap;
+	memset(&s, 0, sizeof(s));
+	s.n = (uint16_t)n;
+	va_start(ap, n);
+	for (unsigned i = 0; i < n; i++)
+		s.rm[i] = (uint16_t)va_arg(ap, int);
+	va_end(ap);
+	return s;
+}
+
+static int addr_eq(struct px_addr a, struct px_addr b)
+{
+	return a.kind == b.kind && a.id == b.id;
+}
+
+/* Create the replica and START it with every record logged so far. */
+static void drv_start(struct drv *d, const struct px_replica_config *cfg)
+{
+	struct px_str recs[LOG_MAX];
+	d->cfg = *cfg;
+	d->r = px_replica_new(&d->cfg);
+	assert_non_null(d->r);
+	px_update_init(&d->u);
+	for (size_t i = 0; i < d->nlog; i++)
+		recs[i] = px_str_of((const char *)d->log[i], d->loglen[i]);
+	struct px_event ev = {.kind = PX_EV_START, .now = d->now, .recs = recs, .nrecs = d->nlog};
+	assert_int_equal(px_replica_step(d->r, &ev, &d->u), 0);
+}
+
+/* Drop the process (not the log). */
+static void drv_crash(struct drv *d)
+{
+	px_replica_destroy(&d->r);
+	px_update_free(&d->u);
+}
+
+static void drv_close(struct drv *d)
+{
+	drv_crash(d);
+	for (size_t i = 0; i < d->nlog; i++)
+		free(d->log[i]);
+	d->nlog = 0;
+}
+
+/* Append the update's records to the log, report them durable, reset. */
+static void drv_flush(struct drv *d)
+{
+	for (size_t k = 0; k < d->u.nrec; k++) {
+		assert_true(d->nlog < LOG_MAX);
+		uint32_t len = d->u.rec[k].len;
+		d->log[d->nlog] = malloc(len);
+		assert_non_null(d->log[d->nlog]);
+		memcpy(d->log[d->nlog], px_update_ptr(&d->u, d->u.rec[k].off), len);
+		d->loglen[d->nlog++] = len;
+	}
+	struct px_event ev = {.kind = PX_EV_PERSISTED, .now = d->now, .seq = d->u.rec_seq};
+	assert_int_equal(px_replica_step(d->r, &ev, &d->u), 0);
+	px_update_reset(&d->u);
+}
+
+/* Deliver m from `from`: encoded, copied into a block of exactly its size,
+ * decoded, stepped. */
+static void drv_msg(struct drv *d, struct px_addr from, const struct px_msg *m)
+{
+	uint8_t *scratch = malloc(SCRATCH);
+	struct px_msg *dec = malloc(sizeof(*dec));
+	size_t n = 0;
+	assert_non_null(scratch);
+	assert_non_null(dec);
+	assert_int_equal(px_encode(m, scratch, SCRATCH, &n), PX_EOK);
+	uint8_t *frame = malloc(n);
+	assert_non_null(frame);
+	memcpy(frame, scratch, n);
+	free(scratch);
+	assert_int_equal(px_decode(frame, n, dec), PX_EOK);
+	struct px_event ev = {.kind = PX_EV_MSG, .now = d->now, .from = from, .msg = dec};
+	assert_int_equal(px_replica_step(d->r, &ev, &d->u), 0);
+	free(frame);
+	free(dec);
+}
+
+static void drv_timer(struct drv *d, uint64_t now)
+{
+	d->now = now;
+	struct px_event ev = {.kind = PX_EV_TIMER, .now = now};
+	assert_int_equal(px_replica_step(d->r, &ev, &d->u), 0);
+}
+
+static void drv_persisted(struct drv *d, uint64_t seq)
+{
+	struct px_event ev = {.kind = PX_EV_PERSISTED, .now = d->now, .seq = seq};
+	assert_int_equal(px_replica_step(d->r, &ev, &d->u), 0);
+}
+
+/* ----------------------------------------------------- update inspection */
+
+static const struct px_send *queue(const struct px_update *u, int held, size_t *n)
+{
+	*n = held ? u->nheld : u->nnow;
+	return held ? u->held : u->now;
+}
+
+/* Number of frames of `type` in now (held == 0) or held (held == 1),
+ * optionally only those to `to`. */
+static size_t nsent_to(const struct px_update *u, int held, uint8_t type, const struct px_addr *to)
+{
+	size_t n, cnt = 0;
+	const struct px_send *q = queue(u, held, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct px_msg m;
+		assert_int_equal(px_decode(px_update_ptr(u, q[i].off), q[i].len, &m), PX_EOK);
+		if (m.type == type && (!to || addr_eq(*to, q[i].to)))
+			cnt++;
+	}
+	return cnt;
+}
+
+static size_t nsent(const struct px_update *u, int held, uint8_t type)
+{
+	return nsent_to(u, held, type, NULL);
+}
+
+/* Decode the k-th frame of `type` (views valid until the next reset). */
+static int sent(const struct px_update *u, int held, uint8_t type, size_t k, struct px_msg *m,
+		struct px_addr *to)
+{
+	size_t n;
+	const struct px_send *q = queue(u, held, &n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(px_decode(px_update_ptr(u, q[i].off), q[i].len, m), PX_EOK);
+		if (m->type == type && k-- == 0) {
+			if (to)
+				*to = q[i].to;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The first frame of `type` to `to`. */
+static int sent_to(const struct px_update *u, int held, uint8_t type, struct px_addr to, struct px_msg *m)
+{
+	struct px_addr a;
+	for (size_t k = 0; sent(u, held, type, k, m, &a); k++)
+		if (addr_eq(a, to))
+			return 1;
+	return 0;
+}
+
+static size_t nrecs(const struct px_update *u, uint8_t type)
+{
+	size_t cnt = 0;
+	struct px_rec rec;
+	for (size_t k = 0; k < u->nrec; k++) {
+		assert_int_equal(px_rec_get(px_update_ptr(u, u->rec[k].off), u->rec[k].len, &rec), 0);
+		if (rec.type == type)
+			cnt++;
+	}
+	return cnt;
+}
+
+static int rec_of(const struct px_update *u, uint8_t type, struct px_rec *rec)
+{
+	for (size_t k = 0; k < u->nrec; k++) {
+		assert_int_equal(px_rec_get(px_update_ptr(u, u->rec[k].off), u->rec[k].len, rec), 0);
+		if (rec->type == type)
+			return 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------ message builders */
+
+static struct px_msg m2a(struct px_str gid, uint16_t rm, uint32_t bal, uint8_t val, struct px_pset ps)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_2A;
+	m.u.m2a.gid = gid;
+	m.u.m2a.rm = rm;
+	m.u.m2a.bal = bal;
+	m.u.m2a.val = val;
+	m.u.m2a.pset = ps;
+	return m;
+}
+
+static struct px_msg m1a(struct px_str gid, uint16_t rm, uint32_t bal, struct px_pset ps)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_1A;
+	m.u.m1a.gid = gid;
+	m.u.m1a.rm = rm;
+	m.u.m1a.bal = bal;
+	m.u.m1a.pset = ps;
+	return m;
+}
+
+static struct px_msg m1b(struct px_str gid, uint16_t rm, uint32_t bal, uint32_t vbal, uint8_t vval,
+			 struct px_pset ps)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_1B;
+	m.u.m1b.gid = gid;
+	m.u.m1b.rm = rm;
+	m.u.m1b.bal = bal;
+	m.u.m1b.mbal = bal;
+	m.u.m1b.vbal = vbal;
+	m.u.m1b.vval = vval;
+	m.u.m1b.flags = PX_ACC_OK;
+	m.u.m1b.pset = ps;
+	return m;
+}
+
+static struct px_msg m2b(struct px_str gid, uint16_t rm, uint32_t bal, uint8_t val, struct px_pset ps)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_2B;
+	m.u.m2b.gid = gid;
+	m.u.m2b.rm = rm;
+	m.u.m2b.bal = bal;
+	m.u.m2b.val = val;
+	m.u.m2b.flags = PX_ACC_OK;
+	m.u.m2b.mbal = bal;
+	m.u.m2b.pset = ps;
+	return m;
+}
+
+static struct px_msg mheartbeat(uint8_t from, uint8_t leader)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_HEARTBEAT;
+	m.u.heartbeat.replica = from;
+	m.u.heartbeat.leader = leader;
+	return m;
+}
+
+static struct px_msg mcommit(uint64_t req, struct px_str gid, uint8_t wait, struct px_pset ps)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_COMMIT_REQ;
+	m.u.commit_req.req = req;
+	m.u.commit_req.gid = gid;
+	m.u.commit_req.wait = wait;
+	m.u.commit_req.pset = ps;
+	return m;
+}
+
+static struct px_msg mstatus(uint64_t req, struct px_str gid)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_STATUS_REQ;
+	m.u.status_req.req = req;
+	m.u.status_req.gid = gid;
+	return m;
+}
+
+static struct px_msg mdecision(struct px_str gid, uint8_t outcome, struct px_pset ps)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_DECISION;
+	m.u.decision.gid = gid;
+	m.u.decision.outcome = outcome;
+	m.u.decision.pset = ps;
+	return m;
+}
+
+static struct px_msg mforget(struct px_str gid, uint8_t outcome)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_FORGET;
+	m.u.forget.gid = gid;
+	m.u.forget.outcome = outcome;
+	return m;
+}
+
+static struct px_msg mack(struct px_str gid, uint16_t rm, uint8_t outcome)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_DECISION_ACK;
+	m.u.decision_ack.gid = gid;
+	m.u.decision_ack.rm = rm;
+	m.u.decision_ack.outcome = outcome;
+	return m;
+}
+
+/* --------------------------------------------------------------- setups */
+
+/* Acceptor under test: replica 1 of 3, started at T0 with an empty log,
+ * trusting replica 0 (heard by heartbeat); start records persisted. */
+static void acc_open(struct drv *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->now = T0;
+	struct px_replica_config c = rcfg(1, 3);
+	drv_start(d, &c);
+	struct px_msg hb = mheartbeat(0, 0);
+	drv_msg(d, REPLICA(0), &hb);
+	assert_int_equal(px_replica_leader(d->r), 0);
+	drv_flush(d);
+}
+
+/* Leader under test: replica 0 of n (it trusts itself from the start). */
+static void lead_open(struct drv *d, uint8_t n, const uint16_t *rms, uint16_t nrms, uint32_t max_live)
+{
+	memset(d, 0, sizeof(*d));
+	d->now = T0;
+	struct px_replica_config c = rcfg(0, n);
+	c.rms = rms;
+	c.nrms = nrms;
+	c.max_live = max_live;
+	drv_start(d, &c);
+	assert_int_equal(px_replica_leader(d->r), 0);
+	drv_flush(d);
+}
+
+/* ===================================================== acceptor rules */
+
+/* Rule: 2a at ballot 0 from its own agent is accepted, logged, and its 2b
+ * waits in `held` for the record. */
+static void test_acc_2a_ballot0_accepted(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_rec rec;
+	struct px_addr to;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
+	assert_true(rec_of(&d.u, PX_REC_ACCEPT, &rec));
+	assert_true(px_str_eq(rec.gid, g));
+	assert_int_equal(rec.rm, 1);
+	assert_int_equal(rec.bal, 0);
+	assert_int_equal(rec.val, PX_VAL_PREPARED);
+	assert_true(px_pset_eq(&rec.pset, &m.u.m2a.pset));
+
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_2B), 0);
+	assert_int_equal(nsent(&d.u, 1, PX_MSG_2B), 1);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, &to));
+	assert_true(addr_eq(to, REPLICA(0)));
+	assert_true(px_str_eq(out.u.m2b.gid, g));
+	assert_int_equal(out.u.m2b.rm, 1);
+	assert_int_equal(out.u.m2b.bal, 0);
+	assert_int_equal(out.u.m2b.val, PX_VAL_PREPARED);
+	assert_true(out.u.m2b.flags & PX_ACC_OK);
+	assert_true(px_pset_eq(&out.u.m2b.pset, &m.u.m2a.pset));
+	assert_int_equal(px_replica_live(d.r), 1);
+	drv_close(&d);
+}
+
+/* Rule: a duplicate 2a is answered the same way and logs nothing new. */
+static void test_acc_2a_duplicate_no_record(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	drv_flush(&d);
+
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_int_equal(nsent(&d.u, 1, PX_MSG_2B), 1);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_true(out.u.m2b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m2b.val, PX_VAL_PREPARED);
+	assert_int_equal(out.u.m2b.bal, 0);
+	drv_close(&d);
+}
+
+/* Rule: ballot 0 carries one value; a second, different one is refused. */
+static void test_acc_2a_ballot0_second_value_refused(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	drv_flush(&d);
+
+	m = m2a(g, 1, 0, PX_VAL_ABORTED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_false(out.u.m2b.flags & PX_ACC_OK);
+	assert_true(out.u.m2b.flags & PX_ACC_VAL_CONFLICT);
+	assert_int_equal(px_replica_stats(d.r)->conflicts, 1);
+	drv_close(&d);
+}
+
+/* Rule: ballot 0 belongs to participant rm alone; another agent's claim
+ * is dropped and counted. */
+static void test_acc_2a_ballot0_wrong_agent_dropped(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	uint64_t bad = px_replica_stats(d.r)->bad_msgs;
+	m = m2a(g, 1, 0, PX_VAL_ABORTED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(2), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_int_equal(d.u.nnow + d.u.nheld, 0);
+	assert_int_equal(px_replica_stats(d.r)->bad_msgs, bad + 1);
+	assert_int_equal(px_replica_live(d.r), 0);
+	drv_close(&d);
+}
+
+/* Rule: 1a(b) promises b (logged, 1b OK held); lower 2a's are then refused. */
+static void test_acc_1a_promise_blocks_lower_2a(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_rec rec;
+	struct px_addr to;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = m1a(g, 1, 5, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_PROMISE), 1);
+	assert_true(rec_of(&d.u, PX_REC_PROMISE, &rec));
+	assert_int_equal(rec.bal, 5);
+	assert_int_equal(rec.rm, 1);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_1B), 0);
+	assert_true(sent(&d.u, 1, PX_MSG_1B, 0, &out, &to));
+	assert_true(addr_eq(to, REPLICA(0)));
+	assert_true(out.u.m1b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m1b.bal, 5);
+	assert_int_equal(out.u.m1b.mbal, 5);
+	assert_int_equal(out.u.m1b.vval, PX_VAL_NONE);
+	drv_flush(&d);
+
+	/* the agent's ballot 0 */
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_false(out.u.m2b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m2b.mbal, 5);
+	px_update_reset(&d.u);
+
+	/* a leader's lower ballot */
+	m = m2a(g, 1, 4, PX_VAL_ABORTED, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_false(out.u.m2b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m2b.mbal, 5);
+	drv_close(&d);
+}
+
+/* Run accept(0, prepared), promise 5, accept(5, aborted) on d for g. */
+static void accept_then_reaccept(struct drv *d, struct px_str g)
+{
+	struct px_msg m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(d, AGENT(1), &m);
+	m = m1a(g, 1, 5, pset(2, 1, 2));
+	drv_msg(d, REPLICA(0), &m);
+	m = m2a(g, 1, 5, PX_VAL_ABORTED, pset(2, 1, 2));
+	drv_msg(d, REPLICA(0), &m);
+	assert_int_equal(nrecs(&d->u, PX_REC_ACCEPT), 2);
+	assert_int_equal(nrecs(&d->u, PX_REC_PROMISE), 1);
+	drv_flush(d);
+}
+
+/* Rule: 1b reports the value of the highest accepted ballot. */
+static void test_acc_1b_reports_highest_accepted(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	accept_then_reaccept(&d, g);
+
+	m = m1a(g, 1, 7, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(sent(&d.u, 1, PX_MSG_1B, 0, &out, NULL));
+	assert_true(out.u.m1b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m1b.mbal, 7);
+	assert_int_equal(out.u.m1b.vbal, 5);
+	assert_int_equal(out.u.m1b.vval, PX_VAL_ABORTED);
+	drv_close(&d);
+}
+
+/* Rule: a 1a below the promise is refused and reports the promise. */
+static void test_acc_1a_lower_refused(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = m1a(g, 1, 8, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	drv_flush(&d);
+
+	m = m1a(g, 1, 6, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_true(sent(&d.u, 1, PX_MSG_1B, 0, &out, NULL));
+	assert_false(out.u.m1b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m1b.bal, 6);
+	assert_int_equal(out.u.m1b.mbal, 8);
+	drv_close(&d);
+}
+
+/* Rule: a gid's participant set is fixed by the first 2a taken. */
+static void test_acc_2a_pset_conflict(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	drv_flush(&d);
+
+	m = m2a(g, 2, 0, PX_VAL_PREPARED, pset(3, 1, 2, 3));
+	drv_msg(&d, AGENT(2), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_false(out.u.m2b.flags & PX_ACC_OK);
+	assert_true(out.u.m2b.flags & PX_ACC_PSET_CONFLICT);
+	struct px_pset first = pset(2, 1, 2);
+	assert_true(px_pset_eq(&out.u.m2b.pset, &first));
+	drv_close(&d);
+}
+
+/* Rule: promises and accepted values survive a restart from the log. */
+static void test_acc_restart_keeps_state(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	accept_then_reaccept(&d, g);
+
+	drv_crash(&d);
+	d.now += 10;
+	struct px_replica_config c = rcfg(1, 3);
+	drv_start(&d, &c);
+	assert_int_equal(px_replica_live(d.r), 1);
+	struct px_msg hb = mheartbeat(0, 0);
+	drv_msg(&d, REPLICA(0), &hb);
+	drv_flush(&d);
+
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2)); /* below promise 5 */
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_false(out.u.m2b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m2b.mbal, 5);
+	px_update_reset(&d.u);
+
+	m = m1a(g, 1, 3, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(sent(&d.u, 1, PX_MSG_1B, 0, &out, NULL));
+	assert_false(out.u.m1b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m1b.mbal, 5);
+	px_update_reset(&d.u);
+
+	m = m1a(g, 1, 7, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(sent(&d.u, 1, PX_MSG_1B, 0, &out, NULL));
+	assert_true(out.u.m1b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m1b.vbal, 5);
+	assert_int_equal(out.u.m1b.vval, PX_VAL_ABORTED);
+	drv_close(&d);
+}
+
+/* Rule: START refuses a corrupt record (truncated, or a malformed gid). */
+static void test_acc_start_corrupt_record(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	accept_then_reaccept(&d, g);
+	drv_crash(&d);
+
+	struct px_replica_config c = rcfg(1, 3);
+	struct px_update u;
+	struct px_str recs[LOG_MAX];
+	for (size_t i = 0; i < d.nlog; i++)
+		recs[i] = px_str_of((const char *)d.log[i], d.loglen[i]);
+	size_t last = d.nlog - 1; /* the ACCEPT at ballot 5 */
+
+	/* the intact log starts */
+	struct px_replica *r = px_replica_new(&c);
+	assert_non_null(r);
+	px_update_init(&u);
+	struct px_event ev = {.kind = PX_EV_START, .now = T0, .recs = recs, .nrecs = d.nlog};
+	assert_int_equal(px_replica_step(r, &ev, &u), 0);
+	px_replica_destroy(&r);
+	px_update_free(&u);
+
+	/* one byte short */
+	recs[last].len--;
+	r = px_replica_new(&c);
+	assert_non_null(r);
+	px_update_init(&u);
+	assert_int_equal(px_replica_step(r, &ev, &u), -1);
+	px_replica_destroy(&r);
+	px_update_free(&u);
+	recs[last].len++;
+
+	/* a gid that does not parse ('t' -> '!') */
+	d.log[last][2] = '!';
+	r = px_replica_new(&c);
+	assert_non_null(r);
+	px_update_init(&u);
+	assert_int_equal(px_replica_step(r, &ev, &u), -1);
+	px_replica_destroy(&r);
+	px_update_free(&u);
+
+	/* an unknown record type */
+	d.log[last][2] = 't';
+	d.log[last][0] = 99;
+	r = px_replica_new(&c);
+	assert_non_null(r);
+	px_update_init(&u);
+	assert_int_equal(px_replica_step(r, &ev, &u), -1);
+	px_replica_destroy(&r);
+	px_update_free(&u);
+	drv_close(&d);
+}
+
+/* Rule: a forgotten gid's tombstone answers an old duplicate 2a with
+ * FORGOTTEN and never revives the gid. */
+static void test_acc_forgotten_not_revived(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_rec rec;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	drv_flush(&d);
+
+	m = mforget(g, PX_OUT_COMMIT);
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(rec_of(&d.u, PX_REC_FORGET, &rec));
+	assert_true(px_str_eq(rec.gid, g));
+	assert_int_equal(px_replica_live(d.r), 0);
+	drv_flush(&d);
+
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_int_equal(px_replica_live(d.r), 0);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_true(out.u.m2b.flags & PX_ACC_FORGOTTEN);
+	assert_false(out.u.m2b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m2b.outcome, PX_OUT_COMMIT);
+	/* and the retransmitting agent is told the outcome */
+	assert_true(sent_to(&d.u, 0, PX_MSG_DECISION, AGENT(1), &out));
+	assert_int_equal(out.u.decision.outcome, PX_OUT_COMMIT);
+	drv_close(&d);
+}
+
+/* Rule: an unknown gid born below the horizon is refused, but only once
+ * the HORIZON record is durable. */
+static void test_acc_horizon_only_when_durable(void **state)
+{
+	(void)state;
+	struct drv d;
+	char g1b[64], g2b[64];
+	struct px_msg m, out;
+	struct px_rec rec;
+	acc_open(&d);
+	struct px_str g1 = mkgid(g1b, T0, 1), g2 = mkgid(g2b, T0, 2);
+
+	drv_timer(&d, T0 + 2 * HORIZON_MS); /* candidate horizon T0 + 60 s */
+	assert_true(rec_of(&d.u, PX_REC_HORIZON, &rec));
+	assert_true(rec.u64 > T0);
+	uint64_t seq = d.u.rec_seq;
+
+	/* not durable yet: T0-born gids are still taken */
+	m = m2a(g1, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_true(out.u.m2b.flags & PX_ACC_OK);
+	assert_false(out.u.m2b.flags & PX_ACC_BELOW_HORIZON);
+	assert_int_equal(px_replica_live(d.r), 1);
+
+	drv_persisted(&d, seq);
+	px_update_reset(&d.u);
+	m = m2a(g2, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_true(out.u.m2b.flags & PX_ACC_BELOW_HORIZON);
+	assert_false(out.u.m2b.flags & PX_ACC_OK);
+	assert_int_equal(px_replica_live(d.r), 1);
+	drv_close(&d);
+}
+
+/* Rule: STATUS_REQ answers from the acceptor's knowledge: decided,
+ * unknown below the horizon, or undecided. */
+static void test_acc_status_req(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gcb[64], gab[64], gob[64], gnb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str gc = mkgid(gcb, T0, 1), ga = mkgid(gab, T0, 2);
+	struct px_str gold = mkgid(gob, T0 - 2 * HORIZON_MS, 3), gnew = mkgid(gnb, T0, 4);
+	m = mdecision(gc, PX_OUT_COMMIT, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	m = mdecision(ga, PX_OUT_ABORT, pset(1, 3));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_DECISION), 2);
+	drv_flush(&d);
+
+	m = mstatus(11, gc);
+	drv_msg(&d, CLIENT(7), &m);
+	m = mstatus(12, ga);
+	drv_msg(&d, CLIENT(7), &m);
+	m = mstatus(13, gold);
+	drv_msg(&d, CLIENT(7), &m);
+	m = mstatus(14, gnew);
+	drv_msg(&d, CLIENT(7), &m);
+	assert_int_equal(nsent_to(&d.u, 0, PX_MSG_OUTCOME, &(struct px_addr){PX_NODE_CLIENT, 7}), 4);
+	uint8_t want[4] = {PX_ST_COMMITTED, PX_ST_ABORTED, PX_ST_UNKNOWN_GID, PX_ST_UNDECIDED};
+	struct px_str gids[4] = {gc, ga, gold, gnew};
+	for (size_t k = 0; k < 4; k++) {
+		assert_true(sent(&d.u, 0, PX_MSG_OUTCOME, k, &out, NULL));
+		assert_int_equal(out.u.outcome.req, 11 + k);
+		assert_true(px_str_eq(out.u.outcome.gid, gids[k]));
+		assert_int_equal(out.u.outcome.status, want[k]);
+	}
+	drv_close(&d);
+}
+
+/* ================================================= leader / learner rules */
+
+/* Rule: a lone replica leads after start and logs its round first. */
+static void test_lead_single_replica_leads(void **state)
+{
+	(void)state;
+	struct drv d;
+	struct px_rec rec;
+	memset(&d, 0, sizeof(d));
+	d.now = T0;
+	struct px_replica_config c = rcfg(0, 1);
+	drv_start(&d, &c);
+	drv_timer(&d, T0 + 100);
+	assert_int_equal(px_replica_leader(d.r), 0);
+	assert_true(rec_of(&d.u, PX_REC_ROUND, &rec));
+	assert_int_equal(rec.u64, 1);
+	assert_int_equal(px_replica_stats(d.r)->leader_changes, 1);
+	drv_close(&d);
+}
+
+/* Rule: n=1, one acceptor is a majority: the request decides commit. */
+static void test_lead_single_replica_commits(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	lead_open(&d, 1, NULL, 0, 100);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = mcommit(3, g, PX_WAIT_DECIDED, pset(2, 1, 2));
+	drv_msg(&d, CLIENT(9), &m);
+	m = m2b(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	m = m2b(g, 2, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	assert_int_equal(px_replica_outcome(d.r, g), PX_OUT_COMMIT);
+	drv_close(&d);
+}
+
+/* Rule: a replica that trusts another answers NOT_LEADER with a hint. */
+static void test_lead_not_leader_hint(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	memset(&d, 0, sizeof(d));
+	d.now = T0;
+	struct px_replica_config c = rcfg(2, 3);
+	drv_start(&d, &c);
+	m = mheartbeat(0, 0);
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(px_replica_leader(d.r), 0);
+	drv_flush(&d);
+
+	struct px_str g = mkgid(gb, T0, 1);
+	m = mcommit(4, g, PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.req, 4);
+	assert_int_equal(out.u.outcome.status, PX_ST_NOT_LEADER);
+	assert_int_equal(out.u.outcome.leader, 0);
+	drv_close(&d);
+}
+
+/* Leader of 3 with a commit request for g over {1, 2} from client 9. */
+static void lead_request(struct drv *d, struct px_str g, uint8_t wait)
+{
+	lead_open(d, 3, NULL, 0, 100);
+	struct px_msg m = mcommit(5, g, wait, pset(2, 1, 2));
+	drv_msg(d, CLIENT(9), &m);
+}
+
+static void deliver_2b(struct drv *d, uint8_t acc, struct px_str g, uint16_t rm, uint32_t bal, uint8_t val)
+{
+	struct px_msg m = m2b(g, rm, bal, val, pset(2, 1, 2));
+	drv_msg(d, REPLICA(acc), &m);
+}
+
+/* Rule: the leader sends PREPARE to every participant, and commits once
+ * every participant has `prepared` from a majority at one ballot. */
+static void test_lead_commit_majority(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg out;
+	struct px_rec rec;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_DECIDED);
+	for (uint16_t rm = 1; rm <= 2; rm++) {
+		assert_true(sent_to(&d.u, 0, PX_MSG_PREPARE, AGENT(rm), &out));
+		assert_true(px_str_eq(out.u.prepare.gid, g));
+		assert_int_equal(out.u.prepare.abort, 0);
+		assert_int_equal(out.u.prepare.pset.n, 2);
+	}
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 2);
+	drv_flush(&d);
+
+	deliver_2b(&d, 0, g, 1, 0, PX_VAL_PREPARED);
+	deliver_2b(&d, 1, g, 1, 0, PX_VAL_PREPARED);
+	deliver_2b(&d, 2, g, 2, 0, PX_VAL_PREPARED);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 0);
+	deliver_2b(&d, 0, g, 2, 0, PX_VAL_PREPARED);
+
+	for (uint16_t rm = 1; rm <= 2; rm++) {
+		assert_true(sent_to(&d.u, 0, PX_MSG_DECISION, AGENT(rm), &out));
+		assert_int_equal(out.u.decision.outcome, PX_OUT_COMMIT);
+	}
+	assert_true(rec_of(&d.u, PX_REC_DECISION, &rec));
+	assert_int_equal(rec.outcome, PX_OUT_COMMIT);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 1);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.req, 5);
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	assert_int_equal(px_replica_stats(d.r)->decided_commit, 1);
+	drv_close(&d);
+}
+
+/* Rule: one acceptor's 2b's are not a majority. */
+static void test_lead_single_acceptor_not_enough(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_DECIDED);
+	drv_flush(&d);
+	deliver_2b(&d, 1, g, 1, 0, PX_VAL_PREPARED);
+	deliver_2b(&d, 1, g, 2, 0, PX_VAL_PREPARED);
+	deliver_2b(&d, 1, g, 2, 0, PX_VAL_PREPARED); /* a duplicate counts once */
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 0);
+	assert_int_equal(nrecs(&d.u, PX_REC_DECISION), 0);
+	assert_int_equal(px_replica_outcome(d.r, g), PX_OUT_NONE);
+	drv_close(&d);
+}
+
+/* Rule: 2b's are counted per ballot, never across ballots. */
+static void test_lead_no_majority_across_ballots(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_DECIDED);
+	drv_flush(&d);
+	deliver_2b(&d, 0, g, 2, 0, PX_VAL_PREPARED);
+	deliver_2b(&d, 1, g, 2, 0, PX_VAL_PREPARED);
+	deliver_2b(&d, 0, g, 1, 0, PX_VAL_PREPARED);
+	deliver_2b(&d, 1, g, 1, 4, PX_VAL_PREPARED);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	assert_int_equal(px_replica_outcome(d.r, g), PX_OUT_NONE);
+	/* control: a second acceptor at ballot 4 makes the majority */
+	deliver_2b(&d, 2, g, 1, 4, PX_VAL_PREPARED);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	drv_close(&d);
+}
+
+/* Rule: wait=applied replies only after every DECISION_ACK; then FORGET
+ * goes to every replica. */
+static void test_lead_wait_applied(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_APPLIED);
+	drv_flush(&d);
+	for (uint8_t acc = 0; acc < 2; acc++)
+		for (uint16_t rm = 1; rm <= 2; rm++)
+			deliver_2b(&d, acc, g, rm, 0, PX_VAL_PREPARED);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 4); /* 2 agents, 2 other replicas */
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 0);
+	drv_flush(&d);
+
+	m = mack(g, 1, PX_OUT_COMMIT);
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 0);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_FORGET), 0);
+	m = mack(g, 2, PX_OUT_COMMIT);
+	drv_msg(&d, AGENT(2), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	assert_int_equal(out.u.outcome.req, 5);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_FORGET), 3);
+	for (uint8_t i = 0; i < 3; i++) {
+		assert_true(sent_to(&d.u, 0, PX_MSG_FORGET, REPLICA(i), &out));
+		assert_true(px_str_eq(out.u.forget.gid, g));
+		assert_int_equal(out.u.forget.outcome, PX_OUT_COMMIT);
+	}
+	drv_close(&d);
+}
+
+/* Rule: `aborted` from a majority for one participant aborts the gid. */
+static void test_lead_abort_majority(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_DECIDED);
+	drv_flush(&d);
+	deliver_2b(&d, 0, g, 1, 0, PX_VAL_PREPARED);
+	deliver_2b(&d, 1, g, 2, 0, PX_VAL_ABORTED);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	deliver_2b(&d, 2, g, 2, 0, PX_VAL_ABORTED);
+	assert_true(sent_to(&d.u, 0, PX_MSG_DECISION, AGENT(1), &out));
+	assert_int_equal(out.u.decision.outcome, PX_OUT_ABORT);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_ABORTED);
+	assert_int_equal(px_replica_outcome(d.r, g), PX_OUT_ABORT);
+	drv_close(&d);
+}
+
+static const uint16_t RMS123[] = {1, 2, 3};
+
+/* Rule: a commit request naming an unknown participant is an error. */
+static void test_lead_commit_unknown_participant(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	lead_open(&d, 3, RMS123, 3, 100);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = mcommit(6, g, PX_WAIT_DECIDED, pset(2, 1, 4));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_ERROR);
+	assert_int_equal(px_replica_live(d.r), 0);
+	px_update_reset(&d.u);
+	/* control: a known set is served */
+	m = mcommit(7, g, PX_WAIT_DECIDED, pset(2, 1, 3));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 2);
+	drv_close(&d);
+}
+
+/* Rule: a commit request with a malformed gid is an error. */
+static void test_lead_commit_malformed_gid(void **state)
+{
+	(void)state;
+	struct drv d;
+	struct px_msg m, out;
+	lead_open(&d, 3, NULL, 0, 100);
+	m = mcommit(8, px_str_of("t_12_notahexclient_1", 20), PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_ERROR);
+	assert_int_equal(px_replica_live(d.r), 0);
+	drv_close(&d);
+}
+
+/* Rule: beyond max_live undecided gids, a new request is BUSY. */
+static void test_lead_commit_busy(void **state)
+{
+	(void)state;
+	struct drv d;
+	char g1b[64], g2b[64];
+	struct px_msg m, out;
+	lead_open(&d, 3, NULL, 0, 1);
+	struct px_str g1 = mkgid(g1b, T0, 1), g2 = mkgid(g2b, T0, 2);
+	m = mcommit(1, g1, PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 1);
+	px_update_reset(&d.u);
+	m = mcommit(2, g2, PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.req, 2);
+	assert_int_equal(out.u.outcome.status, PX_ST_BUSY);
+	assert_int_equal(px_replica_stats(d.r)->busy, 1);
+	drv_close(&d);
+}
+
+/* Rule: a gid undecided past the timeout is finished at the leader's
+ * ballot: 1a (held), then 2a with the highest accepted value among a
+ * majority of 1b's, or `aborted` if none accepted anything. */
+static void test_lead_recovery(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_DECIDED);
+	drv_flush(&d);
+
+	drv_timer(&d, T0 + TIMEOUT_MS - 1);
+	assert_int_equal(nsent(&d.u, 1, PX_MSG_1A), 0);
+	drv_flush(&d);
+
+	drv_timer(&d, T0 + TIMEOUT_MS);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_1A), 0);
+	assert_int_equal(nsent(&d.u, 1, PX_MSG_1A), 6); /* 2 instances x 3 acceptors */
+	uint32_t b = 0;
+	for (uint16_t rm = 1; rm <= 2; rm++)
+		for (uint8_t acc = 0; acc < 3; acc++) {
+			struct px_addr to = REPLICA(acc);
+			size_t k;
+			for (k = 0; sent(&d.u, 1, PX_MSG_1A, k, &out, &to); k++)
+				if (addr_eq(to, REPLICA(acc)) && out.u.m1a.rm == rm)
+					break;
+			assert_true(addr_eq(to, REPLICA(acc)));
+			assert_int_equal(out.u.m1a.rm, rm);
+			assert_true(out.u.m1a.bal > 0);
+			if (!b)
+				b = out.u.m1a.bal;
+			assert_int_equal(out.u.m1a.bal, b);
+		}
+	assert_int_equal(px_replica_stats(d.r)->recoveries, 1);
+	drv_flush(&d);
+
+	/* rm 1: nothing accepted anywhere -> aborted */
+	m = m1b(g, 1, b, 0, PX_VAL_NONE, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_2A) + nsent(&d.u, 1, PX_MSG_2A), 0);
+	drv_msg(&d, REPLICA(1), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_2A), 3);
+	assert_true(sent_to(&d.u, 0, PX_MSG_2A, REPLICA(2), &out));
+	assert_int_equal(out.u.m2a.rm, 1);
+	assert_int_equal(out.u.m2a.bal, b);
+	assert_int_equal(out.u.m2a.val, PX_VAL_ABORTED);
+	drv_flush(&d);
+
+	/* rm 2: one acceptor accepted (0, prepared) -> prepared */
+	m = m1b(g, 2, b, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(2), &m);
+	m = m1b(g, 2, b, 0, PX_VAL_NONE, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(1), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_2A), 3);
+	assert_true(sent_to(&d.u, 0, PX_MSG_2A, REPLICA(0), &out));
+	assert_int_equal(out.u.m2a.rm, 2);
+	assert_int_equal(out.u.m2a.bal, b);
+	assert_int_equal(out.u.m2a.val, PX_VAL_PREPARED);
+	drv_close(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_acc_2a_ballot0_accepted),
+		cmocka_unit_test(test_acc_2a_duplicate_no_record),
+		cmocka_unit_test(test_acc_2a_ballot0_second_value_refused),
+		cmocka_unit_test(test_acc_2a_ballot0_wrong_agent_dropped),
+		cmocka_unit_test(test_acc_1a_promise_blocks_lower_2a),
+		cmocka_unit_test(test_acc_1b_reports_highest_accepted),
+		cmocka_unit_test(test_acc_1a_lower_refused),
+		cmocka_unit_test(test_acc_2a_pset_conflict),
+		cmocka_unit_test(test_acc_restart_keeps_state),
+		cmocka_unit_test(test_acc_start_corrupt_record),
+		cmocka_unit_test(test_acc_forgotten_not_revived),
+		cmocka_unit_test(test_acc_horizon_only_when_durable),
+		cmocka_unit_test(test_acc_status_req),
+		cmocka_unit_test(test_lead_single_replica_leads),
+		cmocka_unit_test(test_lead_single_replica_commits),
+		cmocka_unit_test(test_lead_not_leader_hint),
+		cmocka_unit_test(test_lead_commit_majority),
+		cmocka_unit_test(test_lead_single_acceptor_not_enough),
+		cmocka_unit_test(test_lead_no_majority_across_ballots),
+		cmocka_unit_test(test_lead_wait_applied),
+		cmocka_unit_test(test_lead_abort_majority),
+		cmocka_unit_test(test_lead_commit_unknown_participant),
+		cmocka_unit_test(test_lead_commit_malformed_gid),
+		cmocka_unit_test(test_lead_commit_busy),
+		cmocka_unit_test(test_lead_recovery),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
