@@ -57,8 +57,8 @@ int px_gid_parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix
 	const char *end = gid + len;
 	const char *seq_b = us[0] + 1, *cli_b = us[1] + 1, *birth_b = us[2] + 1;
 	uint64_t seq, birth;
-	if (us[2] == gid)
-		return -1; /* empty prefix */
+	if (us[2] == gid || (size_t)(us[2] - gid) > PX_PREFIX_MAX)
+		return -1; /* empty or too long prefix */
 	for (const char *p = gid; p < us[2]; p++)
 		if (!is_alnum(*p))
 			return -1;

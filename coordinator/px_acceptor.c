@@ -144,15 +144,18 @@ void px_acc_1a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	t = acc_take(r, u, m->gid, birth);
 	if (!t)
 		return;
-	struct px_inst *in = any ? NULL : px_inst_get(t, m->rm, 1);
-	if (!any && !in)
-		return;
 	if (!any && t->pset.n && !px_pset_eq(&t->pset, &m->pset)) {
 		b->flags = PX_ACC_PSET_CONFLICT;
 		r->st.conflicts++;
 		px_log(r, "gid=%.*s refused 1a: participant set differs from the first one seen",
 		       (int)m->gid.len, m->gid.p);
-	} else if (m->bal >= promised(t, in)) {
+		px_update_send(u, from, &out, 1);
+		return;
+	}
+	struct px_inst *in = any ? NULL : px_inst_get(t, m->rm, 1);
+	if (!any && !in)
+		return;
+	if (m->bal >= promised(t, in)) {
 		if (m->bal > promised(t, in) || (!any && !t->pset.n)) {
 			if (any) {
 				t->gmbal = m->bal;

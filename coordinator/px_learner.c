@@ -536,8 +536,8 @@ static void send_1a(struct px_replica *r, struct px_update *u, struct px_txn *t,
 static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 {
 	struct px_lead *l = t->lead;
-	if (r->now < l->next_resend)
-		return 0;
+	if (l->rbal == r->ballot && r->now < l->next_resend)
+		return 0; /* a new ballot starts at once, a retry waits */
 	l->next_resend = r->now + r->cfg.resend_ms;
 	if (l->rbal != r->ballot) {
 		l->rbal = r->ballot;

@@ -330,6 +330,9 @@ static void on_prepare(struct pa_core *c, struct px_update *u, const struct px_m
 		t->want_vote = 1;
 		check(c, u, t);
 		break;
+	case PA_CHECKING:
+		t->want_vote = 1; /* the check's result votes */
+		break;
 	default: /* an action is running, or done: its result will tell */
 		break;
 	}
@@ -479,9 +482,13 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 		if (ev->status == PA_DB_OK) {
 			set_state(c, t, PA_PREPARED);
 			vote(c, u, t, PX_VAL_PREPARED);
+			if (t->outcome) /* the decision came while we prepared */
+				finish(c, u, t);
 		} else if (ev->status == PA_DB_FAILED) {
 			set_state(c, t, PA_GONE);
 			vote(c, u, t, PX_VAL_ABORTED);
+			if (t->outcome == PX_OUT_ABORT)
+				ack(c, u, t);
 		} else {
 			/* Not known whether PREPARE happened: vote nothing. */
 			set_state(c, t, PA_INDOUBT);

@@ -839,6 +839,46 @@ static void test_acc_status_req(void **state)
 	drv_close(&d);
 }
 
+/* Rule: tombstones and the durable horizon survive a restart. */
+static void test_acc_restart_keeps_gc_state(void **state)
+{
+	(void)state;
+	struct drv d;
+	char g1b[64], g2b[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g1 = mkgid(g1b, T0, 1), g2 = mkgid(g2b, T0 - 2 * HORIZON_MS, 2);
+	m = m2a(g1, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	m = mforget(g1, PX_OUT_ABORT);
+	drv_msg(&d, REPLICA(0), &m);
+	drv_flush(&d);
+
+	drv_crash(&d);
+	d.now += 10;
+	struct px_replica_config c = rcfg(1, 3);
+	drv_start(&d, &c);
+	assert_int_equal(px_replica_live(d.r), 0);
+	assert_int_equal(px_replica_tombstones(d.r), 1);
+	assert_int_equal(px_replica_outcome(d.r, g1), PX_OUT_ABORT);
+	struct px_msg hb = mheartbeat(0, 0);
+	drv_msg(&d, REPLICA(0), &hb);
+	drv_flush(&d);
+
+	m = m2a(g1, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	m = m2a(g2, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_true(out.u.m2b.flags & PX_ACC_FORGOTTEN);
+	assert_int_equal(out.u.m2b.outcome, PX_OUT_ABORT);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 1, &out, NULL));
+	assert_true(out.u.m2b.flags & PX_ACC_BELOW_HORIZON);
+	assert_int_equal(px_replica_live(d.r), 0);
+	drv_close(&d);
+}
+
 /* ================================================= leader / learner rules */
 
 /* Rule: a lone replica leads after start and logs its round first. */
@@ -878,6 +918,53 @@ static void test_lead_single_replica_commits(void **state)
 	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
 	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
 	assert_int_equal(px_replica_outcome(d.r, g), PX_OUT_COMMIT);
+	drv_close(&d);
+}
+
+/* Rule: a restarted leader takes a new round, so never reuses a ballot. */
+static void test_lead_restart_new_round(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_rec rec;
+	lead_open(&d, 1, NULL, 0, 100);
+	drv_crash(&d);
+	struct px_replica_config c = rcfg(0, 1);
+	drv_start(&d, &c);
+	assert_true(rec_of(&d.u, PX_REC_ROUND, &rec));
+	assert_int_equal(rec.u64, 2);
+	drv_flush(&d);
+	/* its recovery ballot is the new one: round 2 of n=1, id 0 */
+	struct px_str g = mkgid(gb, T0, 1);
+	m = mcommit(1, g, PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, CLIENT(9), &m);
+	drv_flush(&d);
+	drv_timer(&d, T0 + TIMEOUT_MS);
+	assert_true(sent(&d.u, 1, PX_MSG_1A, 0, &out, NULL));
+	assert_int_equal(out.u.m1a.bal, 2 * 1 + 0 + 1);
+	drv_close(&d);
+}
+
+/* Rule: a rollback request sends PREPARE with abort set. */
+static void test_lead_rollback_req(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	lead_open(&d, 3, NULL, 0, 100);
+	struct px_str g = mkgid(gb, T0, 1);
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_ROLLBACK_REQ;
+	m.u.rollback_req.req = 3;
+	m.u.rollback_req.gid = g;
+	m.u.rollback_req.pset = pset(2, 1, 2);
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 2);
+	assert_true(sent_to(&d.u, 0, PX_MSG_PREPARE, AGENT(2), &out));
+	assert_int_equal(out.u.prepare.abort, 1);
 	drv_close(&d);
 }
 
@@ -1127,6 +1214,16 @@ static void test_lead_commit_busy(void **state)
 	drv_close(&d);
 }
 
+/* The held 1a for instance rm to acceptor acc. */
+static int find_1a(const struct px_update *u, uint8_t acc, uint16_t rm, struct px_msg *m)
+{
+	struct px_addr to;
+	for (size_t k = 0; sent(u, 1, PX_MSG_1A, k, m, &to); k++)
+		if (addr_eq(to, REPLICA(acc)) && m->u.m1a.rm == rm)
+			return 1;
+	return 0;
+}
+
 /* Rule: a gid undecided past the timeout is finished at the leader's
  * ballot: 1a (held), then 2a with the highest accepted value among a
  * majority of 1b's, or `aborted` if none accepted anything. */
@@ -1140,8 +1237,8 @@ static void test_lead_recovery(void **state)
 	lead_request(&d, g, PX_WAIT_DECIDED);
 	drv_flush(&d);
 
-	drv_timer(&d, T0 + TIMEOUT_MS - 1);
-	assert_int_equal(nsent(&d.u, 1, PX_MSG_1A), 0);
+	drv_timer(&d, T0 + 100); /* not yet stuck */
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_1A) + nsent(&d.u, 1, PX_MSG_1A), 0);
 	drv_flush(&d);
 
 	drv_timer(&d, T0 + TIMEOUT_MS);
@@ -1150,13 +1247,8 @@ static void test_lead_recovery(void **state)
 	uint32_t b = 0;
 	for (uint16_t rm = 1; rm <= 2; rm++)
 		for (uint8_t acc = 0; acc < 3; acc++) {
-			struct px_addr to = REPLICA(acc);
-			size_t k;
-			for (k = 0; sent(&d.u, 1, PX_MSG_1A, k, &out, &to); k++)
-				if (addr_eq(to, REPLICA(acc)) && out.u.m1a.rm == rm)
-					break;
-			assert_true(addr_eq(to, REPLICA(acc)));
-			assert_int_equal(out.u.m1a.rm, rm);
+			assert_true(find_1a(&d.u, acc, rm, &out));
+			assert_true(px_str_eq(out.u.m1a.gid, g));
 			assert_true(out.u.m1a.bal > 0);
 			if (!b)
 				b = out.u.m1a.bal;
@@ -1206,8 +1298,11 @@ int main(void)
 		cmocka_unit_test(test_acc_forgotten_not_revived),
 		cmocka_unit_test(test_acc_horizon_only_when_durable),
 		cmocka_unit_test(test_acc_status_req),
+		cmocka_unit_test(test_acc_restart_keeps_gc_state),
 		cmocka_unit_test(test_lead_single_replica_leads),
 		cmocka_unit_test(test_lead_single_replica_commits),
+		cmocka_unit_test(test_lead_restart_new_round),
+		cmocka_unit_test(test_lead_rollback_req),
 		cmocka_unit_test(test_lead_not_leader_hint),
 		cmocka_unit_test(test_lead_commit_majority),
 		cmocka_unit_test(test_lead_single_acceptor_not_enough),

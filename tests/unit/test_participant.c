@@ -1,0 +1,604 @@
+/*
+ * test_participant.c - unit tests of the participant agent core
+ * (participant/pa_core.c).
+ *
+ * The driver plays the agent daemon: it delivers messages (encoded and
+ * decoded again, so the core sees views into a real frame), answers the
+ * database actions of update.db by token, and decodes update.now so each
+ * test can assert what the agent sent.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pa_core.h"
+#include "px_gid.h"
+#include "px_msg.h"
+#include "px_update.h"
+
+#define T0 1000000u
+#define RM 1u          /* the participant under test */
+#define NREP 3u
+#define IDLE_MS 5000u
+#define RESEND_MS 200u
+#define SCRATCH (64u * 1024)
+
+#define REPLICA(i) px_addr_of(PX_NODE_REPLICA, (i))
+#define CLIENT(i) px_addr_of(PX_NODE_CLIENT, (i))
+#define SQL "UPDATE acct SET bal = bal - 1 WHERE id = 7"
+
+/* ------------------------------------------------------------ driver */
+
+struct pdrv {
+	struct pa_core *c;
+	struct px_update u;
+	uint64_t now;
+};
+
+static void p_open(struct pdrv *d, uint32_t max_open, uint32_t scan_ms)
+{
+	struct pa_config cfg = {
+		.rm = RM,
+		.nreplicas = NREP,
+		.idle_timeout_ms = IDLE_MS,
+		.resend_ms = RESEND_MS,
+		.scan_ms = scan_ms,
+		.max_open = max_open,
+	};
+	memset(d, 0, sizeof(*d));
+	d->now = T0;
+	d->c = pa_core_new(&cfg);
+	assert_non_null(d->c);
+	px_update_init(&d->u);
+}
+
+static void p_close(struct pdrv *d)
+{
+	pa_core_destroy(&d->c);
+	px_update_free(&d->u);
+}
+
+static struct px_str mkgid(char *buf, uint64_t seq)
+{
+	size_t n = px_gid_make(buf, 64, "t", T0, 0x0123456789abcdefULL, seq);
+	assert_true(n > 0);
+	return px_str_of(buf, (uint32_t)n);
+}
+
+static int addr_eq(struct px_addr a, struct px_addr b)
+{
+	return a.kind == b.kind && a.id == b.id;
+}
+
+/* Deliver m from `from`, encoded and decoded from a block of its size. */
+static void p_msg(struct pdrv *d, struct px_addr from, const struct px_msg *m)
+{
+	uint8_t *scratch = malloc(SCRATCH);
+	struct px_msg *dec = malloc(sizeof(*dec));
+	size_t n = 0;
+	assert_non_null(scratch);
+	assert_non_null(dec);
+	assert_int_equal(px_encode(m, scratch, SCRATCH, &n), PX_EOK);
+	uint8_t *frame = malloc(n);
+	assert_non_null(frame);
+	memcpy(frame, scratch, n);
+	free(scratch);
+	assert_int_equal(px_decode(frame, n, dec), PX_EOK);
+	struct pa_event ev = {.kind = PA_EV_MSG, .now = d->now, .from = from, .msg = dec};
+	pa_core_step(d->c, &ev, &d->u);
+	free(frame);
+	free(dec);
+}
+
+static void p_timer(struct pdrv *d, uint64_t now)
+{
+	d->now = now;
+	struct pa_event ev = {.kind = PA_EV_TIMER, .now = now};
+	pa_core_step(d->c, &ev, &d->u);
+}
+
+/* Report the result of a database action. */
+static void p_db(struct pdrv *d, uint64_t token, uint8_t status, uint8_t prepared, const struct px_msg *result)
+{
+	struct pa_event ev = {.kind = PA_EV_DB, .now = d->now, .token = token, .status = status,
+			      .prepared = prepared, .result = result};
+	pa_core_step(d->c, &ev, &d->u);
+}
+
+/* The only database action in the update; asserts its kind and gid. */
+static const struct pa_db_action *only_db(const struct px_update *u, uint8_t kind, struct px_str gid)
+{
+	assert_int_equal(u->ndb, 1);
+	const struct pa_db_action *a = &u->db[0];
+	assert_int_equal(a->kind, kind);
+	assert_true(a->token != 0);
+	if (gid.p)
+		assert_true(px_str_eq(px_str_of((const char *)px_update_ptr(u, a->gid_off), a->gid_len), gid));
+	return a;
+}
+
+static size_t nsent(const struct px_update *u, uint8_t type)
+{
+	size_t cnt = 0;
+	for (size_t i = 0; i < u->nnow; i++) {
+		struct px_msg m;
+		assert_int_equal(px_decode(px_update_ptr(u, u->now[i].off), u->now[i].len, &m), PX_EOK);
+		if (m.type == type)
+			cnt++;
+	}
+	return cnt;
+}
+
+static int sent_to(const struct px_update *u, uint8_t type, struct px_addr to, struct px_msg *m)
+{
+	for (size_t i = 0; i < u->nnow; i++) {
+		assert_int_equal(px_decode(px_update_ptr(u, u->now[i].off), u->now[i].len, m), PX_EOK);
+		if (m->type == type && addr_eq(u->now[i].to, to))
+			return 1;
+	}
+	return 0;
+}
+
+/* Assert a ballot-0 2a(val) from RM for gid went to every replica. */
+static void assert_voted(const struct px_update *u, struct px_str gid, uint8_t val, const struct px_pset *ps)
+{
+	struct px_msg m;
+	assert_int_equal(nsent(u, PX_MSG_2A), NREP);
+	for (uint8_t i = 0; i < NREP; i++) {
+		assert_true(sent_to(u, PX_MSG_2A, REPLICA(i), &m));
+		assert_true(px_str_eq(m.u.m2a.gid, gid));
+		assert_int_equal(m.u.m2a.rm, RM);
+		assert_int_equal(m.u.m2a.bal, 0);
+		assert_int_equal(m.u.m2a.val, val);
+		assert_true(px_pset_eq(&m.u.m2a.pset, ps));
+	}
+}
+
+/* ------------------------------------------------------ message builders */
+
+static struct px_pset PSET12 = {2, {1, 2}};
+
+static struct px_msg mexec(struct px_str gid, uint32_t stmt)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_EXEC;
+	m.u.exec.req = 100 + stmt;
+	m.u.exec.gid = gid;
+	m.u.exec.stmt = stmt;
+	m.u.exec.sql = px_str_of(SQL, (uint32_t)strlen(SQL));
+	return m;
+}
+
+static struct px_msg mresult(struct px_str gid, uint64_t req, uint8_t status)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_EXEC_RESULT;
+	m.u.exec_result.req = req;
+	m.u.exec_result.gid = gid;
+	m.u.exec_result.status = status;
+	if (status == PX_EXEC_SQLERR) {
+		m.u.exec_result.sqlstate = px_str_of("23505", 5);
+		m.u.exec_result.reason = px_str_of("duplicate key", 13);
+	}
+	return m;
+}
+
+static struct px_msg mprepare(struct px_str gid, uint8_t abort)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_PREPARE;
+	m.u.prepare.gid = gid;
+	m.u.prepare.abort = abort;
+	m.u.prepare.pset = PSET12;
+	return m;
+}
+
+static struct px_msg mdecision(struct px_str gid, uint8_t outcome)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_DECISION;
+	m.u.decision.gid = gid;
+	m.u.decision.outcome = outcome;
+	m.u.decision.pset = PSET12;
+	return m;
+}
+
+static struct px_msg moutcome(struct px_str gid, uint64_t req, uint8_t status)
+{
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = PX_MSG_OUTCOME;
+	m.u.outcome.req = req;
+	m.u.outcome.gid = gid;
+	m.u.outcome.status = status;
+	m.u.outcome.leader = 0;
+	return m;
+}
+
+/* ------------------------------------------------------------ scenarios */
+
+/* EXEC stmt 0 of gid from client 9 and answer it with `status`. */
+static void exec0(struct pdrv *d, struct px_str gid, uint8_t status)
+{
+	struct px_msg m = mexec(gid, 0);
+	p_msg(d, CLIENT(9), &m);
+	uint64_t tok = only_db(&d->u, PA_DB_EXEC, gid)->token;
+	px_update_reset(&d->u);
+	struct px_msg r = mresult(gid, 100, status == PA_DB_OK ? PX_EXEC_OK : PX_EXEC_SQLERR);
+	p_db(d, tok, status, 0, &r);
+	px_update_reset(&d->u);
+}
+
+/* exec0 OK, then PREPARE; returns the PA_DB_PREPARE token. */
+static uint64_t exec_and_prepare(struct pdrv *d, struct px_str gid)
+{
+	exec0(d, gid, PA_DB_OK);
+	struct px_msg m = mprepare(gid, 0);
+	p_msg(d, REPLICA(0), &m);
+	uint64_t tok = only_db(&d->u, PA_DB_PREPARE, gid)->token;
+	assert_int_equal(nsent(&d->u, PX_MSG_2A), 0);
+	px_update_reset(&d->u);
+	return tok;
+}
+
+/* A gid prepared and voted for. */
+static void prepared(struct pdrv *d, struct px_str gid)
+{
+	uint64_t tok = exec_and_prepare(d, gid);
+	p_db(d, tok, PA_DB_OK, 0, NULL);
+	assert_int_equal(nsent(&d->u, PX_MSG_2A), NREP);
+	px_update_reset(&d->u);
+}
+
+/* ================================================================ tests */
+
+/* Rule: EXEC stmt 0 runs on the database; its result goes to the client. */
+static void test_exec_runs_and_replies(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg m, out;
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	m = mexec(g, 0);
+	p_msg(&d, CLIENT(9), &m);
+	const struct pa_db_action *a = only_db(&d.u, PA_DB_EXEC, g);
+	assert_int_equal(px_decode(px_update_ptr(&d.u, a->msg_off), a->msg_len, &out), PX_EOK);
+	assert_int_equal(out.type, PX_MSG_EXEC);
+	assert_int_equal(out.u.exec.stmt, 0);
+	assert_true(px_str_eq(out.u.exec.sql, m.u.exec.sql));
+	assert_int_equal(d.u.nnow, 0);
+	uint64_t tok = a->token;
+	px_update_reset(&d.u);
+
+	struct px_msg r = mresult(g, 100, PX_EXEC_OK);
+	p_db(&d, tok, PA_DB_OK, 0, &r);
+	assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+	assert_int_equal(out.u.exec_result.req, 100);
+	assert_int_equal(out.u.exec_result.status, PX_EXEC_OK);
+	assert_true(px_str_eq(out.u.exec_result.gid, g));
+	assert_int_equal(pa_core_tracked(d.c), 1);
+	p_close(&d);
+}
+
+/* Rule: a duplicate EXEC (same stmt) is neither run again nor answered. */
+static void test_exec_duplicate_ignored(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	exec0(&d, g, PA_DB_OK);
+	struct px_msg m = mexec(g, 0);
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 0);
+	assert_int_equal(d.u.nnow, 0);
+	/* control: the next statement does run */
+	m = mexec(g, 1);
+	p_msg(&d, CLIENT(9), &m);
+	only_db(&d.u, PA_DB_EXEC, g);
+	p_close(&d);
+}
+
+/* Rule: a statement k > 0 of a gid the agent does not have is refused. */
+static void test_exec_unknown_gid_refused(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg m, out;
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	m = mexec(g, 1);
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 0);
+	assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+	assert_int_equal(out.u.exec_result.req, 101);
+	assert_int_equal(out.u.exec_result.status, PX_EXEC_ERROR);
+	assert_int_equal(pa_core_tracked(d.c), 0);
+	p_close(&d);
+}
+
+/* Rule: a statement out of order dooms the transaction: it votes aborted. */
+static void test_exec_out_of_order_dooms(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg m, out;
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	exec0(&d, g, PA_DB_OK);
+	m = mexec(g, 2); /* statement 1 was lost */
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 0);
+	assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+	assert_int_equal(out.u.exec_result.status, PX_EXEC_ERROR);
+	px_update_reset(&d.u);
+
+	m = mexec(g, 1); /* the late one no longer runs */
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 0);
+	assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+	assert_int_equal(out.u.exec_result.status, PX_EXEC_ERROR);
+	px_update_reset(&d.u);
+
+	m = mprepare(g, 0);
+	p_msg(&d, REPLICA(0), &m);
+	uint64_t tok = only_db(&d.u, PA_DB_ROLLBACK, g)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_voted(&d.u, g, PX_VAL_ABORTED, &PSET12);
+	p_close(&d);
+}
+
+/* Rule: PREPARE OK -> 2a(0, prepared) to every replica. */
+static void test_prepare_ok_votes_prepared(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	uint64_t tok = exec_and_prepare(&d, g);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_voted(&d.u, g, PX_VAL_PREPARED, &PSET12);
+	assert_int_equal(pa_core_stats(d.c)->prepared, 1);
+	p_close(&d);
+}
+
+/* Rule: PREPARE failed (certainly rolled back) -> 2a(0, aborted). */
+static void test_prepare_failed_votes_aborted(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	uint64_t tok = exec_and_prepare(&d, g);
+	p_db(&d, tok, PA_DB_FAILED, 0, NULL);
+	assert_voted(&d.u, g, PX_VAL_ABORTED, &PSET12);
+	assert_int_equal(pa_core_stats(d.c)->voted_aborted, 1);
+	p_close(&d);
+}
+
+/* Rule: PREPARE's result lost -> no ballot-0 vote at all; check later. */
+static void test_prepare_lost_votes_nothing(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	uint64_t tok = exec_and_prepare(&d, g);
+	p_db(&d, tok, PA_DB_LOST, 0, NULL);
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), 0);
+	assert_int_equal(d.u.ndb, 0);
+	px_update_reset(&d.u);
+
+	p_timer(&d, T0 + RESEND_MS);
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), 0);
+	tok = only_db(&d.u, PA_DB_CHECK, g)->token;
+	px_update_reset(&d.u);
+	/* the check finds it prepared: only now it votes prepared */
+	p_db(&d, tok, PA_DB_OK, 1, NULL);
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), 0); /* nobody asked for a vote yet */
+	struct px_msg m = mprepare(g, 0);
+	p_msg(&d, REPLICA(0), &m);
+	assert_voted(&d.u, g, PX_VAL_PREPARED, &PSET12);
+	p_close(&d);
+}
+
+/* Rule: a failed statement dooms the gid: PREPARE rolls back, votes aborted. */
+static void test_failed_stmt_rolls_back(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	exec0(&d, g, PA_DB_FAILED);
+	struct px_msg m = mprepare(g, 0);
+	p_msg(&d, REPLICA(0), &m);
+	uint64_t tok = only_db(&d.u, PA_DB_ROLLBACK, g)->token;
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), 0);
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_voted(&d.u, g, PX_VAL_ABORTED, &PSET12);
+	p_close(&d);
+}
+
+/* Rule: DECISION commit -> COMMIT PREPARED -> DECISION_ACK to every replica. */
+static void test_decision_commit_acked(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg m;
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	prepared(&d, g);
+	m = mdecision(g, PX_OUT_COMMIT);
+	p_msg(&d, REPLICA(0), &m);
+	uint64_t tok = only_db(&d.u, PA_DB_COMMIT_PREPARED, g)->token;
+	assert_int_equal(nsent(&d.u, PX_MSG_DECISION_ACK), 0);
+	px_update_reset(&d.u);
+
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_int_equal(nsent(&d.u, PX_MSG_DECISION_ACK), NREP);
+	for (uint8_t i = 0; i < NREP; i++) {
+		assert_true(sent_to(&d.u, PX_MSG_DECISION_ACK, REPLICA(i), &m));
+		assert_true(px_str_eq(m.u.decision_ack.gid, g));
+		assert_int_equal(m.u.decision_ack.rm, RM);
+		assert_int_equal(m.u.decision_ack.outcome, PX_OUT_COMMIT);
+	}
+	assert_int_equal(pa_core_stats(d.c)->committed, 1);
+	p_close(&d);
+}
+
+/* Rule: COMMIT PREPARED "does not exist" is acked only once a check
+ * agrees the gid is no longer prepared. */
+static void test_commit_prepared_missing_checked(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg m;
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	prepared(&d, g);
+	m = mdecision(g, PX_OUT_COMMIT);
+	p_msg(&d, REPLICA(0), &m);
+	uint64_t tok = only_db(&d.u, PA_DB_COMMIT_PREPARED, g)->token;
+	px_update_reset(&d.u);
+
+	p_db(&d, tok, PA_DB_FAILED, 0, NULL);
+	assert_int_equal(nsent(&d.u, PX_MSG_DECISION_ACK), 0);
+	tok = only_db(&d.u, PA_DB_CHECK, g)->token;
+	px_update_reset(&d.u);
+
+	p_db(&d, tok, PA_DB_OK, 0, NULL); /* not prepared: applied before */
+	assert_int_equal(nsent(&d.u, PX_MSG_DECISION_ACK), NREP);
+	assert_true(sent_to(&d.u, PX_MSG_DECISION_ACK, REPLICA(2), &m));
+	assert_int_equal(m.u.decision_ack.outcome, PX_OUT_COMMIT);
+	p_close(&d);
+}
+
+/* Rule: an idle open transaction is rolled back; a later PREPARE votes
+ * aborted. */
+static void test_idle_timeout_rolls_back(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	exec0(&d, g, PA_DB_OK);
+	p_timer(&d, T0 + IDLE_MS - 1);
+	assert_int_equal(d.u.ndb, 0);
+	p_timer(&d, T0 + IDLE_MS);
+	uint64_t tok = only_db(&d.u, PA_DB_ROLLBACK, g)->token;
+	assert_int_equal(pa_core_stats(d.c)->idle_rollbacks, 1);
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), 0); /* participants unknown yet */
+	px_update_reset(&d.u);
+
+	struct px_msg m = mprepare(g, 0);
+	p_msg(&d, REPLICA(0), &m);
+	assert_int_equal(d.u.ndb, 0);
+	assert_voted(&d.u, g, PX_VAL_ABORTED, &PSET12);
+	p_close(&d);
+}
+
+/* Rule: a prepared gid found by the START scan is resolved by STATUS_REQ;
+ * UNKNOWN_GID from a majority (not from one) means presumed abort. */
+static void test_scan_presumed_abort(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg m;
+	p_open(&d, 10, 60000);
+	struct px_str g = mkgid(gb, 1);
+	struct pa_event ev = {.kind = PA_EV_START, .now = d.now};
+	pa_core_step(d.c, &ev, &d.u);
+	assert_int_equal(d.u.ndb, 1);
+	assert_int_equal(d.u.db[0].kind, PA_DB_SCAN);
+	uint64_t tok = d.u.db[0].token;
+	px_update_reset(&d.u);
+
+	struct pa_event res = {.kind = PA_EV_DB, .now = d.now, .token = tok, .status = PA_DB_OK,
+			       .gids = &g, .ngids = 1};
+	pa_core_step(d.c, &res, &d.u);
+	assert_int_equal(pa_core_tracked(d.c), 1);
+	px_update_reset(&d.u);
+
+	p_timer(&d, T0 + 1);
+	assert_int_equal(nsent(&d.u, PX_MSG_STATUS_REQ), NREP);
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), 0); /* it never voted */
+	assert_true(sent_to(&d.u, PX_MSG_STATUS_REQ, REPLICA(1), &m));
+	assert_true(px_str_eq(m.u.status_req.gid, g));
+	uint64_t req = m.u.status_req.req;
+	px_update_reset(&d.u);
+
+	m = moutcome(g, req, PX_ST_UNKNOWN_GID);
+	p_msg(&d, REPLICA(0), &m);
+	p_msg(&d, REPLICA(0), &m); /* the same replica twice is still one */
+	assert_int_equal(d.u.ndb, 0);
+	p_msg(&d, REPLICA(2), &m);
+	only_db(&d.u, PA_DB_ROLLBACK_PREPARED, g);
+	assert_int_equal(pa_core_stats(d.c)->presumed_aborts, 1);
+	p_close(&d);
+}
+
+/* Rule: with max_open transactions open, a new gid's EXEC is BUSY. */
+static void test_exec_busy_at_max_open(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char g1b[64], g2b[64];
+	struct px_msg m, out;
+	p_open(&d, 1, 0);
+	struct px_str g1 = mkgid(g1b, 1), g2 = mkgid(g2b, 2);
+	exec0(&d, g1, PA_DB_OK);
+	m = mexec(g2, 0);
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 0);
+	assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+	assert_true(px_str_eq(out.u.exec_result.gid, g2));
+	assert_int_equal(out.u.exec_result.status, PX_EXEC_BUSY);
+	assert_int_equal(pa_core_tracked(d.c), 1);
+	p_close(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exec_runs_and_replies),
+		cmocka_unit_test(test_exec_duplicate_ignored),
+		cmocka_unit_test(test_exec_unknown_gid_refused),
+		cmocka_unit_test(test_exec_out_of_order_dooms),
+		cmocka_unit_test(test_prepare_ok_votes_prepared),
+		cmocka_unit_test(test_prepare_failed_votes_aborted),
+		cmocka_unit_test(test_prepare_lost_votes_nothing),
+		cmocka_unit_test(test_failed_stmt_rolls_back),
+		cmocka_unit_test(test_decision_commit_acked),
+		cmocka_unit_test(test_commit_prepared_missing_checked),
+		cmocka_unit_test(test_idle_timeout_rolls_back),
+		cmocka_unit_test(test_scan_presumed_abort),
+		cmocka_unit_test(test_exec_busy_at_max_open),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
