@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "px_gid.h"
 #include "px_map.h"
 
 enum pa_state {
@@ -33,6 +34,7 @@ struct pa_txn {
 	uint8_t want_vote;  /* a prepare request is waiting on a running action */
 	uint8_t want_abort; /* ... and it asked to roll back */
 	uint8_t unknown;    /* replicas answering UNKNOWN_GID (bitmask) */
+	uint8_t ambiguous;  /* maybe voted by an earlier incarnation: see pa_config */
 	struct px_pset pset; /* n == 0: not known (found by a scan) */
 	uint64_t token;     /* of the running database action */
 	uint32_t next_stmt; /* number of the next statement to run */
@@ -46,7 +48,7 @@ struct pa_core {
 	struct pa_config cfg;
 	struct pa_stats st;
 	struct px_map txns;
-	uint64_t now, next_token, next_scan, scan_token;
+	uint64_t now, start, next_token, next_scan, scan_token;
 	size_t nopen;
 };
 
@@ -114,6 +116,16 @@ static int is_open(uint8_t s)
 static struct px_str gid_of(const struct pa_txn *t)
 {
 	return px_str_of(t->k.s, t->k.len);
+}
+
+/* Could an earlier incarnation of this agent, or this one before it forgot
+ * the gid, have voted on it?  (See pa_config.remember_ms.) */
+static int ambiguous(const struct pa_core *c, struct px_str gid)
+{
+	uint64_t birth;
+	if (px_gid_parse(gid.p, gid.len, &birth, NULL))
+		return 1;
+	return birth < c->start + c->cfg.skew_ms || birth + c->cfg.remember_ms < c->now;
 }
 
 static struct pa_txn *txn_new(struct pa_core *c, struct px_str gid, uint8_t state)
@@ -224,6 +236,12 @@ static void on_exec(struct pa_core *c, struct px_update *u, struct px_addr from,
 				   "transaction unknown here (participant restarted or rolled it back); roll back");
 			return;
 		}
+		if (ambiguous(c, m->gid)) {
+			/* It may have run (and been voted on) before: never twice. */
+			exec_reply(u, from, m->req, m->gid, PX_EXEC_ERROR,
+				   "transaction began before this participant (re)started, or too long ago; roll back");
+			return;
+		}
 		if (c->nopen >= c->cfg.max_open) {
 			exec_reply(u, from, m->req, m->gid, PX_EXEC_BUSY, "no free database connection");
 			return;
@@ -306,6 +324,7 @@ static void on_prepare(struct pa_core *c, struct px_update *u, const struct px_m
 		}
 		t->pset = m->pset;
 		t->want_vote = 1;
+		t->ambiguous = (uint8_t)ambiguous(c, m->gid);
 		check(c, u, t);
 		return;
 	}
@@ -510,8 +529,16 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 			t->next = c->now + c->cfg.resend_ms;
 		} else if (t->outcome) {
 			ack(c, u, t); /* not prepared here: already applied */
+		} else if (t->ambiguous) {
+			/* Not prepared now, but it may have been prepared, voted
+			 * and finished before we knew it: vote nothing. */
+			pa_log(c, "gid=%s not prepared here, and this agent cannot tell whether it voted: "
+				  "leaving it to the coordinators' recovery", t->k.s);
+			txn_drop(c, t);
+			return;
 		} else {
-			/* Neither open here nor prepared: certainly gone. */
+			/* Neither open here nor prepared, and this agent has not
+			 * voted on it: certainly gone. */
 			set_state(c, t, PA_GONE);
 			if (t->want_vote)
 				vote(c, u, t, PX_VAL_ABORTED);
@@ -584,8 +611,9 @@ static void tick(struct pa_core *c, struct px_update *u)
 			break;
 		case PA_GONE:
 		case PA_DONE:
-			/* Remembered a while to answer late requests the same way. */
-			if (c->now >= t->last + c->cfg.idle_timeout_ms + 10u * c->cfg.resend_ms)
+			/* Remembered until the gid is ambiguous anyway: a late
+			 * request must not get a second, different vote. */
+			if (ambiguous(c, gid_of(t)))
 				txn_drop(c, t);
 			break;
 		default:
@@ -602,6 +630,7 @@ void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update
 		c->now = ev->now;
 	switch (ev->kind) {
 	case PA_EV_START:
+		c->start = c->now;
 		c->next_scan = c->now;
 		tick(c, u);
 		return;

@@ -10,7 +10,8 @@
  * transactions and the coordinators hold everything.  Its ballot-0 vote
  * obeys protocol.md section 3: `prepared` only after PREPARE succeeded (or a
  * check shows the gid prepared), `aborted` only once the transaction is
- * certainly gone, and nothing when it cannot tell.
+ * certainly gone and certainly never voted `prepared` (see remember_ms), and
+ * nothing when it cannot tell: the leader's recovery then decides.
  */
 #ifndef PA_CORE_H
 #define PA_CORE_H
@@ -30,6 +31,15 @@ struct pa_config {
 	uint32_t resend_ms;       /* vote / status retransmission period */
 	uint32_t scan_ms;         /* pg_prepared_xacts scan period */
 	uint32_t max_open;        /* gids with an open PostgreSQL transaction */
+	/* Ballot 0 carries one value per instance, but a restarted agent (or
+	 * one that dropped a finished gid from memory) cannot tell whether it
+	 * voted before.  A gid born before this agent started (+ skew_ms), or
+	 * more than remember_ms ago, is "ambiguous": the agent never votes
+	 * `aborted` for it and refuses to begin it; it votes `prepared` only
+	 * when PostgreSQL shows it prepared.  Finished gids are remembered
+	 * until they become ambiguous. */
+	uint32_t remember_ms;
+	uint32_t skew_ms;
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 };

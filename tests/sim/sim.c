@@ -1240,6 +1240,8 @@ static void node_start(struct world *w, int i)
 			.resend_ms = 200,
 			.scan_ms = 2000,
 			.max_open = 1000,
+			.remember_ms = 6000,
+			.skew_ms = 300,
 			.log = core_log,
 			.log_ctx = w,
 		};
@@ -1254,7 +1256,9 @@ static void node_start(struct world *w, int i)
 		nd->c.tr = NULL;
 		nd->c.target = (uint8_t)rnd(w, (uint64_t)w->R);
 		nd->c.state = C_IDLE;
-		client_wake(w, i, w->now + rnd(w, 50));
+		/* Clients come once the cluster is up (agents refuse gids born
+		 * before they started, see pa_config.remember_ms). */
+		client_wake(w, i, w->now + (w->now ? 0 : 500) + rnd(w, 50));
 	}
 }
 

@@ -583,6 +583,106 @@ static void test_exec_busy_at_max_open(void **state)
 	p_close(&d);
 }
 
+
+/* A restarted agent: a gid born before it started may have been voted on by
+ * the previous incarnation, so it never gets an `aborted` vote nor a new
+ * transaction; a gid born after the start is this incarnation's alone. */
+static void test_restart_ambiguous_gid_no_aborted_vote(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	struct pa_config cfg = {.rm = RM, .nreplicas = NREP, .idle_timeout_ms = IDLE_MS,
+				.resend_ms = RESEND_MS, .max_open = 8, .remember_ms = 60000, .skew_ms = 100};
+	memset(&d, 0, sizeof(d));
+	d.now = T0 + 1000; /* the agent (re)starts 1 s after the gids below were born */
+	d.c = pa_core_new(&cfg);
+	assert_non_null(d.c);
+	px_update_init(&d.u);
+	struct pa_event st = {.kind = PA_EV_START, .now = d.now};
+	pa_core_step(d.c, &st, &d.u);
+	px_update_reset(&d.u);
+
+	char b1[64], b2[64];
+	struct px_str old = mkgid(b1, 1); /* born at T0 */
+	size_t n = px_gid_make(b2, sizeof(b2), "t", T0 + 2000, 0x0123456789abcdefULL, 2);
+	struct px_str fresh = px_str_of(b2, (uint32_t)n);
+
+	/* beginning the old gid again is refused: it may have run before */
+	struct px_msg e = mexec(old, 0);
+	p_msg(&d, CLIENT(9), &e);
+	assert_int_equal(d.u.ndb, 0);
+	assert_int_equal(nsent(&d.u, PX_MSG_EXEC_RESULT), 1);
+	px_update_reset(&d.u);
+
+	/* PREPARE of the old gid: a check, and "not prepared" gives no vote */
+	struct px_msg pm = mprepare(old, 0);
+	p_msg(&d, REPLICA(0), &pm);
+	uint64_t tok = only_db(&d.u, PA_DB_CHECK, old)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), 0);
+	px_update_reset(&d.u);
+
+	/* ... but "prepared" gives the prepared vote */
+	p_msg(&d, REPLICA(0), &pm);
+	tok = only_db(&d.u, PA_DB_CHECK, old)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 1, NULL);
+	assert_voted(&d.u, old, PX_VAL_PREPARED, &PSET12);
+	px_update_reset(&d.u);
+
+	/* PREPARE of a fresh gid this agent never saw: certainly gone, aborted */
+	pm = mprepare(fresh, 0);
+	d.now = T0 + 2500;
+	p_msg(&d, REPLICA(0), &pm);
+	tok = only_db(&d.u, PA_DB_CHECK, fresh)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_voted(&d.u, fresh, PX_VAL_ABORTED, &PSET12);
+	p_close(&d);
+}
+
+/* A finished gid is remembered until it is ambiguous anyway: a late
+ * duplicate PREPARE after COMMIT must not get an `aborted` vote. */
+static void test_finished_gid_late_prepare_no_second_value(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	struct pa_config cfg = {.rm = RM, .nreplicas = NREP, .idle_timeout_ms = IDLE_MS,
+				.resend_ms = RESEND_MS, .max_open = 8, .remember_ms = 60000, .skew_ms = 0};
+	memset(&d, 0, sizeof(d));
+	d.now = T0;
+	d.c = pa_core_new(&cfg);
+	assert_non_null(d.c);
+	px_update_init(&d.u);
+	char b[64];
+	struct px_str gid = mkgid(b, 3);
+	prepared(&d, gid);
+	struct px_msg dm = mdecision(gid, PX_OUT_COMMIT);
+	p_msg(&d, REPLICA(0), &dm);
+	uint64_t tok = only_db(&d.u, PA_DB_COMMIT_PREPARED, gid)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	px_update_reset(&d.u);
+	/* timers run, the gid is still remembered; a late PREPARE votes nothing */
+	p_timer(&d, T0 + 30000);
+	px_update_reset(&d.u);
+	struct px_msg pm = mprepare(gid, 0);
+	p_msg(&d, REPLICA(0), &pm);
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), 0);
+	assert_int_equal(d.u.ndb, 0);
+	px_update_reset(&d.u);
+	/* once forgotten (older than remember_ms) it is ambiguous: still no aborted vote */
+	p_timer(&d, T0 + 70000);
+	px_update_reset(&d.u);
+	p_msg(&d, REPLICA(0), &pm);
+	tok = only_db(&d.u, PA_DB_CHECK, gid)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), 0);
+	p_close(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -599,6 +699,8 @@ int main(void)
 		cmocka_unit_test(test_idle_timeout_rolls_back),
 		cmocka_unit_test(test_scan_presumed_abort),
 		cmocka_unit_test(test_exec_busy_at_max_open),
+		cmocka_unit_test(test_restart_ambiguous_gid_no_aborted_vote),
+		cmocka_unit_test(test_finished_gid_late_prepare_no_second_value),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
