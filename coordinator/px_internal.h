@@ -30,6 +30,15 @@ struct px_tally {
 	uint8_t mask; /* acceptors that accepted (bal, val) */
 };
 
+/* 2b count of `aborted` for one (rm, ballot, participant set). */
+struct px_atally {
+	uint16_t rm;
+	uint32_t bal;
+	uint64_t psh; /* hash of the participant set */
+	uint8_t mask;
+};
+#define PX_ATALLY 4u
+
 struct px_waiter {
 	struct px_addr to;
 	uint64_t req;
@@ -41,18 +50,21 @@ struct px_lead {
 	uint64_t since;       /* when this leader started tracking the gid */
 	uint64_t next_resend; /* next retransmission */
 	struct px_tally tally[PX_PSET_MAX][PX_TALLY]; /* by pset index */
+	struct px_atally ab[PX_ATALLY]; /* aborts, whatever set they name */
 	uint32_t rbal;        /* recovery ballot in use; 0: not recovering */
 	uint8_t promised[PX_PSET_MAX]; /* acceptors that promised rbal */
 	uint8_t below[PX_PSET_MAX];    /* acceptors below horizon, unknown gid */
 	uint32_t hbal[PX_PSET_MAX];    /* highest accepted ballot among 1b */
 	uint8_t hval[PX_PSET_MAX];
+	uint8_t hother[PX_PSET_MAX];   /* that value names `opset`, not pset */
+	struct px_pset opset;          /* another set some acceptors hold */
+	uint8_t confused;              /* values name two other sets: no 2a */
 	uint8_t sent2a[PX_PSET_MAX];
 	uint8_t probe_ok, probe_below; /* whole-gid promises at rbal with no
 					  participant set / below the horizon */
 	uint64_t acked;       /* decision acks, bit per pset index */
 	uint16_t asker_rm;    /* agent that asked about an unknown gid */
 	uint8_t has_asker;
-	uint8_t guessed;      /* pset is {asker_rm}: a guess that aborts */
 	uint8_t requested;    /* a commit/rollback request was seen */
 	uint8_t abort_req;    /* it was a rollback */
 	uint8_t nwait;

@@ -200,6 +200,37 @@ static struct px_txn *learner_txn(struct px_replica *r, struct px_update *u, str
 	return t;
 }
 
+/* Count an aborted 2b; returns 1 once a majority accepted it at one
+ * ballot under one participant set. */
+static int count_abort(struct px_replica *r, struct px_lead *l, struct px_addr from, const struct px_m2b *m)
+{
+	uint64_t psh = px_hash(m->pset.rm, sizeof(m->pset.rm[0]) * m->pset.n);
+	struct px_atally *slot = NULL, *low = NULL;
+	for (unsigned k = 0; k < PX_ATALLY; k++) {
+		struct px_atally *a = &l->ab[k];
+		if (a->mask && a->rm == m->rm && a->bal == m->bal && a->psh == psh) {
+			slot = a;
+			break;
+		}
+		if (!a->mask) {
+			if (!slot)
+				slot = a;
+		} else if (!low || a->bal < low->bal) {
+			low = a;
+		}
+	}
+	if (!slot)
+		slot = low;
+	if (!(slot->mask && slot->rm == m->rm && slot->bal == m->bal && slot->psh == psh)) {
+		slot->rm = m->rm;
+		slot->bal = m->bal;
+		slot->psh = psh;
+		slot->mask = 0;
+	}
+	slot->mask |= (uint8_t)(1u << from.id);
+	return popcount8(slot->mask) >= px_quorum(r);
+}
+
 void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_m2b *m)
 {
 	if (from.id >= r->cfg.n)
@@ -228,6 +259,14 @@ void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		return;
 	if (!t->pset.n && px_pset_valid(&m->pset))
 		t->pset = m->pset;
+	if (m->val == PX_VAL_ABORTED && px_pset_valid(&m->pset) && px_pset_has(&m->pset, m->rm) &&
+	    count_abort(r, t->lead, from, m)) {
+		/* `aborted` chosen under any set S decides ABORT: a commit would
+		 * need every instance of the same S chosen `prepared` (all
+		 * chosen values of a gid name one set), this one included. */
+		px_lrn_learn(r, u, t, PX_OUT_ABORT, "participant aborted");
+		return;
+	}
 	int i = pidx(&t->pset, m->rm);
 	if (i < 0 || !px_pset_eq(&t->pset, &m->pset) || m->val == PX_VAL_NONE)
 		return;
@@ -282,7 +321,7 @@ static void send_2a(struct px_replica *r, struct px_update *u, struct px_txn *t,
 	m.u.m2a.rm = t->pset.rm[i];
 	m.u.m2a.bal = t->lead->rbal;
 	m.u.m2a.val = t->lead->hval[i];
-	m.u.m2a.pset = t->pset;
+	m.u.m2a.pset = t->lead->hother[i] ? t->lead->opset : t->pset;
 	px_send_replicas(r, u, &m, 0);
 }
 
@@ -328,17 +367,29 @@ void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	if (!(m->flags & PX_ACC_OK))
 		return;
 	l->promised[i] |= bit;
-	/* Once our 2a left, its value is fixed: one value per ballot. */
-	int higher = !l->sent2a[i] && m->vval != PX_VAL_NONE && px_pset_eq(&m->pset, &t->pset) &&
+	/* Once our 2a left, its value is fixed: one value per ballot.  A
+	 * value is re-proposed with the set it was accepted under. */
+	int higher = !l->sent2a[i] && m->vval != PX_VAL_NONE &&
 		     (l->hval[i] == PX_VAL_NONE || m->vbal > l->hbal[i]);
+	int other = higher && !px_pset_eq(&m->pset, &t->pset);
+	if (other && px_pset_valid(&m->pset)) {
+		if (!l->opset.n)
+			l->opset = m->pset;
+		if (!px_pset_eq(&l->opset, &m->pset) && !l->confused) {
+			l->confused = 1;
+			r->st.conflicts++;
+			px_log(r, "gid=%s acceptors hold values under three participant sets: not proposing", t->k.s);
+		}
+	}
 #if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 4
 	higher = 0; /* planted bug for the simulator's self-test: ignore accepted values */
 #endif
 	if (higher) {
 		l->hbal[i] = m->vbal;
 		l->hval[i] = m->vval;
+		l->hother[i] = (uint8_t)other;
 	}
-	if (!l->sent2a[i] && popcount8(l->promised[i]) >= px_quorum(r)) {
+	if (!l->sent2a[i] && !l->confused && popcount8(l->promised[i]) >= px_quorum(r)) {
 		if (l->hval[i] == PX_VAL_NONE)
 			l->hval[i] = PX_VAL_ABORTED; /* free: abort */
 		l->sent2a[i] = 1;
@@ -478,16 +529,15 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 		u->oom = 1;
 		return;
 	}
-	if (t->pset.n && !px_pset_eq(&t->pset, pset) && l->guessed) {
-		/* Being aborted on an agent's request: the outcome will come. */
+	if (t->pset.n && !px_pset_eq(&t->pset, pset)) {
+		/* Another set is known for this gid: a client naming two sets,
+		 * or a gid a leader began to abort for an agent that asked
+		 * about it before the request came.  Acceptors fix one set per
+		 * gid, so the outcome is still one: wait for it. */
+		r->st.conflicts++;
+		px_log(r, "gid=%s request names a different participant set than the one known", t->k.s);
 		add_waiter(l, from, req, wait == PX_WAIT_DECIDED ? PX_WAIT_DECIDED : PX_WAIT_APPLIED);
 		answer(r, u, t);
-		return;
-	}
-	if (t->pset.n && !px_pset_eq(&t->pset, pset)) {
-		r->st.conflicts++;
-		px_log(r, "gid=%s request names a different participant set", t->k.s);
-		px_reply(u, from, req, gid, PX_ST_ERROR, r->cfg.id, "participant set differs for this gid");
 		return;
 	}
 	if (!t->pset.n)
@@ -546,6 +596,9 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 		memset(l->hbal, 0, sizeof(l->hbal));
 		memset(l->hval, 0, sizeof(l->hval));
 		memset(l->sent2a, 0, sizeof(l->sent2a));
+		memset(l->hother, 0, sizeof(l->hother));
+		memset(&l->opset, 0, sizeof(l->opset));
+		l->confused = 0;
 		l->probe_ok = l->probe_below = 0;
 		r->st.recoveries++;
 		px_log(r, "gid=%s recovery: undecided for %llu ms, phase 1 at ballot %u", t->k.s,
@@ -576,7 +629,6 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 		 * nothing accepted at a majority, that aborts the gid). */
 		t->pset.n = 1;
 		t->pset.rm[0] = l->asker_rm;
-		l->guessed = 1;
 	}
 	for (uint16_t i = 0; i < t->pset.n; i++) {
 		if (l->sent2a[i])
