@@ -1282,6 +1282,65 @@ static void test_lead_recovery(void **state)
 	drv_close(&d);
 }
 
+
+/* Rule: `aborted` chosen under another participant set still decides ABORT
+ * (all chosen values of a gid name one set); `prepared` under another set
+ * never counts towards COMMIT. */
+static void test_lead_abort_under_other_set(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_DECIDED); /* the leader knows {1, 2} */
+	drv_flush(&d);
+	/* prepared for 1 and 2 under {1, 2, 3}: not a commit of {1, 2} */
+	for (uint8_t acc = 0; acc < 3; acc++)
+		for (uint16_t rm = 1; rm <= 2; rm++) {
+			m = m2b(g, rm, 0, PX_VAL_PREPARED, pset(3, 1, 2, 3));
+			drv_msg(&d, REPLICA(acc), &m);
+		}
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	/* aborted for 3 under {1, 2, 3}, one acceptor: not yet */
+	m = m2b(g, 3, 0, PX_VAL_ABORTED, pset(3, 1, 2, 3));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	/* a majority at one ballot under one set: ABORT */
+	drv_msg(&d, REPLICA(1), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_DECISION, AGENT(1), &out));
+	assert_int_equal(out.u.decision.outcome, PX_OUT_ABORT);
+	assert_int_equal(px_replica_outcome(d.r, g), PX_OUT_ABORT);
+	drv_close(&d);
+}
+
+/* Rule: recovery re-proposes a value with the participant set it was
+ * accepted under, not the set the leader believed. */
+static void test_lead_recovery_keeps_value_set(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_DECIDED); /* the leader knows {1, 2} */
+	drv_flush(&d);
+	drv_timer(&d, T0 + TIMEOUT_MS);
+	assert_true(find_1a(&d.u, 0, 1, &out));
+	uint32_t b = out.u.m1a.bal;
+	drv_flush(&d);
+	/* rm 1: the highest accepted value names {1, 2, 3} */
+	m = m1b(g, 1, b, 0, PX_VAL_PREPARED, pset(3, 1, 2, 3));
+	drv_msg(&d, REPLICA(1), &m);
+	m = m1b(g, 1, b, 0, PX_VAL_NONE, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(2), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_2A, REPLICA(0), &out));
+	assert_int_equal(out.u.m2a.rm, 1);
+	assert_int_equal(out.u.m2a.val, PX_VAL_PREPARED);
+	assert_true(px_pset_eq(&out.u.m2a.pset, &(struct px_pset){3, {1, 2, 3}}));
+	drv_close(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1313,6 +1372,8 @@ int main(void)
 		cmocka_unit_test(test_lead_commit_malformed_gid),
 		cmocka_unit_test(test_lead_commit_busy),
 		cmocka_unit_test(test_lead_recovery),
+		cmocka_unit_test(test_lead_abort_under_other_set),
+		cmocka_unit_test(test_lead_recovery_keeps_value_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
