@@ -149,6 +149,11 @@ void px_acc_1a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		r->st.conflicts++;
 		px_log(r, "gid=%.*s refused 1a: participant set differs from the first one seen",
 		       (int)m->gid.len, m->gid.p);
+		b->pset = t->pset; /* tell the leader which set we hold */
+		if (t->outcome) {
+			b->flags |= PX_ACC_DECIDED;
+			b->outcome = t->outcome;
+		}
 		px_update_send(u, from, &out, 1);
 		return;
 	}

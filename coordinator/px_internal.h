@@ -59,6 +59,8 @@ struct px_lead {
 	uint8_t hother[PX_PSET_MAX];   /* that value names `opset`, not pset */
 	struct px_pset opset;          /* another set some acceptors hold */
 	uint8_t confused;              /* values name two other sets: no 2a */
+	uint8_t cmask;                 /* acceptors refusing our set for `cpset` */
+	struct px_pset cpset;
 	uint8_t sent2a[PX_PSET_MAX];
 	uint8_t probe_ok, probe_below; /* whole-gid promises at rbal with no
 					  participant set / below the horizon */

@@ -358,10 +358,36 @@ void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	int i = pidx(&t->pset, m->rm);
 	if (i < 0)
 		return;
+	if ((m->flags & PX_ACC_PSET_CONFLICT) && px_pset_valid(&m->pset)) {
+		/* A majority fixed another set: only that set can ever be
+		 * chosen, so recover under it. */
+		if (!l->cpset.n || !px_pset_eq(&l->cpset, &m->pset)) {
+			l->cpset = m->pset;
+			l->cmask = 0;
+		}
+		l->cmask |= bit;
+		if (popcount8(l->cmask) >= px_quorum(r)) {
+			px_log(r, "gid=%s a majority holds another participant set: recovering under it", t->k.s);
+			t->pset = l->cpset;
+			memset(l->tally, 0, sizeof(l->tally));
+			l->acked = 0;
+			/* A fresh ballot: a 2a of ours at this one may name the old set. */
+			px_bump_round(r, u, r->ballot);
+			l->next_resend = 0;
+			l->cmask = 0;
+			memset(&l->cpset, 0, sizeof(l->cpset));
+		} else if (popcount8(l->below[i] | l->cmask) >= px_quorum(r) && !t->outcome) {
+			give_up(r, u, t, "a majority refuses its participant set for ever");
+		}
+		return;
+	}
 	if (gone) {
+		/* Below the horizon (or forgotten without outcome): refused for
+		 * ever, as by an acceptor that fixed another set.  A value
+		 * chosen before was acknowledged by every participant. */
 		l->below[i] |= bit;
-		if (popcount8(l->below[i]) >= px_quorum(r) && !t->outcome)
-			give_up(r, u, t, "unknown to a majority below the gc horizon");
+		if (popcount8(l->below[i] | l->cmask) >= px_quorum(r) && !t->outcome)
+			give_up(r, u, t, "a majority refuses it for ever (gc horizon or another set)");
 		return;
 	}
 	if (!(m->flags & PX_ACC_OK))

@@ -609,9 +609,11 @@ static void net_send(struct world *w, int from, struct px_addr to, const uint8_t
 			snprintf(extra, sizeof(extra), " rm=%u bal=%u val=%u flags=%u", m->type == PX_MSG_2A ? m->u.m2a.rm : m->u.m2b.rm,
 				 m->type == PX_MSG_2A ? m->u.m2a.bal : m->u.m2b.bal, m->type == PX_MSG_2A ? m->u.m2a.val : m->u.m2b.val,
 				 m->type == PX_MSG_2B ? m->u.m2b.flags : 0);
-		else if (m->type == PX_MSG_1A || m->type == PX_MSG_1B)
-			snprintf(extra, sizeof(extra), " rm=%u bal=%u", m->type == PX_MSG_1A ? m->u.m1a.rm : m->u.m1b.rm,
-				 m->type == PX_MSG_1A ? m->u.m1a.bal : m->u.m1b.bal);
+		else if (m->type == PX_MSG_1A)
+			snprintf(extra, sizeof(extra), " rm=%u bal=%u", m->u.m1a.rm, m->u.m1a.bal);
+		else if (m->type == PX_MSG_1B)
+			snprintf(extra, sizeof(extra), " rm=%u bal=%u mbal=%u vbal=%u vval=%u flags=%u", m->u.m1b.rm,
+				 m->u.m1b.bal, m->u.m1b.mbal, m->u.m1b.vbal, m->u.m1b.vval, m->u.m1b.flags);
 		else if (m->type == PX_MSG_OUTCOME)
 			snprintf(extra, sizeof(extra), " status=%u", m->u.outcome.status);
 		else if (m->type == PX_MSG_DECISION)
