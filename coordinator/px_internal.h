@@ -60,6 +60,7 @@ struct px_lead {
 	struct px_pset opset;          /* another set some acceptors hold */
 	uint8_t confused;              /* values name two other sets: no 2a */
 	uint8_t cmask;                 /* acceptors refusing our set for `cpset` */
+	uint8_t gaveup;                /* FORGET without outcome sent */
 	struct px_pset cpset;
 	uint8_t sent2a[PX_PSET_MAX];
 	uint8_t probe_ok, probe_below; /* whole-gid promises at rbal with no

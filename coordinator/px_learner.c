@@ -303,6 +303,9 @@ static void give_up(struct px_replica *r, struct px_update *u, struct px_txn *t,
 	 * their horizon, or promised our ballot with nothing accepted and we
 	 * propose nothing).  Whoever holds the gid prepared will hear
 	 * UNKNOWN_GID from a majority.  Tell every acceptor to drop it. */
+	if (t->lead->gaveup)
+		return;
+	t->lead->gaveup = 1;
 	px_log(r, "gid=%s given up: %s", t->k.s, why);
 	struct px_msg m = {.type = PX_MSG_FORGET};
 	m.u.forget.gid = px_txn_gid(t);
@@ -312,6 +315,25 @@ static void give_up(struct px_replica *r, struct px_update *u, struct px_txn *t,
 		px_reply(u, t->lead->w[i].to, t->lead->w[i].req, px_txn_gid(t), PX_ST_UNKNOWN_GID, r->cfg.id, why);
 	t->lead->nwait = 0;
 	t->lead->next_resend = r->now + r->cfg.resend_ms;
+}
+
+/*
+ * Give the gid up only when no value of it can be chosen any more, and any
+ * value chosen before was acknowledged by every participant.  Acceptors
+ * below their horizon (or holding a tombstone) refuse it for ever and hold
+ * nothing unacknowledged; an acceptor that fixed set P never accepts under
+ * another.  So: a majority must refuse our set for ever (below + those
+ * holding the other set) AND a majority must refuse the other set for ever
+ * (below + those that promised us under ours).
+ */
+static void maybe_give_up(struct px_replica *r, struct px_update *u, struct px_txn *t, int i)
+{
+	struct px_lead *l = t->lead;
+	int q = px_quorum(r);
+	if (t->outcome || popcount8(l->below[i] | l->cmask) < q || popcount8(l->below[i] | l->promised[i]) < q)
+		return;
+	give_up(r, u, t, l->cmask ? "a majority refuses it for ever (gc horizon or another set)"
+				  : "unknown to a majority below the gc horizon");
 }
 
 static void send_2a(struct px_replica *r, struct px_update *u, struct px_txn *t, int i)
@@ -376,23 +398,22 @@ void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 			l->next_resend = 0;
 			l->cmask = 0;
 			memset(&l->cpset, 0, sizeof(l->cpset));
-		} else if (popcount8(l->below[i] | l->cmask) >= px_quorum(r) && !t->outcome) {
-			give_up(r, u, t, "a majority refuses its participant set for ever");
+		} else {
+			maybe_give_up(r, u, t, i);
 		}
 		return;
 	}
 	if (gone) {
-		/* Below the horizon (or forgotten without outcome): refused for
-		 * ever, as by an acceptor that fixed another set.  A value
-		 * chosen before was acknowledged by every participant. */
 		l->below[i] |= bit;
-		if (popcount8(l->below[i] | l->cmask) >= px_quorum(r) && !t->outcome)
-			give_up(r, u, t, "a majority refuses it for ever (gc horizon or another set)");
+		maybe_give_up(r, u, t, i);
 		return;
 	}
 	if (!(m->flags & PX_ACC_OK))
 		return;
 	l->promised[i] |= bit;
+	maybe_give_up(r, u, t, i);
+	if (l->gaveup)
+		return;
 	/* Once our 2a left, its value is fixed: one value per ballot.  A
 	 * value is re-proposed with the set it was accepted under. */
 	int higher = !l->sent2a[i] && m->vval != PX_VAL_NONE &&
@@ -612,6 +633,8 @@ static void send_1a(struct px_replica *r, struct px_update *u, struct px_txn *t,
 static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 {
 	struct px_lead *l = t->lead;
+	if (l->gaveup)
+		return 0; /* our own FORGET drops it */
 	if (l->rbal == r->ballot && r->now < l->next_resend)
 		return 0; /* a new ballot starts at once, a retry waits */
 	l->next_resend = r->now + r->cfg.resend_ms;
@@ -642,13 +665,14 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 			return 0;
 		}
 		/* A majority promised our ballot for every instance and has
-		 * accepted nothing: no value is or can be chosen below it. */
+		 * accepted nothing: no value is chosen below it.  (Leaders
+		 * with higher ballots still may choose: giving up here would
+		 * not be safe.  Without an agent asking, wait for the horizon.) */
 		if (!l->has_asker) {
 			if (!t->acc_known && !l->nwait) {
 				px_txn_drop(r, t);
 				return 1;
 			}
-			give_up(r, u, t, "no participant ever voted");
 			return 0;
 		}
 		/* Only the asking agent is known: finish its instance (with
