@@ -250,7 +250,13 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		r->st.conflicts++;
 		px_log(r, "gid=%.*s refused 2a: participant set differs from the first one seen",
 		       (int)m->gid.len, m->gid.p);
-	} else if ((in = px_inst_get(t, m->rm, 1)) && m->bal >= promised(t, in)) {
+	} else if ((in = px_inst_get(t, m->rm, 1)) && m->bal < promised(t, in)) {
+		/* Refused for a higher promise.  The set is not ours to keep
+		 * from a refused value, but naming it lets a leader that
+		 * promised the whole gid learn its participants. */
+		if (!t->pset.n)
+			t->pset = m->pset;
+	} else if (in) {
 		if (m->bal == 0 && in->vval != PX_VAL_NONE && in->vbal == 0 && in->vval != m->val) {
 			b->flags = PX_ACC_VAL_CONFLICT;
 			r->st.conflicts++;
@@ -431,8 +437,8 @@ void px_acc_status(struct px_replica *r, struct px_update *u, struct px_addr fro
 		px_reply(u, from, m->req, m->gid, PX_ST_UNKNOWN_GID, r->leader,
 			 fl & PX_ACC_FORGOTTEN ? "forgotten" : "older than the gc horizon");
 	} else {
-		if (!t && px_is_leader(r))
-			px_lrn_status_unknown(r, u, from, m->gid, birth);
+		if (px_is_leader(r))
+			px_lrn_asked(r, u, from, m->gid);
 		px_reply(u, from, m->req, m->gid, PX_ST_UNDECIDED, r->leader, "");
 	}
 }

@@ -47,6 +47,8 @@ struct px_waiter {
 
 /* Leader/learner state of one gid; only while this replica leads. */
 struct px_lead {
+	struct px_pset pset;  /* the participant set as the leader sees it; never
+				 written into the acceptor's own (px_txn.pset) */
 	uint64_t since;       /* when this leader started tracking the gid */
 	uint64_t next_resend; /* next retransmission */
 	struct px_tally tally[PX_PSET_MAX][PX_TALLY]; /* by pset index */
@@ -56,9 +58,6 @@ struct px_lead {
 	uint8_t below[PX_PSET_MAX];    /* acceptors below horizon, unknown gid */
 	uint32_t hbal[PX_PSET_MAX];    /* highest accepted ballot among 1b */
 	uint8_t hval[PX_PSET_MAX];
-	uint8_t hother[PX_PSET_MAX];   /* that value names `opset`, not pset */
-	struct px_pset opset;          /* another set some acceptors hold */
-	uint8_t confused;              /* values name two other sets: no 2a */
 	uint8_t cmask;                 /* acceptors refusing our set for `cpset` */
 	uint8_t gaveup;                /* FORGET without outcome sent */
 	struct px_pset cpset;
@@ -179,8 +178,7 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, uint8_t outcome,
 		  const char *how);
 void px_lrn_tick(struct px_replica *r, struct px_update *u);
-void px_lrn_status_unknown(struct px_replica *r, struct px_update *u, struct px_addr from,
-			   struct px_str gid, uint64_t birth);
+void px_lrn_asked(struct px_replica *r, struct px_update *u, struct px_addr from, struct px_str gid);
 void px_lead_begin(struct px_replica *r, struct px_update *u);
 void px_lead_end(struct px_replica *r, struct px_update *u);
 struct px_lead *px_lead_of(struct px_replica *r, struct px_txn *t);

@@ -57,13 +57,17 @@ struct px_lead *px_lead_of(struct px_replica *r, struct px_txn *t)
 			return NULL;
 		t->lead->since = r->now;
 	}
+	if (!t->lead->pset.n && t->pset.n)
+		t->lead->pset = t->pset; /* start from what our acceptor holds */
 	return t->lead;
 }
 
 static int all_acked(const struct px_txn *t)
 {
-	uint64_t all = t->pset.n >= 64 ? ~0ULL : (1ULL << t->pset.n) - 1;
-	return t->lead && (t->lead->acked & all) == all;
+	if (!t->lead)
+		return 0;
+	uint64_t all = t->lead->pset.n >= 64 ? ~0ULL : (1ULL << t->lead->pset.n) - 1;
+	return (t->lead->acked & all) == all;
 }
 
 /* Reply to every waiter whose condition now holds. */
@@ -88,15 +92,15 @@ static void answer(struct px_replica *r, struct px_update *u, struct px_txn *t)
 
 static void send_decision(struct px_replica *r, struct px_update *u, struct px_txn *t, int replicas)
 {
-	if (!t->pset.n)
+	if (!t->lead->pset.n)
 		return; /* participants not known yet: a later 1b/2b/sync names them */
 	struct px_msg m = {.type = PX_MSG_DECISION};
 	m.u.decision.gid = px_txn_gid(t);
 	m.u.decision.outcome = t->outcome;
-	m.u.decision.pset = t->pset;
-	for (uint16_t i = 0; i < t->pset.n; i++)
+	m.u.decision.pset = t->lead->pset;
+	for (uint16_t i = 0; i < t->lead->pset.n; i++)
 		if (!(t->lead && (t->lead->acked >> i) & 1))
-			px_update_send(u, px_addr_of(PX_NODE_AGENT, t->pset.rm[i]), &m, 0);
+			px_update_send(u, px_addr_of(PX_NODE_AGENT, t->lead->pset.rm[i]), &m, 0);
 	if (replicas)
 		for (uint8_t i = 0; i < r->cfg.n; i++)
 			if (i != r->cfg.id)
@@ -112,6 +116,10 @@ void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, u
 	}
 	if (t->outcome)
 		return;
+	/* Our acceptor takes the decision's set if it has none yet (it has
+	 * then accepted nothing, so fixing its set is safe). */
+	if (!t->pset.n && t->lead && t->lead->pset.n)
+		t->pset = t->lead->pset;
 	struct px_rec rec = {.type = PX_REC_DECISION, .gid = px_txn_gid(t), .outcome = outcome, .pset = t->pset};
 	if (px_rec_put(u, &rec))
 		return;
@@ -133,10 +141,10 @@ void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, u
 static void check(struct px_replica *r, struct px_update *u, struct px_txn *t)
 {
 	struct px_lead *l = t->lead;
-	if (t->outcome || !t->pset.n || !l)
+	if (t->outcome || !t->lead->pset.n || !l)
 		return;
 	int q = px_quorum(r), all = 1;
-	for (uint16_t i = 0; i < t->pset.n; i++) {
+	for (uint16_t i = 0; i < t->lead->pset.n; i++) {
 		uint8_t chosen = PX_VAL_NONE;
 #if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 2
 		/* Planted bug for the simulator's self-test: count across ballots. */
@@ -168,8 +176,8 @@ static void check(struct px_replica *r, struct px_update *u, struct px_txn *t)
 static void reported(struct px_replica *r, struct px_update *u, struct px_txn *t, uint8_t flags,
 		     uint8_t outcome, const struct px_pset *pset)
 {
-	if (!t->pset.n && px_pset_valid(pset))
-		t->pset = *pset;
+	if (t->lead && !t->lead->pset.n && px_pset_valid(pset))
+		t->lead->pset = *pset;
 	px_lrn_learn(r, u, t, outcome, flags & PX_ACC_FORGOTTEN ? "acceptor forgot it" : "acceptor knew");
 	if ((flags & PX_ACC_FORGOTTEN) && t->lead) {
 		struct px_msg f = {.type = PX_MSG_FORGET};
@@ -257,8 +265,8 @@ void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	struct px_txn *t = learner_txn(r, u, m->gid);
 	if (!t)
 		return;
-	if (!t->pset.n && px_pset_valid(&m->pset))
-		t->pset = m->pset;
+	if (!t->lead->pset.n && px_pset_valid(&m->pset))
+		t->lead->pset = m->pset;
 	if (m->val == PX_VAL_ABORTED && px_pset_valid(&m->pset) && px_pset_has(&m->pset, m->rm) &&
 	    count_abort(r, t->lead, from, m)) {
 		/* `aborted` chosen under any set S decides ABORT: a commit would
@@ -267,8 +275,8 @@ void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		px_lrn_learn(r, u, t, PX_OUT_ABORT, "participant aborted");
 		return;
 	}
-	int i = pidx(&t->pset, m->rm);
-	if (i < 0 || !px_pset_eq(&t->pset, &m->pset) || m->val == PX_VAL_NONE)
+	int i = pidx(&t->lead->pset, m->rm);
+	if (i < 0 || !px_pset_eq(&t->lead->pset, &m->pset) || m->val == PX_VAL_NONE)
 		return;
 	struct px_tally *ts = t->lead->tally[i], *slot = NULL, *low = NULL;
 	for (unsigned k = 0; k < PX_TALLY; k++) {
@@ -340,10 +348,10 @@ static void send_2a(struct px_replica *r, struct px_update *u, struct px_txn *t,
 {
 	struct px_msg m = {.type = PX_MSG_2A};
 	m.u.m2a.gid = px_txn_gid(t);
-	m.u.m2a.rm = t->pset.rm[i];
+	m.u.m2a.rm = t->lead->pset.rm[i];
 	m.u.m2a.bal = t->lead->rbal;
 	m.u.m2a.val = t->lead->hval[i];
-	m.u.m2a.pset = t->lead->hother[i] ? t->lead->opset : t->pset;
+	m.u.m2a.pset = t->lead->pset;
 	px_send_replicas(r, u, &m, 0);
 }
 
@@ -370,14 +378,14 @@ void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		if (gone)
 			l->probe_below |= bit;
 		else if (m->flags & PX_ACC_OK) {
-			if (!t->pset.n && px_pset_valid(&m->pset))
-				t->pset = m->pset; /* recover its instances next */
+			if (!t->lead->pset.n && px_pset_valid(&m->pset))
+				t->lead->pset = m->pset; /* recover its instances next */
 			else if (!m->pset.n)
 				l->probe_ok |= bit;
 		}
 		return;
 	}
-	int i = pidx(&t->pset, m->rm);
+	int i = pidx(&t->lead->pset, m->rm);
 	if (i < 0)
 		return;
 	if ((m->flags & PX_ACC_PSET_CONFLICT) && px_pset_valid(&m->pset)) {
@@ -390,7 +398,7 @@ void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		l->cmask |= bit;
 		if (popcount8(l->cmask) >= px_quorum(r)) {
 			px_log(r, "gid=%s a majority holds another participant set: recovering under it", t->k.s);
-			t->pset = l->cpset;
+			t->lead->pset = l->cpset;
 			memset(l->tally, 0, sizeof(l->tally));
 			l->acked = 0;
 			/* A fresh ballot: a 2a of ours at this one may name the old set. */
@@ -408,35 +416,23 @@ void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		maybe_give_up(r, u, t, i);
 		return;
 	}
-	if (!(m->flags & PX_ACC_OK))
-		return;
+	if (!(m->flags & PX_ACC_OK) || !px_pset_eq(&m->pset, &t->lead->pset))
+		return; /* a promise fixes the acceptor's set to ours: anything else is stale */
 	l->promised[i] |= bit;
 	maybe_give_up(r, u, t, i);
 	if (l->gaveup)
 		return;
-	/* Once our 2a left, its value is fixed: one value per ballot.  A
-	 * value is re-proposed with the set it was accepted under. */
+	/* Once our 2a left, its value is fixed: one value per ballot. */
 	int higher = !l->sent2a[i] && m->vval != PX_VAL_NONE &&
 		     (l->hval[i] == PX_VAL_NONE || m->vbal > l->hbal[i]);
-	int other = higher && !px_pset_eq(&m->pset, &t->pset);
-	if (other && px_pset_valid(&m->pset)) {
-		if (!l->opset.n)
-			l->opset = m->pset;
-		if (!px_pset_eq(&l->opset, &m->pset) && !l->confused) {
-			l->confused = 1;
-			r->st.conflicts++;
-			px_log(r, "gid=%s acceptors hold values under three participant sets: not proposing", t->k.s);
-		}
-	}
 #if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 4
 	higher = 0; /* planted bug for the simulator's self-test: ignore accepted values */
 #endif
 	if (higher) {
 		l->hbal[i] = m->vbal;
 		l->hval[i] = m->vval;
-		l->hother[i] = (uint8_t)other;
 	}
-	if (!l->sent2a[i] && !l->confused && popcount8(l->promised[i]) >= px_quorum(r)) {
+	if (!l->sent2a[i] && popcount8(l->promised[i]) >= px_quorum(r)) {
 		if (l->hval[i] == PX_VAL_NONE)
 			l->hval[i] = PX_VAL_ABORTED; /* free: abort */
 		l->sent2a[i] = 1;
@@ -450,7 +446,7 @@ void px_lrn_ack(struct px_replica *r, struct px_update *u, struct px_addr from,
 	struct px_txn *t = px_txn_get(r, m->gid);
 	if (!t || !t->lead || !t->outcome || from.id != m->rm)
 		return;
-	int i = pidx(&t->pset, m->rm);
+	int i = pidx(&t->lead->pset, m->rm);
 	if (i < 0)
 		return;
 	if (m->outcome != t->outcome) {
@@ -487,8 +483,8 @@ void px_lrn_sync(struct px_replica *r, struct px_update *u, struct px_addr from,
 		struct px_txn *t = learner_txn(r, u, e->gid);
 		if (!t)
 			continue;
-		if (!t->pset.n && px_pset_valid(&e->pset))
-			t->pset = e->pset;
+		if (!t->lead->pset.n && px_pset_valid(&e->pset))
+			t->lead->pset = e->pset;
 		if (e->outcome)
 			px_lrn_learn(r, u, t, e->outcome, "sync");
 	}
@@ -518,8 +514,8 @@ static void send_prepare(struct px_replica *r, struct px_update *u, struct px_tx
 	struct px_msg p = {.type = PX_MSG_PREPARE};
 	p.u.prepare.gid = px_txn_gid(t);
 	p.u.prepare.abort = t->lead->abort_req;
-	p.u.prepare.pset = t->pset;
-	px_send_agents(r, u, &t->pset, &p);
+	p.u.prepare.pset = t->lead->pset;
+	px_send_agents(r, u, &t->lead->pset, &p);
 }
 
 void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr from, uint64_t req,
@@ -576,7 +572,7 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 		u->oom = 1;
 		return;
 	}
-	if (t->pset.n && !px_pset_eq(&t->pset, pset)) {
+	if (t->lead->pset.n && !px_pset_eq(&t->lead->pset, pset)) {
 		/* Another set is known for this gid: a client naming two sets,
 		 * or a gid a leader began to abort for an agent that asked
 		 * about it before the request came.  Acceptors fix one set per
@@ -587,8 +583,8 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 		answer(r, u, t);
 		return;
 	}
-	if (!t->pset.n)
-		t->pset = *pset;
+	if (!t->lead->pset.n)
+		t->lead->pset = *pset;
 	if (!l->requested)
 		l->since = r->now;
 	l->requested = 1;
@@ -602,13 +598,12 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 	l->next_resend = r->now + r->cfg.resend_ms;
 }
 
-void px_lrn_status_unknown(struct px_replica *r, struct px_update *u, struct px_addr from,
-			   struct px_str gid, uint64_t birth)
+void px_lrn_asked(struct px_replica *r, struct px_update *u, struct px_addr from, struct px_str gid)
 {
-	/* An agent holds a gid prepared that nobody here knows: track it, so
-	 * that it gets finished after the timeout. */
-	(void)birth;
-	if (from.kind != PX_NODE_AGENT || r->txns.n >= r->cfg.max_live)
+	/* An agent holds an undecided gid prepared: track it (and who asked),
+	 * so that it gets finished after the timeout even if nobody here
+	 * knows its participants. */
+	if (from.kind != PX_NODE_AGENT || (!px_txn_get(r, gid) && r->txns.n >= r->cfg.max_live))
 		return;
 	struct px_txn *t = learner_txn(r, u, gid);
 	if (t && !t->lead->has_asker) {
@@ -624,7 +619,7 @@ static void send_1a(struct px_replica *r, struct px_update *u, struct px_txn *t,
 	m.u.m1a.rm = rm;
 	m.u.m1a.bal = r->ballot;
 	if (rm != PX_RM_ANY)
-		m.u.m1a.pset = t->pset;
+		m.u.m1a.pset = t->lead->pset;
 	px_send_replicas(r, u, &m, 1); /* held: the ballot's round is being logged */
 }
 
@@ -645,15 +640,12 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 		memset(l->hbal, 0, sizeof(l->hbal));
 		memset(l->hval, 0, sizeof(l->hval));
 		memset(l->sent2a, 0, sizeof(l->sent2a));
-		memset(l->hother, 0, sizeof(l->hother));
-		memset(&l->opset, 0, sizeof(l->opset));
-		l->confused = 0;
 		l->probe_ok = l->probe_below = 0;
 		r->st.recoveries++;
 		px_log(r, "gid=%s recovery: undecided for %llu ms, phase 1 at ballot %u", t->k.s,
 		       (unsigned long long)(r->now - l->since), r->ballot);
 	}
-	if (!t->pset.n) {
+	if (!t->lead->pset.n) {
 		/* Participants unknown: phase 1 for the whole gid. */
 		int q = px_quorum(r);
 		if (popcount8(l->probe_below) >= q) {
@@ -677,14 +669,14 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 		}
 		/* Only the asking agent is known: finish its instance (with
 		 * nothing accepted at a majority, that aborts the gid). */
-		t->pset.n = 1;
-		t->pset.rm[0] = l->asker_rm;
+		t->lead->pset.n = 1;
+		t->lead->pset.rm[0] = l->asker_rm;
 	}
-	for (uint16_t i = 0; i < t->pset.n; i++) {
+	for (uint16_t i = 0; i < t->lead->pset.n; i++) {
 		if (l->sent2a[i])
 			send_2a(r, u, t, i);
 		else
-			send_1a(r, u, t, t->pset.rm[i]);
+			send_1a(r, u, t, t->lead->pset.rm[i]);
 	}
 	return 0;
 }
@@ -718,7 +710,10 @@ void px_lrn_tick(struct px_replica *r, struct px_update *u)
 		}
 		if (t->outcome) {
 			if (r->now >= l->next_resend) {
-				send_decision(r, u, t, 1);
+				if (l->pset.n)
+					send_decision(r, u, t, 1);
+				else /* decided, participants unknown here: ask the acceptors */
+					send_1a(r, u, t, PX_RM_ANY);
 				l->next_resend = r->now + r->cfg.resend_ms;
 			}
 		} else if (r->now >= l->since + r->cfg.txn_timeout_ms) {

@@ -1314,9 +1314,10 @@ static void test_lead_abort_under_other_set(void **state)
 	drv_close(&d);
 }
 
-/* Rule: recovery re-proposes a value with the participant set it was
- * accepted under, not the set the leader believed. */
-static void test_lead_recovery_keeps_value_set(void **state)
+/* Rule: when a majority of acceptors hold another participant set, the
+ * leader recovers under that set, but its own acceptor keeps the set it
+ * fixed (an acceptor's set never changes once used). */
+static void test_lead_switch_set_keeps_acceptor_set(void **state)
 {
 	(void)state;
 	struct drv d;
@@ -1324,20 +1325,33 @@ static void test_lead_recovery_keeps_value_set(void **state)
 	struct px_msg m, out;
 	struct px_str g = mkgid(gb, T0, 1);
 	lead_request(&d, g, PX_WAIT_DECIDED); /* the leader knows {1, 2} */
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m); /* our acceptor fixes {1, 2} */
 	drv_flush(&d);
 	drv_timer(&d, T0 + TIMEOUT_MS);
-	assert_true(find_1a(&d.u, 0, 1, &out));
+	assert_true(find_1a(&d.u, 1, 1, &out));
 	uint32_t b = out.u.m1a.bal;
 	drv_flush(&d);
-	/* rm 1: the highest accepted value names {1, 2, 3} */
-	m = m1b(g, 1, b, 0, PX_VAL_PREPARED, pset(3, 1, 2, 3));
-	drv_msg(&d, REPLICA(1), &m);
-	m = m1b(g, 1, b, 0, PX_VAL_NONE, pset(2, 1, 2));
-	drv_msg(&d, REPLICA(2), &m);
-	assert_true(sent_to(&d.u, 0, PX_MSG_2A, REPLICA(0), &out));
-	assert_int_equal(out.u.m2a.rm, 1);
-	assert_int_equal(out.u.m2a.val, PX_VAL_PREPARED);
-	assert_true(px_pset_eq(&out.u.m2a.pset, &(struct px_pset){3, {1, 2, 3}}));
+	/* replicas 1 and 2 hold {2}: they refuse and say so */
+	for (uint8_t acc = 1; acc <= 2; acc++) {
+		m = m1b(g, 1, b, 0, PX_VAL_NONE, pset(1, 2));
+		m.u.m1b.flags = PX_ACC_PSET_CONFLICT;
+		drv_msg(&d, REPLICA(acc), &m);
+	}
+	assert_true(px_replica_stats(d.r)->leader_changes >= 1);
+	drv_flush(&d);
+	/* the next phase 1 names {2}, at a higher ballot */
+	drv_timer(&d, T0 + TIMEOUT_MS + 1);
+	assert_true(find_1a(&d.u, 1, 2, &out));
+	assert_true(out.u.m1a.bal > b);
+	assert_true(px_pset_eq(&out.u.m1a.pset, &(struct px_pset){1, {2}}));
+	drv_flush(&d);
+	/* our own acceptor still holds {1, 2}: the duplicate vote is accepted */
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_true(out.u.m2b.flags & PX_ACC_OK);
+	assert_true(px_pset_eq(&out.u.m2b.pset, &(struct px_pset){2, {1, 2}}));
 	drv_close(&d);
 }
 
@@ -1373,7 +1387,7 @@ int main(void)
 		cmocka_unit_test(test_lead_commit_busy),
 		cmocka_unit_test(test_lead_recovery),
 		cmocka_unit_test(test_lead_abort_under_other_set),
-		cmocka_unit_test(test_lead_recovery_keeps_value_set),
+		cmocka_unit_test(test_lead_switch_set_keeps_acceptor_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
