@@ -23,8 +23,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 # The same core with a planted bug, to prove the simulator's checker bites.
 # Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
-# 3 2b sent before its record is durable, 4 recovery ignores accepted values.
-PLANTED   := 1 2 3 4
+# 3 2b sent before its record is durable, 4 recovery ignores accepted values,
+# 5 the checkpoint snapshot forgets promises.
+PLANTED   := 1 2 3 4 5
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 
 SIM       := $(BUILD)/bin/paxcommit-sim

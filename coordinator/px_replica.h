@@ -99,6 +99,16 @@ size_t px_replica_live(const struct px_replica *r);       /* live gids */
 const char *px_replica_some_live(const struct px_replica *r);
 size_t px_replica_tombstones(const struct px_replica *r); /* forgotten gids kept */
 
+/*
+ * Checkpoint: append to u->rec the records that rebuild this replica's
+ * durable state (round, horizon, promises, accepted values, decisions,
+ * tombstones).  Starting a replica from these records alone gives the same
+ * acceptor state as replaying the whole log.  Call it between batches,
+ * after the batch's records are synced; the records it emits may then
+ * replace every segment written so far.  Returns 0, or -1 out of memory.
+ */
+int px_replica_snapshot(const struct px_replica *r, struct px_update *u);
+
 /* Record types of the log (coordinator/px_rec.c). */
 enum px_rec_type {
 	PX_REC_PROMISE = 1,  /* gid, rm, mbal */

@@ -137,7 +137,9 @@ struct node {
 	/* replica */
 	struct px_replica *rep;
 	struct rec *disk;
-	size_t ndisk, capdisk, synced, base;
+	size_t ndisk, capdisk, synced;
+	int64_t base; /* PERSISTED seq = synced - base (checkpoints move it) */
+	uint64_t checkpoints;
 	int syncing;
 	struct heldmsg *held;
 	size_t nheld, capheld;
@@ -726,6 +728,51 @@ static void apply_update(struct world *w, int i)
 	schedule_timer(w, i, timer);
 }
 
+/*
+ * Checkpoint a replica's disk now and then: when everything is synced and
+ * nothing is held, replace the whole log with the core's snapshot, as the
+ * commit log's compaction does.  Later crashes then restart from it.
+ */
+static void maybe_checkpoint(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	if (nd->syncing || nd->synced != nd->ndisk || nd->nheld || nd->ndisk < (w->o.stress ? 8u : 64u) ||
+	    !chance(w, w->o.stress ? 500 : 100))
+		return;
+	struct px_update snapu;
+	px_update_init(&snapu);
+	if (px_replica_snapshot(nd->rep, &snapu)) {
+		fprintf(stderr, "sim: snapshot out of memory\n");
+		exit(2);
+	}
+	int64_t inc_synced = (int64_t)nd->synced - nd->base;
+	for (size_t k = 0; k < nd->ndisk; k++)
+		free(nd->disk[k].p);
+	nd->ndisk = 0;
+	for (size_t k = 0; k < snapu.nrec; k++) {
+		if (nd->ndisk == nd->capdisk) {
+			nd->capdisk = nd->capdisk ? nd->capdisk * 2 : 256;
+			nd->disk = realloc(nd->disk, nd->capdisk * sizeof(*nd->disk));
+			if (!nd->disk)
+				exit(2);
+		}
+		nd->disk[nd->ndisk].p = dup_bytes(snapu.arena + snapu.rec[k].off, snapu.rec[k].len);
+		nd->disk[nd->ndisk].len = snapu.rec[k].len;
+		nd->ndisk++;
+	}
+	nd->synced = nd->ndisk;
+	nd->base = (int64_t)nd->ndisk - inc_synced;
+	nd->checkpoints++;
+	w->res->checkpoints++;
+	trace(w, "coordinator.%d checkpoint: log replaced by a %zu-record snapshot", nd->idx, snapu.nrec);
+	px_update_free(&snapu);
+	if (w->faults_on && w->o.crash_replicas && chance(w, w->o.stress ? 500 : 100)) {
+		/* ... and restart from that snapshot soon. */
+		struct ev *ce = ev_new(w, w->now + rnd(w, 20), EV_CRASH, i);
+		ce->inc = UINT32_MAX;
+	}
+}
+
 static void rep_step(struct world *w, int i, struct px_event *ev)
 {
 	struct node *nd = &w->n[i];
@@ -1227,7 +1274,7 @@ static void node_start(struct world *w, int i)
 			exit(2);
 		for (size_t k = 0; k < nd->ndisk; k++)
 			recs[k] = px_str_of((const char *)nd->disk[k].p, nd->disk[k].len);
-		nd->base = nd->ndisk;
+		nd->base = (int64_t)nd->ndisk;
 		struct px_event ev = {.kind = PX_EV_START, .recs = recs, .nrecs = nd->ndisk};
 		ev.now = clock_of(w, i);
 		if (px_replica_step(nd->rep, &ev, &nd->u))
@@ -1520,11 +1567,12 @@ static void dispatch(struct world *w, struct ev *e)
 		if (e->arg > nd->synced)
 			nd->synced = e->arg;
 		{
-			struct px_event ev = {.kind = PX_EV_PERSISTED, .seq = nd->synced - nd->base};
+			struct px_event ev = {.kind = PX_EV_PERSISTED, .seq = (uint64_t)((int64_t)nd->synced - nd->base)};
 			release_held(w, i);
 			rep_step(w, i, &ev);
 		}
 		start_sync(w, i);
+		maybe_checkpoint(w, i);
 		break;
 	case EV_CLIENT:
 		client_tick(w, i);

@@ -1355,6 +1355,78 @@ static void test_lead_switch_set_keeps_acceptor_set(void **state)
 	drv_close(&d);
 }
 
+
+/* Replace the log with the replica's snapshot (a checkpoint). */
+static void drv_checkpoint(struct drv *d)
+{
+	struct px_update snapu;
+	px_update_init(&snapu);
+	assert_int_equal(px_replica_snapshot(d->r, &snapu), 0);
+	for (size_t i = 0; i < d->nlog; i++)
+		free(d->log[i]);
+	d->nlog = 0;
+	for (size_t k = 0; k < snapu.nrec; k++) {
+		assert_true(d->nlog < LOG_MAX);
+		uint32_t len = snapu.rec[k].len;
+		d->log[d->nlog] = malloc(len);
+		assert_non_null(d->log[d->nlog]);
+		memcpy(d->log[d->nlog], px_update_ptr(&snapu, snapu.rec[k].off), len);
+		d->loglen[d->nlog++] = len;
+	}
+	px_update_free(&snapu);
+}
+
+/* Rule: a replica restarted from its snapshot alone keeps every promise,
+ * accepted value, decision and tombstone, like one restarted from the
+ * whole log. */
+static void test_acc_snapshot_equals_log(void **state)
+{
+	(void)state;
+	struct drv d;
+	char g1b[64], g2b[64], g3b[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g1 = mkgid(g1b, T0, 1), g2 = mkgid(g2b, T0, 2), g3 = mkgid(g3b, T0, 3);
+	accept_then_reaccept(&d, g1);           /* g1/rm1: (5, aborted), promise 5 */
+	m = m1a(g1, 2, 9, pset(2, 1, 2));         /* g1/rm2: promise 9, nothing accepted */
+	drv_msg(&d, REPLICA(0), &m);
+	m = mdecision(g2, PX_OUT_COMMIT, pset(2, 1, 2)); /* g2: decided */
+	drv_msg(&d, REPLICA(0), &m);
+	m = m2a(g3, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	m = mforget(g3, PX_OUT_ABORT);          /* g3: tombstone */
+	drv_msg(&d, REPLICA(0), &m);
+	drv_flush(&d);
+	size_t full = d.nlog;
+	drv_checkpoint(&d);
+	assert_true(d.nlog > 0 && d.nlog <= full);
+
+	drv_crash(&d);
+	d.now += 10;
+	struct px_replica_config c = rcfg(1, 3);
+	drv_start(&d, &c);
+	assert_int_equal(px_replica_live(d.r), 2);
+	assert_int_equal(px_replica_tombstones(d.r), 1);
+	assert_int_equal(px_replica_outcome(d.r, g2), PX_OUT_COMMIT);
+	assert_int_equal(px_replica_outcome(d.r, g3), PX_OUT_ABORT);
+	drv_flush(&d);
+	/* the promise of 9 on g1/rm2 still refuses ballot 7 */
+	m = m1a(g1, 2, 7, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(sent(&d.u, 1, PX_MSG_1B, 0, &out, NULL));
+	assert_false(out.u.m1b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m1b.mbal, 9);
+	drv_flush(&d);
+	/* g1/rm1 still reports (5, aborted) */
+	m = m1a(g1, 1, 11, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(sent(&d.u, 1, PX_MSG_1B, 0, &out, NULL));
+	assert_true(out.u.m1b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m1b.vbal, 5);
+	assert_int_equal(out.u.m1b.vval, PX_VAL_ABORTED);
+	drv_close(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1372,6 +1444,7 @@ int main(void)
 		cmocka_unit_test(test_acc_horizon_only_when_durable),
 		cmocka_unit_test(test_acc_status_req),
 		cmocka_unit_test(test_acc_restart_keeps_gc_state),
+		cmocka_unit_test(test_acc_snapshot_equals_log),
 		cmocka_unit_test(test_lead_single_replica_leads),
 		cmocka_unit_test(test_lead_single_replica_commits),
 		cmocka_unit_test(test_lead_restart_new_round),
