@@ -15,12 +15,17 @@ CORE_SRCS := common/px_msg.c common/px_gid.c common/px_map.c common/px_update.c 
 	coordinator/px_rec.c coordinator/px_replica.c coordinator/px_acceptor.c \
 	coordinator/px_learner.c participant/pa_core.c
 CORE_HDRS := $(wildcard common/*.h coordinator/*.h participant/*.h)
+# The commit log library (I/O through a method table; posix, memory, crash
+# and fault backends).
+CL_SRCS   := $(wildcard commitlog/*.c)
+CL_HDRS   := $(wildcard commitlog/*.h)
 SIM_SRCS  := $(wildcard tests/sim/*.c)
 SIM_HDRS  := $(wildcard tests/sim/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+CL_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CL_SRCS))
 # The same core with a planted bug, to prove the simulator's checker bites.
 # Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
 # 3 2b sent before its record is durable, 4 recovery ignores accepted values,
@@ -30,15 +35,18 @@ PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 
 SIM       := $(BUILD)/bin/paxcommit-sim
 REPLAY_MSG := $(BUILD)/tests/replay_msg
+REPLAY_CL  := $(BUILD)/tests/replay_commitlog
+BENCH_CL   := $(BUILD)/bin/bench_commitlog
 
 # Simulator workload of `make test-sim`: seeds per replica count.
 SIM_SEEDS ?= 4000
 
-.PHONY: all test test-unit test-sim test-fuzz-replay deps demo asan fuzz clean check-core-purity
+.PHONY: all test test-unit test-sim test-fuzz-replay deps demo asan fuzz clean check-core-purity \
+	check-commitlog-purity bench bench-commitlog
 
-all: $(BUILD)/libpxcore.a $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(PLANTED_SIMS)
+all: $(BUILD)/libpxcore.a $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
 
-$(BUILD)/obj/%.o: %.c $(CORE_HDRS)
+$(BUILD)/obj/%.o: %.c $(CORE_HDRS) $(CL_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -c $< -o $@
 
@@ -46,35 +54,43 @@ $(BUILD)/libpxcore.a: $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(SIM): $(SIM_SRCS) $(SIM_HDRS) $(CORE_OBJS)
+$(SIM): $(SIM_SRCS) $(SIM_HDRS) $(CORE_OBJS) $(CL_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) -Itests/sim $(SIM_SRCS) $(CORE_OBJS) -o $@ $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) -Itests/sim $(SIM_SRCS) $(CORE_OBJS) $(CL_OBJS) -o $@ $(LDFLAGS)
 
 define planted_rules
 $(BUILD)/obj-bug$(1)/%.o: %.c $(CORE_HDRS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) -DPX_PLANT_BUG=$(1) $$(INC) -c $$< -o $$@
 
-$(BUILD)/tests/paxcommit-sim-bug$(1): $(SIM_SRCS) $(SIM_HDRS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS))
+$(BUILD)/tests/paxcommit-sim-bug$(1): $(SIM_SRCS) $(SIM_HDRS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) $(CL_OBJS)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(INC) -Itests/sim $(SIM_SRCS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) -o $$@ $$(LDFLAGS)
+	$$(CC) $$(CFLAGS) $$(INC) -Itests/sim $(SIM_SRCS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) $(CL_OBJS) -o $$@ $$(LDFLAGS)
 endef
 $(foreach b,$(PLANTED),$(eval $(call planted_rules,$(b))))
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS) $(CL_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) $< $(CORE_OBJS) -o $@ -lcmocka $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $< $(CORE_OBJS) $(CL_OBJS) -o $@ -lcmocka $(LDFLAGS)
 
 $(REPLAY_MSG): tests/fuzz/replay.c tests/fuzz/fuzz_msg.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) tests/fuzz/replay.c tests/fuzz/fuzz_msg.c $(CORE_OBJS) -o $@ $(LDFLAGS)
+
+$(REPLAY_CL): tests/fuzz/replay.c tests/fuzz/fuzz_commitlog.c $(CL_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) tests/fuzz/replay.c tests/fuzz/fuzz_commitlog.c $(CL_OBJS) -o $@ $(LDFLAGS)
+
+$(BENCH_CL): bench/bench_commitlog.c $(CL_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) bench/bench_commitlog.c $(CL_OBJS) -o $@ $(LDFLAGS)
 
 deps:
 	@bash scripts/deps.sh
 
 test: deps
 	$(MAKE) all
-	$(MAKE) check-core-purity test-unit test-fuzz-replay test-sim
+	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim
 
 # The core must stay pure: fail if it includes I/O headers or reads a clock.
 check-core-purity:
@@ -82,11 +98,19 @@ check-core-purity:
 		$(CORE_SRCS) $(CORE_HDRS) || { echo "core purity check failed (above)"; exit 1; }
 	@echo "core purity: ok"
 
+# Only the posix backend of the commit log may talk to the operating system.
+check-commitlog-purity:
+	@! grep -nE '#include *<(zmq|libpq-fe|unistd|fcntl|dirent|sys/stat|sys/types)\.h>' \
+		$(filter-out commitlog/cl_io_posix.c,$(CL_SRCS)) $(CL_HDRS) \
+		|| { echo "commitlog purity check failed (above)"; exit 1; }
+	@echo "commitlog purity: ok"
+
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-test-fuzz-replay: $(REPLAY_MSG)
+test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL)
 	$(REPLAY_MSG) tests/fuzz/corpus/msg
+	$(REPLAY_CL) tests/fuzz/corpus/commitlog
 
 test-sim: $(SIM) $(PLANTED_SIMS)
 	@bash tests/sim/run.sh $(SIM) $(SIM_SEEDS)
@@ -96,15 +120,25 @@ test-sim: $(SIM) $(PLANTED_SIMS)
 asan: deps
 	$(MAKE) BUILD=build/asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" SIM_SEEDS=$(or $(ASAN_SIM_SEEDS),300) \
-		all check-core-purity test-unit test-fuzz-replay test-sim
+		all check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim
 
-# Coverage-guided fuzzing of the decoder with clang's libFuzzer.
+# Coverage-guided fuzzing with clang's libFuzzer: the wire decoder, then
+# commit-log recovery, FUZZ_TIME seconds each; new inputs join the corpus.
 FUZZ_TIME ?= 60
 fuzz: deps
 	@mkdir -p $(BUILD)/fuzz
 	clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined $(INC) \
 		tests/fuzz/fuzz_msg.c common/px_msg.c -o $(BUILD)/fuzz/fuzz_msg
 	$(BUILD)/fuzz/fuzz_msg -max_total_time=$(FUZZ_TIME) -max_len=4096 tests/fuzz/corpus/msg
+	clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined $(INC) \
+		tests/fuzz/fuzz_commitlog.c $(CL_SRCS) -o $(BUILD)/fuzz/fuzz_commitlog
+	$(BUILD)/fuzz/fuzz_commitlog -max_total_time=$(FUZZ_TIME) -max_len=4096 tests/fuzz/corpus/commitlog
+
+# Benchmarks (numbers, never pass/fail).  BENCH_DIR: where the log's files
+# go (default: a temp dir on the disk of /tmp).
+bench: bench-commitlog
+bench-commitlog: $(BENCH_CL)
+	$(BENCH_CL) $(BENCH_DIR)
 
 demo: deps
 	@echo "make demo: not built yet."

@@ -21,12 +21,14 @@
  */
 #include "sim.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pa_core.h"
+#include "sim_disk.h"
 #include "px_gid.h"
 #include "px_map.h"
 #include "px_msg.h"
@@ -64,11 +66,6 @@ struct ev {
 };
 
 enum node_kind { K_REP = 1, K_AGENT, K_CLIENT };
-
-struct rec {
-	uint8_t *p;
-	uint32_t len;
-};
 
 struct heldmsg {
 	struct px_addr to;
@@ -134,11 +131,10 @@ struct node {
 	uint64_t skew;
 	uint64_t timer_at;
 	struct px_update u;
-	/* replica */
+	/* replica: its commit log (sim_disk.c); PERSISTED seq = durable log
+	 * seq - the log's last seq at START */
 	struct px_replica *rep;
-	struct rec *disk;
-	size_t ndisk, capdisk, synced;
-	int64_t base; /* PERSISTED seq = synced - base (checkpoints move it) */
+	struct sdisk *disk;
 	uint64_t checkpoints;
 	int syncing;
 	struct heldmsg *held;
@@ -169,6 +165,7 @@ struct world {
 	/* fault intensities of this seed */
 	unsigned p_drop, p_dup, p_delay, p_crash, p_part, p_die; /* per mille */
 	unsigned p_crash_send; /* per 10000 messages: crash the sender just after */
+	unsigned p_disk_fault; /* per mille of syncs: a write or fsync fails */
 	uint32_t disk_ms;      /* fsync latency bound */
 	/* timing of this seed: short timeouts make leaders duel */
 	uint32_t hb_ms, lease_ms, timeout_ms, resend_ms;
@@ -558,7 +555,8 @@ static void net_send(struct world *w, int from, struct px_addr to, const uint8_t
 	int acc_reply = m->type == PX_MSG_1B || m->type == PX_MSG_2B;
 	if (w->faults_on && w->n[from].kind == K_REP && w->o.crash_replicas &&
 	    (rnd(w, 10000) < w->p_crash_send ||
-	     (acc_reply && w->n[from].synced < w->n[from].ndisk && chance(w, 100)))) {
+	     (acc_reply && sdisk_appended(w->n[from].disk) > sdisk_durable(w->n[from].disk) &&
+	      chance(w, 100)))) {
 		/* Crash right after this message leaves, above all when an
 		 * acceptor's reply leaves with writes not yet synced: those
 		 * writes are lost (the window a durability bug falls into). */
@@ -658,7 +656,7 @@ static void release_held(struct world *w, int i)
 	size_t keep = 0;
 	for (size_t k = 0; k < nd->nheld; k++) {
 		struct heldmsg *h = &nd->held[k];
-		if (h->barrier <= nd->synced) {
+		if (h->barrier <= sdisk_durable(nd->disk)) {
 			net_send(w, i, h->to, h->p, h->len);
 			free(h->p);
 		} else {
@@ -671,11 +669,10 @@ static void release_held(struct world *w, int i)
 static void start_sync(struct world *w, int i)
 {
 	struct node *nd = &w->n[i];
-	if (nd->syncing || nd->synced == nd->ndisk)
+	if (nd->syncing || sdisk_appended(nd->disk) == sdisk_durable(nd->disk))
 		return;
 	nd->syncing = 1;
-	struct ev *e = ev_new(w, w->now + 1 + rnd(w, w->disk_ms), EV_SYNC, i);
-	e->arg = nd->ndisk;
+	ev_new(w, w->now + 1 + rnd(w, w->disk_ms), EV_SYNC, i);
 }
 
 static void db_schedule(struct world *w, int i, const struct pa_db_action *a, const struct px_update *u);
@@ -692,15 +689,9 @@ static void apply_update(struct world *w, int i)
 	if (u->enc_err)
 		violation(w, "a core built a message that does not encode: %s", px_codec_strerror(u->enc_err));
 	for (size_t k = 0; k < u->nrec; k++) {
-		if (nd->ndisk == nd->capdisk) {
-			nd->capdisk = nd->capdisk ? nd->capdisk * 2 : 256;
-			nd->disk = realloc(nd->disk, nd->capdisk * sizeof(*nd->disk));
-			if (!nd->disk)
-				exit(2);
-		}
-		nd->disk[nd->ndisk].p = dup_bytes(u->arena + u->rec[k].off, u->rec[k].len);
-		nd->disk[nd->ndisk].len = u->rec[k].len;
-		nd->ndisk++;
+		int rc = sdisk_append(nd->disk, u->arena + u->rec[k].off, u->rec[k].len);
+		if (rc)
+			violation(w, "coordinator.%d: append to the commit log failed (%d)", nd->idx, rc);
 	}
 	for (size_t k = 0; k < u->nnow; k++)
 		net_send(w, i, u->now[k].to, u->arena + u->now[k].off, u->now[k].len);
@@ -715,13 +706,13 @@ static void apply_update(struct world *w, int i)
 		h->to = u->held[k].to;
 		h->p = dup_bytes(u->arena + u->held[k].off, u->held[k].len);
 		h->len = u->held[k].len;
-		h->barrier = nd->ndisk;
+		h->barrier = sdisk_appended(nd->disk);
 	}
 	for (size_t k = 0; k < u->ndb; k++)
 		db_schedule(w, i, &u->db[k], u);
 	uint64_t timer = u->timer;
 	px_update_reset(u);
-	if (nd->synced == nd->ndisk)
+	if (nd->kind != K_REP || sdisk_appended(nd->disk) == sdisk_durable(nd->disk))
 		release_held(w, i);
 	else
 		start_sync(w, i);
@@ -736,8 +727,9 @@ static void apply_update(struct world *w, int i)
 static void maybe_checkpoint(struct world *w, int i)
 {
 	struct node *nd = &w->n[i];
-	if (nd->syncing || nd->synced != nd->ndisk || nd->nheld || nd->ndisk < (w->o.stress ? 8u : 64u) ||
-	    !chance(w, w->o.stress ? 500 : 100))
+	uint64_t logged = sdisk_appended(nd->disk) - sdisk_base(nd->disk);
+	if (nd->syncing || sdisk_appended(nd->disk) != sdisk_durable(nd->disk) || nd->nheld ||
+	    logged < (w->o.stress ? 8u : 64u) || !chance(w, w->o.stress ? 500 : 100))
 		return;
 	struct px_update snapu;
 	px_update_init(&snapu);
@@ -745,26 +737,13 @@ static void maybe_checkpoint(struct world *w, int i)
 		fprintf(stderr, "sim: snapshot out of memory\n");
 		exit(2);
 	}
-	int64_t inc_synced = (int64_t)nd->synced - nd->base;
-	for (size_t k = 0; k < nd->ndisk; k++)
-		free(nd->disk[k].p);
-	nd->ndisk = 0;
-	for (size_t k = 0; k < snapu.nrec; k++) {
-		if (nd->ndisk == nd->capdisk) {
-			nd->capdisk = nd->capdisk ? nd->capdisk * 2 : 256;
-			nd->disk = realloc(nd->disk, nd->capdisk * sizeof(*nd->disk));
-			if (!nd->disk)
-				exit(2);
-		}
-		nd->disk[nd->ndisk].p = dup_bytes(snapu.arena + snapu.rec[k].off, snapu.rec[k].len);
-		nd->disk[nd->ndisk].len = snapu.rec[k].len;
-		nd->ndisk++;
-	}
-	nd->synced = nd->ndisk;
-	nd->base = (int64_t)nd->ndisk - inc_synced;
+	int rc = sdisk_checkpoint(nd->disk, &snapu);
+	if (rc)
+		violation(w, "coordinator.%d: checkpoint failed (%d)", nd->idx, rc);
 	nd->checkpoints++;
 	w->res->checkpoints++;
-	trace(w, "coordinator.%d checkpoint: log replaced by a %zu-record snapshot", nd->idx, snapu.nrec);
+	trace(w, "coordinator.%d checkpoint: log replaced by a %zu-record snapshot (%zu segments left)", nd->idx,
+	      snapu.nrec, sdisk_segments(nd->disk));
 	px_update_free(&snapu);
 	if (w->faults_on && w->o.crash_replicas && chance(w, w->o.stress ? 500 : 100)) {
 		/* ... and restart from that snapshot soon. */
@@ -1269,17 +1248,20 @@ static void node_start(struct world *w, int i)
 		nd->rep = px_replica_new(&cfg);
 		if (!nd->rep)
 			exit(2);
-		struct px_str *recs = malloc(sizeof(*recs) * (nd->ndisk + 1));
-		if (!recs)
+		if (!nd->disk && !(nd->disk = sdisk_new()))
 			exit(2);
-		for (size_t k = 0; k < nd->ndisk; k++)
-			recs[k] = px_str_of((const char *)nd->disk[k].p, nd->disk[k].len);
-		nd->base = (int64_t)nd->ndisk;
-		struct px_event ev = {.kind = PX_EV_START, .recs = recs, .nrecs = nd->ndisk};
+		const struct px_str *recs = NULL;
+		size_t nrecs = 0;
+		char err[300];
+		if (sdisk_open(nd->disk, &recs, &nrecs, err, sizeof(err))) {
+			violation(w, "coordinator.%d cannot recover its commit log: %s", nd->idx, err);
+			nd->up = 0;
+			return;
+		}
+		struct px_event ev = {.kind = PX_EV_START, .recs = recs, .nrecs = nrecs};
 		ev.now = clock_of(w, i);
 		if (px_replica_step(nd->rep, &ev, &nd->u))
 			violation(w, "coordinator.%d cannot restart from its log", nd->idx);
-		free(recs);
 		apply_update(w, i);
 	} else if (nd->kind == K_AGENT) {
 		struct pa_config cfg = {
@@ -1327,9 +1309,8 @@ static void node_crash(struct world *w, int i)
 		w->res->leader_changes += st->leader_changes;
 		w->res->forgotten += st->forgotten;
 		px_replica_destroy(&nd->rep);
-		for (size_t k = nd->synced; k < nd->ndisk; k++)
-			free(nd->disk[k].p); /* unsynced writes are lost */
-		nd->ndisk = nd->synced;
+		if (sdisk_crash(nd->disk, rng_next(&w->rng))) /* unsynced writes are lost */
+			exit(2);
 		nd->syncing = 0;
 		for (size_t k = 0; k < nd->nheld; k++)
 			free(nd->held[k].p);
@@ -1562,18 +1543,29 @@ static void dispatch(struct world *w, struct ev *e)
 			pa_step(w, i, &ev);
 		}
 		break;
-	case EV_SYNC:
+	case EV_SYNC: {
 		nd->syncing = 0;
-		if (e->arg > nd->synced)
-			nd->synced = e->arg;
-		{
-			struct px_event ev = {.kind = PX_EV_PERSISTED, .seq = (uint64_t)((int64_t)nd->synced - nd->base)};
-			release_held(w, i);
-			rep_step(w, i, &ev);
+		int fault = 0;
+		if (w->faults_on && w->o.crash_replicas && chance(w, w->p_disk_fault))
+			fault = chance(w, 500) ? EIO : ENOSPC;
+		if (sdisk_sync(nd->disk, fault)) {
+			if (!fault)
+				violation(w, "coordinator.%d: commit log sync failed without a fault", nd->idx);
+			/* A failed fsync is not retried: fail-stop, restart from disk. */
+			trace(w, "coordinator.%d: fsync fails (%s): stops and restarts from its log", nd->idx,
+			      fault == EIO ? "EIO" : "ENOSPC");
+			w->res->disk_faults++;
+			node_crash(w, i);
+			break;
 		}
+		struct px_event ev = {.kind = PX_EV_PERSISTED,
+				      .seq = sdisk_durable(nd->disk) - sdisk_base(nd->disk)};
+		release_held(w, i);
+		rep_step(w, i, &ev);
 		start_sync(w, i);
 		maybe_checkpoint(w, i);
 		break;
+	}
 	case EV_CLIENT:
 		client_tick(w, i);
 		break;
@@ -1606,9 +1598,7 @@ static void cleanup(struct world *w)
 		pa_core_destroy(&nd->pa);
 		if (nd->up)
 			px_update_free(&nd->u);
-		for (size_t k = 0; k < nd->ndisk; k++)
-			free(nd->disk[k].p);
-		free(nd->disk);
+		sdisk_free(&nd->disk);
 		for (size_t k = 0; k < nd->nheld; k++)
 			free(nd->held[k].p);
 		free(nd->held);
@@ -1676,6 +1666,7 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 		w->p_part = (unsigned)rnd(w, 700);
 		w->p_die = (unsigned)rnd(w, 30);
 		w->p_crash_send = (unsigned)rnd(w, o->stress ? 30 : 5);
+		w->p_disk_fault = (unsigned)rnd(w, 10);
 	}
 	for (int i = 0; i < w->nn; i++) {
 		struct node *nd = &w->n[i];

@@ -30,7 +30,7 @@ struct sim_result {
 	uint64_t steps;
 	uint64_t txns, committed, aborted, unknown; /* client answers */
 	uint64_t msgs, dropped, duplicated, delayed, partitions, crashes;
-	uint64_t recoveries, leader_changes, forgotten, presumed_aborts, checkpoints;
+	uint64_t recoveries, leader_changes, forgotten, presumed_aborts, checkpoints, disk_faults;
 	uint64_t end_time;     /* virtual ms when the run ended */
 	uint64_t settle_time;  /* virtual ms from heal to everything decided */
 	int violations;
