@@ -18,6 +18,9 @@ CORE_HDRS := $(wildcard common/*.h coordinator/*.h participant/*.h)
 # The commit log library (I/O through a method table; posix, memory, crash
 # and fault backends).
 CL_SRCS   := $(wildcard commitlog/*.c)
+# The cluster configuration reader: reads a file through libinih, so it is
+# not part of the pure core.
+CONF_SRCS := common/px_config.c
 CL_HDRS   := $(wildcard commitlog/*.h)
 SIM_SRCS  := $(wildcard tests/sim/*.c)
 SIM_HDRS  := $(wildcard tests/sim/*.h)
@@ -26,6 +29,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 CL_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CL_SRCS))
+CONF_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CONF_SRCS))
+# Reached only through the test_% pattern rule: keep make from deleting them.
+.SECONDARY: $(CONF_OBJS) $(CL_OBJS)
 # The same core with a planted bug, to prove the simulator's checker bites.
 # Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
 # 3 2b sent before its record is durable, 4 recovery ignores accepted values,
@@ -69,9 +75,9 @@ $(BUILD)/tests/paxcommit-sim-bug$(1): $(SIM_SRCS) $(SIM_HDRS) $(patsubst %.c,$(B
 endef
 $(foreach b,$(PLANTED),$(eval $(call planted_rules,$(b))))
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS) $(CL_OBJS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) $< $(CORE_OBJS) $(CL_OBJS) -o $@ -lcmocka $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $< $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) -o $@ -lcmocka -linih $(LDFLAGS)
 
 $(REPLAY_MSG): tests/fuzz/replay.c tests/fuzz/fuzz_msg.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)
