@@ -75,7 +75,7 @@ enum px_outcome {
 	PX_OUT_ABORT = 2
 };
 
-/* Flags in 1b / 2b / SYNC entries. */
+/* Flags in 1b and 2b. */
 enum px_acc_flag {
 	PX_ACC_OK = 1u << 0,           /* promise given (1b) / value accepted (2b) */
 	PX_ACC_DECIDED = 1u << 1,      /* `outcome` holds the decision */

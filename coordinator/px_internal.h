@@ -107,7 +107,6 @@ struct px_replica {
 	uint32_t ballot;     /* current leader ballot, 0 when not leading */
 	uint32_t maxbal_seen;
 	uint64_t next_sync;
-	uint64_t sync_cursor[PX_REPLICAS_MAX];
 
 	/* acceptor */
 	struct px_map txns;  /* gid -> struct px_txn */

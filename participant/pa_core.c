@@ -488,9 +488,7 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 		}
 		break;
 	case PA_ROLLING:
-		if (ev->status == PA_DB_LOST) {
-			/* A lost connection rolls the open transaction back too. */
-		}
+		/* Done, failed or lost: a lost connection rolls it back too. */
 		set_state(c, t, PA_GONE);
 		if (t->outcome == PX_OUT_ABORT)
 			ack(c, u, t);

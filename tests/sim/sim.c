@@ -169,7 +169,6 @@ struct world {
 	uint32_t disk_ms;      /* fsync latency bound */
 	/* timing of this seed: short timeouts make leaders duel */
 	uint32_t hb_ms, lease_ms, timeout_ms, resend_ms;
-	char logbuf[600];
 };
 
 static uint64_t rnd(struct world *w, uint64_t n)
