@@ -14,13 +14,21 @@ INC     := -Icommon -Icoordinator -Iparticipant -Icommitlog -Iclient
 CORE_SRCS := common/px_msg.c common/px_gid.c common/px_map.c common/px_update.c \
 	coordinator/px_rec.c coordinator/px_replica.c coordinator/px_acceptor.c \
 	coordinator/px_learner.c participant/pa_core.c
-CORE_HDRS := $(wildcard common/*.h coordinator/*.h participant/*.h)
+# Headers of the core: everything in these folders but the transport and the
+# config reader, which are edges (they include zmq.h / read files).
+EDGE_HDRS := common/px_net.h common/px_config.h
+CORE_HDRS := $(filter-out $(EDGE_HDRS),$(wildcard common/*.h coordinator/*.h participant/*.h))
+ALL_HDRS  := $(wildcard common/*.h coordinator/*.h participant/*.h commitlog/*.h client/*.h)
 # The commit log library (I/O through a method table; posix, memory, crash
 # and fault backends).
 CL_SRCS   := $(wildcard commitlog/*.c)
 # The cluster configuration reader: reads a file through libinih, so it is
 # not part of the pure core.
 CONF_SRCS := common/px_config.c
+# The ZeroMQ transport every process uses.
+NET_SRCS  := common/px_net.c
+# The client library (libpaxcommit).
+CLIENT_SRCS := client/pc_coord.c
 CL_HDRS   := $(wildcard commitlog/*.h)
 SIM_SRCS  := $(wildcard tests/sim/*.c)
 SIM_HDRS  := $(wildcard tests/sim/*.h)
@@ -30,8 +38,10 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 CL_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CL_SRCS))
 CONF_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CONF_SRCS))
-# Reached only through the test_% pattern rule: keep make from deleting them.
-.SECONDARY: $(CONF_OBJS) $(CL_OBJS)
+NET_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(NET_SRCS))
+CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
+# Reached only through pattern rules: keep make from deleting them.
+.SECONDARY: $(CONF_OBJS) $(CL_OBJS) $(NET_OBJS) $(CLIENT_OBJS)
 # The same core with a planted bug, to prove the simulator's checker bites.
 # Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
 # 3 2b sent before its record is durable, 4 recovery ignores accepted values,
@@ -40,6 +50,12 @@ PLANTED   := 1 2 3 4 5
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 
 SIM       := $(BUILD)/bin/paxcommit-sim
+COORD     := $(BUILD)/bin/paxcommit-coordinator
+LIBPC     := $(BUILD)/lib/libpaxcommit.a
+TEST_AGENT := $(BUILD)/tests/test_agent
+E2E_SRCS  := $(wildcard tests/e2e/e2e_*.c)
+E2E_BINS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(E2E_SRCS))
+E2E_LIB   := tests/e2e/cluster.c
 REPLAY_MSG := $(BUILD)/tests/replay_msg
 REPLAY_CL  := $(BUILD)/tests/replay_commitlog
 BENCH_CL   := $(BUILD)/bin/bench_commitlog
@@ -47,12 +63,12 @@ BENCH_CL   := $(BUILD)/bin/bench_commitlog
 # Simulator workload of `make test-sim`: seeds per replica count.
 SIM_SEEDS ?= 4000
 
-.PHONY: all test test-unit test-sim test-fuzz-replay deps demo asan fuzz clean check-core-purity \
+.PHONY: all test test-unit test-sim test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog
 
-all: $(BUILD)/libpxcore.a $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
+all: $(BUILD)/libpxcore.a $(COORD) $(LIBPC) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
 
-$(BUILD)/obj/%.o: %.c $(CORE_HDRS) $(CL_HDRS)
+$(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -c $< -o $@
 
@@ -63,6 +79,23 @@ $(BUILD)/libpxcore.a: $(CORE_OBJS)
 $(SIM): $(SIM_SRCS) $(SIM_HDRS) $(CORE_OBJS) $(CL_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -Itests/sim $(SIM_SRCS) $(CORE_OBJS) $(CL_OBJS) -o $@ $(LDFLAGS)
+
+$(COORD): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+
+# The client library: the client code plus the shared pieces it uses.
+$(LIBPC): $(CLIENT_OBJS) $(NET_OBJS) $(CONF_OBJS) $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(TEST_AGENT): tests/e2e/test_agent.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+
+$(BUILD)/tests/e2e_%: tests/e2e/e2e_%.c $(E2E_LIB) tests/e2e/cluster.h $(LIBPC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) -Itests/e2e $< $(E2E_LIB) $(LIBPC) -o $@ -lcmocka -lzmq -linih -lpthread $(LDFLAGS)
 
 define planted_rules
 $(BUILD)/obj-bug$(1)/%.o: %.c $(CORE_HDRS)
@@ -96,7 +129,7 @@ deps:
 
 test: deps
 	$(MAKE) all
-	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim
+	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-e2e
 
 # The core must stay pure: fail if it includes I/O headers or reads a clock.
 check-core-purity:
@@ -114,6 +147,11 @@ check-commitlog-purity:
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# End-to-end: real coordinator processes over ZeroMQ on loopback, with the
+# scripted test participant (tests/e2e/test_agent.c).
+test-e2e: $(COORD) $(TEST_AGENT) $(E2E_BINS)
+	@set -e; for t in $(E2E_BINS); do echo "== $$t"; PAXCOMMIT_BIN=$(BUILD)/bin PAXCOMMIT_TEST_BIN=$(BUILD)/tests $$t; done
+
 test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL)
 	$(REPLAY_MSG) tests/fuzz/corpus/msg
 	$(REPLAY_CL) tests/fuzz/corpus/commitlog
@@ -126,7 +164,7 @@ test-sim: $(SIM) $(PLANTED_SIMS)
 asan: deps
 	$(MAKE) BUILD=build/asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" SIM_SEEDS=$(or $(ASAN_SIM_SEEDS),300) \
-		all check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim
+		all check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-e2e
 
 # Coverage-guided fuzzing with clang's libFuzzer: the wire decoder, then
 # commit-log recovery, FUZZ_TIME seconds each; new inputs join the corpus.

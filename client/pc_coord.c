@@ -1,0 +1,423 @@
+/*
+ * pc_coord.c - the client library's side of the coordinators: leader
+ * finding, commit / rollback requests with a deadline, status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "paxcommit.h"
+#include "px_config.h"
+#include "px_gid.h"
+#include "px_msg.h"
+#include "px_net.h"
+
+#define NREP_MAX 5 /* coordinator replicas at most (px_config.h) */
+
+struct pc_conn {
+	struct px_config cfg;
+	void *zctx;
+	struct px_net *net;
+	uint64_t client_id;
+	uint64_t seq;
+	uint64_t req;
+	int leader; /* last known leader, or -1 */
+	char err[600];
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int fail(struct pc_conn *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct pc_conn *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static uint64_t random_id(void)
+{
+	uint64_t v = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+			v = 0;
+		close(fd);
+	}
+	if (!v) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid() ^ ((uint64_t)ts.tv_sec << 40);
+	}
+	return v;
+}
+
+int pc_connect(const char *config_path, struct pc_conn **out, char *err, size_t errcap)
+{
+	*out = NULL;
+	struct pc_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		if (errcap)
+			snprintf(err, errcap, "out of memory");
+		return PC_ENOMEM;
+	}
+	c->leader = -1;
+	if (px_config_load(config_path, &c->cfg, err, errcap)) {
+		free(c);
+		return PC_ECONFIG;
+	}
+	c->zctx = zmq_ctx_new();
+	if (!c->zctx) {
+		if (errcap)
+			snprintf(err, errcap, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+		pc_conn_close(&c);
+		return PC_ENET;
+	}
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0), .bind = NULL, .hwm = 1000, .queue_unconnected = 1};
+	if (px_net_new(c->zctx, &nc, &c->net, err, errcap)) {
+		pc_conn_close(&c);
+		return PC_ENET;
+	}
+	for (uint8_t i = 0; i < c->cfg.ncoord; i++)
+		if (px_net_add_peer(c->net, px_addr_of(PX_NODE_REPLICA, i), c->cfg.coord[i].endpoint, err, errcap)) {
+			pc_conn_close(&c);
+			return PC_ENET;
+		}
+	c->client_id = random_id();
+	*out = c;
+	return PC_OK;
+}
+
+void pc_conn_close(struct pc_conn **cp)
+{
+	struct pc_conn *c = *cp;
+	if (!c)
+		return;
+	px_net_destroy(&c->net);
+	if (c->zctx)
+		zmq_ctx_term(c->zctx);
+	px_config_free(&c->cfg);
+	free(c);
+	*cp = NULL;
+}
+
+const char *pc_conn_errmsg(const struct pc_conn *c)
+{
+	return c ? c->err : "no connection";
+}
+
+const char *pc_cluster_name(const struct pc_conn *c)
+{
+	return c->cfg.name;
+}
+
+uint16_t pc_participant_id(const struct pc_conn *c, const char *name)
+{
+	const struct px_config_part *p = px_config_part_by_name(&c->cfg, name);
+	return p ? p->id : 0;
+}
+
+size_t pc_new_gid(struct pc_conn *c, char *buf, size_t cap)
+{
+	return px_gid_make(buf, cap, c->cfg.name, wall_ms(), c->client_id, ++c->seq);
+}
+
+static int send_msg(struct pc_conn *c, int replica, const struct px_msg *m)
+{
+	uint8_t buf[2048];
+	size_t len;
+	int e = px_encode(m, buf, sizeof(buf), &len);
+	if (e)
+		return fail(c, PC_EINVAL, "cannot encode request: %s", px_codec_strerror(e));
+	px_net_send(c->net, px_addr_of(PX_NODE_REPLICA, (uint64_t)replica), buf, len);
+	return 0;
+}
+
+/* Wait until a reply arrives or `until` (monotonic ms).  Returns 1 and the
+ * decoded OUTCOME for gid (views into the transport's buffer, valid until
+ * the next call), 0 on timeout, or a PC_E* code. */
+static int wait_outcome(struct pc_conn *c, const char *gid, uint64_t until, struct px_msg *m, int *from)
+{
+	zmq_pollitem_t items[NREP_MAX];
+	size_t n = px_net_pollitems(c->net, items, NREP_MAX);
+	size_t glen = strlen(gid);
+	for (;;) {
+		struct px_addr fa;
+		const uint8_t *data;
+		size_t len;
+		int r;
+		while ((r = px_net_recv(c->net, &fa, &data, &len)) == 1) {
+			size_t off = 0;
+			const uint8_t *frame;
+			size_t flen;
+			while (px_net_split(data, len, &off, &frame, &flen) == 1) {
+				if (px_decode(frame, flen, m) || m->type != PX_MSG_OUTCOME)
+					continue;
+				if (m->u.outcome.gid.len != glen || memcmp(m->u.outcome.gid.p, gid, glen))
+					continue; /* a late reply about an earlier gid */
+				*from = (int)fa.id;
+				return 1;
+			}
+		}
+		if (r < 0 && errno != EINTR)
+			return fail(c, PC_ENET, "receive: %s", zmq_strerror(errno));
+		uint64_t now = mono_ms();
+		if (now >= until)
+			return 0;
+		if (zmq_poll(items, (int)n, (long)(until - now)) < 0 && zmq_errno() != EINTR)
+			return fail(c, PC_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+	}
+}
+
+static void copy_reason(struct pc_result *res, const struct px_moutcome *o)
+{
+	size_t l = o->reason.len > PC_REASON_MAX ? PC_REASON_MAX : o->reason.len;
+	memcpy(res->reason, o->reason.p, l);
+	res->reason[l] = 0;
+}
+
+static int make_pset(struct pc_conn *c, const uint16_t *rms, size_t nrms, struct px_pset *ps)
+{
+	if (!rms || nrms == 0 || nrms > PX_PSET_MAX)
+		return fail(c, PC_EINVAL, "a transaction needs 1..%u participants, not %zu", PX_PSET_MAX, nrms);
+	ps->n = 0;
+	for (size_t i = 0; i < nrms; i++) {
+		/* insertion sort: small sets */
+		size_t j = ps->n;
+		while (j > 0 && ps->rm[j - 1] > rms[i]) {
+			ps->rm[j] = ps->rm[j - 1];
+			j--;
+		}
+		if (j > 0 && ps->rm[j - 1] == rms[i])
+			return fail(c, PC_EINVAL, "participant %u named twice", rms[i]);
+		ps->rm[j] = rms[i];
+		ps->n++;
+	}
+	return 0;
+}
+
+static int check_gid(struct pc_conn *c, const char *gid)
+{
+	uint64_t birth;
+	size_t plen;
+	size_t glen = gid ? strlen(gid) : 0;
+	if (!gid || px_gid_parse(gid, glen, &birth, &plen) || plen != strlen(c->cfg.name) ||
+	    memcmp(gid, c->cfg.name, plen))
+		return fail(c, PC_EINVAL, "'%s' is not a gid of cluster %s", gid ? gid : "(null)", c->cfg.name);
+	return 0;
+}
+
+/* Commit (abort == 0) or roll back, with retries; see paxcommit.h. */
+static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort,
+		  uint32_t timeout_ms, struct pc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->leader = -1;
+	c->err[0] = 0;
+	struct px_msg m;
+	memset(&m, 0, sizeof(m));
+	int e = check_gid(c, gid);
+	if (e)
+		return e;
+	struct px_pset ps;
+	if ((e = make_pset(c, rms, nrms, &ps)))
+		return e;
+	uint64_t req = ++c->req;
+	if (abort) {
+		m.type = PX_MSG_ROLLBACK_REQ;
+		m.u.rollback_req.req = req;
+		m.u.rollback_req.gid = px_str_of(gid, (uint32_t)strlen(gid));
+		m.u.rollback_req.pset = ps;
+	} else {
+		m.type = PX_MSG_COMMIT_REQ;
+		m.u.commit_req.req = req;
+		m.u.commit_req.gid = px_str_of(gid, (uint32_t)strlen(gid));
+		m.u.commit_req.wait = wait == PC_WAIT_DECIDED ? PX_WAIT_DECIDED : PX_WAIT_APPLIED;
+		m.u.commit_req.pset = ps;
+	}
+	int n = c->cfg.ncoord;
+	int target = c->leader >= 0 ? c->leader : 0;
+	/* A silent target is given up for the next replica after this long;
+	 * a follower then points us at the leader it trusts. */
+	uint64_t patience = 2u * c->cfg.lease_ms + 100u;
+	uint64_t start = mono_ms(), deadline = start + timeout_ms;
+	uint64_t next_send = start, backoff = 5;
+	for (;;) {
+		uint64_t now = mono_ms();
+		if (now >= deadline) {
+			res->outcome = PC_UNKNOWN;
+			snprintf(res->reason, sizeof(res->reason), "no decision within %u ms", timeout_ms);
+			return 0;
+		}
+		if (now >= next_send) {
+			if ((e = send_msg(c, target, &m)))
+				return e;
+			next_send = now + patience;
+		}
+		struct px_msg r;
+		int from = -1;
+		uint64_t until = next_send < deadline ? next_send : deadline;
+		int got = wait_outcome(c, gid, until, &r, &from);
+		if (got < 0)
+			return got;
+		if (got == 0) {
+			if (mono_ms() >= next_send)
+				target = (target + 1) % n; /* silent: try the next replica */
+			continue;
+		}
+		const struct px_moutcome *o = &r.u.outcome;
+		if (o->leader < n)
+			res->leader = o->leader;
+		switch (o->status) {
+		case PX_ST_COMMITTED:
+		case PX_ST_ABORTED:
+			res->outcome = o->status == PX_ST_COMMITTED ? PC_COMMITTED : PC_ABORTED;
+			copy_reason(res, o);
+			c->leader = from;
+			return 0;
+		case PX_ST_NOT_LEADER:
+			/* Go where it points, or to the next replica if it knows no
+			 * leader; back off a little so that an election in progress
+			 * is not flooded. */
+			target = o->leader < n && o->leader != from ? o->leader : (from + 1) % n;
+			c->leader = o->leader < n ? o->leader : -1;
+			next_send = mono_ms() + backoff;
+			backoff = backoff < 200 ? backoff * 2 : 200;
+			break;
+		case PX_ST_BUSY:
+			next_send = mono_ms() + 50 + backoff;
+			backoff = backoff < 200 ? backoff * 2 : 200;
+			break;
+		case PX_ST_ERROR:
+			copy_reason(res, o);
+			return fail(c, PC_EREFUSED, "coordinator.%d refused %s: %s", from, gid, res->reason);
+		case PX_ST_UNKNOWN_GID:
+			/* Forgotten without an outcome (given up long ago). */
+			res->outcome = PC_UNKNOWN;
+			copy_reason(res, o);
+			return 0;
+		default:
+			break; /* UNDECIDED: keep waiting */
+		}
+	}
+}
+
+int pc_commit_gid(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait,
+		  uint32_t timeout_ms, struct pc_result *res)
+{
+	return decide(c, gid, rms, nrms, wait, 0, timeout_ms, res);
+}
+
+int pc_rollback_gid(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, uint32_t timeout_ms,
+		    struct pc_result *res)
+{
+	return decide(c, gid, rms, nrms, PC_WAIT_DECIDED, 1, timeout_ms, res);
+}
+
+/* Ask replicas [lo, hi) about gid; see pc_status. */
+static int ask_status(struct pc_conn *c, int lo, int hi, const char *gid, uint32_t timeout_ms, struct pc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->leader = -1;
+	c->err[0] = 0;
+	int e = check_gid(c, gid);
+	if (e)
+		return e;
+	struct px_msg m = {.type = PX_MSG_STATUS_REQ};
+	m.u.status_req.req = ++c->req;
+	m.u.status_req.gid = px_str_of(gid, (uint32_t)strlen(gid));
+	int asked = hi - lo, answered = 0, unknown = 0;
+	uint8_t seen[NREP_MAX] = {0};
+	uint64_t deadline = mono_ms() + timeout_ms;
+	for (int i = lo; i < hi; i++)
+		if ((e = send_msg(c, i, &m)))
+			return e;
+	res->outcome = PC_ST_NO_ANSWER;
+	while (answered < asked) {
+		struct px_msg r;
+		int from = -1;
+		int got = wait_outcome(c, gid, deadline, &r, &from);
+		if (got < 0)
+			return got;
+		if (got == 0)
+			break;
+		if (from < lo || from >= hi || seen[from] || r.u.outcome.req != m.u.status_req.req)
+			continue;
+		seen[from] = 1;
+		answered++;
+		const struct px_moutcome *o = &r.u.outcome;
+		if (o->leader < c->cfg.ncoord)
+			res->leader = o->leader;
+		switch (o->status) {
+		case PX_ST_COMMITTED:
+		case PX_ST_ABORTED:
+			res->outcome = o->status == PX_ST_COMMITTED ? PC_ST_COMMITTED : PC_ST_ABORTED;
+			copy_reason(res, o);
+			return 0;
+		case PX_ST_UNKNOWN_GID:
+			unknown++;
+			break;
+		case PX_ST_ERROR:
+			copy_reason(res, o);
+			return fail(c, PC_EREFUSED, "coordinator.%d refused status of %s: %s", from, gid, res->reason);
+		default:
+			break;
+		}
+		res->outcome = PC_ST_UNDECIDED;
+		/* For one replica its own word counts; for the cluster, only a
+		 * majority of "no record" means unknown. */
+		if (unknown * 2 > (asked == 1 ? 0 : c->cfg.ncoord)) {
+			res->outcome = PC_ST_UNKNOWN_GID;
+			copy_reason(res, o);
+			if (asked > 1)
+				return 0;
+		}
+	}
+	return 0;
+}
+
+int pc_status(struct pc_conn *c, const char *gid, uint32_t timeout_ms, struct pc_result *res)
+{
+	return ask_status(c, 0, c->cfg.ncoord, gid, timeout_ms, res);
+}
+
+int pc_status_at(struct pc_conn *c, int replica, const char *gid, uint32_t timeout_ms, struct pc_result *res)
+{
+	if (replica < 0 || replica >= c->cfg.ncoord)
+		return fail(c, PC_EINVAL, "no coordinator.%d", replica);
+	return ask_status(c, replica, replica + 1, gid, timeout_ms, res);
+}
+
+int pc_leader_seen_by(struct pc_conn *c, int replica, uint32_t timeout_ms)
+{
+	/* A status question about a fresh gid nobody knows: every reply names
+	 * the leader its sender trusts. */
+	char gid[PX_GID_MAX + 1];
+	if (!px_gid_make(gid, sizeof(gid), c->cfg.name, wall_ms(), 0, 0))
+		return -1;
+	struct pc_result res;
+	if (pc_status_at(c, replica, gid, timeout_ms, &res) || res.outcome == PC_ST_NO_ANSWER)
+		return -1;
+	return res.leader;
+}

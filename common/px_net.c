@@ -1,0 +1,470 @@
+/*
+ * px_net.c - the ZeroMQ transport (see px_net.h).
+ */
+#include "px_net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "px_map.h"
+#include "px_msg.h"
+
+#define ID_REPLICA 0x01u
+#define ID_AGENT 0x02u
+
+struct peer {
+	struct px_addr who;
+	void *sock;
+};
+
+struct client {
+	struct px_key k; /* routing id bytes (first member: px_map item) */
+	uint64_t id;     /* 0: slot free */
+};
+
+struct selfmsg {
+	uint8_t *p;
+	size_t len;
+};
+
+struct px_net {
+	struct px_net_config cfg;
+	void *zctx;
+	void *router; /* NULL for clients */
+	struct peer *peer;
+	size_t npeer;
+	/* client routing ids */
+	struct client *cli; /* ring of cfg.max_clients */
+	struct px_map climap;
+	uint64_t next_cli;
+	/* messages to self */
+	struct selfmsg *selfq;
+	size_t qhead, qlen, qcap;
+	uint8_t *selfcur; /* the self message handed out last */
+	/* the message handed out last */
+	zmq_msg_t cur;
+	int cur_open;
+	size_t rr; /* next socket to read (fairness) */
+	struct px_net_stats st;
+};
+
+static void set_err(char *err, size_t cap, const char *fmt, const char *a, const char *b)
+{
+	if (cap)
+		snprintf(err, cap, fmt, a, b);
+}
+
+static int sockopt_int(void *s, int opt, int v)
+{
+	return zmq_setsockopt(s, opt, &v, sizeof(v));
+}
+
+static size_t routing_id(struct px_addr a, uint8_t *out)
+{
+	if (a.kind == PX_NODE_REPLICA) {
+		out[0] = ID_REPLICA;
+		out[1] = (uint8_t)a.id;
+		return 2;
+	}
+	if (a.kind == PX_NODE_AGENT) {
+		out[0] = ID_AGENT;
+		out[1] = (uint8_t)(a.id & 0xFF);
+		out[2] = (uint8_t)(a.id >> 8);
+		return 3;
+	}
+	return 0;
+}
+
+static int common_opts(struct px_net *n, void *s)
+{
+	int hb = n->cfg.heartbeat_ms;
+	return sockopt_int(s, ZMQ_LINGER, 0) || sockopt_int(s, ZMQ_SNDHWM, (int)n->cfg.hwm) ||
+	       sockopt_int(s, ZMQ_RCVHWM, (int)n->cfg.hwm) || sockopt_int(s, ZMQ_HEARTBEAT_IVL, hb) ||
+	       sockopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, hb * 3) || sockopt_int(s, ZMQ_HEARTBEAT_TTL, hb * 3);
+}
+
+int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out, char *err, size_t errcap)
+{
+	*out = NULL;
+	struct px_net *n = calloc(1, sizeof(*n));
+	if (!n) {
+		set_err(err, errcap, "%s%s", "out of memory", "");
+		return -1;
+	}
+	n->cfg = *cfg;
+	if (!n->cfg.hwm)
+		n->cfg.hwm = 10000;
+	if (!n->cfg.max_clients)
+		n->cfg.max_clients = 65536;
+	if (!n->cfg.heartbeat_ms)
+		n->cfg.heartbeat_ms = 1000;
+	n->cfg.bind = NULL; /* not kept */
+	n->zctx = zctx;
+	px_map_init(&n->climap);
+	n->cli = calloc(n->cfg.max_clients, sizeof(*n->cli));
+	n->peer = calloc(PX_NET_PEERS_MAX, sizeof(*n->peer));
+	if (!n->cli || !n->peer) {
+		set_err(err, errcap, "%s%s", "out of memory", "");
+		goto fail;
+	}
+	if (cfg->bind) {
+		n->router = zmq_socket(zctx, ZMQ_ROUTER);
+		/* A peer that restarts reconnects with the same routing id: let the
+		 * new connection take it over from the dead one.  Bound the size of
+		 * what a peer may send, so a hostile or broken one cannot make us
+		 * allocate without limit. */
+		int64_t maxmsg = (int64_t)PX_FRAME_MAX;
+		if (!n->router || common_opts(n, n->router) || sockopt_int(n->router, ZMQ_ROUTER_HANDOVER, 1) ||
+		    zmq_setsockopt(n->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg))) {
+			set_err(err, errcap, "router socket: %s%s", zmq_strerror(zmq_errno()), "");
+			goto fail;
+		}
+		if (zmq_bind(n->router, cfg->bind)) {
+			char what[300];
+			snprintf(what, sizeof(what), "bind %s", cfg->bind);
+			set_err(err, errcap, "%s: %s", what, zmq_strerror(zmq_errno()));
+			goto fail;
+		}
+	}
+	*out = n;
+	return 0;
+fail:
+	px_net_destroy(&n);
+	return -1;
+}
+
+void px_net_destroy(struct px_net **np)
+{
+	struct px_net *n = *np;
+	if (!n)
+		return;
+	if (n->cur_open)
+		zmq_msg_close(&n->cur);
+	if (n->router)
+		zmq_close(n->router);
+	for (size_t i = 0; i < n->npeer; i++)
+		zmq_close(n->peer[i].sock);
+	for (size_t i = 0; i < n->qlen; i++)
+		free(n->selfq[(n->qhead + i) % n->qcap].p);
+	free(n->selfq);
+	free(n->selfcur);
+	px_map_free(&n->climap);
+	free(n->cli);
+	free(n->peer);
+	free(n);
+	*np = NULL;
+}
+
+int px_net_add_peer(struct px_net *n, struct px_addr who, const char *endpoint, char *err, size_t errcap)
+{
+	if (n->npeer == PX_NET_PEERS_MAX || (who.kind != PX_NODE_REPLICA && who.kind != PX_NODE_AGENT)) {
+		set_err(err, errcap, "%s%s", "too many peers or bad peer kind", "");
+		return -1;
+	}
+	void *s = zmq_socket(n->zctx, ZMQ_DEALER);
+	uint8_t rid[4];
+	size_t rlen = routing_id(n->cfg.self, rid);
+	int64_t maxmsg = (int64_t)PX_FRAME_MAX;
+	/* ZMQ_IMMEDIATE: queue only to a completed connection, so nothing piles
+	 * up for a dead peer to be delivered, stale, when it comes back. */
+	if (!s || common_opts(n, s) || sockopt_int(s, ZMQ_IMMEDIATE, n->cfg.queue_unconnected ? 0 : 1) || sockopt_int(s, ZMQ_RECONNECT_IVL, 50) ||
+	    sockopt_int(s, ZMQ_RECONNECT_IVL_MAX, 1000) ||
+	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
+	    (rlen && zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, rlen))) {
+		set_err(err, errcap, "dealer socket: %s%s", zmq_strerror(zmq_errno()), "");
+		if (s)
+			zmq_close(s);
+		return -1;
+	}
+	if (zmq_connect(s, endpoint)) {
+		set_err(err, errcap, "connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+		zmq_close(s);
+		return -1;
+	}
+	n->peer[n->npeer].who = who;
+	n->peer[n->npeer].sock = s;
+	n->npeer++;
+	return 0;
+}
+
+static struct client *client_by_id(struct px_net *n, uint64_t id)
+{
+	if (!id)
+		return NULL;
+	struct client *c = &n->cli[(id - 1) % n->cfg.max_clients];
+	return c->id == id ? c : NULL;
+}
+
+static uint64_t client_of(struct px_net *n, const uint8_t *rid, size_t len)
+{
+	struct px_str key = px_str_of((const char *)rid, (uint32_t)len);
+	struct client *c = px_map_get(&n->climap, key);
+	if (c)
+		return c->id;
+	uint64_t id = ++n->next_cli;
+	c = &n->cli[(id - 1) % n->cfg.max_clients];
+	if (c->id)
+		px_map_del(&n->climap, &c->k); /* the oldest client's slot is reused */
+	px_key_set(&c->k, key);
+	c->id = id;
+	if (px_map_put(&n->climap, c)) {
+		c->id = 0;
+		return 0;
+	}
+	return id;
+}
+
+static int self_addr(const struct px_net *n, struct px_addr to)
+{
+	return to.kind == n->cfg.self.kind && to.id == n->cfg.self.id && to.kind != PX_NODE_CLIENT;
+}
+
+int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t len)
+{
+	if (self_addr(n, to)) {
+		if (n->qlen == n->qcap) {
+			size_t nc = n->qcap ? n->qcap * 2 : 64;
+			struct selfmsg *q = malloc(nc * sizeof(*q));
+			if (!q)
+				goto drop;
+			for (size_t i = 0; i < n->qlen; i++)
+				q[i] = n->selfq[(n->qhead + i) % n->qcap];
+			free(n->selfq);
+			n->selfq = q;
+			n->qcap = nc;
+			n->qhead = 0;
+		}
+		uint8_t *p = malloc(len ? len : 1);
+		if (!p)
+			goto drop;
+		memcpy(p, data, len);
+		n->selfq[(n->qhead + n->qlen) % n->qcap] = (struct selfmsg){p, len};
+		n->qlen++;
+		n->st.sent++;
+		return 0;
+	}
+	if (to.kind == PX_NODE_CLIENT) {
+		struct client *c = client_by_id(n, to.id);
+		if (!c || !n->router)
+			goto drop;
+		if (zmq_send(n->router, c->k.s, c->k.len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+			goto drop;
+		if (zmq_send(n->router, data, len, ZMQ_DONTWAIT) < 0)
+			goto drop;
+		n->st.sent++;
+		return 0;
+	}
+	for (size_t i = 0; i < n->npeer; i++)
+		if (n->peer[i].who.kind == to.kind && n->peer[i].who.id == to.id) {
+			if (zmq_send(n->peer[i].sock, data, len, ZMQ_DONTWAIT) < 0)
+				goto drop;
+			n->st.sent++;
+			return 0;
+		}
+drop:
+	n->st.send_dropped++;
+	return -1;
+}
+
+size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap)
+{
+	size_t k = 0;
+	if (n->router && k < cap)
+		items[k++] = (zmq_pollitem_t){.socket = n->router, .events = ZMQ_POLLIN};
+	for (size_t i = 0; i < n->npeer && k < cap; i++)
+		items[k++] = (zmq_pollitem_t){.socket = n->peer[i].sock, .events = ZMQ_POLLIN};
+	return k;
+}
+
+int px_net_pending(const struct px_net *n)
+{
+	return n->qlen != 0;
+}
+
+static void drain_more(void *s)
+{
+	int more = 1;
+	size_t sz = sizeof(more);
+	while (zmq_getsockopt(s, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		int rc = zmq_msg_recv(&m, s, ZMQ_DONTWAIT);
+		zmq_msg_close(&m);
+		if (rc < 0)
+			break;
+	}
+}
+
+/* Read one message from the router: 1 got one, 0 nothing, -1 error. */
+static int recv_router(struct px_net *n, struct px_addr *from)
+{
+	for (;;) {
+		zmq_msg_t rid;
+		zmq_msg_init(&rid);
+		if (zmq_msg_recv(&rid, n->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
+			return errno == EAGAIN ? 0 : -1;
+		}
+		const uint8_t *r = zmq_msg_data(&rid);
+		size_t rl = zmq_msg_size(&rid);
+		int ok = 1;
+		if (rl == 2 && r[0] == ID_REPLICA)
+			*from = px_addr_of(PX_NODE_REPLICA, r[1]);
+		else if (rl == 3 && r[0] == ID_AGENT)
+			*from = px_addr_of(PX_NODE_AGENT, (uint64_t)r[1] | (uint64_t)r[2] << 8);
+		else if (rl >= 1 && rl <= PX_GID_MAX && r[0] == 0)
+			*from = px_addr_of(PX_NODE_CLIENT, client_of(n, r, rl));
+		else
+			ok = 0;
+		if (!ok)
+			n->st.bad_identity++;
+		if (ok && from->kind == PX_NODE_CLIENT && from->id == 0)
+			ok = 0; /* out of memory: drop */
+		int more = 0;
+		size_t sz = sizeof(more);
+		zmq_getsockopt(n->router, ZMQ_RCVMORE, &more, &sz);
+		zmq_msg_close(&rid);
+		if (!more) {
+			n->st.bad_shape++;
+			continue;
+		}
+		if (zmq_msg_recv(&n->cur, n->router, ZMQ_DONTWAIT) < 0)
+			return errno == EAGAIN ? 0 : -1;
+		n->cur_open = 1;
+		more = 0;
+		zmq_getsockopt(n->router, ZMQ_RCVMORE, &more, &sz);
+		if (more) {
+			drain_more(n->router);
+			n->st.bad_shape++;
+			ok = 0;
+		}
+		if (ok && zmq_msg_size(&n->cur) == 0) {
+			n->st.bad_shape++;
+			ok = 0;
+		}
+		if (ok)
+			return 1;
+	}
+}
+
+static int recv_dealer(struct px_net *n, size_t i, struct px_addr *from)
+{
+	for (;;) {
+		if (zmq_msg_recv(&n->cur, n->peer[i].sock, ZMQ_DONTWAIT) < 0)
+			return errno == EAGAIN ? 0 : -1;
+		n->cur_open = 1;
+		int more = 0;
+		size_t sz = sizeof(more);
+		zmq_getsockopt(n->peer[i].sock, ZMQ_RCVMORE, &more, &sz);
+		if (more) {
+			drain_more(n->peer[i].sock);
+			n->st.bad_shape++;
+			continue;
+		}
+		if (zmq_msg_size(&n->cur) == 0) {
+			n->st.bad_shape++;
+			continue;
+		}
+		*from = n->peer[i].who;
+		return 1;
+	}
+}
+
+int px_net_recv(struct px_net *n, struct px_addr *from, const uint8_t **data, size_t *len)
+{
+	if (n->cur_open) {
+		zmq_msg_close(&n->cur);
+		n->cur_open = 0;
+	}
+	free(n->selfcur);
+	n->selfcur = NULL;
+	if (n->qlen) {
+		struct selfmsg m = n->selfq[n->qhead];
+		n->qhead = (n->qhead + 1) % n->qcap;
+		n->qlen--;
+		n->selfcur = m.p;
+		*from = n->cfg.self;
+		*data = m.p;
+		*len = m.len;
+		n->st.received++;
+		return 1;
+	}
+	size_t nsock = (n->router ? 1 : 0) + n->npeer;
+	for (size_t k = 0; k < nsock; k++) {
+		size_t s = (n->rr + k) % nsock;
+		zmq_msg_init(&n->cur);
+		n->cur_open = 1;
+		int rc;
+		if (n->router && s == 0)
+			rc = recv_router(n, from);
+		else
+			rc = recv_dealer(n, s - (n->router ? 1 : 0), from);
+		if (rc == 1) {
+			/* Next call starts at the same socket: a burst is read in
+			 * order; the caller bounds how much it reads per round. */
+			n->rr = s;
+			*data = zmq_msg_data(&n->cur);
+			*len = zmq_msg_size(&n->cur);
+			n->st.received++;
+			return 1;
+		}
+		zmq_msg_close(&n->cur);
+		n->cur_open = 0;
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int px_net_split(const uint8_t *data, size_t len, size_t *off, const uint8_t **frame, size_t *flen)
+{
+	if (*off >= len)
+		return 0;
+	size_t rest = len - *off;
+	const uint8_t *p = data + *off;
+	if (rest < PX_HDR_LEN) {
+		*off = len;
+		return -1;
+	}
+	uint32_t plen = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+	if (plen > rest - PX_HDR_LEN) {
+		/* Not a whole frame: hand the rest out as one frame, so that the
+		 * decoder names the error. */
+		*frame = p;
+		*flen = rest;
+		*off = len;
+		return 1;
+	}
+	*frame = p;
+	*flen = PX_HDR_LEN + plen;
+	*off += *flen;
+	return 1;
+}
+
+const struct px_net_stats *px_net_stats(const struct px_net *n)
+{
+	return &n->st;
+}
+
+int px_net_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 0;
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t al = sizeof(a);
+	int port = 0;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}

@@ -1,0 +1,115 @@
+/*
+ * px_net.h - the ZeroMQ transport every paxcommit process uses.
+ *
+ * Shape (the same in coordinator replicas, participant agents and clients):
+ *   - input: one ROUTER socket bound at the process's own endpoint
+ *     (replicas and agents; a client binds nothing);
+ *   - output: one DEALER socket per known peer (replicas, agents), connected
+ *     to that peer's endpoint.  A reply to a client goes back through the
+ *     ROUTER, to the routing id the request came from.
+ *
+ * Who sent a message is read off the ZeroMQ routing id the sender's DEALER
+ * set: 0x01 <id u8> is coordinator replica `id`, 0x02 <id u16 LE> is
+ * participant `id`.  An id that starts with 0x00 (the ones a ROUTER makes up
+ * for peers that set none) is a client; the transport maps it to an opaque
+ * 64-bit client id (a bounded table, oldest entry reused first).  Anything
+ * else is dropped and counted.  (Until CURVE authentication comes, any
+ * process can claim any id; see README "Known limitations".)
+ *
+ * Stale messages: a DEALER is created with ZMQ_IMMEDIATE (unless
+ * queue_unconnected), so nothing is
+ * queued for a peer that is not connected (the send is dropped and
+ * counted), and the queue towards a connected but stalled peer is bounded
+ * by the send high-water mark; past it, sends are dropped too.  Lost
+ * messages are the protocol's business: every sender retransmits.
+ *
+ * A message is one ZeroMQ frame holding one or more whole protocol frames
+ * back to back (px_msg.h); the receiver walks them with px_net_split().
+ *
+ * Sending to oneself (a leader's 2a to its own acceptor) goes through an
+ * in-process queue that px_net_recv() drains first.
+ *
+ * Not thread-safe: one px_net is used by one thread.  It owns its sockets;
+ * the zmq context is the caller's and must outlive it.
+ */
+#ifndef PX_NET_H
+#define PX_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zmq.h>
+
+#include "px_update.h"
+
+#define PX_NET_PEERS_MAX 1100u /* 5 replicas + up to 1024+ participants */
+
+struct px_net_config {
+	struct px_addr self;  /* PX_NODE_REPLICA / PX_NODE_AGENT; PX_NODE_CLIENT sets no routing id */
+	const char *bind;     /* ROUTER endpoint to bind, or NULL (clients) */
+	uint32_t hwm;         /* per-peer send / receive queue bound (messages); 0: 10000 */
+	uint32_t max_clients; /* client routing ids remembered; 0: 65536 */
+	int heartbeat_ms;     /* ZeroMQ-level connection heartbeat; 0: 1000 */
+	/* 1: queue sends to a peer not connected yet (up to hwm) instead of
+	 * dropping them.  Clients set it: their requests are idempotent, and
+	 * the first request should not wait for a resend. */
+	int queue_unconnected;
+};
+
+struct px_net_stats {
+	uint64_t received;      /* protocol messages handed out */
+	uint64_t sent;
+	uint64_t send_dropped;  /* no route, peer not connected, or queue full */
+	uint64_t bad_identity;  /* routing id of no known kind */
+	uint64_t bad_shape;     /* multi-part or empty messages */
+};
+
+struct px_net;
+
+/*
+ * Create the sockets (and bind).  Returns 0, or -1 with a message in err
+ * (e.g. "bind tcp://127.0.0.1:7000: Address already in use").
+ */
+int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out, char *err, size_t errcap);
+void px_net_destroy(struct px_net **n);
+
+/* Add a peer reached through its own DEALER.  Returns 0, or -1 with err. */
+int px_net_add_peer(struct px_net *n, struct px_addr who, const char *endpoint, char *err, size_t errcap);
+
+/*
+ * Send `len` bytes (one or more encoded frames) to `to`, never blocking.
+ * Returns 0 when queued, or -1 when dropped (unknown destination, peer not
+ * connected, queue full); the caller need not care: the protocol resends.
+ */
+int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t len);
+
+/* Poll items of every socket (POLLIN).  Returns how many were written (at
+ * most cap). */
+size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap);
+
+/* 1 if messages to self are waiting (poll with timeout 0). */
+int px_net_pending(const struct px_net *n);
+
+/*
+ * Receive one message without blocking.  Returns 1 and sets *from, *data,
+ * *len (valid until the next px_net_recv or px_net_destroy), or 0 when
+ * nothing is ready, or -1 on a ZeroMQ error (errno set; e.g. EINTR).
+ * Messages with a bad routing id or shape are dropped (counted) and never
+ * returned.
+ */
+int px_net_recv(struct px_net *n, struct px_addr *from, const uint8_t **data, size_t *len);
+
+/*
+ * Walk the protocol frames of one message: *off starts at 0.  Returns 1 and
+ * sets *frame and *flen to the next frame (its length read from its header),
+ * 0 at the end, -1 if the rest is not a whole frame (the rest is dropped).
+ */
+int px_net_split(const uint8_t *data, size_t len, size_t *off, const uint8_t **frame, size_t *flen);
+
+const struct px_net_stats *px_net_stats(const struct px_net *n);
+
+/* A free TCP port on 127.0.0.1 (bind to port 0 and close), or 0.  For
+ * tests and scripts that build endpoints. */
+int px_net_free_port(void);
+
+#endif

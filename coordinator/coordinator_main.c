@@ -1,0 +1,580 @@
+/*
+ * coordinator_main.c - paxcommit-coordinator, one coordinator replica.
+ *
+ * A thin driver of the pure core (px_replica.h): one thread, one zmq_poll
+ * loop.  Each round:
+ *   1. read every message that is ready (at most BATCH_MAX), decode, step;
+ *      step the timer if it is due;
+ *   2. send the core's `now` messages (they never wait for the disk);
+ *   3. append the round's records to the commit log and sync once (group
+ *      commit), step PERSISTED, repeat while that step adds records;
+ *   4. send the `held` messages: everything they depend on is durable;
+ *   5. checkpoint when the log has grown enough.
+ * A failed write or sync stops the process at once, before any reply that
+ * depends on it leaves (fail-stop); a restart recovers from the log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "cl_log.h"
+#include "px_config.h"
+#include "px_msg.h"
+#include "px_net.h"
+#include "px_replica.h"
+#include "px_update.h"
+
+/* Exit codes (also in --help and README). */
+enum {
+	EXIT_OK = 0,      /* stopped by SIGTERM / SIGINT */
+	EXIT_RUNTIME = 1, /* ZeroMQ failure, out of memory */
+	EXIT_USAGE = 2,   /* bad arguments or configuration */
+	EXIT_RECOVER = 3, /* the commit log cannot be recovered */
+	EXIT_DISK = 4     /* a write or sync failed: fail-stop */
+};
+
+#define BATCH_MAX 1024u            /* messages read per round */
+#define CHECKPOINT_RECORDS 100000u /* checkpoint after this many records */
+#define STATS_EVERY_MS 10000u
+#define BAD_LOG_EVERY_MS 1000u
+
+enum { LV_ERROR = 0, LV_WARN = 1, LV_INFO = 2, LV_DEBUG = 3 };
+
+static volatile sig_atomic_t g_stop;
+static int g_level = LV_INFO;
+static unsigned g_id;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void logf_(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(int level, const char *fmt, ...)
+{
+	if (level > g_level)
+		return;
+	static const char *names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ coordinator.%u %s ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, g_id,
+			 names[level]);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", line);
+}
+
+static void core_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	/* Conflicts and refusals are warnings; the rest is the normal story
+	 * (leader changes, recovery ballots, decisions, give-ups). */
+	int lv = strstr(line, "CONFLICTING") || strstr(line, "refused") || strstr(line, "bad message") ||
+			 strstr(line, "corrupt")
+		     ? LV_WARN
+		     : LV_INFO;
+	logf_(lv, "%s", line);
+}
+
+struct recs {
+	uint8_t **p;
+	struct px_str *v;
+	size_t n, cap;
+};
+
+static int keep_rec(void *ctx, const struct cl_record *r)
+{
+	struct recs *rs = ctx;
+	if (rs->n == rs->cap) {
+		size_t nc = rs->cap ? rs->cap * 2 : 1024;
+		uint8_t **np = realloc(rs->p, nc * sizeof(*np));
+		if (!np)
+			return ENOMEM;
+		rs->p = np;
+		struct px_str *nv = realloc(rs->v, nc * sizeof(*nv));
+		if (!nv)
+			return ENOMEM;
+		rs->v = nv;
+		rs->cap = nc;
+	}
+	uint8_t *c = malloc(r->len ? r->len : 1);
+	if (!c)
+		return ENOMEM;
+	memcpy(c, r->data, r->len);
+	rs->p[rs->n] = c;
+	rs->v[rs->n] = px_str_of((const char *)c, r->len);
+	rs->n++;
+	return 0;
+}
+
+static void recs_free(struct recs *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		free(rs->p[i]);
+	free(rs->p);
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
+}
+
+struct daemon {
+	struct px_config cfg;
+	struct px_replica *rep;
+	struct px_update u;
+	struct cl_io_posix *io;
+	struct cl_log *log;
+	uint64_t base;      /* log seq at start: core seq = log seq - base */
+	uint64_t last_ckpt; /* log seq of the last checkpoint */
+	void *zctx;
+	struct px_net *net;
+	uint16_t *rms;
+	uint64_t now;
+	uint64_t timer_at;
+	/* counters */
+	uint64_t bad_frames, bad_logged_at, bad_suppressed;
+	uint64_t checkpoints;
+	uint64_t stats_at;
+	struct px_replica_stats last_st;
+};
+
+static uint64_t clock_now(struct daemon *d)
+{
+	uint64_t t = wall_ms();
+	if (t > d->now)
+		d->now = t; /* the core's clock never goes back */
+	return d->now;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: paxcommit-coordinator --config FILE --id N [--log-level LEVEL]\n"
+		"\n"
+		"Run coordinator replica N of the cluster described in FILE (see README.md,\n"
+		"\"Cluster configuration\").  The replica binds the endpoint of its\n"
+		"[coordinator.N] section and keeps its commit log in that section's data_dir\n"
+		"(created if missing; one replica per directory).\n"
+		"\n"
+		"  --config FILE      cluster configuration (INI)\n"
+		"  --id N             which [coordinator.N] this process is\n"
+		"  --log-level LEVEL  error, warn, info (default: one line per decision,\n"
+		"                     leader change, recovery, checkpoint) or debug\n"
+		"  --help             this text\n"
+		"\n"
+		"Logs go to stderr, one line per event: time, replica, ballot, gid.\n"
+		"Exit status: 0 stopped by SIGTERM/SIGINT; 1 runtime failure (ZeroMQ, memory);\n"
+		"2 bad arguments or configuration; 3 the commit log cannot be recovered;\n"
+		"4 a disk write or sync failed (fail-stop: nothing unsynced was acknowledged;\n"
+		"restart the process once the disk is fixed).\n");
+}
+
+static int parse_args(int argc, char **argv, const char **config, long *id)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"id", required_argument, NULL, 'i'},
+					     {"log-level", required_argument, NULL, 'l'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c;
+	*config = NULL;
+	*id = -1;
+	while ((c = getopt_long(argc, argv, "c:i:l:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*config = optarg;
+			break;
+		case 'i': {
+			char *end;
+			errno = 0;
+			*id = strtol(optarg, &end, 10);
+			if (errno || *end || *id < 0 || *id >= (long)PX_CFG_COORD_MAX) {
+				fprintf(stderr, "paxcommit-coordinator: --id must be 0..%u, not '%s'\n",
+					PX_CFG_COORD_MAX - 1, optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'l':
+			if (!strcmp(optarg, "error"))
+				g_level = LV_ERROR;
+			else if (!strcmp(optarg, "warn"))
+				g_level = LV_WARN;
+			else if (!strcmp(optarg, "info"))
+				g_level = LV_INFO;
+			else if (!strcmp(optarg, "debug"))
+				g_level = LV_DEBUG;
+			else {
+				fprintf(stderr, "paxcommit-coordinator: unknown --log-level '%s' (error, warn, info, debug)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "paxcommit-coordinator: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!*config || *id < 0) {
+		fprintf(stderr, "paxcommit-coordinator: --config and --id are required (see --help)\n");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* Count a frame that did not decode; log at most one line a second. */
+static void bad_frame(struct daemon *d, struct px_addr from, const char *why)
+{
+	d->bad_frames++;
+	if (d->now - d->bad_logged_at < BAD_LOG_EVERY_MS && d->bad_logged_at) {
+		d->bad_suppressed++;
+		return;
+	}
+	static const char *kinds[] = {"?", "coordinator", "participant", "client"};
+	logf_(LV_WARN, "replica=%u bad message from %s %" PRIu64 ": %s (dropped; %" PRIu64 " bad in all, %" PRIu64
+		       " lines suppressed)",
+	      g_id, kinds[from.kind < 4 ? from.kind : 0], from.id, why, d->bad_frames, d->bad_suppressed);
+	d->bad_logged_at = d->now ? d->now : 1;
+	d->bad_suppressed = 0;
+}
+
+static void fail_stop(struct daemon *d, const char *what)
+{
+	logf_(LV_ERROR, "replica=%u %s failed: %s: %s; stopping (fail-stop) without sending anything that depends on it",
+	      g_id, what, cl_strerror(cl_log_error(d->log)), cl_log_errmsg(d->log));
+	exit(EXIT_DISK);
+}
+
+static void send_range(struct daemon *d, const struct px_send *s, size_t from, size_t to)
+{
+	for (size_t k = from; k < to; k++)
+		px_net_send(d->net, s[k].to, d->u.arena + s[k].off, s[k].len);
+}
+
+/* Persist the round's records, then send; see the file comment. */
+static void flush_round(struct daemon *d)
+{
+	struct px_update *u = &d->u;
+	size_t rec_done = 0, now_done = 0;
+	if (u->oom) {
+		logf_(LV_ERROR, "replica=%u out of memory in the core; stopping", g_id);
+		exit(EXIT_RUNTIME);
+	}
+	if (u->enc_err)
+		logf_(LV_ERROR, "replica=%u the core built a message that does not encode: %s (bug)", g_id,
+		      px_codec_strerror(u->enc_err));
+	for (;;) {
+		send_range(d, u->now, now_done, u->nnow);
+		now_done = u->nnow;
+		if (rec_done == u->nrec)
+			break;
+		for (; rec_done < u->nrec; rec_done++) {
+			int rc = cl_log_append(d->log, 1, u->arena + u->rec[rec_done].off, u->rec[rec_done].len, NULL);
+			if (rc)
+				fail_stop(d, "commit log append");
+		}
+		uint64_t durable;
+		if (cl_log_sync(d->log, &durable))
+			fail_stop(d, "commit log sync (fsync)");
+		struct px_event ev = {.kind = PX_EV_PERSISTED, .now = clock_now(d), .seq = durable - d->base};
+		px_replica_step(d->rep, &ev, u);
+		if (u->oom) {
+			logf_(LV_ERROR, "replica=%u out of memory in the core; stopping", g_id);
+			exit(EXIT_RUNTIME);
+		}
+	}
+	/* Every record is durable now: release what waited for it. */
+	send_range(d, u->held, 0, u->nheld);
+	if (u->timer)
+		d->timer_at = u->timer;
+	px_update_reset(u);
+}
+
+static void maybe_checkpoint(struct daemon *d)
+{
+	uint64_t last = cl_log_last_seq(d->log);
+	if (last - d->last_ckpt < CHECKPOINT_RECORDS)
+		return;
+	struct px_update snap;
+	px_update_init(&snap);
+	if (px_replica_snapshot(d->rep, &snap)) {
+		logf_(LV_WARN, "replica=%u checkpoint skipped: out of memory", g_id);
+		px_update_free(&snap);
+		return;
+	}
+	struct cl_iov *v = malloc(sizeof(*v) * (snap.nrec + 1));
+	if (!v) {
+		px_update_free(&snap);
+		return;
+	}
+	for (size_t k = 0; k < snap.nrec; k++)
+		v[k] = (struct cl_iov){.type = 1, .data = snap.arena + snap.rec[k].off, .len = snap.rec[k].len};
+	int rc = cl_log_checkpoint(d->log, v, snap.nrec);
+	free(v);
+	if (rc)
+		fail_stop(d, "checkpoint");
+	d->last_ckpt = last;
+	d->checkpoints++;
+	logf_(LV_INFO, "replica=%u checkpoint at log seq %" PRIu64 ": %zu records, %zu segment files left", g_id, last,
+	      snap.nrec, cl_log_segment_count(d->log));
+	px_update_free(&snap);
+}
+
+static void log_stats(struct daemon *d, const char *why)
+{
+	const struct px_replica_stats *s = px_replica_stats(d->rep);
+	const struct px_net_stats *ns = px_net_stats(d->net);
+	logf_(LV_INFO,
+	      "replica=%u stats%s: leader=%u live=%zu tombstones=%zu committed=%" PRIu64 " aborted=%" PRIu64
+	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
+	      " bad_identity=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu",
+	      g_id, why, px_replica_leader(d->rep), px_replica_live(d->rep), px_replica_tombstones(d->rep),
+	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy,
+	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->send_dropped, d->checkpoints,
+	      cl_log_segment_count(d->log));
+	d->last_st = *s;
+}
+
+static void handle_message(struct daemon *d, struct px_addr from, const uint8_t *data, size_t len)
+{
+	size_t off = 0;
+	const uint8_t *frame;
+	size_t flen;
+	int rc;
+	while ((rc = px_net_split(data, len, &off, &frame, &flen)) != 0) {
+		if (rc < 0) {
+			bad_frame(d, from, "trailing bytes shorter than a header");
+			break;
+		}
+		struct px_msg m;
+		int err = px_decode(frame, flen, &m);
+		if (err) {
+			bad_frame(d, from, px_codec_strerror(err));
+			continue;
+		}
+		struct px_event ev = {.kind = PX_EV_MSG, .now = clock_now(d), .from = from, .msg = &m};
+		px_replica_step(d->rep, &ev, &d->u);
+	}
+}
+
+static int open_log(struct daemon *d, const char *dir)
+{
+	int rc = cl_io_posix_new(dir, &d->io);
+	if (rc) {
+		logf_(LV_ERROR, "replica=%u data_dir %s: %s", g_id, dir, strerror(rc));
+		return EXIT_RECOVER;
+	}
+	/* One replica per directory: a second process on it would corrupt it. */
+	char lockp[PATH_MAX];
+	snprintf(lockp, sizeof(lockp), "%s/LOCK", dir);
+	int fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		logf_(LV_ERROR, "replica=%u data_dir %s is in use by another process (%s)", g_id, dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	/* fd stays open (and locked) for the life of the process. */
+	struct recs rs = {0};
+	struct cl_config lc = {.io = cl_io_posix_io(d->io)};
+	uint64_t t0 = wall_ms();
+	rc = cl_log_open(&lc, keep_rec, &rs, &d->log);
+	if (rc) {
+		logf_(LV_ERROR, "replica=%u cannot recover the commit log in %s: %s: %s", g_id, dir, cl_strerror(rc),
+		      d->log ? cl_log_errmsg(d->log) : "");
+		recs_free(&rs);
+		return EXIT_RECOVER;
+	}
+	const struct cl_recovery *rec = cl_log_recovery(d->log);
+	logf_(LV_INFO,
+	      "replica=%u recovered commit log %s in %" PRIu64 " ms: snapshot at seq %" PRIu64 " (%" PRIu64
+	      " records), %" PRIu64 " log records, %u segments, torn tail %" PRIu64 " bytes",
+	      g_id, dir, wall_ms() - t0, rec->snapshot_seq, rec->snapshot_records, rec->log_records, rec->segments,
+	      rec->dropped_bytes);
+	d->base = cl_log_last_seq(d->log);
+	d->last_ckpt = rec->snapshot_seq;
+	struct px_event ev = {.kind = PX_EV_START, .now = clock_now(d), .recs = rs.v, .nrecs = rs.n};
+	rc = px_replica_step(d->rep, &ev, &d->u);
+	recs_free(&rs);
+	if (rc) {
+		logf_(LV_ERROR, "replica=%u the commit log in %s holds a record the core cannot read", g_id, dir);
+		return EXIT_RECOVER;
+	}
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config;
+	long id;
+	int rc = parse_args(argc, argv, &config, &id);
+	if (rc)
+		return rc;
+	g_id = (unsigned)id;
+	struct daemon d;
+	memset(&d, 0, sizeof(d));
+	char err[1200];
+	if (px_config_load(config, &d.cfg, err, sizeof(err))) {
+		fprintf(stderr, "paxcommit-coordinator: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (id >= d.cfg.ncoord) {
+		fprintf(stderr, "paxcommit-coordinator: %s has no [coordinator.%ld] (it names %u coordinators, 0..%u)\n",
+			config, id, d.cfg.ncoord, d.cfg.ncoord - 1u);
+		return EXIT_USAGE;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: zmq_poll returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.rms = malloc(sizeof(*d.rms) * d.cfg.npart);
+	if (!d.rms)
+		return EXIT_RUNTIME;
+	for (uint16_t i = 0; i < d.cfg.npart; i++)
+		d.rms[i] = d.cfg.part[i].id; /* sorted by the config reader */
+	struct px_replica_config rc_ = {
+		.id = (uint8_t)id,
+		.n = d.cfg.ncoord,
+		.heartbeat_ms = d.cfg.heartbeat_ms,
+		.lease_ms = d.cfg.lease_ms,
+		.txn_timeout_ms = d.cfg.txn_timeout_ms,
+		.resend_ms = d.cfg.resend_ms,
+		.sync_ms = d.cfg.sync_ms,
+		.horizon_ms = d.cfg.horizon_ms,
+		.max_live = d.cfg.max_live,
+		.rms = d.rms,
+		.nrms = d.cfg.npart,
+		.log = core_log,
+	};
+	d.rep = px_replica_new(&rc_);
+	if (!d.rep) {
+		fprintf(stderr, "paxcommit-coordinator: invalid replica configuration in %s\n", config);
+		return EXIT_USAGE;
+	}
+	px_update_init(&d.u);
+	const struct px_config_coord *me = &d.cfg.coord[id];
+	logf_(LV_INFO, "replica=%u starting: cluster %s, %u replicas, endpoint %s, data_dir %s", g_id, d.cfg.name,
+	      d.cfg.ncoord, me->endpoint, me->data_dir);
+	rc = open_log(&d, me->data_dir);
+	if (rc)
+		return rc;
+
+	d.zctx = zmq_ctx_new();
+	if (!d.zctx) {
+		logf_(LV_ERROR, "replica=%u zmq_ctx_new: %s", g_id, zmq_strerror(zmq_errno()));
+		return EXIT_RUNTIME;
+	}
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_REPLICA, (uint64_t)id), .bind = me->endpoint};
+	if (px_net_new(d.zctx, &nc, &d.net, err, sizeof(err))) {
+		logf_(LV_ERROR, "replica=%u %s", g_id, err);
+		return EXIT_USAGE;
+	}
+	for (uint8_t i = 0; i < d.cfg.ncoord; i++)
+		if (i != id && px_net_add_peer(d.net, px_addr_of(PX_NODE_REPLICA, i), d.cfg.coord[i].endpoint, err,
+					       sizeof(err))) {
+			logf_(LV_ERROR, "replica=%u coordinator.%u: %s", g_id, i, err);
+			return EXIT_USAGE;
+		}
+	for (uint16_t i = 0; i < d.cfg.npart; i++)
+		if (px_net_add_peer(d.net, px_addr_of(PX_NODE_AGENT, d.cfg.part[i].id), d.cfg.part[i].endpoint, err,
+				    sizeof(err))) {
+			logf_(LV_ERROR, "replica=%u participant.%s: %s", g_id, d.cfg.part[i].name, err);
+			return EXIT_USAGE;
+		}
+	flush_round(&d); /* whatever START produced */
+	logf_(LV_INFO, "replica=%u ready", g_id);
+	d.stats_at = clock_now(&d) + STATS_EVERY_MS;
+
+	zmq_pollitem_t items[PX_NET_PEERS_MAX + 1];
+	size_t nitems = px_net_pollitems(d.net, items, PX_NET_PEERS_MAX + 1);
+	while (!g_stop) {
+		uint64_t now = clock_now(&d);
+		long timeout = 1000;
+		if (d.timer_at)
+			timeout = d.timer_at > now ? (long)(d.timer_at - now) : 0;
+		if (timeout > 1000)
+			timeout = 1000;
+		if (px_net_pending(d.net))
+			timeout = 0;
+		if (zmq_poll(items, (int)nitems, timeout) < 0) {
+			if (zmq_errno() == EINTR)
+				continue;
+			logf_(LV_ERROR, "replica=%u zmq_poll: %s", g_id, zmq_strerror(zmq_errno()));
+			return EXIT_RUNTIME;
+		}
+		for (unsigned k = 0; k < BATCH_MAX; k++) {
+			struct px_addr from;
+			const uint8_t *data;
+			size_t len;
+			int r = px_net_recv(d.net, &from, &data, &len);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				if (errno == EINTR)
+					break;
+				logf_(LV_ERROR, "replica=%u receive: %s", g_id, zmq_strerror(errno));
+				return EXIT_RUNTIME;
+			}
+			handle_message(&d, from, data, len);
+		}
+		now = clock_now(&d);
+		if (!d.timer_at || now >= d.timer_at) {
+			d.timer_at = 0;
+			struct px_event ev = {.kind = PX_EV_TIMER, .now = now};
+			px_replica_step(d.rep, &ev, &d.u);
+		}
+		flush_round(&d);
+		maybe_checkpoint(&d);
+		if (now >= d.stats_at) {
+			const struct px_replica_stats *s = px_replica_stats(d.rep);
+			if (memcmp(s, &d.last_st, sizeof(*s)))
+				log_stats(&d, "");
+			d.stats_at = now + STATS_EVERY_MS;
+		}
+	}
+	log_stats(&d, " at shutdown");
+	logf_(LV_INFO, "replica=%u stopping on signal; everything acknowledged is durable", g_id);
+	px_net_destroy(&d.net);
+	zmq_ctx_term(d.zctx);
+	cl_log_close(&d.log);
+	cl_io_posix_destroy(&d.io);
+	px_replica_destroy(&d.rep);
+	px_update_free(&d.u);
+	px_config_free(&d.cfg);
+	free(d.rms);
+	return EXIT_OK;
+}

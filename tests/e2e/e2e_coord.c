@@ -1,0 +1,633 @@
+/*
+ * e2e_coord.c - end-to-end tests of the coordinator replicas: real
+ * paxcommit-coordinator processes over ZeroMQ on loopback, real commit logs
+ * on disk, scripted test participants (test_agent.c), and the client
+ * library.  Processes are killed with SIGKILL by pid.
+ *
+ * Each transaction runs a scripted statement on each of its participants:
+ * "ok", "abort" (PREPARE will fail: vote aborted) or "fail" (SQL error:
+ * vote aborted).  The votes alone say what the outcome must be; the tests
+ * check the client's answer, every replica's answer and every
+ * participant's journal against them.
+ *
+ * E2E_ONLY=name runs one test (used by the planted-bug check).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster.h"
+#include "paxcommit.h"
+#include "px_msg.h"
+
+#define TIMING "heartbeat_ms = 20\nlease_ms = 200\ntxn_timeout_ms = 1000\nresend_ms = 100\nsync_ms = 1000\n" \
+	       "agent_idle_timeout_ms = 20000"
+#define TXN_TIMEOUT_MS 10000u
+
+struct tx {
+	char gid[PX_GID_MAX + 1];
+	uint16_t rms[2];
+	int n;
+	int want_commit; /* the votes allow commit and the client asked for it */
+	int rollback;    /* the client asked to roll back */
+	int rc;          /* pc_* return code */
+	int outcome;     /* enum pc_outcome */
+	uint64_t ms;     /* how long the commit call took */
+};
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+/* One scripted transaction, start to end. */
+static void run_txn(struct pc_conn *pc, struct execer *ex, uint64_t *rng, int npart, struct tx *t,
+		    uint32_t timeout_ms)
+{
+	memset(t, 0, sizeof(*t));
+	/* No cmocka asserts here: this runs on stream threads too.  Problems
+	 * are recorded in t->rc and checked by the test's thread. */
+	if (!pc_new_gid(pc, t->gid, sizeof(t->gid))) {
+		t->rc = -100;
+		return;
+	}
+	t->n = npart == 1 ? 1 : 1 + (int)(rng_next(rng) % 2);
+	t->rms[0] = (uint16_t)(1 + rng_next(rng) % (uint64_t)npart);
+	if (t->n == 2)
+		t->rms[1] = (uint16_t)(t->rms[0] % npart + 1);
+	t->want_commit = 1;
+	for (int k = 0; k < t->n; k++) {
+		uint64_t r = rng_next(rng) % 100;
+		const char *sql = r < 8 ? "abort" : r < 12 ? "fail" : "ok";
+		int st = execer_run(ex, t->gid, t->rms[k], 0, sql, 5000);
+		if (st != PX_EXEC_OK && st != PX_EXEC_SQLERR) {
+			fprintf(stderr, "  %s: exec on p%u: no result (%d)\n", t->gid, t->rms[k], st);
+			t->rc = -101;
+			return;
+		}
+		if (strcmp(sql, "ok"))
+			t->want_commit = 0;
+	}
+	t->rollback = rng_next(rng) % 100 < 5;
+	if (t->rollback)
+		t->want_commit = 0;
+	struct pc_result res;
+	uint64_t t0 = cl_now_ms();
+	int wait = rng_next(rng) % 4 ? PC_WAIT_APPLIED : PC_WAIT_DECIDED;
+	t->rc = t->rollback ? pc_rollback_gid(pc, t->gid, t->rms, (size_t)t->n, timeout_ms, &res)
+			    : pc_commit_gid(pc, t->gid, t->rms, (size_t)t->n, wait, timeout_ms, &res);
+	t->ms = cl_now_ms() - t0;
+	t->outcome = t->rc == 0 ? res.outcome : 0;
+	if (t->rc)
+		fprintf(stderr, "  %s: error %d: %s\n", t->gid, t->rc, pc_conn_errmsg(pc));
+}
+
+/* Every live replica that states an outcome states the same one, and it is
+ * the client's; at least `need` replicas know it.  Returns what they say. */
+static int replicas_agree(struct cluster *c, struct pc_conn *pc, const struct tx *t, int need)
+{
+	int knows = 0, said = 0;
+	for (int i = 0; i < c->ncoord; i++) {
+		if (c->coord[i] <= 0)
+			continue;
+		struct pc_result r;
+		assert_int_equal(pc_status_at(pc, i, t->gid, 2000, &r), 0);
+		if (r.outcome != PC_ST_COMMITTED && r.outcome != PC_ST_ABORTED)
+			continue;
+		int oc = r.outcome == PC_ST_COMMITTED ? PC_COMMITTED : PC_ABORTED;
+		if (said && said != oc)
+			fail_msg("%s: coordinator.%d says %d, another said %d", t->gid, i, oc, said);
+		if (t->outcome == PC_COMMITTED || t->outcome == PC_ABORTED)
+			if (oc != t->outcome)
+				fail_msg("%s: coordinator.%d says %d, the client got %d", t->gid, i, oc, t->outcome);
+		said = oc;
+		knows++;
+	}
+	if (knows < need)
+		fail_msg("%s: only %d replicas know the outcome, want %d", t->gid, knows, need);
+	return said;
+}
+
+/* Participants applied what was decided: every participant of a committed
+ * gid committed it (waiting up to the deadline for wait=decided ones), and
+ * nobody committed an aborted one. */
+static void journals_agree(struct cluster *c, const struct tx *t, int outcome)
+{
+	for (int k = 0; k < t->n; k++) {
+		int a = cluster_applied(c, t->rms[k], t->gid);
+		uint64_t end = cl_now_ms() + 5000;
+		while (outcome == PC_COMMITTED && a != 'c' && cl_now_ms() < end)
+			a = cluster_applied(c, t->rms[k], t->gid);
+		if (outcome == PC_COMMITTED && a != 'c')
+			fail_msg("%s committed, participant p%u applied '%c'", t->gid, t->rms[k], a ? a : '-');
+		if (outcome == PC_ABORTED && a == 'c')
+			fail_msg("%s aborted, participant p%u committed it", t->gid, t->rms[k]);
+	}
+}
+
+static struct pc_conn *connect_to(struct cluster *c)
+{
+	struct pc_conn *pc;
+	char err[600];
+	if (pc_connect(c->conf, &pc, err, sizeof(err)))
+		fail_msg("pc_connect: %s", err);
+	return pc;
+}
+
+/* A participant refuses gids born before it started (plus its clock-skew
+ * allowance: it cannot tell whether an earlier incarnation voted on them).
+ * Wait until each one takes a fresh gid, then roll that probe back. */
+static void wait_agents(struct cluster *c)
+{
+	struct pc_conn *pc = connect_to(c);
+	struct execer *ex = execer_new(c);
+	for (uint16_t rm = 1; rm <= (uint16_t)c->npart; rm++) {
+		uint64_t end = cl_now_ms() + 10000;
+		for (;;) {
+			char gid[PX_GID_MAX + 1];
+			assert_true(pc_new_gid(pc, gid, sizeof(gid)) > 0);
+			if (execer_run(ex, gid, rm, 0, "ok", 2000) == PX_EXEC_OK) {
+				struct pc_result r;
+				assert_int_equal(pc_rollback_gid(pc, gid, &rm, 1, 10000, &r), 0);
+				assert_int_equal(r.outcome, PC_ABORTED);
+				break;
+			}
+			if (cl_now_ms() > end)
+				fail_msg("participant p%u does not take transactions", rm);
+			struct timespec ts = {0, 20000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	execer_free(&ex);
+	pc_conn_close(&pc);
+}
+
+static void start_all(struct cluster *c, int ncoord_started)
+{
+	for (int i = 1; i <= c->npart; i++)
+		assert_int_equal(cluster_start_part(c, i), 0);
+	for (int i = 0; i < ncoord_started; i++)
+		assert_int_equal(cluster_start_coord(c, i), 0);
+	wait_agents(c);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Every test's cluster lives in the fixture, so that teardown stops its
+ * processes and removes its directory even when the test fails. */
+static int setup(void **state)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	*state = c;
+	return c ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct cluster *c = *state;
+	cluster_destroy(c);
+	free(c);
+	return 0;
+}
+
+static void test_1000_mixed_votes(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 3);
+	struct pc_conn *pc = connect_to(c);
+	struct execer *ex = execer_new(c);
+	assert_true(cluster_wait_leader(c, pc, 10000) >= 0);
+	static struct tx t[1000];
+	uint64_t rng = 42, t0 = cl_now_ms();
+	int commits = 0, aborts = 0;
+	for (int i = 0; i < 1000; i++) {
+		run_txn(pc, ex, &rng, 2, &t[i], TXN_TIMEOUT_MS);
+		assert_int_equal(t[i].rc, 0);
+		if (t[i].outcome != (t[i].want_commit ? PC_COMMITTED : PC_ABORTED))
+			fail_msg("%s: outcome %d, the votes require %s", t[i].gid, t[i].outcome,
+				 t[i].want_commit ? "commit" : "abort");
+		t[i].want_commit ? commits++ : aborts++;
+	}
+	uint64_t ms = cl_now_ms() - t0;
+	for (int i = 0; i < 1000; i++) {
+		replicas_agree(c, pc, &t[i], 2);
+		journals_agree(c, &t[i], t[i].outcome);
+	}
+	printf("  1000 transactions (%d committed, %d aborted) in %llu ms\n", commits, aborts,
+	       (unsigned long long)ms);
+	assert_true(commits > 500 && aborts > 50);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(cluster_stop_coord(c, i), 0);
+	execer_free(&ex);
+	pc_conn_close(&pc);
+}
+
+/* A stream of transactions on its own thread and connection. */
+struct stream {
+	struct cluster *c;
+	struct tx *t;
+	int cap;
+	volatile int done; /* transactions finished */
+	volatile int stop;
+	uint64_t seed;
+};
+
+static void *stream_main(void *arg)
+{
+	struct stream *s = arg;
+	struct pc_conn *pc = connect_to(s->c);
+	struct execer *ex = execer_new(s->c);
+	uint64_t rng = s->seed;
+	for (int i = 0; i < s->cap && !s->stop; i++) {
+		run_txn(pc, ex, &rng, s->c->npart, &s->t[i], TXN_TIMEOUT_MS);
+		__atomic_store_n(&s->done, i + 1, __ATOMIC_RELEASE);
+	}
+	execer_free(&ex);
+	pc_conn_close(&pc);
+	return NULL;
+}
+
+/* Wait (deadline) until the stream has finished `n` transactions. */
+static void wait_done(struct stream *s, int n, uint32_t timeout_ms)
+{
+	uint64_t end = cl_now_ms() + timeout_ms;
+	while (__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) < n) {
+		if (cl_now_ms() > end)
+			fail_msg("the stream stalled at %d transactions (wanted %d)", s->done, n);
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Check every finished transaction of a stream; `inflight_ok` lists the
+ * ones that may have been aborted by recovery although their votes allowed
+ * commit (a leader died while they were in flight). */
+static void check_stream(struct cluster *c, struct stream *s, int need, int max_recovered_aborts)
+{
+	struct pc_conn *pc = connect_to(c);
+	int recovered = 0;
+	uint64_t worst = 0;
+	for (int i = 0; i < s->done; i++) {
+		struct tx *t = &s->t[i];
+		assert_int_equal(t->rc, 0);
+		if (t->outcome != PC_COMMITTED && t->outcome != PC_ABORTED)
+			fail_msg("%s: no outcome (%d) within %u ms", t->gid, t->outcome, TXN_TIMEOUT_MS);
+		if (t->outcome == PC_COMMITTED && !t->want_commit)
+			fail_msg("%s committed against an aborted vote", t->gid);
+		if (t->outcome == PC_ABORTED && t->want_commit)
+			recovered++;
+		if (t->ms > worst)
+			worst = t->ms;
+		replicas_agree(c, pc, t, need);
+		journals_agree(c, t, t->outcome);
+	}
+	printf("  %d transactions checked; slowest commit %llu ms; %d aborted by recovery\n", s->done,
+	       (unsigned long long)worst, recovered);
+	if (recovered > max_recovered_aborts)
+		fail_msg("%d commit-eligible transactions aborted (at most %d were in flight)", recovered,
+			 max_recovered_aborts);
+	pc_conn_close(&pc);
+}
+
+static void test_leader_kill9_mid_stream(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 3);
+	struct pc_conn *pc = connect_to(c);
+	int leader = cluster_wait_leader(c, pc, 10000);
+	assert_true(leader >= 0);
+	static struct tx t[5000];
+	struct stream s = {.c = c, .t = t, .cap = 5000, .seed = 7};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, stream_main, &s), 0);
+	wait_done(&s, 100, 30000);
+	uint64_t killed_at = cl_now_ms();
+	int at = s.done;
+	cluster_kill_coord(c, leader);
+	wait_done(&s, at + 1, 15000);
+	uint64_t gap = cl_now_ms() - killed_at;
+	wait_done(&s, 300, 60000);
+	s.stop = 1;
+	pthread_join(th, NULL);
+	int nl = cluster_wait_leader(c, pc, 5000);
+	printf("  killed leader coordinator.%d after %d transactions; next one finished %llu ms later; "
+	       "new leader coordinator.%d\n",
+	       leader, at, (unsigned long long)gap, nl);
+	assert_true(nl >= 0 && nl != leader);
+	check_stream(c, &s, 2, 2);
+	pc_conn_close(&pc);
+}
+
+static void test_follower_kill9_restart(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 3);
+	struct pc_conn *pc = connect_to(c);
+	int leader = cluster_wait_leader(c, pc, 10000);
+	assert_true(leader >= 0);
+	int f1 = (leader + 1) % 3, f2 = (leader + 2) % 3;
+	static struct tx t[5000];
+	struct stream s = {.c = c, .t = t, .cap = 5000, .seed = 11};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, stream_main, &s), 0);
+	wait_done(&s, 60, 30000);
+	cluster_kill_coord(c, f1);
+	wait_done(&s, 150, 30000);
+	assert_int_equal(cluster_start_coord(c, f1), 0);
+	/* the restarted follower is back once it trusts the leader again */
+	uint64_t end = cl_now_ms() + 10000;
+	while (pc_leader_seen_by(pc, f1, 200) != leader && cl_now_ms() < end)
+		;
+	assert_int_equal(pc_leader_seen_by(pc, f1, 500), leader);
+	wait_done(&s, 200, 30000);
+	/* Now the other follower dies: the restarted one is needed for a
+	 * majority, so the stream goes on only if it rejoined. */
+	cluster_kill_coord(c, f2);
+	int at = s.done;
+	wait_done(&s, at + 80, 30000);
+	s.stop = 1;
+	pthread_join(th, NULL);
+	printf("  follower coordinator.%d killed and restarted; then coordinator.%d killed; stream went on\n", f1, f2);
+	check_stream(c, &s, 1, 0);
+	pc_conn_close(&pc);
+}
+
+static void test_minority_down_whole_run(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 2); /* coordinator.2 never runs */
+	struct pc_conn *pc = connect_to(c);
+	assert_true(cluster_wait_leader(c, pc, 10000) >= 0);
+	static struct tx t[200];
+	struct stream s = {.c = c, .t = t, .cap = 200, .seed = 13};
+	stream_main(&s);
+	assert_int_equal(s.done, 200);
+	check_stream(c, &s, 2, 0);
+	pc_conn_close(&pc);
+}
+
+static void test_majority_down(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 3);
+	struct pc_conn *pc = connect_to(c);
+	struct execer *ex = execer_new(c);
+	int leader = cluster_wait_leader(c, pc, 10000);
+	assert_true(leader >= 0);
+	uint64_t rng = 3;
+	struct tx t;
+	run_txn(pc, ex, &rng, 2, &t, TXN_TIMEOUT_MS);
+	assert_true(t.outcome == PC_COMMITTED || t.outcome == PC_ABORTED);
+	int f1 = (leader + 1) % 3, f2 = (leader + 2) % 3;
+	cluster_kill_coord(c, f1);
+	cluster_kill_coord(c, f2);
+	/* Nothing can be decided now; the client must not hear an outcome. */
+	struct tx b;
+	memset(&b, 0, sizeof(b));
+	assert_true(pc_new_gid(pc, b.gid, sizeof(b.gid)) > 0);
+	b.n = 2;
+	b.rms[0] = 1;
+	b.rms[1] = 2;
+	assert_int_equal(execer_run(ex, b.gid, 1, 0, "ok", 5000), PX_EXEC_OK);
+	assert_int_equal(execer_run(ex, b.gid, 2, 0, "ok", 5000), PX_EXEC_OK);
+	struct pc_result res;
+	assert_int_equal(pc_commit_gid(pc, b.gid, b.rms, 2, PC_WAIT_APPLIED, 2500, &res), 0);
+	if (res.outcome != PC_UNKNOWN)
+		fail_msg("with a majority down the client heard outcome %d for %s", res.outcome, b.gid);
+	assert_int_equal(pc_status_at(pc, leader, b.gid, 2000, &res), 0);
+	assert_int_equal(res.outcome, PC_ST_UNDECIDED);
+	assert_int_equal(cluster_applied(c, 1, b.gid), 0);
+	assert_int_equal(cluster_applied(c, 2, b.gid), 0);
+	/* The majority returns: the blocked transaction finishes (commit, or
+	 * abort if the new leader's timeout won), the same everywhere. */
+	assert_int_equal(cluster_start_coord(c, f1), 0);
+	assert_int_equal(cluster_start_coord(c, f2), 0);
+	assert_int_equal(pc_commit_gid(pc, b.gid, b.rms, 2, PC_WAIT_APPLIED, TXN_TIMEOUT_MS, &res), 0);
+	assert_true(res.outcome == PC_COMMITTED || res.outcome == PC_ABORTED);
+	b.outcome = res.outcome;
+	printf("  blocked while a majority was down; after it returned: %s\n",
+	       res.outcome == PC_COMMITTED ? "committed" : "aborted");
+	replicas_agree(c, pc, &b, 2);
+	journals_agree(c, &b, b.outcome);
+	for (int i = 0; i < 20; i++) {
+		run_txn(pc, ex, &rng, 2, &t, TXN_TIMEOUT_MS);
+		assert_int_equal(t.outcome, t.want_commit ? PC_COMMITTED : PC_ABORTED);
+	}
+	execer_free(&ex);
+	pc_conn_close(&pc);
+}
+
+static void test_single_replica_blocks(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 1, 2, TIMING), 0);
+	start_all(c, 1);
+	struct pc_conn *pc = connect_to(c);
+	struct execer *ex = execer_new(c);
+	assert_int_equal(cluster_wait_leader(c, pc, 10000), 0);
+	uint64_t rng = 5;
+	struct tx t;
+	for (int i = 0; i < 20; i++) {
+		run_txn(pc, ex, &rng, 2, &t, TXN_TIMEOUT_MS);
+		assert_int_equal(t.outcome, t.want_commit ? PC_COMMITTED : PC_ABORTED);
+	}
+	cluster_kill_coord(c, 0);
+	struct tx b;
+	memset(&b, 0, sizeof(b));
+	assert_true(pc_new_gid(pc, b.gid, sizeof(b.gid)) > 0);
+	b.n = 2;
+	b.rms[0] = 1;
+	b.rms[1] = 2;
+	assert_int_equal(execer_run(ex, b.gid, 1, 0, "ok", 5000), PX_EXEC_OK);
+	assert_int_equal(execer_run(ex, b.gid, 2, 0, "ok", 5000), PX_EXEC_OK);
+	struct pc_result res;
+	uint64_t t0 = cl_now_ms();
+	assert_int_equal(pc_commit_gid(pc, b.gid, b.rms, 2, PC_WAIT_APPLIED, 3000, &res), 0);
+	assert_int_equal(res.outcome, PC_UNKNOWN);
+	assert_int_equal(cluster_applied(c, 1, b.gid), 0);
+	assert_int_equal(cluster_applied(c, 2, b.gid), 0);
+	printf("  single coordinator dead: the transaction blocked for %llu ms (the client's whole deadline)\n",
+	       (unsigned long long)(cl_now_ms() - t0));
+	assert_int_equal(cluster_start_coord(c, 0), 0);
+	assert_int_equal(pc_commit_gid(pc, b.gid, b.rms, 2, PC_WAIT_APPLIED, TXN_TIMEOUT_MS, &res), 0);
+	assert_true(res.outcome == PC_COMMITTED || res.outcome == PC_ABORTED);
+	b.outcome = res.outcome;
+	journals_agree(c, &b, b.outcome);
+	replicas_agree(c, pc, &b, 1);
+	for (int i = 0; i < 20; i++) {
+		run_txn(pc, ex, &rng, 2, &t, TXN_TIMEOUT_MS);
+		assert_int_equal(t.outcome, t.want_commit ? PC_COMMITTED : PC_ABORTED);
+	}
+	execer_free(&ex);
+	pc_conn_close(&pc);
+}
+
+static long stat_in_log(struct cluster *c, int coord, const char *key)
+{
+	char path[400], name[32];
+	snprintf(name, sizeof(name), "coordinator.%d", coord);
+	cluster_log_path(c, name, path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char line[2048];
+	long v = -1;
+	size_t kl = strlen(key);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, key);
+		if (p && p[kl] == '=')
+			v = strtol(p + kl + 1, NULL, 10);
+	}
+	fclose(f);
+	return v;
+}
+
+static int log_has(struct cluster *c, int coord, const char *needle)
+{
+	char path[400], name[32];
+	snprintf(name, sizeof(name), "coordinator.%d", coord);
+	cluster_log_path(c, name, path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[2048];
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+static void test_malformed_frames(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 3);
+	struct pc_conn *pc = connect_to(c);
+	struct execer *ex = execer_new(c);
+	assert_true(cluster_wait_leader(c, pc, 10000) >= 0);
+
+	/* A valid STATUS_REQ to damage. */
+	char gid[PX_GID_MAX + 1];
+	assert_true(pc_new_gid(pc, gid, sizeof(gid)) > 0);
+	struct px_msg m = {.type = PX_MSG_STATUS_REQ};
+	m.u.status_req.req = 1;
+	m.u.status_req.gid = px_str_of(gid, (uint32_t)strlen(gid));
+	uint8_t good[512];
+	size_t glen;
+	assert_int_equal(px_encode(&m, good, sizeof(good), &glen), 0);
+	uint8_t badmagic[512], badtype[512], trunc[512], trailing[520], badver[512];
+	memcpy(badmagic, good, glen);
+	badmagic[0] ^= 0xFF;
+	memcpy(badver, good, glen);
+	badver[2] = 99;
+	memcpy(badtype, good, glen);
+	badtype[3] = 200;
+	memcpy(trunc, good, glen);
+	memcpy(trailing, good, glen);
+	trailing[glen] = 0xAB;
+	trailing[4]++; /* header counts the extra byte: the decoder finds it trailing */
+	/* an oversize gid: length field says 5000 */
+	uint8_t huge[6000];
+	memset(huge, 'x', sizeof(huge));
+	memcpy(huge, good, 16);
+	uint32_t plen = (uint32_t)(sizeof(huge) - PX_HDR_LEN);
+	huge[4] = (uint8_t)plen;
+	huge[5] = (uint8_t)(plen >> 8);
+	huge[6] = 0;
+	huge[7] = 0;
+	huge[16] = 0x88; /* gid length 5000 (little endian at offset 16) */
+	huge[17] = 0x13;
+	huge[18] = 0;
+	huge[19] = 0;
+	const char *junk = "hello, coordinator";
+	struct {
+		const void *p;
+		size_t len;
+	} cases[] = {
+		{junk, strlen(junk)}, {badmagic, glen}, {badver, glen}, {badtype, glen},
+		{trunc, glen - 3},    {trailing, glen + 1}, {huge, sizeof(huge)}, {good, 5},
+	};
+	int sent = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const void *parts[1] = {cases[i].p};
+		size_t lens[1] = {cases[i].len};
+		assert_int_equal(execer_raw(ex, 0, parts, lens, 1), 0);
+		sent++;
+	}
+	/* a multipart message and an empty one: wrong shape */
+	const void *mp[2] = {good, good};
+	size_t ml[2] = {glen, glen};
+	assert_int_equal(execer_raw(ex, 0, mp, ml, 2), 0);
+	const void *ep[1] = {good};
+	size_t el[1] = {0};
+	assert_int_equal(execer_raw(ex, 0, ep, el, 1), 0);
+	/* a request naming a participant nobody configured: a clear refusal */
+	uint16_t unknown_rm[1] = {999};
+	struct pc_result res;
+	assert_int_equal(pc_commit_gid(pc, gid, unknown_rm, 1, PC_WAIT_APPLIED, 5000, &res), PC_EREFUSED);
+	assert_non_null(strstr(pc_conn_errmsg(pc), "unknown participant"));
+	/* The replica survived and the cluster still decides. */
+	uint64_t rng = 17;
+	struct tx t;
+	for (int i = 0; i < 30; i++) {
+		run_txn(pc, ex, &rng, 2, &t, TXN_TIMEOUT_MS);
+		assert_int_equal(t.outcome, t.want_commit ? PC_COMMITTED : PC_ABORTED);
+	}
+	assert_true(cluster_alive(c, c->coord[0]));
+	assert_int_equal(pc_status_at(pc, 0, t.gid, 2000, &res), 0);
+	assert_int_equal(res.outcome, t.outcome == PC_COMMITTED ? PC_ST_COMMITTED : PC_ST_ABORTED);
+	/* SIGTERM: a clean exit that reports the count. */
+	assert_int_equal(cluster_stop_coord(c, 0), 0);
+	long bad = stat_in_log(c, 0, "bad_frames");
+	printf("  %d malformed frames and 2 misshapen messages sent; coordinator.0 counted %ld\n", sent, bad);
+	assert_true(bad >= sent + 2);
+	assert_true(log_has(c, 0, "bad message from client"));
+	/* and it comes back from its log */
+	assert_int_equal(cluster_start_coord(c, 0), 0);
+	uint64_t end = cl_now_ms() + 10000;
+	while (pc_status_at(pc, 0, t.gid, 200, &res) == 0 && res.outcome == PC_ST_NO_ANSWER && cl_now_ms() < end)
+		;
+	assert_int_equal(res.outcome, t.outcome == PC_COMMITTED ? PC_ST_COMMITTED : PC_ST_ABORTED);
+	assert_true(log_has(c, 0, "recovered commit log"));
+	execer_free(&ex);
+	pc_conn_close(&pc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest all[] = {
+		cmocka_unit_test_setup_teardown(test_1000_mixed_votes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leader_kill9_mid_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_follower_kill9_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_minority_down_whole_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_majority_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_replica_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_frames, setup, teardown),
+	};
+	const char *only = getenv("E2E_ONLY");
+	if (only) {
+		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+			if (!strcmp(all[i].name, only)) {
+				const struct CMUnitTest one[] = {all[i]};
+				return cmocka_run_group_tests_name(only, one, NULL, NULL);
+			}
+		fprintf(stderr, "no test %s\n", only);
+		return 2;
+	}
+	return cmocka_run_group_tests_name("e2e_coord", all, NULL, NULL);
+}
