@@ -263,11 +263,13 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 	uint64_t patience = 2u * c->cfg.lease_ms + 100u;
 	uint64_t start = mono_ms(), deadline = start + timeout_ms;
 	uint64_t next_send = start, backoff = 5;
+	int busy = 0; /* the last answer was "busy" */
 	for (;;) {
 		uint64_t now = mono_ms();
 		if (now >= deadline) {
 			res->outcome = PC_UNKNOWN;
-			snprintf(res->reason, sizeof(res->reason), "no decision within %u ms", timeout_ms);
+			snprintf(res->reason, sizeof(res->reason), "no decision within %u ms%s", timeout_ms,
+				 busy ? " (the leader is busy: too many undecided transactions)" : "");
 			return 0;
 		}
 		if (now >= next_send) {
@@ -289,6 +291,7 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 		const struct px_moutcome *o = &r.u.outcome;
 		if (o->leader < n)
 			res->leader = o->leader;
+		busy = o->status == PX_ST_BUSY;
 		switch (o->status) {
 		case PX_ST_COMMITTED:
 		case PX_ST_ABORTED:

@@ -107,9 +107,10 @@ int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out,
 	n->cfg.bind = NULL; /* not kept */
 	n->zctx = zctx;
 	px_map_init(&n->climap);
-	n->cli = calloc(n->cfg.max_clients, sizeof(*n->cli));
+	/* Only a bound ROUTER hears from clients. */
+	n->cli = cfg->bind ? calloc(n->cfg.max_clients, sizeof(*n->cli)) : NULL;
 	n->peer = calloc(PX_NET_PEERS_MAX, sizeof(*n->peer));
-	if (!n->cli || !n->peer) {
+	if ((cfg->bind && !n->cli) || !n->peer) {
 		set_err(err, errcap, "%s%s", "out of memory", "");
 		goto fail;
 	}
@@ -250,8 +251,8 @@ int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t le
 		return 0;
 	}
 	if (to.kind == PX_NODE_CLIENT) {
-		struct client *c = client_by_id(n, to.id);
-		if (!c || !n->router)
+		struct client *c = n->router ? client_by_id(n, to.id) : NULL;
+		if (!c)
 			goto drop;
 		if (zmq_send(n->router, c->k.s, c->k.len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
 			goto drop;

@@ -47,7 +47,7 @@ enum {
 };
 
 #define BATCH_MAX 1024u            /* messages read per round */
-#define CHECKPOINT_RECORDS 100000u /* checkpoint after this many records */
+#define CHECKPOINT_RECORDS 100000u /* default: checkpoint after this many records */
 #define STATS_EVERY_MS 10000u
 #define BAD_LOG_EVERY_MS 1000u
 
@@ -56,6 +56,7 @@ enum { LV_ERROR = 0, LV_WARN = 1, LV_INFO = 2, LV_DEBUG = 3 };
 static volatile sig_atomic_t g_stop;
 static int g_level = LV_INFO;
 static unsigned g_id;
+static unsigned long g_ckpt_records = CHECKPOINT_RECORDS;
 
 static void on_signal(int sig)
 {
@@ -176,6 +177,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: paxcommit-coordinator --config FILE --id N [--log-level LEVEL]\n"
+		"                             [--checkpoint-records N]\n"
 		"\n"
 		"Run coordinator replica N of the cluster described in FILE (see README.md,\n"
 		"\"Cluster configuration\").  The replica binds the endpoint of its\n"
@@ -186,6 +188,10 @@ static void usage(FILE *f)
 		"  --id N             which [coordinator.N] this process is\n"
 		"  --log-level LEVEL  error, warn, info (default: one line per decision,\n"
 		"                     leader change, recovery, checkpoint) or debug\n"
+		"  --checkpoint-records N\n"
+		"                     replace the log with a snapshot of the live state\n"
+		"                     after N records (default 100000): bounds disk use\n"
+		"                     and restart time\n"
 		"  --help             this text\n"
 		"\n"
 		"Logs go to stderr, one line per event: time, replica, ballot, gid.\n"
@@ -200,12 +206,13 @@ static int parse_args(int argc, char **argv, const char **config, long *id)
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 					     {"id", required_argument, NULL, 'i'},
 					     {"log-level", required_argument, NULL, 'l'},
+					     {"checkpoint-records", required_argument, NULL, 'k'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
 	*config = NULL;
 	*id = -1;
-	while ((c = getopt_long(argc, argv, "c:i:l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:l:k:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			*config = optarg;
@@ -217,6 +224,17 @@ static int parse_args(int argc, char **argv, const char **config, long *id)
 			if (errno || *end || *id < 0 || *id >= (long)PX_CFG_COORD_MAX) {
 				fprintf(stderr, "paxcommit-coordinator: --id must be 0..%u, not '%s'\n",
 					PX_CFG_COORD_MAX - 1, optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'k': {
+			char *end;
+			errno = 0;
+			g_ckpt_records = strtoul(optarg, &end, 10);
+			if (errno || *end || g_ckpt_records < 100 || g_ckpt_records > 100000000ul) {
+				fprintf(stderr, "paxcommit-coordinator: --checkpoint-records must be 100..100000000, not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -326,7 +344,7 @@ static void flush_round(struct daemon *d)
 static void maybe_checkpoint(struct daemon *d)
 {
 	uint64_t last = cl_log_last_seq(d->log);
-	if (last - d->last_ckpt < CHECKPOINT_RECORDS)
+	if (last - d->last_ckpt < g_ckpt_records)
 		return;
 	struct px_update snap;
 	px_update_init(&snap);
@@ -360,11 +378,13 @@ static void log_stats(struct daemon *d, const char *why)
 	logf_(LV_INFO,
 	      "replica=%u stats%s: leader=%u live=%zu tombstones=%zu committed=%" PRIu64 " aborted=%" PRIu64
 	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
-	      " bad_identity=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu",
+	      " bad_identity=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu"
+	      " horizon_age_ms=%" PRIu64,
 	      g_id, why, px_replica_leader(d->rep), px_replica_live(d->rep), px_replica_tombstones(d->rep),
 	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy,
 	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->send_dropped, d->checkpoints,
-	      cl_log_segment_count(d->log));
+	      cl_log_segment_count(d->log),
+	      px_replica_horizon(d->rep) ? d->now - px_replica_horizon(d->rep) : 0);
 	d->last_st = *s;
 }
 

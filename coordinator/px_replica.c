@@ -351,6 +351,11 @@ int px_replica_step(struct px_replica *r, const struct px_event *ev, struct px_u
 	return 0;
 }
 
+uint64_t px_replica_horizon(const struct px_replica *r)
+{
+	return r->horizon;
+}
+
 uint8_t px_replica_leader(const struct px_replica *r)
 {
 	return r->leader;

@@ -98,6 +98,8 @@ size_t px_replica_live(const struct px_replica *r);       /* live gids */
 /* One live gid (for diagnostics), or NULL. */
 const char *px_replica_some_live(const struct px_replica *r);
 size_t px_replica_tombstones(const struct px_replica *r); /* forgotten gids kept */
+/* The durable GC horizon: unknown gids born before it are refused (ms). */
+uint64_t px_replica_horizon(const struct px_replica *r);
 
 /*
  * Checkpoint: append to u->rec the records that rebuild this replica's

@@ -95,7 +95,9 @@ int cluster_start_coord(struct cluster *c, int i)
 	char name[32];
 	snprintf(name, sizeof(name), "coordinator.%d", i);
 	cluster_log_path(c, name, log, sizeof(log));
-	char *argv[] = {exe, "--config", c->conf, "--id", id, NULL};
+	char *argv[10] = {exe, "--config", c->conf, "--id", id, NULL};
+	for (int k = 0; k < 4 && c->coord_arg[k]; k++)
+		argv[5 + k] = (char *)c->coord_arg[k];
 	c->coord[i] = spawn(log, argv);
 	return c->coord[i] > 0 ? 0 : -1;
 }

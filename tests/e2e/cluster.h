@@ -27,6 +27,7 @@ struct cluster {
 	pid_t coord[CL_MAX_COORD];
 	pid_t part[CL_MAX_PART];
 	char bin[256], tbin[256];
+	const char *coord_arg[4]; /* extra coordinator arguments (NULL-terminated) */
 };
 
 /* Make the directory and config: ncoord replicas, npart participants named

@@ -199,10 +199,49 @@ static int teardown(void **state)
 	return 0;
 }
 
+static long stat_in_log(struct cluster *c, int coord, const char *key)
+{
+	char path[400], name[32];
+	snprintf(name, sizeof(name), "coordinator.%d", coord);
+	cluster_log_path(c, name, path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char line[2048];
+	long v = -1;
+	size_t kl = strlen(key);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, key);
+		if (p && p[kl] == '=')
+			v = strtol(p + kl + 1, NULL, 10);
+	}
+	fclose(f);
+	return v;
+}
+
+static int log_has(struct cluster *c, int coord, const char *needle)
+{
+	char path[400], name[32];
+	snprintf(name, sizeof(name), "coordinator.%d", coord);
+	cluster_log_path(c, name, path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[2048];
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
 static void test_1000_mixed_votes(void **state)
 {
 	struct cluster *c = *state;
+	/* Frequent checkpoints, so that they run (and restarts read them). */
 	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	c->coord_arg[0] = "--checkpoint-records";
+	c->coord_arg[1] = "500";
 	start_all(c, 3);
 	struct pc_conn *pc = connect_to(c);
 	struct execer *ex = execer_new(c);
@@ -226,8 +265,55 @@ static void test_1000_mixed_votes(void **state)
 	printf("  1000 transactions (%d committed, %d aborted) in %llu ms\n", commits, aborts,
 	       (unsigned long long)ms);
 	assert_true(commits > 500 && aborts > 50);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		assert_int_equal(cluster_stop_coord(c, i), 0);
+		long live = stat_in_log(c, i, "live"), tombs = stat_in_log(c, i, "tombstones");
+		long ckpts = stat_in_log(c, i, "checkpoints"), segs = stat_in_log(c, i, "log_segments");
+		long forgotten = stat_in_log(c, i, "forgotten");
+		printf("  coordinator.%d at shutdown: live=%ld tombstones=%ld forgotten=%ld checkpoints=%ld "
+		       "log_segments=%ld\n", i, live, tombs, forgotten, ckpts, segs);
+		/* Garbage collection and checkpoints keep state bounded: nearly
+		 * everything was forgotten, and the log was compacted. */
+		assert_true(live >= 0 && live <= 10);
+		assert_true(forgotten >= 990 && tombs <= forgotten);
+		assert_true(ckpts >= 1 && segs >= 1 && segs <= 2);
+	}
+	execer_free(&ex);
+	pc_conn_close(&pc);
+}
+
+/* Garbage collection: forgotten gids leave tombstones, and once the GC
+ * horizon passes their birth the tombstones go too; the replicas then call
+ * such a gid unknown. */
+static void test_gc_horizon(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING "\nhorizon_ms = 1500"), 0);
+	start_all(c, 3);
+	struct pc_conn *pc = connect_to(c);
+	struct execer *ex = execer_new(c);
+	assert_true(cluster_wait_leader(c, pc, 10000) >= 0);
+	static struct tx t[50];
+	uint64_t rng = 31;
+	for (int i = 0; i < 50; i++) {
+		run_txn(pc, ex, &rng, 2, &t[i], TXN_TIMEOUT_MS);
+		assert_int_equal(t[i].outcome, t[i].want_commit ? PC_COMMITTED : PC_ABORTED);
+	}
+	for (int i = 0; i < 3; i++) {
+		struct pc_result r;
+		uint64_t end = cl_now_ms() + 15000;
+		do
+			assert_int_equal(pc_status_at(pc, i, t[0].gid, 2000, &r), 0);
+		while (r.outcome != PC_ST_UNKNOWN_GID && cl_now_ms() < end);
+		assert_int_equal(r.outcome, PC_ST_UNKNOWN_GID);
+		assert_non_null(strstr(r.reason, "horizon"));
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(cluster_stop_coord(c, i), 0);
+		long tombs = stat_in_log(c, i, "tombstones"), forgotten = stat_in_log(c, i, "forgotten");
+		printf("  coordinator.%d: forgotten=%ld tombstones left=%ld\n", i, forgotten, tombs);
+		assert_true(forgotten >= 50 && tombs < forgotten);
+	}
 	execer_free(&ex);
 	pc_conn_close(&pc);
 }
@@ -364,6 +450,56 @@ static void test_follower_kill9_restart(void **state)
 	pc_conn_close(&pc);
 }
 
+/* Five replicas survive two deaths, the leader's among them. */
+static void test_five_replicas_two_killed(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 5, 2, TIMING), 0);
+	start_all(c, 5);
+	struct pc_conn *pc = connect_to(c);
+	int leader = cluster_wait_leader(c, pc, 10000);
+	assert_true(leader >= 0);
+	static struct tx t[5000];
+	struct stream s = {.c = c, .t = t, .cap = 5000, .seed = 23};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, stream_main, &s), 0);
+	wait_done(&s, 80, 30000);
+	cluster_kill_coord(c, (leader + 2) % 5);
+	cluster_kill_coord(c, leader);
+	int at = s.done;
+	wait_done(&s, at + 150, 60000);
+	s.stop = 1;
+	pthread_join(th, NULL);
+	int nl = cluster_wait_leader(c, pc, 5000);
+	printf("  5 replicas: killed coordinator.%d (leader) and coordinator.%d; new leader coordinator.%d\n", leader,
+	       (leader + 2) % 5, nl);
+	assert_true(nl >= 0 && nl != leader);
+	check_stream(c, &s, 3, 2);
+	pc_conn_close(&pc);
+}
+
+/* SIGKILL of every replica at once loses nothing acknowledged: after a
+ * restart every replica still states each outcome its clients heard. */
+static void test_kill_all_restart(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 3);
+	struct pc_conn *pc = connect_to(c);
+	assert_true(cluster_wait_leader(c, pc, 10000) >= 0);
+	static struct tx t[300];
+	struct stream s = {.c = c, .t = t, .cap = 300, .seed = 29};
+	stream_main(&s);
+	for (int i = 0; i < 3; i++)
+		cluster_kill_coord(c, i);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(cluster_start_coord(c, i), 0);
+	assert_true(cluster_wait_leader(c, pc, 10000) >= 0);
+	/* every replica must know every outcome again (need = 3) */
+	check_stream(c, &s, 3, 0);
+	pc_conn_close(&pc);
+}
+
 static void test_minority_down_whole_run(void **state)
 {
 	struct cluster *c = *state;
@@ -476,40 +612,51 @@ static void test_single_replica_blocks(void **state)
 	pc_conn_close(&pc);
 }
 
-static long stat_in_log(struct cluster *c, int coord, const char *key)
+/* At most max_live undecided transactions: past that a clear "busy", and
+ * the work goes on once the backlog clears. */
+static void test_backpressure_busy(void **state)
 {
-	char path[400], name[32];
-	snprintf(name, sizeof(name), "coordinator.%d", coord);
-	cluster_log_path(c, name, path, sizeof(path));
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	char line[2048];
-	long v = -1;
-	size_t kl = strlen(key);
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, key);
-		if (p && p[kl] == '=')
-			v = strtol(p + kl + 1, NULL, 10);
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 1, 2, TIMING "\nmax_live = 1"), 0);
+	assert_int_equal(cluster_start_part(c, 1), 0);
+	assert_int_equal(cluster_start_coord(c, 0), 0);
+	struct pc_conn *pc = connect_to(c);
+	struct execer *ex = execer_new(c);
+	assert_int_equal(cluster_wait_leader(c, pc, 10000), 0);
+	/* A: participant p2 is not running, so A stays live (undecided, then
+	 * decided but unacknowledged) and fills the only slot. */
+	char a[PX_GID_MAX + 1], b[PX_GID_MAX + 1];
+	uint16_t both[2] = {1, 2}, one[1] = {1};
+	struct pc_result res;
+	uint64_t end = cl_now_ms() + 10000;
+	for (;;) { /* p1 takes gids born after it started */
+		assert_true(pc_new_gid(pc, a, sizeof(a)) > 0);
+		if (execer_run(ex, a, 1, 0, "ok", 2000) == PX_EXEC_OK)
+			break;
+		assert_true(cl_now_ms() < end);
 	}
-	fclose(f);
-	return v;
-}
-
-static int log_has(struct cluster *c, int coord, const char *needle)
-{
-	char path[400], name[32];
-	snprintf(name, sizeof(name), "coordinator.%d", coord);
-	cluster_log_path(c, name, path, sizeof(path));
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	char line[2048];
-	int found = 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
+	assert_int_equal(pc_commit_gid(pc, a, both, 2, PC_WAIT_APPLIED, 300, &res), 0);
+	assert_int_equal(res.outcome, PC_UNKNOWN);
+	/* B is refused while A holds the slot. */
+	assert_true(pc_new_gid(pc, b, sizeof(b)) > 0);
+	assert_int_equal(execer_run(ex, b, 1, 0, "ok", 2000), PX_EXEC_OK);
+	assert_int_equal(pc_commit_gid(pc, b, one, 1, PC_WAIT_APPLIED, 1500, &res), 0);
+	assert_int_equal(res.outcome, PC_UNKNOWN);
+	assert_non_null(strstr(res.reason, "busy"));
+	/* p2 comes back: A finishes (aborted: p2 never voted), its slot frees,
+	 * and B goes through. */
+	assert_int_equal(cluster_start_part(c, 2), 0);
+	assert_int_equal(pc_commit_gid(pc, a, both, 2, PC_WAIT_APPLIED, TXN_TIMEOUT_MS, &res), 0);
+	assert_int_equal(res.outcome, PC_ABORTED);
+	assert_int_equal(pc_commit_gid(pc, b, one, 1, PC_WAIT_APPLIED, TXN_TIMEOUT_MS, &res), 0);
+	assert_int_equal(res.outcome, PC_COMMITTED);
+	assert_int_equal(cluster_applied(c, 1, b), 'c');
+	assert_int_equal(cluster_stop_coord(c, 0), 0);
+	long busy = stat_in_log(c, 0, "busy");
+	printf("  max_live=1: the second transaction was refused as busy %ld times, then committed\n", busy);
+	assert_true(busy >= 1);
+	execer_free(&ex);
+	pc_conn_close(&pc);
 }
 
 static void test_malformed_frames(void **state)
@@ -612,11 +759,15 @@ int main(void)
 {
 	const struct CMUnitTest all[] = {
 		cmocka_unit_test_setup_teardown(test_1000_mixed_votes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_horizon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_kill9_mid_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_kill9_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_five_replicas_two_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_all_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_minority_down_whole_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_majority_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_replica_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backpressure_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frames, setup, teardown),
 	};
 	const char *only = getenv("E2E_ONLY");

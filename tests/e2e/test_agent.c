@@ -92,7 +92,8 @@ static void run_action(struct pa_core *pa, struct px_update *u, size_t k, uint64
 {
 	struct pa_db_action a = u->db[k];
 	char gidbuf[PX_GID_MAX + 1];
-	memcpy(gidbuf, u->arena + a.gid_off, a.gid_len);
+	if (a.gid_len)
+		memcpy(gidbuf, u->arena + a.gid_off, a.gid_len);
 	struct px_str gid = px_str_of(gidbuf, a.gid_len);
 	struct pa_event ev = {.kind = PA_EV_DB, .now = now, .token = a.token, .status = PA_DB_OK};
 	struct px_msg result, exec;
