@@ -51,6 +51,10 @@ PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 
 SIM       := $(BUILD)/bin/paxcommit-sim
 COORD     := $(BUILD)/bin/paxcommit-coordinator
+# The daemon with planted bugs, for tests/e2e/planted.sh: core bug 1 (quorum
+# of one), and daemon bug 1 (amnesia: restart ignores the commit log).
+COORD_BUG1 := $(BUILD)/planted-bug1/paxcommit-coordinator
+COORD_DBUG1 := $(BUILD)/planted-daemon-bug1/paxcommit-coordinator
 LIBPC     := $(BUILD)/lib/libpaxcommit.a
 TEST_AGENT := $(BUILD)/tests/test_agent
 E2E_SRCS  := $(wildcard tests/e2e/e2e_*.c)
@@ -66,7 +70,7 @@ SIM_SEEDS ?= 4000
 .PHONY: all test test-unit test-sim test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog
 
-all: $(BUILD)/libpxcore.a $(COORD) $(COORD_BUG1) $(LIBPC) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
+all: $(BUILD)/libpxcore.a $(COORD) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
 
 $(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
@@ -85,11 +89,13 @@ $(COORD): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(
 	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
 
 # The client library: the client code plus the shared pieces it uses.
-# The daemon with planted bug 1 (quorum of one), for tests/e2e/planted.sh.
-COORD_BUG1 := $(BUILD)/planted-bug1/paxcommit-coordinator
 $(COORD_BUG1): coordinator/coordinator_main.c $(patsubst %.c,$(BUILD)/obj-bug1/%.o,$(CORE_SRCS)) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+
+$(COORD_DBUG1): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=1 $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
 
 $(LIBPC): $(CLIENT_OBJS) $(NET_OBJS) $(CONF_OBJS) $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -155,9 +161,9 @@ test-unit: $(UNIT_BINS)
 
 # End-to-end: real coordinator processes over ZeroMQ on loopback, with the
 # scripted test participant (tests/e2e/test_agent.c).
-test-e2e: $(COORD) $(TEST_AGENT) $(E2E_BINS) $(COORD_BUG1)
+test-e2e: $(COORD) $(TEST_AGENT) $(E2E_BINS) $(COORD_BUG1) $(COORD_DBUG1)
 	@set -e; for t in $(E2E_BINS); do echo "== $$t"; PAXCOMMIT_BIN=$(BUILD)/bin PAXCOMMIT_TEST_BIN=$(BUILD)/tests $$t; done
-	@bash tests/e2e/planted.sh $(BUILD)/tests/e2e_coord $(dir $(COORD_BUG1)) $(BUILD)/tests
+	@bash tests/e2e/planted.sh $(BUILD)/tests/e2e_coord $(BUILD)/tests $(dir $(COORD_BUG1)) $(dir $(COORD_DBUG1))
 
 test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL)
 	$(REPLAY_MSG) tests/fuzz/corpus/msg

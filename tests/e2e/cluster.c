@@ -169,6 +169,38 @@ int cluster_stop_coord(struct cluster *c, int i)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+int cluster_coord_exit(struct cluster *c, int i, uint32_t timeout_ms)
+{
+	if (c->coord[i] <= 0)
+		return -1;
+	int st = reap(c->coord[i], timeout_ms);
+	if (st < 0)
+		return -1;
+	c->coord[i] = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int cluster_mount_small(struct cluster *c, int i, unsigned kb)
+{
+	char cmd[700];
+	snprintf(c->mounted, sizeof(c->mounted), "%s/c%d", c->dir, i);
+	if (mkdir(c->mounted, 0755) && errno != EEXIST)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=%uk paxcommit-e2e '%s' 2>/dev/null", kb, c->mounted);
+	if (system(cmd) != 0) {
+		c->mounted[0] = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int cluster_grow_mount(struct cluster *c, unsigned kb)
+{
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "mount -o remount,size=%uk '%s'", kb, c->mounted);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 void cluster_destroy(struct cluster *c)
 {
 	for (int i = 0; i < c->ncoord; i++)
@@ -180,6 +212,13 @@ void cluster_destroy(struct cluster *c)
 				kill_pid(&c->part[i]);
 			c->part[i] = 0;
 		}
+	if (c->mounted[0]) {
+		char cmd[400];
+		snprintf(cmd, sizeof(cmd), "umount '%s'", c->mounted);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot unmount %s\n", c->mounted);
+		c->mounted[0] = 0;
+	}
 	if (c->dir[0] && !getenv("PAXCOMMIT_KEEP")) {
 		char cmd[400];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);

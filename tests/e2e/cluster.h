@@ -28,6 +28,7 @@ struct cluster {
 	pid_t part[CL_MAX_PART];
 	char bin[256], tbin[256];
 	const char *coord_arg[4]; /* extra coordinator arguments (NULL-terminated) */
+	char mounted[300];        /* a tmpfs the test mounted (unmounted by destroy) */
 };
 
 /* Make the directory and config: ncoord replicas, npart participants named
@@ -46,6 +47,13 @@ void cluster_destroy(struct cluster *c);
 /* The leader a majority of the live replicas agree on, waiting up to
  * timeout_ms; -1 if none. */
 int cluster_wait_leader(struct cluster *c, struct pc_conn *pc, uint32_t timeout_ms);
+/* Wait up to timeout_ms for coordinator i to exit by itself; returns its
+ * exit code (128+signal if killed), or -1 if it is still running. */
+int cluster_coord_exit(struct cluster *c, int i, uint32_t timeout_ms);
+/* Mount a tmpfs of `kb` KiB on coordinator i's data_dir; -1 if this
+ * machine does not allow it. */
+int cluster_mount_small(struct cluster *c, int i, unsigned kb);
+int cluster_grow_mount(struct cluster *c, unsigned kb);
 /* 1 if the process is still running (not exited). */
 int cluster_alive(struct cluster *c, pid_t pid);
 /* Path of a process's log file: "coordinator.N" / "participant.pN". */

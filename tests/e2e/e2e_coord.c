@@ -659,6 +659,57 @@ static void test_backpressure_busy(void **state)
 	pc_conn_close(&pc);
 }
 
+/* A full disk: the replica stops (fail-stop, exit 4) before acknowledging
+ * anything it could not make durable, says why, and once there is room
+ * again it restarts with every acknowledged outcome. */
+static void test_disk_full_fail_stop(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 1, 1, TIMING), 0);
+	if (cluster_mount_small(c, 0, 1300)) {
+		printf("  SKIPPED: this machine does not allow mounting a tmpfs\n");
+		skip();
+	}
+	c->coord_arg[0] = "--segment-mb";
+	c->coord_arg[1] = "1";
+	c->coord_arg[2] = "--checkpoint-records";
+	c->coord_arg[3] = "100000000";
+	start_all(c, 1);
+	struct pc_conn *pc = connect_to(c);
+	struct execer *ex = execer_new(c);
+	assert_int_equal(cluster_wait_leader(c, pc, 10000), 0);
+	static struct tx t[20000];
+	uint64_t rng = 37;
+	int n = 0;
+	while (n < 20000) {
+		run_txn(pc, ex, &rng, 1, &t[n], 2000);
+		assert_int_equal(t[n].rc, 0);
+		n++;
+		if (t[n - 1].outcome == PC_UNKNOWN)
+			break;
+		assert_int_equal(t[n - 1].outcome, t[n - 1].want_commit ? PC_COMMITTED : PC_ABORTED);
+	}
+	assert_int_equal(t[n - 1].outcome, PC_UNKNOWN);
+	assert_int_equal(cluster_coord_exit(c, 0, 5000), 4);
+	assert_true(log_has(c, 0, "fail-stop"));
+	assert_true(log_has(c, 0, "no space"));
+	printf("  disk full after %d transactions: coordinator.0 stopped with exit 4\n", n - 1);
+	/* room again: restart, and every acknowledged outcome is there */
+	assert_int_equal(cluster_grow_mount(c, 65536), 0);
+	assert_int_equal(cluster_start_coord(c, 0), 0);
+	assert_int_equal(cluster_wait_leader(c, pc, 10000), 0);
+	for (int i = 0; i < n - 1; i++)
+		replicas_agree(c, pc, &t[i], 1);
+	struct pc_result res;
+	struct tx *last = &t[n - 1];
+	assert_int_equal(pc_commit_gid(pc, last->gid, last->rms, 1, PC_WAIT_APPLIED, TXN_TIMEOUT_MS, &res), 0);
+	assert_true(res.outcome == PC_COMMITTED || res.outcome == PC_ABORTED);
+	if (res.outcome == PC_COMMITTED)
+		assert_true(last->want_commit);
+	execer_free(&ex);
+	pc_conn_close(&pc);
+}
+
 static void test_malformed_frames(void **state)
 {
 	struct cluster *c = *state;
@@ -769,6 +820,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_single_replica_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frames, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full_fail_stop, setup, teardown),
 	};
 	const char *only = getenv("E2E_ONLY");
 	if (only) {

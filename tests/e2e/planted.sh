@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Prove the end-to-end harness bites: run one end-to-end test against a
-# coordinator built with a planted bug (PX_PLANT_BUG=1: the learner decides
-# with a quorum of one acceptor).  With a majority of replicas down, that
-# coordinator still answers COMMITTED, and test_majority_down must fail.
-#   usage: planted.sh E2E_BINARY DIR_WITH_BUGGY_COORDINATOR TEST_BIN_DIR
+# Prove the end-to-end harness bites: run end-to-end tests against
+# coordinators built with planted bugs; each run must fail.
+#   usage: planted.sh E2E_BINARY TEST_BIN_DIR CORE_BUG1_DIR DAEMON_BUG1_DIR
+#   - core bug 1 (PX_PLANT_BUG=1): the learner decides with a quorum of one
+#     acceptor; test_majority_down must fail.
+#   - daemon bug 1 (PX_PLANT_DAEMON_BUG=1): amnesia, a restarted replica
+#     does not replay its commit log; test_kill_all_restart must fail.
 set -u
 e2e=$1
-bugdir=$2
-tbin=$3
-if out=$(E2E_ONLY=test_majority_down PAXCOMMIT_BIN="$bugdir" PAXCOMMIT_TEST_BIN="$tbin" "$e2e" 2>&1); then
-	echo "planted bug 1 (quorum of one) in the coordinator daemon: NOT caught by test_majority_down"
-	echo "$out" | tail -5
-	exit 1
-fi
-why=$(grep -m1 -E 'heard outcome|ERROR|Failure' <<<"$out" | cut -c1-160)
-echo "planted bug 1 (quorum of one) in the coordinator daemon: caught: $why"
+tbin=$2
+fail=0
+check() { # name dir test
+	local out why
+	if out=$(E2E_ONLY=$3 PAXCOMMIT_BIN="$2" PAXCOMMIT_TEST_BIN="$tbin" "$e2e" 2>&1); then
+		echo "planted $1: NOT caught by $3"
+		echo "$out" | tail -5
+		fail=1
+	else
+		why=$(grep -m1 -E '^ERROR|\[  ERROR' <<<"$out" | cut -c1-150)
+		echo "planted $1: caught by $3: $why"
+	fi
+}
+check "core bug 1 (quorum of one)" "$3" test_majority_down
+check "daemon bug 1 (restart ignores the commit log)" "$4" test_kill_all_restart
+exit $fail
