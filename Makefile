@@ -28,7 +28,7 @@ CONF_SRCS := common/px_config.c
 # The ZeroMQ transport every process uses.
 NET_SRCS  := common/px_net.c
 # The client library (libpaxcommit).
-CLIENT_SRCS := client/pc_coord.c
+CLIENT_SRCS := client/pc_coord.c client/pc_txn.c
 CL_HDRS   := $(wildcard commitlog/*.h)
 SIM_SRCS  := $(wildcard tests/sim/*.c)
 SIM_HDRS  := $(wildcard tests/sim/*.h)
@@ -51,6 +51,9 @@ PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 
 SIM       := $(BUILD)/bin/paxcommit-sim
 COORD     := $(BUILD)/bin/paxcommit-coordinator
+AGENT     := $(BUILD)/bin/paxcommit-participant
+CLI       := $(BUILD)/bin/paxcommit
+PG_INC    := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 # The daemon with planted bugs, for tests/e2e/planted.sh: core bug 1 (quorum
 # of one), and daemon bug 1 (amnesia: restart ignores the commit log).
 COORD_BUG1 := $(BUILD)/planted-bug1/paxcommit-coordinator
@@ -70,7 +73,7 @@ SIM_SEEDS ?= 4000
 .PHONY: all test test-unit test-sim test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog
 
-all: $(BUILD)/libpxcore.a $(COORD) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
+all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
 
 $(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
@@ -89,6 +92,14 @@ $(COORD): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(
 	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
 
 # The client library: the client code plus the shared pieces it uses.
+$(AGENT): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih $(LDFLAGS)
+
+$(CLI): client/paxcommit_cli.c $(LIBPC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih $(LDFLAGS)
+
 $(COORD_BUG1): coordinator/coordinator_main.c $(patsubst %.c,$(BUILD)/obj-bug1/%.o,$(CORE_SRCS)) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)

@@ -1,11 +1,20 @@
 /*
  * paxcommit.h - the paxcommit client library.
  *
- * This part talks to the coordinator replicas: it finds the leader, asks
- * it to commit or roll back a distributed transaction (a gid and its
- * participant set), waits for the decision with a deadline, and asks any
- * replica for a gid's status.  (Running statements on the participants,
- * pc_begin / pc_exec, arrives with the participant agent.)
+ * An application runs one distributed transaction like this:
+ *
+ *     struct pc_txn *t;
+ *     pc_begin(conn, &t);                        no round trip: makes a gid
+ *     pc_exec(t, "checking", "UPDATE ...", n, params, &rows);   on participant
+ *     pc_exec(t, "savings", "UPDATE ...", n, params, &rows);    ... and another
+ *     pc_commit(t, PC_WAIT_APPLIED, &res);       atomic across both
+ *     pc_txn_free(&t);
+ *
+ * Statements run inside a PostgreSQL transaction on each participant's
+ * agent; pc_commit asks the coordinator replicas to decide (Paxos Commit),
+ * finding the leader and re-asking another replica when one dies.  The
+ * lower-level pc_commit_gid / pc_rollback_gid / pc_status talk to the
+ * coordinators about any gid.
  *
  * Outcomes:
  *   PC_COMMITTED  the coordinators decided COMMIT (with PC_WAIT_APPLIED:
@@ -62,7 +71,12 @@ enum pc_err {
 	PC_ECONFIG = -2, /* configuration file unreadable or invalid */
 	PC_EREFUSED = -3, /* the coordinators refused the request (reason in errmsg) */
 	PC_ENET = -4,    /* ZeroMQ failure */
-	PC_ENOMEM = -5
+	PC_ENOMEM = -5,
+	PC_ESQL = -6,    /* the statement failed in PostgreSQL: see pc_rows_sqlstate/error;
+			    the transaction is doomed (pc_commit will roll it back) */
+	PC_EBUSY = -7,   /* the participant has no free connection: roll back, retry later */
+	PC_ETIMEOUT = -8, /* no answer in time; the transaction is doomed */
+	PC_EDOOMED = -9  /* an earlier statement failed: only rollback is possible */
 };
 
 #define PC_REASON_MAX 512
@@ -117,6 +131,67 @@ int pc_status_at(struct pc_conn *c, int replica, const char *gid, uint32_t timeo
 /* Which replica leads, as seen by replica `replica` (-1: none or no answer
  * within timeout_ms).  For tools and tests. */
 int pc_leader_seen_by(struct pc_conn *c, int replica, uint32_t timeout_ms);
+
+/* Default deadlines of pc_exec and pc_commit / pc_rollback (ms; both 30000
+ * by default). */
+void pc_set_timeouts(struct pc_conn *c, uint32_t exec_ms, uint32_t commit_ms);
+
+/* ------------------------------------------------ transactions */
+
+struct pc_txn;
+struct pc_rows;
+
+/*
+ * Begin a transaction: makes its gid, sends nothing.  *out is the
+ * caller's; free it with pc_txn_free() after pc_commit / pc_rollback (or
+ * to abandon it: the participants roll an abandoned transaction back after
+ * their idle timeout).  A transaction belongs to its connection and is used
+ * from that connection's thread.
+ */
+int pc_begin(struct pc_conn *c, struct pc_txn **out);
+void pc_txn_free(struct pc_txn **t);
+const char *pc_txn_gid(const struct pc_txn *t);
+
+/*
+ * Run one statement on the named participant, with nparams text parameters
+ * ($1, $2, ...; NULL for SQL NULL).  The first statement on a participant
+ * opens its PostgreSQL transaction.  Returns 0 and, if rows is not NULL,
+ * *rows (the result, possibly no rows; free with pc_rows_free), or:
+ *   PC_ESQL     PostgreSQL refused it; *rows (if asked) holds the SQLSTATE
+ *               and message; the transaction is doomed;
+ *   PC_EBUSY    the participant has no free connection: doomed;
+ *   PC_ETIMEOUT no answer within the exec timeout: doomed;
+ *   PC_EDOOMED  an earlier statement failed;
+ *   PC_EINVAL   unknown participant, or the statement or a parameter is
+ *               over its size limit (1 MiB each, 128 parameters).
+ * Statements on one participant run in order; the library never sends a
+ * statement twice.
+ */
+int pc_exec(struct pc_txn *t, const char *participant, const char *sql, int nparams, const char *const *params,
+	    struct pc_rows **rows);
+
+/*
+ * Commit: asks the coordinators to decide, waits (commit timeout) for the
+ * outcome, PC_WAIT_APPLIED by default (0).  A doomed transaction is rolled
+ * back instead and reports PC_ABORTED with the failed statement's error as
+ * reason.  A transaction that ran no statement commits trivially.  Returns
+ * 0 with res->outcome, or a PC_E* code (nothing was decided by this call).
+ */
+int pc_commit(struct pc_txn *t, int wait, struct pc_result *res);
+/* Roll back everywhere; res->outcome is PC_ABORTED (or PC_COMMITTED if a
+ * commit already won, or PC_UNKNOWN at the deadline). */
+int pc_rollback(struct pc_txn *t, struct pc_result *res);
+
+/* Result accessors.  Strings stay valid until pc_rows_free. */
+int pc_rows_ncols(const struct pc_rows *r);
+int pc_rows_nrows(const struct pc_rows *r);
+const char *pc_rows_colname(const struct pc_rows *r, int col);
+/* The value as text, or NULL for SQL NULL (or out of range). */
+const char *pc_rows_value(const struct pc_rows *r, int row, int col);
+/* For PC_ESQL: the five-character SQLSTATE and PostgreSQL's message. */
+const char *pc_rows_sqlstate(const struct pc_rows *r);
+const char *pc_rows_error(const struct pc_rows *r);
+void pc_rows_free(struct pc_rows **r);
 
 #ifdef __cplusplus
 }

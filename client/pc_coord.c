@@ -14,40 +14,27 @@
 #include <zmq.h>
 
 #include "paxcommit.h"
+#include "pc_internal.h"
 #include "px_config.h"
 #include "px_gid.h"
 #include "px_msg.h"
 #include "px_net.h"
 
-#define NREP_MAX 5 /* coordinator replicas at most (px_config.h) */
-
-struct pc_conn {
-	struct px_config cfg;
-	void *zctx;
-	struct px_net *net;
-	uint64_t client_id;
-	uint64_t seq;
-	uint64_t req;
-	int leader; /* last known leader, or -1 */
-	char err[600];
-};
-
-static uint64_t mono_ms(void)
+uint64_t pc_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t wall_ms(void)
+uint64_t pc_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int fail(struct pc_conn *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct pc_conn *c, int code, const char *fmt, ...)
+int pc_fail(struct pc_conn *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -104,6 +91,21 @@ int pc_connect(const char *config_path, struct pc_conn **out, char *err, size_t 
 			pc_conn_close(&c);
 			return PC_ENET;
 		}
+	for (uint16_t i = 0; i < c->cfg.npart; i++)
+		if (px_net_add_peer(c->net, px_addr_of(PX_NODE_AGENT, c->cfg.part[i].id), c->cfg.part[i].endpoint, err,
+				    errcap)) {
+			pc_conn_close(&c);
+			return PC_ENET;
+		}
+	c->nitems = (size_t)c->cfg.ncoord + c->cfg.npart;
+	c->items = calloc(c->nitems, sizeof(*c->items));
+	if (!c->items) {
+		pc_conn_close(&c);
+		return PC_ENOMEM;
+	}
+	c->nitems = px_net_pollitems(c->net, c->items, c->nitems);
+	c->exec_timeout_ms = 30000;
+	c->commit_timeout_ms = 30000;
 	c->client_id = random_id();
 	*out = c;
 	return PC_OK;
@@ -115,6 +117,7 @@ void pc_conn_close(struct pc_conn **cp)
 	if (!c)
 		return;
 	px_net_destroy(&c->net);
+	free(c->items);
 	if (c->zctx)
 		zmq_ctx_term(c->zctx);
 	px_config_free(&c->cfg);
@@ -140,7 +143,7 @@ uint16_t pc_participant_id(const struct pc_conn *c, const char *name)
 
 size_t pc_new_gid(struct pc_conn *c, char *buf, size_t cap)
 {
-	return px_gid_make(buf, cap, c->cfg.name, wall_ms(), c->client_id, ++c->seq);
+	return px_gid_make(buf, cap, c->cfg.name, pc_wall_ms(), c->client_id, ++c->seq);
 }
 
 static int send_msg(struct pc_conn *c, int replica, const struct px_msg *m)
@@ -149,7 +152,7 @@ static int send_msg(struct pc_conn *c, int replica, const struct px_msg *m)
 	size_t len;
 	int e = px_encode(m, buf, sizeof(buf), &len);
 	if (e)
-		return fail(c, PC_EINVAL, "cannot encode request: %s", px_codec_strerror(e));
+		return pc_fail(c, PC_EINVAL, "cannot encode request: %s", px_codec_strerror(e));
 	px_net_send(c->net, px_addr_of(PX_NODE_REPLICA, (uint64_t)replica), buf, len);
 	return 0;
 }
@@ -159,8 +162,6 @@ static int send_msg(struct pc_conn *c, int replica, const struct px_msg *m)
  * the next call), 0 on timeout, or a PC_E* code. */
 static int wait_outcome(struct pc_conn *c, const char *gid, uint64_t until, struct px_msg *m, int *from)
 {
-	zmq_pollitem_t items[NREP_MAX];
-	size_t n = px_net_pollitems(c->net, items, NREP_MAX);
 	size_t glen = strlen(gid);
 	for (;;) {
 		struct px_addr fa;
@@ -181,13 +182,23 @@ static int wait_outcome(struct pc_conn *c, const char *gid, uint64_t until, stru
 			}
 		}
 		if (r < 0 && errno != EINTR)
-			return fail(c, PC_ENET, "receive: %s", zmq_strerror(errno));
-		uint64_t now = mono_ms();
-		if (now >= until)
+			return pc_fail(c, PC_ENET, "receive: %s", zmq_strerror(errno));
+		if (pc_mono_ms() >= until)
 			return 0;
-		if (zmq_poll(items, (int)n, (long)(until - now)) < 0 && zmq_errno() != EINTR)
-			return fail(c, PC_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+		int e = pc_poll(c, until);
+		if (e)
+			return e;
 	}
+}
+
+int pc_poll(struct pc_conn *c, uint64_t until)
+{
+	uint64_t now = pc_mono_ms();
+	if (now >= until)
+		return 0;
+	if (zmq_poll(c->items, (int)c->nitems, (long)(until - now)) < 0 && zmq_errno() != EINTR)
+		return pc_fail(c, PC_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+	return 0;
 }
 
 static void copy_reason(struct pc_result *res, const struct px_moutcome *o)
@@ -200,7 +211,7 @@ static void copy_reason(struct pc_result *res, const struct px_moutcome *o)
 static int make_pset(struct pc_conn *c, const uint16_t *rms, size_t nrms, struct px_pset *ps)
 {
 	if (!rms || nrms == 0 || nrms > PX_PSET_MAX)
-		return fail(c, PC_EINVAL, "a transaction needs 1..%u participants, not %zu", PX_PSET_MAX, nrms);
+		return pc_fail(c, PC_EINVAL, "a transaction needs 1..%u participants, not %zu", PX_PSET_MAX, nrms);
 	ps->n = 0;
 	for (size_t i = 0; i < nrms; i++) {
 		/* insertion sort: small sets */
@@ -210,7 +221,7 @@ static int make_pset(struct pc_conn *c, const uint16_t *rms, size_t nrms, struct
 			j--;
 		}
 		if (j > 0 && ps->rm[j - 1] == rms[i])
-			return fail(c, PC_EINVAL, "participant %u named twice", rms[i]);
+			return pc_fail(c, PC_EINVAL, "participant %u named twice", rms[i]);
 		ps->rm[j] = rms[i];
 		ps->n++;
 	}
@@ -224,7 +235,7 @@ static int check_gid(struct pc_conn *c, const char *gid)
 	size_t glen = gid ? strlen(gid) : 0;
 	if (!gid || px_gid_parse(gid, glen, &birth, &plen) || plen != strlen(c->cfg.name) ||
 	    memcmp(gid, c->cfg.name, plen))
-		return fail(c, PC_EINVAL, "'%s' is not a gid of cluster %s", gid ? gid : "(null)", c->cfg.name);
+		return pc_fail(c, PC_EINVAL, "'%s' is not a gid of cluster %s", gid ? gid : "(null)", c->cfg.name);
 	return 0;
 }
 
@@ -261,11 +272,11 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 	/* A silent target is given up for the next replica after this long;
 	 * a follower then points us at the leader it trusts. */
 	uint64_t patience = 2u * c->cfg.lease_ms + 100u;
-	uint64_t start = mono_ms(), deadline = start + timeout_ms;
+	uint64_t start = pc_mono_ms(), deadline = start + timeout_ms;
 	uint64_t next_send = start, backoff = 5;
 	int busy = 0; /* the last answer was "busy" */
 	for (;;) {
-		uint64_t now = mono_ms();
+		uint64_t now = pc_mono_ms();
 		if (now >= deadline) {
 			res->outcome = PC_UNKNOWN;
 			snprintf(res->reason, sizeof(res->reason), "no decision within %u ms%s", timeout_ms,
@@ -284,7 +295,7 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 		if (got < 0)
 			return got;
 		if (got == 0) {
-			if (mono_ms() >= next_send)
+			if (pc_mono_ms() >= next_send)
 				target = (target + 1) % n; /* silent: try the next replica */
 			continue;
 		}
@@ -305,16 +316,16 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 			 * is not flooded. */
 			target = o->leader < n && o->leader != from ? o->leader : (from + 1) % n;
 			c->leader = o->leader < n ? o->leader : -1;
-			next_send = mono_ms() + backoff;
+			next_send = pc_mono_ms() + backoff;
 			backoff = backoff < 200 ? backoff * 2 : 200;
 			break;
 		case PX_ST_BUSY:
-			next_send = mono_ms() + 50 + backoff;
+			next_send = pc_mono_ms() + 50 + backoff;
 			backoff = backoff < 200 ? backoff * 2 : 200;
 			break;
 		case PX_ST_ERROR:
 			copy_reason(res, o);
-			return fail(c, PC_EREFUSED, "coordinator.%d refused %s: %s", from, gid, res->reason);
+			return pc_fail(c, PC_EREFUSED, "coordinator.%d refused %s: %s", from, gid, res->reason);
 		case PX_ST_UNKNOWN_GID:
 			/* Forgotten without an outcome (given up long ago). */
 			res->outcome = PC_UNKNOWN;
@@ -352,7 +363,7 @@ static int ask_status(struct pc_conn *c, int lo, int hi, const char *gid, uint32
 	m.u.status_req.gid = px_str_of(gid, (uint32_t)strlen(gid));
 	int asked = hi - lo, answered = 0, unknown = 0;
 	uint8_t seen[NREP_MAX] = {0};
-	uint64_t deadline = mono_ms() + timeout_ms;
+	uint64_t deadline = pc_mono_ms() + timeout_ms;
 	for (int i = lo; i < hi; i++)
 		if ((e = send_msg(c, i, &m)))
 			return e;
@@ -383,7 +394,7 @@ static int ask_status(struct pc_conn *c, int lo, int hi, const char *gid, uint32
 			break;
 		case PX_ST_ERROR:
 			copy_reason(res, o);
-			return fail(c, PC_EREFUSED, "coordinator.%d refused status of %s: %s", from, gid, res->reason);
+			return pc_fail(c, PC_EREFUSED, "coordinator.%d refused status of %s: %s", from, gid, res->reason);
 		default:
 			break;
 		}
@@ -408,7 +419,7 @@ int pc_status(struct pc_conn *c, const char *gid, uint32_t timeout_ms, struct pc
 int pc_status_at(struct pc_conn *c, int replica, const char *gid, uint32_t timeout_ms, struct pc_result *res)
 {
 	if (replica < 0 || replica >= c->cfg.ncoord)
-		return fail(c, PC_EINVAL, "no coordinator.%d", replica);
+		return pc_fail(c, PC_EINVAL, "no coordinator.%d", replica);
 	return ask_status(c, replica, replica + 1, gid, timeout_ms, res);
 }
 
@@ -417,7 +428,7 @@ int pc_leader_seen_by(struct pc_conn *c, int replica, uint32_t timeout_ms)
 	/* A status question about a fresh gid nobody knows: every reply names
 	 * the leader its sender trusts. */
 	char gid[PX_GID_MAX + 1];
-	if (!px_gid_make(gid, sizeof(gid), c->cfg.name, wall_ms(), 0, 0))
+	if (!px_gid_make(gid, sizeof(gid), c->cfg.name, pc_wall_ms(), 0, 0))
 		return -1;
 	struct pc_result res;
 	if (pc_status_at(c, replica, gid, timeout_ms, &res) || res.outcome == PC_ST_NO_ANSWER)

@@ -1,0 +1,39 @@
+/*
+ * pc_internal.h - what the client library's files share (not installed).
+ */
+#ifndef PC_INTERNAL_H
+#define PC_INTERNAL_H
+
+#include <stdint.h>
+
+#include "paxcommit.h"
+#include "px_config.h"
+#include "px_net.h"
+
+#include <zmq.h>
+
+#define NREP_MAX 5 /* coordinator replicas at most (px_config.h) */
+
+struct pc_conn {
+	struct px_config cfg;
+	void *zctx;
+	struct px_net *net; /* DEALERs to every replica and every participant */
+	uint64_t client_id;
+	uint64_t seq;
+	uint64_t req;
+	int leader; /* last known leader, or -1 */
+	uint32_t exec_timeout_ms, commit_timeout_ms;
+	zmq_pollitem_t *items; /* every socket of net */
+	size_t nitems;
+	char err[600];
+};
+
+uint64_t pc_mono_ms(void);
+uint64_t pc_wall_ms(void);
+/* Wait until a socket is readable or `until` (monotonic ms); returns 0 or
+ * a PC_E* code. */
+int pc_poll(struct pc_conn *c, uint64_t until);
+/* Set c's error message; returns code. */
+int pc_fail(struct pc_conn *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

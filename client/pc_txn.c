@@ -1,0 +1,311 @@
+/*
+ * pc_txn.c - the client library's transactions: begin, exec on
+ * participants, commit / rollback through the coordinators.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "paxcommit.h"
+#include "pc_internal.h"
+#include "px_msg.h"
+
+struct pc_txn {
+	struct pc_conn *c;
+	char gid[PX_GID_MAX + 1];
+	struct px_pset pset;      /* participants touched, ascending */
+	uint32_t stmt[PX_PSET_MAX]; /* next statement number, per pset entry */
+	int doomed;
+	char why[PC_REASON_MAX + 1]; /* why it is doomed */
+};
+
+struct pc_rows {
+	int ncols, nrows;
+	char **names;  /* ncols */
+	char **cells;  /* nrows * ncols; NULL for SQL NULL */
+	char sqlstate[6];
+	char *error;
+	char *blk;     /* every string, in one block */
+};
+
+void pc_set_timeouts(struct pc_conn *c, uint32_t exec_ms, uint32_t commit_ms)
+{
+	if (exec_ms)
+		c->exec_timeout_ms = exec_ms;
+	if (commit_ms)
+		c->commit_timeout_ms = commit_ms;
+}
+
+int pc_begin(struct pc_conn *c, struct pc_txn **out)
+{
+	*out = NULL;
+	struct pc_txn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return pc_fail(c, PC_ENOMEM, "out of memory");
+	t->c = c;
+	if (!pc_new_gid(c, t->gid, sizeof(t->gid))) {
+		free(t);
+		return pc_fail(c, PC_EINVAL, "cannot make a gid");
+	}
+	*out = t;
+	return PC_OK;
+}
+
+void pc_txn_free(struct pc_txn **tp)
+{
+	free(*tp);
+	*tp = NULL;
+}
+
+const char *pc_txn_gid(const struct pc_txn *t)
+{
+	return t->gid;
+}
+
+static void doom(struct pc_txn *t, const char *fmt, const char *a, const char *b)
+{
+	if (!t->doomed && snprintf(t->why, sizeof(t->why), fmt, a, b) >= (int)sizeof(t->why))
+		memcpy(t->why + sizeof(t->why) - 4, "...", 4); /* cut long messages */
+	t->doomed = 1;
+}
+
+/* Index of rm in the touched set, adding it if new; -1 if full. */
+static int touch(struct pc_txn *t, uint16_t rm)
+{
+	int i = 0;
+	while (i < t->pset.n && t->pset.rm[i] < rm)
+		i++;
+	if (i < t->pset.n && t->pset.rm[i] == rm)
+		return i;
+	if (t->pset.n == PX_PSET_MAX)
+		return -1;
+	memmove(&t->pset.rm[i + 1], &t->pset.rm[i], sizeof(t->pset.rm[0]) * (size_t)(t->pset.n - i));
+	memmove(&t->stmt[i + 1], &t->stmt[i], sizeof(t->stmt[0]) * (size_t)(t->pset.n - i));
+	t->pset.rm[i] = rm;
+	t->stmt[i] = 0;
+	t->pset.n++;
+	return i;
+}
+
+/* Copy a decoded EXEC_RESULT into a pc_rows. */
+static struct pc_rows *rows_of(const struct px_mexec_result *m)
+{
+	struct pc_rows *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	size_t bytes = m->reason.len + 1;
+	uint32_t pos = 0;
+	struct px_str s;
+	while (px_str_next(m->cols, m->cols_len, &pos, &s))
+		bytes += s.len + 1;
+	pos = 0;
+	while (px_str_next(m->cells, m->cells_len, &pos, &s))
+		bytes += s.len == PX_NULL_LEN ? 0 : s.len + 1;
+	r->ncols = m->ncols;
+	r->nrows = (int)m->nrows;
+	r->blk = malloc(bytes);
+	r->names = calloc((size_t)m->ncols + 1, sizeof(*r->names));
+	r->cells = calloc((size_t)m->ncols * m->nrows + 1, sizeof(*r->cells));
+	if (!r->blk || !r->names || !r->cells) {
+		pc_rows_free(&r);
+		return NULL;
+	}
+	char *p = r->blk;
+	pos = 0;
+	for (int i = 0; i < r->ncols && px_str_next(m->cols, m->cols_len, &pos, &s); i++) {
+		memcpy(p, s.p, s.len);
+		p[s.len] = 0;
+		r->names[i] = p;
+		p += s.len + 1;
+	}
+	pos = 0;
+	for (size_t i = 0; i < (size_t)m->ncols * m->nrows && px_str_next(m->cells, m->cells_len, &pos, &s); i++) {
+		if (s.len == PX_NULL_LEN)
+			continue;
+		memcpy(p, s.p, s.len);
+		p[s.len] = 0;
+		r->cells[i] = p;
+		p += s.len + 1;
+	}
+	memcpy(p, m->reason.p, m->reason.len);
+	p[m->reason.len] = 0;
+	r->error = p;
+	if (m->sqlstate.len == 5)
+		memcpy(r->sqlstate, m->sqlstate.p, 5);
+	return r;
+}
+
+int pc_exec(struct pc_txn *t, const char *participant, const char *sql, int nparams, const char *const *params,
+	    struct pc_rows **rows)
+{
+	struct pc_conn *c = t->c;
+	if (rows)
+		*rows = NULL;
+	c->err[0] = 0;
+	if (t->doomed)
+		return pc_fail(c, PC_EDOOMED, "transaction %s is doomed: %s; roll it back", t->gid, t->why);
+	uint16_t rm = participant ? pc_participant_id(c, participant) : 0;
+	if (!rm)
+		return pc_fail(c, PC_EINVAL, "no participant '%s' in the cluster configuration",
+			       participant ? participant : "(null)");
+	size_t sl = sql ? strlen(sql) : 0;
+	if (!sql || sl > PX_SQL_MAX)
+		return pc_fail(c, PC_EINVAL, "the statement is %zu bytes; the limit is %u", sl, PX_SQL_MAX);
+	if (nparams < 0 || nparams > (int)PX_PARAMS_MAX)
+		return pc_fail(c, PC_EINVAL, "%d parameters; the limit is %u", nparams, PX_PARAMS_MAX);
+	struct px_msg m = {.type = PX_MSG_EXEC};
+	for (int i = 0; i < nparams; i++) {
+		size_t pl = params[i] ? strlen(params[i]) : 0;
+		if (pl > PX_PARAM_MAX)
+			return pc_fail(c, PC_EINVAL, "parameter $%d is %zu bytes; the limit is %u", i + 1, pl,
+				       PX_PARAM_MAX);
+		m.u.exec.params[i] = params[i] ? px_str_of(params[i], (uint32_t)pl) : px_str_of(NULL, PX_NULL_LEN);
+	}
+	int k = touch(t, rm);
+	if (k < 0)
+		return pc_fail(c, PC_EINVAL, "a transaction may touch at most %u participants", PX_PSET_MAX);
+	m.u.exec.req = ++c->req;
+	m.u.exec.gid = px_str_of(t->gid, (uint32_t)strlen(t->gid));
+	m.u.exec.stmt = t->stmt[k]++;
+	m.u.exec.sql = px_str_of(sql, (uint32_t)sl);
+	m.u.exec.nparams = (uint16_t)nparams;
+	size_t cap = 64 + sl + (size_t)nparams * 4, len;
+	for (int i = 0; i < nparams; i++)
+		cap += m.u.exec.params[i].len == PX_NULL_LEN ? 0 : m.u.exec.params[i].len;
+	uint8_t *buf = malloc(cap + PX_GID_MAX);
+	if (!buf)
+		return pc_fail(c, PC_ENOMEM, "out of memory");
+	int e = px_encode(&m, buf, cap + PX_GID_MAX, &len);
+	if (e) {
+		free(buf);
+		return pc_fail(c, PC_EINVAL, "cannot encode the statement: %s", px_codec_strerror(e));
+	}
+	/* Sent once: statements are numbered and the agent runs each once; a
+	 * lost reply dooms the transaction rather than risk running it twice. */
+	px_net_send(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
+	free(buf);
+	uint64_t deadline = pc_mono_ms() + c->exec_timeout_ms;
+	for (;;) {
+		struct px_addr from;
+		const uint8_t *data;
+		size_t dl;
+		int r;
+		while ((r = px_net_recv(c->net, &from, &data, &dl)) == 1) {
+			size_t off = 0;
+			const uint8_t *frame;
+			size_t flen;
+			while (px_net_split(data, dl, &off, &frame, &flen) == 1) {
+				struct px_msg x;
+				if (px_decode(frame, flen, &x) || x.type != PX_MSG_EXEC_RESULT ||
+				    x.u.exec_result.req != m.u.exec.req || from.kind != PX_NODE_AGENT || from.id != rm)
+					continue;
+				const struct px_mexec_result *er = &x.u.exec_result;
+				if (rows) {
+					*rows = rows_of(er);
+					if (!*rows)
+						return pc_fail(c, PC_ENOMEM, "out of memory");
+				}
+				char reason[PC_REASON_MAX + 1];
+				snprintf(reason, sizeof(reason), "%.*s", (int)er->reason.len, er->reason.p);
+				switch (er->status) {
+				case PX_EXEC_OK:
+					return PC_OK;
+				case PX_EXEC_SQLERR:
+					doom(t, "statement failed on %s: %s", participant, reason);
+					return pc_fail(c, PC_ESQL, "%s: %.*s %s", participant, (int)er->sqlstate.len,
+						       er->sqlstate.p, reason);
+				case PX_EXEC_BUSY:
+					doom(t, "participant %s busy: %s", participant, reason);
+					return pc_fail(c, PC_EBUSY, "%s: %s", participant, reason);
+				default:
+					doom(t, "participant %s: %s", participant, reason);
+					return pc_fail(c, PC_EREFUSED, "%s: %s", participant, reason);
+				}
+			}
+		}
+		if (r < 0 && errno != EINTR)
+			return pc_fail(c, PC_ENET, "receive: %s", zmq_strerror(errno));
+		if (pc_mono_ms() >= deadline) {
+			doom(t, "no answer from %s within %s ms", participant, "the exec timeout");
+			return pc_fail(c, PC_ETIMEOUT, "no answer from participant %s within %u ms", participant,
+				       c->exec_timeout_ms);
+		}
+		int pe = pc_poll(c, deadline);
+		if (pe)
+			return pe;
+	}
+}
+
+int pc_commit(struct pc_txn *t, int wait, struct pc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->leader = -1;
+	if (t->pset.n == 0) {
+		res->outcome = PC_COMMITTED; /* nothing ran anywhere */
+		return PC_OK;
+	}
+	if (t->doomed) {
+		int e = pc_rollback_gid(t->c, t->gid, t->pset.rm, t->pset.n, t->c->commit_timeout_ms, res);
+		if (e == 0 && res->outcome == PC_ABORTED)
+			snprintf(res->reason, sizeof(res->reason), "%s", t->why);
+		return e;
+	}
+	return pc_commit_gid(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED,
+			     t->c->commit_timeout_ms, res);
+}
+
+int pc_rollback(struct pc_txn *t, struct pc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->leader = -1;
+	if (t->pset.n == 0) {
+		res->outcome = PC_ABORTED;
+		return PC_OK;
+	}
+	return pc_rollback_gid(t->c, t->gid, t->pset.rm, t->pset.n, t->c->commit_timeout_ms, res);
+}
+
+int pc_rows_ncols(const struct pc_rows *r)
+{
+	return r ? r->ncols : 0;
+}
+
+int pc_rows_nrows(const struct pc_rows *r)
+{
+	return r ? r->nrows : 0;
+}
+
+const char *pc_rows_colname(const struct pc_rows *r, int col)
+{
+	return r && col >= 0 && col < r->ncols ? r->names[col] : NULL;
+}
+
+const char *pc_rows_value(const struct pc_rows *r, int row, int col)
+{
+	if (!r || row < 0 || row >= r->nrows || col < 0 || col >= r->ncols)
+		return NULL;
+	return r->cells[(size_t)row * (size_t)r->ncols + (size_t)col];
+}
+
+const char *pc_rows_sqlstate(const struct pc_rows *r)
+{
+	return r ? r->sqlstate : "";
+}
+
+const char *pc_rows_error(const struct pc_rows *r)
+{
+	return r && r->error ? r->error : "";
+}
+
+void pc_rows_free(struct pc_rows **rp)
+{
+	struct pc_rows *r = *rp;
+	if (!r)
+		return;
+	free(r->names);
+	free(r->cells);
+	free(r->blk);
+	free(r);
+	*rp = NULL;
+}

@@ -1,0 +1,1013 @@
+/*
+ * agent_main.c - paxcommit-participant, the agent beside one PostgreSQL
+ * database.
+ *
+ * A thin driver of the pure agent core (pa_core.h).  One thread, one
+ * zmq_poll loop; the PostgreSQL connections are in the same poll set
+ * (PQsocket), used through libpq's asynchronous API.  Connections:
+ *   - `pool` of them can be borrowed by a gid: from its first EXEC
+ *     (which opens the transaction with BEGIN) until its PREPARE TRANSACTION
+ *     (or ROLLBACK) finishes.  The core refuses new gids beyond `pool`
+ *     ("busy").
+ *   - one more, and any idle unborrowed one, serves the rest: COMMIT
+ *     PREPARED, ROLLBACK PREPARED, and the pg_prepared_xacts check and scan.
+ * A connection that breaks fails its running action as "lost" (the core
+ * then knows the session's transaction is gone, or checks), and is
+ * reconnected with exponential backoff.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <zmq.h>
+
+#include "pa_core.h"
+#include "px_config.h"
+#include "px_msg.h"
+#include "px_net.h"
+#include "px_update.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+enum { LV_ERROR = 0, LV_WARN = 1, LV_INFO = 2, LV_DEBUG = 3 };
+
+#define MIN_SERVER_VERSION 110000 /* starts_with(), PREPARE semantics we rely on */
+#define RESULT_MAX (PX_FRAME_MAX - 4096u)
+#define STATS_EVERY_MS 10000u
+
+static volatile sig_atomic_t g_stop;
+static int g_level = LV_INFO;
+static const char *g_name = "?";
+
+static void on_signal(int s)
+{
+	(void)s;
+	g_stop = 1;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void logf_(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(int level, const char *fmt, ...)
+{
+	if (level > g_level)
+		return;
+	static const char *names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char line[1200];
+	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ participant.%s %s ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, g_name,
+			 names[level]);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", line);
+}
+
+static void core_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	logf_(strstr(line, "CONFLICTING") ? LV_WARN : LV_INFO, "%s", line);
+}
+
+/* One database action of the core, copied out of the update. */
+struct job {
+	uint8_t kind;
+	uint64_t token;
+	char gid[PX_GID_MAX + 1];
+	uint8_t gid_len;
+	uint8_t *frame; /* PA_DB_EXEC: the EXEC frame */
+	uint32_t flen;
+	struct job *next;
+};
+
+enum conn_state { C_DOWN = 0, C_IDLE = 1, C_BUSY = 2 };
+
+struct conn {
+	int idx;
+	PGconn *pg;
+	int state;
+	int flush;    /* PQflush wants POLLOUT */
+	int borrowed; /* gid below owns it */
+	int began;    /* BEGIN sent for the borrower */
+	char gid[PX_GID_MAX + 1];
+	struct job *job; /* running */
+	int step;        /* EXEC: 0 BEGIN running, 1 statement running */
+	struct job *q, *qtail; /* more work of the borrower */
+	/* result of the running query */
+	PGresult *res;
+	int err;
+	char sqlstate[6];
+	char errmsg[PX_REASON_MAX + 1];
+	uint64_t retry_at, backoff;
+	int warned;
+};
+
+struct agent {
+	struct px_config cfg;
+	const struct px_config_part *me;
+	struct pa_core *pa;
+	struct px_update u;
+	size_t db_done; /* actions of u already taken */
+	struct px_net *net;
+	void *zctx;
+	struct conn *conn;
+	int nconn;
+	struct job *svc, *svc_tail;   /* waiting for any free connection */
+	struct job *newq, *newq_tail; /* first EXEC of a gid, waiting for a connection */
+	uint64_t now, timer_at, stats_at;
+	struct pa_stats last;
+	uint64_t bad_frames;
+	char prefix[PX_CFG_NAME_MAX + 2]; /* "<cluster>_" */
+	char suffix[8];                   /* "_<participant id>" */
+};
+
+/*
+ * The name of a gid's prepared transaction in PostgreSQL: the gid plus
+ * "_<participant id>".  PostgreSQL's prepared-transaction names are unique
+ * per server, not per database, and two participants may be two databases
+ * of one server.  Returns -1 if it does not fit PostgreSQL's 199 bytes.
+ */
+static int pg_gid(const struct agent *a, const struct job *j, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s%s", j->gid, a->suffix);
+	return n < 0 || (size_t)n >= cap || n > 199 ? -1 : 0;
+}
+
+static uint64_t clock_now(struct agent *a)
+{
+	uint64_t t = wall_ms();
+	if (t > a->now)
+		a->now = t;
+	return a->now;
+}
+
+static void push(struct job **h, struct job **t, struct job *j)
+{
+	j->next = NULL;
+	if (*t)
+		(*t)->next = j;
+	else
+		*h = j;
+	*t = j;
+}
+
+static struct job *pop(struct job **h, struct job **t)
+{
+	struct job *j = *h;
+	if (j) {
+		*h = j->next;
+		if (!*h)
+			*t = NULL;
+	}
+	return j;
+}
+
+static void job_free(struct job *j)
+{
+	if (j) {
+		free(j->frame);
+		free(j);
+	}
+}
+
+static void step_db(struct agent *a, const struct job *j, uint8_t status, uint8_t prepared,
+		    const struct px_msg *result, const struct px_str *gids, size_t ngids)
+{
+	struct pa_event ev = {.kind = PA_EV_DB,
+			      .now = clock_now(a),
+			      .token = j->token,
+			      .status = status,
+			      .prepared = prepared,
+			      .result = result,
+			      .gids = gids,
+			      .ngids = ngids};
+	pa_core_step(a->pa, &ev, &a->u);
+}
+
+/* ------------------------------------------------------- connections */
+
+static int conn_connect(struct agent *a, struct conn *c)
+{
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {a->me->conninfo, "3", "paxcommit-participant", NULL};
+	c->pg = PQconnectdbParams(keys, vals, 1);
+	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+		if (!c->warned || g_level >= LV_DEBUG)
+			logf_(LV_WARN, "database connection %d: cannot connect: %s", c->idx,
+			      c->pg ? strtok(PQerrorMessage(c->pg), "\n") : "out of memory");
+		c->warned = 1;
+		PQfinish(c->pg);
+		c->pg = NULL;
+		c->backoff = c->backoff ? (c->backoff * 2 > 5000 ? 5000 : c->backoff * 2) : 100;
+		c->retry_at = clock_now(a) + c->backoff;
+		return -1;
+	}
+	PQsetnonblocking(c->pg, 1);
+	if (c->warned)
+		logf_(LV_INFO, "database connection %d: connected again", c->idx);
+	c->warned = 0;
+	c->backoff = 0;
+	c->state = C_IDLE;
+	return 0;
+}
+
+static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t prepared, const struct px_msg *result,
+		       const struct px_str *gids, size_t ngids);
+
+/* The connection broke: every action on it is "lost". */
+static void conn_broken(struct agent *a, struct conn *c, const char *why)
+{
+	logf_(LV_WARN, "database connection %d lost%s%s: %s", c->idx, c->borrowed ? " (gid=" : "",
+	      c->borrowed ? c->gid : "", why);
+	if (c->res) {
+		PQclear(c->res);
+		c->res = NULL;
+	}
+	PQfinish(c->pg);
+	c->pg = NULL;
+	c->state = C_DOWN;
+	c->flush = 0;
+	c->backoff = 100;
+	c->retry_at = clock_now(a) + c->backoff;
+	c->warned = 1;
+	if (c->job)
+		finish_job(a, c, PA_DB_LOST, 0, NULL, NULL, 0);
+	struct job *j;
+	while ((j = pop(&c->q, &c->qtail))) {
+		step_db(a, j, PA_DB_LOST, 0, NULL, NULL, 0);
+		job_free(j);
+	}
+	c->borrowed = 0;
+	c->began = 0;
+}
+
+static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparams, const char *const *params)
+{
+	int ok = nparams ? PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)
+			 : PQsendQuery(c->pg, sql);
+	if (!ok) {
+		conn_broken(a, c, PQerrorMessage(c->pg));
+		return -1;
+	}
+	c->state = C_BUSY;
+	c->err = 0;
+	int f = PQflush(c->pg);
+	if (f < 0) {
+		conn_broken(a, c, PQerrorMessage(c->pg));
+		return -1;
+	}
+	c->flush = f == 1;
+	return 0;
+}
+
+/* Start job j on connection c (idle). */
+static void start_job(struct agent *a, struct conn *c, struct job *j)
+{
+	c->job = j;
+	char sql[PX_GID_MAX + 64], pgid[PX_GID_MAX + 16];
+	if (j->kind != PA_DB_EXEC && j->kind != PA_DB_ROLLBACK && j->kind != PA_DB_SCAN && pg_gid(a, j, pgid, sizeof(pgid))) {
+		/* too long for PostgreSQL with the suffix: it cannot be prepared */
+		finish_job(a, c, j->kind == PA_DB_CHECK ? PA_DB_OK : PA_DB_FAILED, 0, NULL, NULL, 0);
+		return;
+	}
+	switch (j->kind) {
+	case PA_DB_EXEC:
+		if (!c->began) {
+			c->step = 0;
+			c->began = 1;
+			send_sql(a, c, "BEGIN", 0, NULL);
+			return;
+		}
+		c->step = 1;
+		{
+			struct px_msg m;
+			if (px_decode(j->frame, j->flen, &m) || m.type != PX_MSG_EXEC) {
+				finish_job(a, c, PA_DB_FAILED, 0, NULL, NULL, 0);
+				return;
+			}
+			/* libpq wants NUL-terminated strings: one block for all */
+			size_t need = m.u.exec.sql.len + 1;
+			for (uint16_t i = 0; i < m.u.exec.nparams; i++)
+				if (m.u.exec.params[i].len != PX_NULL_LEN)
+					need += m.u.exec.params[i].len + 1;
+			char *blk = malloc(need);
+			const char **pv = malloc(sizeof(*pv) * (m.u.exec.nparams + 1u));
+			if (!blk || !pv) {
+				free(blk);
+				free(pv);
+				finish_job(a, c, PA_DB_FAILED, 0, NULL, NULL, 0);
+				return;
+			}
+			char *p = blk;
+			memcpy(p, m.u.exec.sql.p, m.u.exec.sql.len);
+			p[m.u.exec.sql.len] = 0;
+			const char *stmt = p;
+			p += m.u.exec.sql.len + 1;
+			for (uint16_t i = 0; i < m.u.exec.nparams; i++) {
+				if (m.u.exec.params[i].len == PX_NULL_LEN) {
+					pv[i] = NULL;
+					continue;
+				}
+				memcpy(p, m.u.exec.params[i].p, m.u.exec.params[i].len);
+				p[m.u.exec.params[i].len] = 0;
+				pv[i] = p;
+				p += m.u.exec.params[i].len + 1;
+			}
+			send_sql(a, c, stmt, m.u.exec.nparams, pv);
+			free(blk);
+			free(pv);
+		}
+		return;
+	case PA_DB_PREPARE:
+		snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", pgid); /* gids are [A-Za-z0-9_] */
+		send_sql(a, c, sql, 0, NULL);
+		return;
+	case PA_DB_ROLLBACK:
+		send_sql(a, c, "ROLLBACK", 0, NULL);
+		return;
+	case PA_DB_COMMIT_PREPARED:
+	case PA_DB_ROLLBACK_PREPARED:
+		snprintf(sql, sizeof(sql), "%s PREPARED '%s'", j->kind == PA_DB_COMMIT_PREPARED ? "COMMIT" : "ROLLBACK",
+			 pgid);
+		send_sql(a, c, sql, 0, NULL);
+		return;
+	case PA_DB_CHECK: {
+		const char *pv[1] = {pgid};
+		send_sql(a, c, "SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()", 1,
+			 pv);
+		return;
+	}
+	case PA_DB_SCAN: {
+		const char *pv[1] = {a->prefix};
+		send_sql(a, c,
+			 "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, $1)",
+			 1, pv);
+		return;
+	}
+	default:
+		finish_job(a, c, PA_DB_FAILED, 0, NULL, NULL, 0);
+	}
+}
+
+static struct conn *borrowed_by(struct agent *a, const char *gid)
+{
+	for (int i = 0; i < a->nconn; i++)
+		if (a->conn[i].borrowed && !strcmp(a->conn[i].gid, gid))
+			return &a->conn[i];
+	return NULL;
+}
+
+static struct conn *free_conn(struct agent *a)
+{
+	for (int i = 0; i < a->nconn; i++)
+		if (a->conn[i].state == C_IDLE && !a->conn[i].borrowed)
+			return &a->conn[i];
+	return NULL;
+}
+
+/* Give waiting work to idle connections: new gids first, then service. */
+static void dispatch_waiting(struct agent *a)
+{
+	struct conn *c;
+	while (a->newq && (c = free_conn(a))) {
+		struct job *j = pop(&a->newq, &a->newq_tail);
+		c->borrowed = 1;
+		c->began = 0;
+		snprintf(c->gid, sizeof(c->gid), "%s", j->gid);
+		start_job(a, c, j);
+	}
+	while (a->svc && (c = free_conn(a)))
+		start_job(a, c, pop(&a->svc, &a->svc_tail));
+}
+
+/* A borrowed connection's job finished: next of its queue, or release. */
+static void conn_next(struct agent *a, struct conn *c, uint8_t kind, uint8_t status)
+{
+	if (c->state == C_DOWN)
+		return;
+	c->state = C_IDLE;
+	if ((kind == PA_DB_PREPARE || kind == PA_DB_ROLLBACK) ||
+	    (kind == PA_DB_EXEC && status == PA_DB_LOST)) {
+		/* The gid's transaction is prepared or gone: release. */
+		struct job *j;
+		while ((j = pop(&c->q, &c->qtail)))
+			push(&a->svc, &a->svc_tail, j); /* (nothing should be queued) */
+		c->borrowed = 0;
+		c->began = 0;
+	}
+	if (c->borrowed && c->q)
+		start_job(a, c, pop(&c->q, &c->qtail));
+}
+
+static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t prepared, const struct px_msg *result,
+		       const struct px_str *gids, size_t ngids)
+{
+	struct job *j = c->job;
+	c->job = NULL;
+	if (c->state != C_DOWN)
+		c->state = C_IDLE;
+	step_db(a, j, status, prepared, result, gids, ngids);
+	uint8_t kind = j->kind;
+	job_free(j);
+	if (c->borrowed)
+		conn_next(a, c, kind, status);
+}
+
+/* Append a length-prefixed string (PX_NULL_LEN for NULL) to a buffer. */
+static int put_str(uint8_t **buf, size_t *len, size_t *cap, const char *p, uint32_t n, int is_null)
+{
+	size_t need = 4 + (is_null ? 0 : n);
+	if (*len + need > RESULT_MAX)
+		return -1;
+	if (*len + need > *cap) {
+		size_t nc = *cap ? *cap * 2 : 4096;
+		while (nc < *len + need)
+			nc *= 2;
+		uint8_t *nb = realloc(*buf, nc);
+		if (!nb)
+			return -1;
+		*buf = nb;
+		*cap = nc;
+	}
+	uint32_t l = is_null ? PX_NULL_LEN : n;
+	uint8_t *q = *buf + *len;
+	q[0] = (uint8_t)l;
+	q[1] = (uint8_t)(l >> 8);
+	q[2] = (uint8_t)(l >> 16);
+	q[3] = (uint8_t)(l >> 24);
+	if (!is_null)
+		memcpy(q + 4, p, n);
+	*len += need;
+	return 0;
+}
+
+static void exec_done(struct agent *a, struct conn *c)
+{
+	struct job *j = c->job;
+	struct px_msg m;
+	if (px_decode(j->frame, j->flen, &m) || m.type != PX_MSG_EXEC) {
+		finish_job(a, c, PA_DB_FAILED, 0, NULL, NULL, 0);
+		return;
+	}
+	struct px_msg r = {.type = PX_MSG_EXEC_RESULT};
+	r.u.exec_result.req = m.u.exec.req;
+	r.u.exec_result.gid = px_str_of(j->gid, j->gid_len);
+	uint8_t *cols = NULL, *cells = NULL;
+	size_t clen = 0, ccap = 0, vlen = 0, vcap = 0;
+	uint8_t status = PA_DB_OK;
+	if (c->err) {
+		r.u.exec_result.status = PX_EXEC_SQLERR;
+		r.u.exec_result.sqlstate = px_str_of(c->sqlstate, strlen(c->sqlstate) == 5 ? 5 : 0);
+		r.u.exec_result.reason = px_str_of(c->errmsg, (uint32_t)strlen(c->errmsg));
+		status = PA_DB_FAILED;
+	} else {
+		r.u.exec_result.status = PX_EXEC_OK;
+		PGresult *res = c->res;
+		if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+			int nf = PQnfields(res), nt = PQntuples(res);
+			int bad = nf > (int)PX_COLS_MAX;
+			for (int f = 0; f < nf && !bad; f++) {
+				const char *nm = PQfname(res, f);
+				bad = put_str(&cols, &clen, &ccap, nm, (uint32_t)strlen(nm), 0);
+			}
+			for (int t = 0; t < nt && !bad; t++)
+				for (int f = 0; f < nf && !bad; f++)
+					bad = put_str(&cells, &vlen, &vcap, PQgetvalue(res, t, f),
+						      (uint32_t)PQgetlength(res, t, f), PQgetisnull(res, t, f));
+			if (bad) {
+				/* The statement ran, but its result cannot be sent:
+				 * doom the gid rather than let a client commit
+				 * without seeing it. */
+				r.u.exec_result.status = PX_EXEC_ERROR;
+				static const char too_big[] =
+					"result too large (more than 32 MiB or 1024 columns); transaction aborted";
+				r.u.exec_result.reason = px_str_of(too_big, (uint32_t)strlen(too_big));
+				status = PA_DB_FAILED;
+			} else {
+				r.u.exec_result.ncols = (uint16_t)nf;
+				r.u.exec_result.cols = cols;
+				r.u.exec_result.cols_len = (uint32_t)clen;
+				r.u.exec_result.nrows = (uint32_t)nt;
+				r.u.exec_result.cells = cells;
+				r.u.exec_result.cells_len = (uint32_t)vlen;
+			}
+		}
+	}
+	finish_job(a, c, status, 0, &r, NULL, 0);
+	free(cols);
+	free(cells);
+}
+
+/* The running query of c has produced all its results. */
+static void query_done(struct agent *a, struct conn *c)
+{
+	struct job *j = c->job;
+	PGresult *res = c->res;
+	c->res = NULL;
+	if (!j) { /* nothing was waiting (cannot happen) */
+		PQclear(res);
+		c->state = C_IDLE;
+		return;
+	}
+	switch (j->kind) {
+	case PA_DB_EXEC:
+		if (c->step == 0) { /* BEGIN done */
+			PQclear(res);
+			if (c->err) {
+				finish_job(a, c, PA_DB_LOST, 0, NULL, NULL, 0);
+				return;
+			}
+			c->state = C_IDLE;
+			start_job(a, c, j);
+			return;
+		}
+		c->res = res;
+		exec_done(a, c);
+		PQclear(c->res);
+		c->res = NULL;
+		return;
+	case PA_DB_PREPARE:
+	case PA_DB_ROLLBACK:
+		PQclear(res);
+		finish_job(a, c, c->err ? PA_DB_FAILED : PA_DB_OK, 0, NULL, NULL, 0);
+		return;
+	case PA_DB_COMMIT_PREPARED:
+	case PA_DB_ROLLBACK_PREPARED:
+		PQclear(res);
+		/* 42704 undefined_object: "prepared transaction ... does not
+		 * exist".  Anything else (e.g. 55006, busy): not known. */
+		finish_job(a, c, !c->err ? PA_DB_OK : !strcmp(c->sqlstate, "42704") ? PA_DB_FAILED : PA_DB_LOST, 0, NULL,
+			   NULL, 0);
+		return;
+	case PA_DB_CHECK: {
+		int prepared = !c->err && res && PQntuples(res) > 0;
+		PQclear(res);
+		finish_job(a, c, c->err ? PA_DB_LOST : PA_DB_OK, (uint8_t)prepared, NULL, NULL, 0);
+		return;
+	}
+	case PA_DB_SCAN: {
+		size_t n = !c->err && res ? (size_t)PQntuples(res) : 0;
+		struct px_str *g = calloc(n + 1, sizeof(*g));
+		size_t k = 0;
+		size_t sl = strlen(a->suffix);
+		for (size_t i = 0; g && i < n; i++) {
+			/* ours: "<gid>_<our id>"; hand the core the gid */
+			const char *v = PQgetvalue(res, (int)i, 0);
+			int l = PQgetlength(res, (int)i, 0);
+			if (l > (int)sl && !memcmp(v + l - (int)sl, a->suffix, sl) && l - (int)sl <= (int)PX_GID_MAX)
+				g[k++] = px_str_of(v, (uint32_t)(l - (int)sl));
+		}
+		finish_job(a, c, c->err || !g ? PA_DB_LOST : PA_DB_OK, 0, NULL, g, k);
+		free(g);
+		PQclear(res);
+		return;
+	}
+	default:
+		PQclear(res);
+		finish_job(a, c, PA_DB_FAILED, 0, NULL, NULL, 0);
+	}
+}
+
+/* Socket of c is ready: read what there is, finish the query if done. */
+static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
+{
+	if (c->state == C_IDLE) {
+		/* Nothing asked: EOF or an error means the server went away. */
+		if (readable && (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD))
+			conn_broken(a, c, PQerrorMessage(c->pg));
+		return;
+	}
+	if (c->state != C_BUSY)
+		return;
+	if (writable && c->flush) {
+		int f = PQflush(c->pg);
+		if (f < 0) {
+			conn_broken(a, c, PQerrorMessage(c->pg));
+			return;
+		}
+		c->flush = f == 1;
+	}
+	if (!readable)
+		return;
+	if (!PQconsumeInput(c->pg)) {
+		conn_broken(a, c, PQerrorMessage(c->pg));
+		return;
+	}
+	while (!PQisBusy(c->pg)) {
+		PGresult *r = PQgetResult(c->pg);
+		if (!r) {
+			if (PQstatus(c->pg) == CONNECTION_BAD) {
+				conn_broken(a, c, PQerrorMessage(c->pg));
+				return;
+			}
+			query_done(a, c);
+			return;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
+			if (!c->err) {
+				c->err = 1;
+				const char *ss = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+				snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", ss ? ss : "");
+				const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+				snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg ? msg : PQerrorMessage(c->pg));
+			}
+			PQclear(r);
+		} else {
+			if (c->res)
+				PQclear(c->res);
+			c->res = r; /* keep the last one */
+		}
+	}
+}
+
+/* ------------------------------------------------------ core actions */
+
+static void take_action(struct agent *a, size_t k)
+{
+	struct pa_db_action act = a->u.db[k];
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		logf_(LV_ERROR, "out of memory");
+		exit(EXIT_RUNTIME);
+	}
+	j->kind = act.kind;
+	j->token = act.token;
+	j->gid_len = act.gid_len;
+	if (act.gid_len)
+		memcpy(j->gid, a->u.arena + act.gid_off, act.gid_len);
+	if (act.msg_len) {
+		j->frame = malloc(act.msg_len);
+		if (!j->frame) {
+			logf_(LV_ERROR, "out of memory");
+			exit(EXIT_RUNTIME);
+		}
+		memcpy(j->frame, a->u.arena + act.msg_off, act.msg_len);
+		j->flen = act.msg_len;
+	}
+	struct conn *c;
+	switch (j->kind) {
+	case PA_DB_EXEC:
+		if ((c = borrowed_by(a, j->gid))) {
+			if (c->state == C_IDLE && !c->job)
+				start_job(a, c, j);
+			else
+				push(&c->q, &c->qtail, j);
+		} else {
+			push(&a->newq, &a->newq_tail, j);
+		}
+		break;
+	case PA_DB_PREPARE:
+	case PA_DB_ROLLBACK:
+		if ((c = borrowed_by(a, j->gid))) {
+			if (c->state == C_IDLE && !c->job)
+				start_job(a, c, j);
+			else
+				push(&c->q, &c->qtail, j);
+		} else {
+			/* No open transaction here (never began, or its session
+			 * died): PREPARE certainly fails; ROLLBACK has nothing to do. */
+			step_db(a, j, j->kind == PA_DB_PREPARE ? PA_DB_FAILED : PA_DB_OK, 0, NULL, NULL, 0);
+			job_free(j);
+		}
+		break;
+	default:
+		push(&a->svc, &a->svc_tail, j);
+	}
+}
+
+/* Carry out the update: database actions (which may step the core again
+ * and add more), then messages, then the timer. */
+static void flush_update(struct agent *a)
+{
+	for (;;) {
+		if (a->u.oom) {
+			logf_(LV_ERROR, "out of memory in the core; stopping");
+			exit(EXIT_RUNTIME);
+		}
+		while (a->db_done < a->u.ndb)
+			take_action(a, a->db_done++);
+		dispatch_waiting(a);
+		if (a->db_done == a->u.ndb)
+			break;
+	}
+	for (size_t k = 0; k < a->u.nnow; k++)
+		px_net_send(a->net, a->u.now[k].to, a->u.arena + a->u.now[k].off, a->u.now[k].len);
+	for (size_t k = 0; k < a->u.nheld; k++)
+		px_net_send(a->net, a->u.held[k].to, a->u.arena + a->u.held[k].off, a->u.held[k].len);
+	if (a->u.timer)
+		a->timer_at = a->u.timer;
+	px_update_reset(&a->u);
+	a->db_done = 0;
+}
+
+/* ----------------------------------------------------------- startup */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: paxcommit-participant --config FILE --name NAME [--log-level LEVEL]\n"
+		"\n"
+		"Run the participant agent [participant.NAME] of the cluster described in FILE\n"
+		"(see README.md, \"Cluster configuration\").  It connects to PostgreSQL with the\n"
+		"section's conninfo, keeps `pool` connections (plus one for commits and\n"
+		"recovery), and binds the section's endpoint.\n"
+		"\n"
+		"At startup it checks the server: PostgreSQL 11 or later, and\n"
+		"max_prepared_transactions at least `pool`.  If PostgreSQL is not reachable it\n"
+		"retries with backoff; connections that drop later are reopened the same way.\n"
+		"\n"
+		"  --config FILE      cluster configuration (INI)\n"
+		"  --name NAME        which [participant.NAME] this process is\n"
+		"  --log-level LEVEL  error, warn, info (default) or debug\n"
+		"  --help             this text\n"
+		"\n"
+		"Exit status: 0 stopped by SIGTERM/SIGINT; 1 runtime failure; 2 bad arguments,\n"
+		"configuration, or PostgreSQL settings (the message says what to set).\n");
+}
+
+/* Connect connection 0 (waiting for the server with backoff) and check the
+ * server's version and settings. */
+static int check_server(struct agent *a)
+{
+	struct conn *c = &a->conn[0];
+	while (!g_stop) {
+		if (conn_connect(a, c) == 0)
+			break;
+		uint64_t wait = c->backoff;
+		struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+		nanosleep(&ts, NULL); /* waiting for the server to come up, not for us */
+	}
+	if (g_stop)
+		return EXIT_OK;
+	int ver = PQserverVersion(c->pg);
+	if (ver < MIN_SERVER_VERSION) {
+		logf_(LV_ERROR, "PostgreSQL %d.%d is too old: paxcommit needs PostgreSQL 11 or later", ver / 10000,
+		      ver % 10000);
+		return EXIT_USAGE;
+	}
+	PGresult *r = PQexec(c->pg, "SHOW max_prepared_transactions");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		logf_(LV_ERROR, "cannot read max_prepared_transactions: %s", PQerrorMessage(c->pg));
+		PQclear(r);
+		return EXIT_RUNTIME;
+	}
+	long mpt = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	if (mpt < (long)a->me->pool) {
+		logf_(LV_ERROR,
+		      "max_prepared_transactions is %ld on this server, and this participant's pool is %u: set "
+		      "max_prepared_transactions = %u (or more) in postgresql.conf and restart PostgreSQL%s",
+		      mpt, a->me->pool, a->me->pool * 2 > 64 ? a->me->pool * 2 : 64,
+		      mpt == 0 ? " (0 disables prepared transactions, which paxcommit needs)" : "");
+		return EXIT_USAGE;
+	}
+	logf_(LV_INFO, "PostgreSQL %d.%d, max_prepared_transactions %ld, pool %u", ver / 10000, ver % 10000, mpt,
+	      a->me->pool);
+	return EXIT_OK;
+}
+
+static void log_stats(struct agent *a, const char *why)
+{
+	const struct pa_stats *s = pa_core_stats(a->pa);
+	const struct px_net_stats *ns = px_net_stats(a->net);
+	int up = 0, borrowed = 0;
+	for (int i = 0; i < a->nconn; i++) {
+		up += a->conn[i].state != C_DOWN;
+		borrowed += a->conn[i].borrowed;
+	}
+	logf_(LV_INFO,
+	      "stats%s: tracked=%zu prepared=%" PRIu64 " voted_aborted=%" PRIu64 " committed=%" PRIu64
+	      " rolled_back=%" PRIu64 " idle_rollbacks=%" PRIu64 " resolved_by_scan=%" PRIu64 " presumed_aborts=%" PRIu64
+	      " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64 " send_dropped=%" PRIu64 " connections_up=%d/%d borrowed=%d",
+	      why, pa_core_tracked(a->pa), s->prepared, s->voted_aborted, s->committed, s->rolled_back,
+	      s->idle_rollbacks, s->resolved_by_scan, s->presumed_aborts, a->bad_frames + ns->bad_shape, s->bad_msgs,
+	      ns->send_dropped, up, a->nconn, borrowed);
+	a->last = *s;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"name", required_argument, NULL, 'n'},
+					     {"log-level", required_argument, NULL, 'l'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *config = NULL, *name = NULL;
+	int o;
+	while ((o = getopt_long(argc, argv, "c:n:l:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'l':
+			if (!strcmp(optarg, "error"))
+				g_level = LV_ERROR;
+			else if (!strcmp(optarg, "warn"))
+				g_level = LV_WARN;
+			else if (!strcmp(optarg, "info"))
+				g_level = LV_INFO;
+			else if (!strcmp(optarg, "debug"))
+				g_level = LV_DEBUG;
+			else {
+				fprintf(stderr, "paxcommit-participant: unknown --log-level '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !config || !name) {
+		fprintf(stderr, "paxcommit-participant: --config and --name are required (see --help)\n");
+		return EXIT_USAGE;
+	}
+	g_name = name;
+	struct agent a;
+	memset(&a, 0, sizeof(a));
+	char err[1200];
+	if (px_config_load(config, &a.cfg, err, sizeof(err))) {
+		fprintf(stderr, "paxcommit-participant: %s\n", err);
+		return EXIT_USAGE;
+	}
+	a.me = px_config_part_by_name(&a.cfg, name);
+	if (!a.me) {
+		fprintf(stderr, "paxcommit-participant: %s has no [participant.%s]\n", config, name);
+		return EXIT_USAGE;
+	}
+	snprintf(a.prefix, sizeof(a.prefix), "%s_", a.cfg.name);
+	snprintf(a.suffix, sizeof(a.suffix), "_%u", a.me->id);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	a.nconn = (int)a.me->pool + 1;
+	a.conn = calloc((size_t)a.nconn, sizeof(*a.conn));
+	if (!a.conn)
+		return EXIT_RUNTIME;
+	for (int i = 0; i < a.nconn; i++)
+		a.conn[i].idx = i;
+	logf_(LV_INFO, "starting: cluster %s, participant id %u, endpoint %s, pool %u", a.cfg.name, a.me->id,
+	      a.me->endpoint, a.me->pool);
+	int rc = check_server(&a);
+	if (rc || g_stop)
+		return rc;
+	for (int i = 1; i < a.nconn; i++)
+		conn_connect(&a, &a.conn[i]);
+
+	struct pa_config pc = {
+		.rm = a.me->id,
+		.nreplicas = a.cfg.ncoord,
+		.idle_timeout_ms = a.cfg.agent_idle_timeout_ms,
+		.resend_ms = a.cfg.resend_ms,
+		.scan_ms = 10000,
+		.max_open = a.me->pool,
+		/* A transaction may live at most the coordinators' GC horizon. */
+		.remember_ms = (uint32_t)(a.cfg.horizon_ms > UINT32_MAX ? UINT32_MAX : a.cfg.horizon_ms),
+		.skew_ms = 1000,
+		.log = core_log,
+	};
+	a.pa = pa_core_new(&pc);
+	if (!a.pa)
+		return EXIT_RUNTIME;
+	px_update_init(&a.u);
+	a.zctx = zmq_ctx_new();
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_AGENT, a.me->id), .bind = a.me->endpoint};
+	if (!a.zctx || px_net_new(a.zctx, &nc, &a.net, err, sizeof(err))) {
+		logf_(LV_ERROR, "%s", err);
+		return EXIT_USAGE;
+	}
+	for (uint8_t i = 0; i < a.cfg.ncoord; i++)
+		if (px_net_add_peer(a.net, px_addr_of(PX_NODE_REPLICA, i), a.cfg.coord[i].endpoint, err, sizeof(err))) {
+			logf_(LV_ERROR, "coordinator.%u: %s", i, err);
+			return EXIT_USAGE;
+		}
+	struct pa_event sev = {.kind = PA_EV_START, .now = clock_now(&a)};
+	pa_core_step(a.pa, &sev, &a.u);
+	flush_update(&a);
+	logf_(LV_INFO, "ready");
+	a.stats_at = clock_now(&a) + STATS_EVERY_MS;
+
+	/* the transport's sockets (1 + replicas <= 6), then the connections */
+	zmq_pollitem_t *items = calloc(8 + (size_t)a.nconn, sizeof(*items));
+	int *item_conn = calloc(8 + (size_t)a.nconn, sizeof(*item_conn));
+	if (!items || !item_conn)
+		return EXIT_RUNTIME;
+	while (!g_stop) {
+		size_t n = px_net_pollitems(a.net, items, 8);
+		size_t nz = n;
+		uint64_t now = clock_now(&a);
+		long timeout = 1000;
+		for (int i = 0; i < a.nconn; i++) {
+			struct conn *c = &a.conn[i];
+			if (c->state != C_DOWN) {
+				/* idle ones too: a server restart shows as EOF there */
+				items[n] = (zmq_pollitem_t){.fd = PQsocket(c->pg),
+							    .events = (short)(ZMQ_POLLIN | (c->flush ? ZMQ_POLLOUT : 0))};
+				item_conn[n++] = i;
+			} else if (c->state == C_DOWN) {
+				long w = c->retry_at > now ? (long)(c->retry_at - now) : 0;
+				if (w < timeout)
+					timeout = w;
+			}
+		}
+		if (a.timer_at) {
+			long w = a.timer_at > now ? (long)(a.timer_at - now) : 0;
+			if (w < timeout)
+				timeout = w;
+		}
+		if (zmq_poll(items, (int)n, timeout) < 0) {
+			if (zmq_errno() == EINTR)
+				continue;
+			logf_(LV_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+			return EXIT_RUNTIME;
+		}
+		for (size_t k = nz; k < n; k++)
+			if (items[k].revents)
+				conn_io(&a, &a.conn[item_conn[k]], items[k].revents & ZMQ_POLLIN,
+					items[k].revents & ZMQ_POLLOUT);
+		for (unsigned k = 0; k < 1024; k++) {
+			struct px_addr from;
+			const uint8_t *data;
+			size_t len;
+			int r = px_net_recv(a.net, &from, &data, &len);
+			if (r <= 0)
+				break;
+			size_t off = 0;
+			const uint8_t *frame;
+			size_t flen;
+			int s;
+			while ((s = px_net_split(data, len, &off, &frame, &flen)) != 0) {
+				struct px_msg m;
+				int e = s < 0 ? PX_ETRUNC : px_decode(frame, flen, &m);
+				if (e) {
+					if (a.bad_frames++ % 1000 == 0)
+						logf_(LV_WARN, "bad message from %s %" PRIu64 ": %s (dropped; %" PRIu64
+							       " bad in all)",
+						      from.kind == PX_NODE_REPLICA ? "coordinator" : "client", from.id,
+						      px_codec_strerror(e), a.bad_frames);
+					if (s < 0)
+						break;
+					continue;
+				}
+				struct pa_event ev = {.kind = PA_EV_MSG, .now = clock_now(&a), .from = from, .msg = &m};
+				pa_core_step(a.pa, &ev, &a.u);
+			}
+		}
+		now = clock_now(&a);
+		for (int i = 0; i < a.nconn; i++)
+			if (a.conn[i].state == C_DOWN && a.conn[i].retry_at <= now)
+				conn_connect(&a, &a.conn[i]);
+		if (!a.timer_at || now >= a.timer_at) {
+			a.timer_at = 0;
+			struct pa_event ev = {.kind = PA_EV_TIMER, .now = now};
+			pa_core_step(a.pa, &ev, &a.u);
+		}
+		flush_update(&a);
+		if (now >= a.stats_at) {
+			if (memcmp(pa_core_stats(a.pa), &a.last, sizeof(a.last)))
+				log_stats(&a, "");
+			a.stats_at = now + STATS_EVERY_MS;
+		}
+	}
+	log_stats(&a, " at shutdown");
+	logf_(LV_INFO, "stopping on signal");
+	for (int i = 0; i < a.nconn; i++)
+		PQfinish(a.conn[i].pg);
+	px_net_destroy(&a.net);
+	zmq_ctx_term(a.zctx);
+	pa_core_destroy(&a.pa);
+	px_update_free(&a.u);
+	px_config_free(&a.cfg);
+	free(items);
+	free(item_conn);
+	free(a.conn);
+	return EXIT_OK;
+}
