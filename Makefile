@@ -53,6 +53,7 @@ SIM       := $(BUILD)/bin/paxcommit-sim
 COORD     := $(BUILD)/bin/paxcommit-coordinator
 AGENT     := $(BUILD)/bin/paxcommit-participant
 CLI       := $(BUILD)/bin/paxcommit
+DEMO_BANK := $(BUILD)/bin/paxcommit-demo-bank
 PG_INC    := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 # The daemon with planted bugs, for tests/e2e/planted.sh: core bug 1 (quorum
 # of one), and daemon bug 1 (amnesia: restart ignores the commit log).
@@ -73,7 +74,7 @@ SIM_SEEDS ?= 4000
 .PHONY: all test test-unit test-sim test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog
 
-all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
+all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
 
 $(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
@@ -100,6 +101,10 @@ $(CLI): client/paxcommit_cli.c $(LIBPC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih $(LDFLAGS)
 
+$(DEMO_BANK): client/demo_bank.c $(LIBPC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lpthread $(LDFLAGS)
+
 $(COORD_BUG1): coordinator/coordinator_main.c $(patsubst %.c,$(BUILD)/obj-bug1/%.o,$(CORE_SRCS)) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
@@ -118,7 +123,7 @@ $(TEST_AGENT): tests/e2e/test_agent.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS)
 
 $(BUILD)/tests/e2e_%: tests/e2e/e2e_%.c $(E2E_LIB) tests/e2e/cluster.h $(LIBPC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) -Itests/e2e $< $(E2E_LIB) $(LIBPC) -o $@ -lcmocka -lzmq -linih -lpthread $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $(PG_INC) -Itests/e2e $< $(E2E_LIB) $(LIBPC) -o $@ -lcmocka -lpq -lzmq -linih -lpthread $(LDFLAGS)
 
 define planted_rules
 $(BUILD)/obj-bug$(1)/%.o: %.c $(CORE_HDRS)
@@ -172,7 +177,7 @@ test-unit: $(UNIT_BINS)
 
 # End-to-end: real coordinator processes over ZeroMQ on loopback, with the
 # scripted test participant (tests/e2e/test_agent.c).
-test-e2e: $(COORD) $(TEST_AGENT) $(E2E_BINS) $(COORD_BUG1) $(COORD_DBUG1)
+test-e2e: $(COORD) $(AGENT) $(CLI) $(TEST_AGENT) $(E2E_BINS) $(COORD_BUG1) $(COORD_DBUG1)
 	@set -e; for t in $(E2E_BINS); do echo "== $$t"; PAXCOMMIT_BIN=$(BUILD)/bin PAXCOMMIT_TEST_BIN=$(BUILD)/tests $$t; done
 	@bash tests/e2e/planted.sh $(BUILD)/tests/e2e_coord $(BUILD)/tests $(dir $(COORD_BUG1)) $(dir $(COORD_DBUG1))
 
@@ -209,11 +214,8 @@ bench-commitlog: $(BENCH_CL)
 	$(BENCH_CL) $(BENCH_DIR)
 
 demo: deps
-	@echo "make demo: not built yet."
-	@echo "The demo (a local cluster of coordinators and initdb'd PostgreSQL databases running"
-	@echo "a bank-transfer workload while the leader is killed) arrives with the participant"
-	@echo "agent and the daemons.  Today the protocol core and its simulator exist: run 'make test'."
-	@exit 1
+	$(MAKE) all
+	@bash scripts/demo.sh
 
 clean:
 	rm -rf build

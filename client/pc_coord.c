@@ -274,7 +274,8 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 	uint64_t patience = 2u * c->cfg.lease_ms + 100u;
 	uint64_t start = pc_mono_ms(), deadline = start + timeout_ms;
 	uint64_t next_send = start, backoff = 5;
-	int busy = 0; /* the last answer was "busy" */
+	int busy = 0;   /* the last answer was "busy" */
+	int silent = 0; /* no answer since the last send */
 	for (;;) {
 		uint64_t now = pc_mono_ms();
 		if (now >= deadline) {
@@ -287,6 +288,7 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 			if ((e = send_msg(c, target, &m)))
 				return e;
 			next_send = now + patience;
+			silent = 1; /* until the target answers */
 		}
 		struct px_msg r;
 		int from = -1;
@@ -295,10 +297,11 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 		if (got < 0)
 			return got;
 		if (got == 0) {
-			if (pc_mono_ms() >= next_send)
+			if (silent && pc_mono_ms() >= next_send)
 				target = (target + 1) % n; /* silent: try the next replica */
 			continue;
 		}
+		silent = 0;
 		const struct px_moutcome *o = &r.u.outcome;
 		if (o->leader < n)
 			res->leader = o->leader;

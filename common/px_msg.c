@@ -972,3 +972,25 @@ const char *px_type_name(int type)
 	}
 	return "unknown";
 }
+
+struct px_str px_msg_gid(const struct px_msg *m)
+{
+	switch (m->type) {
+	case PX_MSG_1A: return m->u.m1a.gid;
+	case PX_MSG_1B: return m->u.m1b.gid;
+	case PX_MSG_2A: return m->u.m2a.gid;
+	case PX_MSG_2B: return m->u.m2b.gid;
+	case PX_MSG_DECISION: return m->u.decision.gid;
+	case PX_MSG_DECISION_ACK: return m->u.decision_ack.gid;
+	case PX_MSG_FORGET: return m->u.forget.gid;
+	case PX_MSG_COMMIT_REQ: return m->u.commit_req.gid;
+	case PX_MSG_ROLLBACK_REQ: return m->u.rollback_req.gid;
+	case PX_MSG_STATUS_REQ: return m->u.status_req.gid;
+	case PX_MSG_OUTCOME: return m->u.outcome.gid;
+	case PX_MSG_EXEC: return m->u.exec.gid;
+	case PX_MSG_EXEC_RESULT: return m->u.exec_result.gid;
+	case PX_MSG_PREPARE: return m->u.prepare.gid;
+	case PX_MSG_VOTE: return m->u.vote.gid;
+	default: return px_str_of("", 0);
+	}
+}

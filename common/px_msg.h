@@ -367,6 +367,9 @@ int px_encode(const struct px_msg *m, void *buf, size_t cap, size_t *outlen);
  */
 int px_str_next(const uint8_t *base, uint32_t len, uint32_t *pos, struct px_str *s);
 
+/* The gid a message is about (empty for heartbeat, sync_req and sync). */
+struct px_str px_msg_gid(const struct px_msg *m);
+
 /* Helpers. */
 static inline struct px_str px_str_of(const char *p, uint32_t len)
 {

@@ -288,6 +288,8 @@ static int parse_args(int argc, char **argv, const char **config, long *id)
 }
 
 /* Count a frame that did not decode; log at most one line a second. */
+static const char *kind_name(uint8_t k);
+
 static void bad_frame(struct daemon *d, struct px_addr from, const char *why)
 {
 	d->bad_frames++;
@@ -295,10 +297,9 @@ static void bad_frame(struct daemon *d, struct px_addr from, const char *why)
 		d->bad_suppressed++;
 		return;
 	}
-	static const char *kinds[] = {"?", "coordinator", "participant", "client"};
 	logf_(LV_WARN, "replica=%u bad message from %s %" PRIu64 ": %s (dropped; %" PRIu64 " bad in all, %" PRIu64
 		       " lines suppressed)",
-	      g_id, kinds[from.kind < 4 ? from.kind : 0], from.id, why, d->bad_frames, d->bad_suppressed);
+	      g_id, kind_name(from.kind), from.id, why, d->bad_frames, d->bad_suppressed);
 	d->bad_logged_at = d->now ? d->now : 1;
 	d->bad_suppressed = 0;
 }
@@ -310,10 +311,41 @@ static void fail_stop(struct daemon *d, const char *what)
 	exit(EXIT_DISK);
 }
 
+static const char *kind_name(uint8_t k)
+{
+	return k == PX_NODE_REPLICA ? "coordinator" : k == PX_NODE_AGENT ? "participant" : k == PX_NODE_CLIENT ? "client" : "?";
+}
+
+/* --log-level debug: one line per message (heartbeats excepted). */
+static void trace_msg(const char *dir, struct px_addr who, const uint8_t *frame, size_t len)
+{
+	struct px_msg m;
+	if (g_level < LV_DEBUG || px_decode(frame, len, &m) || m.type == PX_MSG_HEARTBEAT)
+		return;
+	struct px_str g = px_msg_gid(&m);
+	char extra[80] = "";
+	if (m.type == PX_MSG_2A)
+		snprintf(extra, sizeof(extra), " rm=%u bal=%u val=%u", m.u.m2a.rm, m.u.m2a.bal, m.u.m2a.val);
+	else if (m.type == PX_MSG_2B)
+		snprintf(extra, sizeof(extra), " rm=%u bal=%u val=%u flags=%u", m.u.m2b.rm, m.u.m2b.bal, m.u.m2b.val,
+			 m.u.m2b.flags);
+	else if (m.type == PX_MSG_1A || m.type == PX_MSG_1B)
+		snprintf(extra, sizeof(extra), " rm=%u bal=%u", m.type == PX_MSG_1A ? m.u.m1a.rm : m.u.m1b.rm,
+			 m.type == PX_MSG_1A ? m.u.m1a.bal : m.u.m1b.bal);
+	else if (m.type == PX_MSG_OUTCOME)
+		snprintf(extra, sizeof(extra), " status=%u leader=%u", m.u.outcome.status, m.u.outcome.leader);
+	logf_(LV_DEBUG, "replica=%u %s %s %s %" PRIu64 " gid=%.*s%s", g_id, dir, px_type_name(m.type), kind_name(who.kind),
+	      who.id, (int)g.len, g.p, extra);
+}
+
 static void send_range(struct daemon *d, const struct px_send *s, size_t from, size_t to)
 {
-	for (size_t k = from; k < to; k++)
-		px_net_send(d->net, s[k].to, d->u.arena + s[k].off, s[k].len);
+	for (size_t k = from; k < to; k++) {
+		trace_msg("send", s[k].to, d->u.arena + s[k].off, s[k].len);
+		if (px_net_send(d->net, s[k].to, d->u.arena + s[k].off, s[k].len) && g_level >= LV_DEBUG)
+			logf_(LV_DEBUG, "replica=%u send to %s %" PRIu64 " dropped (not connected or queue full)", g_id,
+			      kind_name(s[k].to.kind), s[k].to.id);
+	}
 }
 
 /* Persist the round's records, then send; see the file comment. */
@@ -419,6 +451,7 @@ static void handle_message(struct daemon *d, struct px_addr from, const uint8_t 
 			bad_frame(d, from, px_codec_strerror(err));
 			continue;
 		}
+		trace_msg("recv", from, frame, flen);
 		struct px_event ev = {.kind = PX_EV_MSG, .now = clock_now(d), .from = from, .msg = &m};
 		px_replica_step(d->rep, &ev, &d->u);
 	}

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -258,10 +259,12 @@ static void conn_broken(struct agent *a, struct conn *c, const char *why)
 	c->began = 0;
 }
 
+/* extended != 0: the extended query protocol, which runs exactly one
+ * statement (so "UPDATE ...; COMMIT" cannot sneak a COMMIT in). */
 static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparams, const char *const *params)
 {
-	int ok = nparams ? PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)
-			 : PQsendQuery(c->pg, sql);
+	int ok = nparams >= 0 ? PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)
+			      : PQsendQuery(c->pg, sql);
 	if (!ok) {
 		conn_broken(a, c, PQerrorMessage(c->pg));
 		return -1;
@@ -275,6 +278,49 @@ static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparam
 	}
 	c->flush = f == 1;
 	return 0;
+}
+
+/* Statements that would end or nest the participant's transaction behind
+ * the coordinators' back.  First keyword, case-insensitive, after blanks
+ * and comments. */
+static const char *forbidden(const char *sql, size_t len)
+{
+	size_t i = 0;
+	for (;;) {
+		while (i < len && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r' || sql[i] == '('))
+			i++;
+		if (i + 1 < len && sql[i] == '-' && sql[i + 1] == '-') {
+			while (i < len && sql[i] != '\n')
+				i++;
+			continue;
+		}
+		if (i + 1 < len && sql[i] == '/' && sql[i + 1] == '*') {
+			i += 2;
+			while (i + 1 < len && !(sql[i] == '*' && sql[i + 1] == '/'))
+				i++;
+			i += 2;
+			continue;
+		}
+		break;
+	}
+	static const char *const bad[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE", NULL};
+	for (int k = 0; bad[k]; k++) {
+		size_t n = strlen(bad[k]);
+		if (i + n <= len && !strncasecmp(sql + i, bad[k], n) &&
+		    (i + n == len || !((sql[i + n] >= 'A' && sql[i + n] <= 'Z') || (sql[i + n] >= 'a' && sql[i + n] <= 'z') ||
+				       sql[i + n] == '_'))) {
+			/* ROLLBACK TO [SAVEPOINT] stays inside the transaction */
+			if (!strcmp(bad[k], "ROLLBACK")) {
+				size_t j = i + n;
+				while (j < len && (sql[j] == ' ' || sql[j] == '\t' || sql[j] == '\n'))
+					j++;
+				if (j + 2 <= len && !strncasecmp(sql + j, "TO", 2))
+					return NULL;
+			}
+			return bad[k];
+		}
+	}
+	return NULL;
 }
 
 /* Start job j on connection c (idle). */
@@ -292,7 +338,7 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 		if (!c->began) {
 			c->step = 0;
 			c->began = 1;
-			send_sql(a, c, "BEGIN", 0, NULL);
+			send_sql(a, c, "BEGIN", -1, NULL);
 			return;
 		}
 		c->step = 1;
@@ -300,6 +346,20 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 			struct px_msg m;
 			if (px_decode(j->frame, j->flen, &m) || m.type != PX_MSG_EXEC) {
 				finish_job(a, c, PA_DB_FAILED, 0, NULL, NULL, 0);
+				return;
+			}
+			const char *bad = forbidden(m.u.exec.sql.p, m.u.exec.sql.len);
+			if (bad) {
+				char why[200];
+				snprintf(why, sizeof(why),
+					 "%s is not allowed: paxcommit begins, prepares and ends the transaction itself; "
+					 "transaction aborted", bad);
+				struct px_msg r = {.type = PX_MSG_EXEC_RESULT};
+				r.u.exec_result.req = m.u.exec.req;
+				r.u.exec_result.gid = px_str_of(j->gid, j->gid_len);
+				r.u.exec_result.status = PX_EXEC_ERROR;
+				r.u.exec_result.reason = px_str_of(why, (uint32_t)strlen(why));
+				finish_job(a, c, PA_DB_FAILED, 0, &r, NULL, 0);
 				return;
 			}
 			/* libpq wants NUL-terminated strings: one block for all */
@@ -337,16 +397,16 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 		return;
 	case PA_DB_PREPARE:
 		snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", pgid); /* gids are [A-Za-z0-9_] */
-		send_sql(a, c, sql, 0, NULL);
+		send_sql(a, c, sql, -1, NULL);
 		return;
 	case PA_DB_ROLLBACK:
-		send_sql(a, c, "ROLLBACK", 0, NULL);
+		send_sql(a, c, "ROLLBACK", -1, NULL);
 		return;
 	case PA_DB_COMMIT_PREPARED:
 	case PA_DB_ROLLBACK_PREPARED:
 		snprintf(sql, sizeof(sql), "%s PREPARED '%s'", j->kind == PA_DB_COMMIT_PREPARED ? "COMMIT" : "ROLLBACK",
 			 pgid);
-		send_sql(a, c, sql, 0, NULL);
+		send_sql(a, c, sql, -1, NULL);
 		return;
 	case PA_DB_CHECK: {
 		const char *pv[1] = {pgid};

@@ -80,6 +80,10 @@ static pid_t spawn(const char *logpath, char *const argv[])
 			dup2(fd, 2);
 			close(fd);
 		}
+		/* Do not hand the test's own sockets (ZeroMQ's included) to the
+		 * child. */
+		for (int k = 3; k < 1024; k++)
+			close(k);
 		execv(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -96,8 +100,13 @@ int cluster_start_coord(struct cluster *c, int i)
 	snprintf(name, sizeof(name), "coordinator.%d", i);
 	cluster_log_path(c, name, log, sizeof(log));
 	char *argv[10] = {exe, "--config", c->conf, "--id", id, NULL};
-	for (int k = 0; k < 4 && c->coord_arg[k]; k++)
+	int k = 0;
+	for (; k < 4 && c->coord_arg[k]; k++)
 		argv[5 + k] = (char *)c->coord_arg[k];
+	if (getenv("PAXCOMMIT_DEBUG")) { /* one log line per message */
+		argv[5 + k] = "--log-level";
+		argv[6 + k] = "debug";
+	}
 	c->coord[i] = spawn(log, argv);
 	return c->coord[i] > 0 ? 0 : -1;
 }

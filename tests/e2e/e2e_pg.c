@@ -1,0 +1,685 @@
+/*
+ * e2e_pg.c - end-to-end tests over real PostgreSQL: a local cluster made by
+ * scripts/devcluster (initdb'd PostgreSQL instances run as the postgres
+ * user, coordinator replicas, participant agents), the client library, and
+ * libpq to look at the databases.  Processes are killed through devcluster
+ * (by pid) or stopped/continued by pid from its pid files.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "paxcommit.h"
+#include "px_config.h"
+
+struct pgc {
+	char base[256]; /* the test's temporary directory */
+	char dir[300];  /* the cluster's directory (devcluster --dir) */
+	char conf[320];
+	int up;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void pause_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int dc(struct pgc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int dc(struct pgc *c, const char *fmt, ...)
+{
+	char args[512], cmd[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "scripts/devcluster %s --dir '%s' >>'%s/devcluster.out' 2>&1", args, c->dir, c->base);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int setup(void **state)
+{
+	struct pgc *c = calloc(1, sizeof(*c));
+	*state = c;
+	return c ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct pgc *c = *state;
+	if (c->up)
+		dc(c, "down");
+	if (c->base[0] && !getenv("PAXCOMMIT_KEEP")) {
+		char cmd[400];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->base);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", c->base);
+	} else if (c->base[0]) {
+		fprintf(stderr, "kept %s\n", c->base);
+	}
+	free(c);
+	return 0;
+}
+
+static struct pc_conn *connect_to(struct pgc *c)
+{
+	struct pc_conn *pc;
+	char err[600];
+	if (pc_connect(c->conf, &pc, err, sizeof(err)))
+		fail_msg("pc_connect: %s", err);
+	return pc;
+}
+
+/* Run one SQL statement on participant `name`'s database; returns the first
+ * value of the first row (static buffer), "" if none; fails the test on an
+ * error unless may_fail. */
+static const char *sql(struct pgc *c, const char *name, const char *q)
+{
+	static char out[256];
+	struct px_config cfg;
+	char err[600];
+	assert_int_equal(px_config_load(c->conf, &cfg, err, sizeof(err)), 0);
+	const struct px_config_part *p = px_config_part_by_name(&cfg, name);
+	assert_non_null(p);
+	const char *keys[] = {"dbname", "connect_timeout", NULL};
+	const char *vals[] = {p->conninfo, "5", NULL};
+	PGconn *db = PQconnectdbParams(keys, vals, 1);
+	px_config_free(&cfg);
+	if (PQstatus(db) != CONNECTION_OK)
+		fail_msg("connect to %s: %s", name, PQerrorMessage(db));
+	PGresult *r = PQexec(db, q);
+	int st = PQresultStatus(r);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		fail_msg("%s: %s: %s", name, q, PQerrorMessage(db));
+	out[0] = 0;
+	if (st == PGRES_TUPLES_OK && PQntuples(r) > 0)
+		snprintf(out, sizeof(out), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(db);
+	return out;
+}
+
+static long sql_long(struct pgc *c, const char *name, const char *q)
+{
+	return atol(sql(c, name, q));
+}
+
+static long in_doubt(struct pgc *c, const char *name)
+{
+	return sql_long(c, name, "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()");
+}
+
+/* Wait until nothing is in doubt on any of the named participants. */
+static void wait_no_doubt(struct pgc *c, const char *const *names, int n, uint32_t timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	for (;;) {
+		long total = 0;
+		for (int i = 0; i < n; i++)
+			total += in_doubt(c, names[i]);
+		if (total == 0)
+			return;
+		if (now_ms() > end)
+			fail_msg("%ld prepared transactions still in doubt after %u ms", total, timeout_ms);
+		pause_ms(50);
+	}
+}
+
+/* Agents refuse gids born before they started (plus a second of clock
+ * skew): wait until each takes a fresh transaction. */
+static void wait_agents(struct pgc *c, const char *const *names, int n)
+{
+	struct pc_conn *pc = connect_to(c);
+	for (int i = 0; i < n; i++) {
+		uint64_t end = now_ms() + 20000;
+		for (;;) {
+			struct pc_txn *t;
+			assert_int_equal(pc_begin(pc, &t), 0);
+			int e = pc_exec(t, names[i], "SELECT 1", 0, NULL, NULL);
+			struct pc_result r;
+			assert_int_equal(pc_rollback(t, &r), 0);
+			pc_txn_free(&t);
+			if (e == 0)
+				break;
+			if (now_ms() > end)
+				fail_msg("participant %s does not take transactions: %s", names[i], pc_conn_errmsg(pc));
+			pause_ms(50);
+		}
+	}
+	pc_conn_close(&pc);
+}
+
+static void up(struct pgc *c, int ncoord, int npart)
+{
+	snprintf(c->base, sizeof(c->base), "/tmp/paxcommit-pg-XXXXXX");
+	assert_non_null(mkdtemp(c->base));
+	assert_int_equal(chmod(c->base, 0755), 0); /* the postgres user reaches its data under it */
+	snprintf(c->dir, sizeof(c->dir), "%s/dc", c->base);
+	snprintf(c->conf, sizeof(c->conf), "%s/cluster.conf", c->dir);
+	c->up = 1;
+	if (dc(c, "up --coordinators %d --participants %d", ncoord, npart) != 0) {
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "tail -30 '%s/devcluster.out'", c->base);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(no devcluster output)\n");
+		fail_msg("devcluster up failed");
+	}
+	static const char *const all[] = {"a", "b", "c"};
+	wait_agents(c, all, npart);
+}
+
+static pid_t pid_of(struct pgc *c, const char *name)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/%s.pid", c->dir, name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	long p = -1;
+	if (fscanf(f, "%ld", &p) != 1)
+		p = -1;
+	fclose(f);
+	return (pid_t)p;
+}
+
+static int leader_of(struct pc_conn *pc, int n)
+{
+	uint64_t end = now_ms() + 10000;
+	while (now_ms() < end) {
+		int votes[5] = {0};
+		for (int i = 0; i < n; i++) {
+			int l = pc_leader_seen_by(pc, i, 300);
+			if (l >= 0 && l < n && ++votes[l] * 2 > n)
+				return l;
+		}
+		pause_ms(20);
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_commit_two_and_three(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 3);
+	const char *names[] = {"a", "b", "c"};
+	for (int i = 0; i < 3; i++)
+		sql(c, names[i], "CREATE TABLE t(id int PRIMARY KEY, v text)");
+	struct pc_conn *pc = connect_to(c);
+	struct pc_txn *t;
+	struct pc_result r;
+	assert_int_equal(pc_begin(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (1, 'one')", 0, NULL, NULL), 0);
+	const char *p[2] = {"1", "one"};
+	assert_int_equal(pc_exec(t, "b", "INSERT INTO t VALUES ($1, $2)", 2, p, NULL), 0);
+	assert_int_equal(pc_commit(t, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_COMMITTED);
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id = 1"), 1);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id = 1"), 1);
+	assert_int_equal(sql_long(c, "c", "SELECT count(*) FROM t WHERE id = 1"), 0);
+	assert_int_equal(pc_begin(pc, &t), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pc_exec(t, names[i], "INSERT INTO t VALUES (2, 'two')", 0, NULL, NULL), 0);
+	/* rows come back through exec */
+	struct pc_rows *rows;
+	assert_int_equal(pc_exec(t, "c", "SELECT id, v, NULL::text AS n FROM t", 0, NULL, &rows), 0);
+	assert_int_equal(pc_rows_nrows(rows), 1);
+	assert_int_equal(pc_rows_ncols(rows), 3);
+	assert_string_equal(pc_rows_colname(rows, 1), "v");
+	assert_string_equal(pc_rows_value(rows, 0, 1), "two");
+	assert_null(pc_rows_value(rows, 0, 2));
+	pc_rows_free(&rows);
+	assert_int_equal(pc_commit(t, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_COMMITTED);
+	pc_txn_free(&t);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sql_long(c, names[i], "SELECT count(*) FROM t WHERE id = 2"), 1);
+	wait_no_doubt(c, names, 3, 5000);
+	pc_conn_close(&pc);
+}
+
+static void test_sql_error_aborts_everywhere(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	const char *names[] = {"a", "b"};
+	for (int i = 0; i < 2; i++)
+		sql(c, names[i], "CREATE TABLE t(id int PRIMARY KEY)");
+	struct pc_conn *pc = connect_to(c);
+	struct pc_txn *t;
+	struct pc_result r;
+	assert_int_equal(pc_begin(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (10)", 0, NULL, NULL), 0);
+	struct pc_rows *rows;
+	assert_int_equal(pc_exec(t, "b", "INSERT INTO no_such_table VALUES (10)", 0, NULL, &rows), PC_ESQL);
+	assert_string_equal(pc_rows_sqlstate(rows), "42P01");
+	assert_non_null(strstr(pc_rows_error(rows), "no_such_table"));
+	pc_rows_free(&rows);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (11)", 0, NULL, NULL), PC_EDOOMED);
+	assert_int_equal(pc_commit(t, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	assert_non_null(strstr(r.reason, "no_such_table"));
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 0);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t"), 0);
+	/* limits: a clear error, nothing sent */
+	assert_int_equal(pc_begin(pc, &t), 0);
+	char *big = malloc((1u << 20) + 10);
+	memset(big, 'x', (1u << 20) + 9);
+	big[(1u << 20) + 9] = 0;
+	assert_int_equal(pc_exec(t, "a", big, 0, NULL, NULL), PC_EINVAL);
+	assert_non_null(strstr(pc_conn_errmsg(pc), "limit"));
+	free(big);
+	assert_int_equal(pc_exec(t, "nobody", "SELECT 1", 0, NULL, NULL), PC_EINVAL);
+	pc_txn_free(&t);
+	/* transaction control behind the coordinators' back is refused */
+	assert_int_equal(pc_begin(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (20)", 0, NULL, NULL), 0);
+	assert_int_equal(pc_exec(t, "b", "  /* sneaky */ commit", 0, NULL, NULL), PC_EREFUSED);
+	assert_non_null(strstr(pc_conn_errmsg(pc), "not allowed"));
+	assert_int_equal(pc_commit(t, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	pc_txn_free(&t);
+	assert_int_equal(pc_begin(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (21); COMMIT", 0, NULL, NULL), PC_ESQL);
+	assert_int_equal(pc_rollback(t, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 0);
+	wait_no_doubt(c, names, 2, 5000);
+	pc_conn_close(&pc);
+}
+
+static void test_prepare_votes_abort(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
+	sql(c, "b", "CREATE TABLE parent(id int PRIMARY KEY)");
+	sql(c, "b", "CREATE TABLE child(id int PRIMARY KEY, ref int REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)");
+	struct pc_conn *pc = connect_to(c);
+	struct pc_txn *t;
+	struct pc_result r;
+	assert_int_equal(pc_begin(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (1)", 0, NULL, NULL), 0);
+	/* fine now; the deferred foreign key fails at PREPARE TRANSACTION */
+	assert_int_equal(pc_exec(t, "b", "INSERT INTO child VALUES (1, 42)", 0, NULL, NULL), 0);
+	assert_int_equal(pc_commit(t, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 0);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM child"), 0);
+	const char *names[] = {"a", "b"};
+	wait_no_doubt(c, names, 2, 5000);
+	pc_conn_close(&pc);
+}
+
+/* ------------------------------------------------ bank transfers */
+
+struct bank {
+	struct pgc *c;
+	volatile int stop;
+	long committed, aborted, unknown, errors;
+	pthread_mutex_t mu;
+	uint64_t seed;
+};
+
+static void *transfers(void *arg)
+{
+	struct bank *b = arg;
+	struct pc_conn *pc;
+	char err[600];
+	if (pc_connect(b->c->conf, &pc, err, sizeof(err)))
+		return NULL;
+	pc_set_timeouts(pc, 5000, 15000);
+	uint64_t s = b->seed;
+	while (!b->stop) {
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		char ida[16], idb[16], amt[16];
+		snprintf(ida, sizeof(ida), "%d", 1 + (int)((s >> 33) % 1000));
+		snprintf(idb, sizeof(idb), "%d", 1 + (int)((s >> 13) % 1000));
+		snprintf(amt, sizeof(amt), "%d", 1 + (int)((s >> 45) % 50));
+		int fwd = (s >> 60) & 1;
+		struct pc_txn *t;
+		if (pc_begin(pc, &t))
+			break;
+		const char *p1[2] = {ida, amt}, *p2[2] = {idb, amt};
+		if (pc_exec(t, fwd ? "a" : "b", "UPDATE accounts SET balance = balance - $2 WHERE id = $1", 2, p1, NULL) == 0)
+			pc_exec(t, fwd ? "b" : "a", "UPDATE accounts SET balance = balance + $2 WHERE id = $1", 2, p2, NULL);
+		struct pc_result r;
+		int e = pc_commit(t, PC_WAIT_APPLIED, &r);
+		pthread_mutex_lock(&b->mu);
+		if (e)
+			b->errors++;
+		else if (r.outcome == PC_COMMITTED)
+			b->committed++;
+		else if (r.outcome == PC_ABORTED)
+			b->aborted++;
+		else
+			b->unknown++;
+		pthread_mutex_unlock(&b->mu);
+		pc_txn_free(&t);
+	}
+	pc_conn_close(&pc);
+	return NULL;
+}
+
+static long committed(struct bank *b)
+{
+	pthread_mutex_lock(&b->mu);
+	long n = b->committed;
+	pthread_mutex_unlock(&b->mu);
+	return n;
+}
+
+static void wait_commits(struct bank *b, long n, uint32_t timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	while (committed(b) < n) {
+		if (now_ms() > end)
+			fail_msg("transfers stalled at %ld commits (wanted %ld)", committed(b), n);
+		pause_ms(20);
+	}
+}
+
+static long long bank_total(struct pgc *c)
+{
+	return atoll(sql(c, "a", "SELECT sum(balance) FROM accounts")) +
+	       atoll(sql(c, "b", "SELECT sum(balance) FROM accounts"));
+}
+
+static void load_bank(struct pgc *c)
+{
+	/* sql/demo_bank.sql is a psql script */
+	struct px_config cfg;
+	char err[600];
+	assert_int_equal(px_config_load(c->conf, &cfg, err, sizeof(err)), 0);
+	for (int i = 0; i < 2; i++) {
+		const struct px_config_part *p = px_config_part_by_name(&cfg, i ? "b" : "a");
+		assert_non_null(p);
+		char cmd[1600];
+		snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 -d '%s' -f sql/demo_bank.sql >>'%s/devcluster.out' 2>&1",
+			 p->conninfo, c->base);
+		assert_int_equal(system(cmd), 0);
+	}
+	px_config_free(&cfg);
+}
+
+static void test_leader_kill9_bank(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	load_bank(c);
+	long long before = bank_total(c);
+	struct pc_conn *pc = connect_to(c);
+	int leader = leader_of(pc, 3);
+	assert_true(leader >= 0);
+	struct bank b = {.c = c, .seed = 99};
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		b.seed = 99 + (uint64_t)i;
+		assert_int_equal(pthread_create(&th[i], NULL, transfers, &b), 0);
+	}
+	wait_commits(&b, 100, 30000);
+	uint64_t t0 = now_ms();
+	assert_int_equal(dc(c, "kill coordinator.%d", leader), 0);
+	long at = committed(&b);
+	wait_commits(&b, at + 1, 20000);
+	uint64_t gap = now_ms() - t0;
+	wait_commits(&b, at + 200, 60000);
+	b.stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	const char *names[] = {"a", "b"};
+	wait_no_doubt(c, names, 2, 20000);
+	long long after = bank_total(c);
+	printf("  leader coordinator.%d killed after %ld transfers; next commit %llu ms later; %ld committed, %ld "
+	       "aborted, %ld unknown; total %lld -> %lld\n",
+	       leader, at, (unsigned long long)gap, b.committed, b.aborted, b.unknown, before, after);
+	assert_int_equal(b.errors, 0);
+	assert_true(after == before);
+	pc_conn_close(&pc);
+}
+
+/* Freeze agent a, so that b prepares and votes while a cannot; run the
+ * commit on a thread. */
+struct bg_commit {
+	struct pgc *c;
+	char gid[200];
+	int rc, outcome;
+	struct pc_conn *pc;
+	struct pc_txn *t;
+};
+
+static void *bg_commit_main(void *arg)
+{
+	struct bg_commit *g = arg;
+	struct pc_result r;
+	g->rc = pc_commit(g->t, PC_WAIT_APPLIED, &r);
+	g->outcome = g->rc ? 0 : r.outcome;
+	return NULL;
+}
+
+/* Start a transaction on a and b whose commit is running while agent a is
+ * stopped and b holds it prepared.  Returns with a still stopped. */
+static void prepared_on_b(struct pgc *c, struct bg_commit *g, pthread_t *th)
+{
+	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
+	sql(c, "b", "CREATE TABLE t(id int PRIMARY KEY)");
+	g->c = c;
+	g->pc = connect_to(c);
+	pc_set_timeouts(g->pc, 5000, 60000);
+	assert_int_equal(pc_begin(g->pc, &g->t), 0);
+	snprintf(g->gid, sizeof(g->gid), "%s", pc_txn_gid(g->t));
+	assert_int_equal(pc_exec(g->t, "a", "INSERT INTO t VALUES (7)", 0, NULL, NULL), 0);
+	assert_int_equal(pc_exec(g->t, "b", "INSERT INTO t VALUES (7)", 0, NULL, NULL), 0);
+	pid_t pa = pid_of(c, "participant.a");
+	assert_true(pa > 0);
+	assert_int_equal(kill(pa, SIGSTOP), 0);
+	assert_int_equal(pthread_create(th, NULL, bg_commit_main, g), 0);
+	uint64_t end = now_ms() + 10000;
+	while (in_doubt(c, "b") == 0) {
+		if (now_ms() > end) {
+			kill(pa, SIGCONT);
+			fail_msg("b never prepared %s", g->gid);
+		}
+		pause_ms(10);
+	}
+}
+
+static void finish_prepared(struct pgc *c, struct bg_commit *g, pthread_t th)
+{
+	pthread_join(th, NULL);
+	const char *names[] = {"a", "b"};
+	wait_no_doubt(c, names, 2, 30000);
+	long ra = sql_long(c, "a", "SELECT count(*) FROM t"), rb = sql_long(c, "b", "SELECT count(*) FROM t");
+	printf("  %s: client heard %s; rows on a=%ld b=%ld\n", g->gid,
+	       g->outcome == PC_COMMITTED ? "COMMITTED" : g->outcome == PC_ABORTED ? "ABORTED" : "UNKNOWN", ra, rb);
+	assert_int_equal(ra, rb);
+	if (g->outcome == PC_COMMITTED)
+		assert_int_equal(ra, 1);
+	if (g->outcome == PC_ABORTED)
+		assert_int_equal(ra, 0);
+	struct pc_result r;
+	assert_int_equal(pc_status(g->pc, g->gid, 5000, &r), 0);
+	assert_int_equal(r.outcome, ra ? PC_ST_COMMITTED : PC_ST_ABORTED);
+	pc_txn_free(&g->t);
+	pc_conn_close(&g->pc);
+}
+
+static void test_agent_kill9_after_prepare(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	struct bg_commit g;
+	memset(&g, 0, sizeof(g));
+	pthread_t th;
+	prepared_on_b(c, &g, &th);
+	/* b has prepared and voted; kill it before any decision reaches it */
+	assert_int_equal(dc(c, "kill participant.b"), 0);
+	assert_int_equal(kill(pid_of(c, "participant.a"), SIGCONT), 0);
+	assert_true(in_doubt(c, "b") == 1);
+	assert_int_equal(dc(c, "start participant.b"), 0);
+	finish_prepared(c, &g, th);
+}
+
+static void test_postgres_immediate_restart(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	struct bg_commit g;
+	memset(&g, 0, sizeof(g));
+	pthread_t th;
+	prepared_on_b(c, &g, &th);
+	assert_int_equal(dc(c, "kill postgres.b"), 0);
+	assert_int_equal(kill(pid_of(c, "participant.a"), SIGCONT), 0);
+	assert_int_equal(dc(c, "start postgres.b"), 0);
+	finish_prepared(c, &g, th);
+}
+
+static void test_client_killed_mid_commit(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
+	sql(c, "b", "CREATE TABLE t(id int PRIMARY KEY)");
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(fds[0]);
+		struct pc_conn *pc;
+		char err[600];
+		if (pc_connect(c->conf, &pc, err, sizeof(err)))
+			_exit(2);
+		struct pc_txn *t;
+		if (pc_begin(pc, &t) || pc_exec(t, "a", "INSERT INTO t VALUES (5)", 0, NULL, NULL) ||
+		    pc_exec(t, "b", "INSERT INTO t VALUES (5)", 0, NULL, NULL))
+			_exit(3);
+		char line[256];
+		int n = snprintf(line, sizeof(line), "%s\n", pc_txn_gid(t));
+		if (write(fds[1], line, (size_t)n) != n)
+			_exit(4);
+		struct pc_result r;
+		pc_commit(t, PC_WAIT_APPLIED, &r); /* killed in here */
+		_exit(0);
+	}
+	close(fds[1]);
+	char gid[256] = {0};
+	ssize_t n = read(fds[0], gid, sizeof(gid) - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	gid[strcspn(gid, "\n")] = 0;
+	kill(child, SIGKILL); /* mid-commit: the request may or may not have left */
+	int st;
+	waitpid(child, &st, 0);
+	/* The coordinators finish it within the transaction timeout (and the
+	 * agents roll back what never got a prepare after their idle timeout). */
+	struct pc_conn *pc = connect_to(c);
+	struct pc_result r;
+	uint64_t end = now_ms() + 40000;
+	long ra = -1, rb = -1;
+	const char *names[] = {"a", "b"};
+	for (;;) {
+		assert_int_equal(pc_status(pc, gid, 3000, &r), 0);
+		if (r.outcome == PC_ST_COMMITTED || r.outcome == PC_ST_ABORTED || r.outcome == PC_ST_UNKNOWN_GID) {
+			wait_no_doubt(c, names, 2, 30000);
+			ra = sql_long(c, "a", "SELECT count(*) FROM t");
+			rb = sql_long(c, "b", "SELECT count(*) FROM t");
+			/* unknown gid: the commit never reached a coordinator; the
+			 * agents' idle rollback ends it (no rows) */
+			if (r.outcome != PC_ST_UNKNOWN_GID || (ra == 0 && rb == 0 &&
+							       sql_long(c, "a", "SELECT count(*) FROM pg_stat_activity "
+									"WHERE state LIKE 'idle in transaction%'") == 0))
+				break;
+		}
+		if (now_ms() > end)
+			fail_msg("%s not finished (status %d, rows a=%ld b=%ld)", gid, r.outcome, ra, rb);
+		pause_ms(100);
+	}
+	printf("  client killed mid-commit of %s: %s; rows a=%ld b=%ld\n", gid,
+	       r.outcome == PC_ST_COMMITTED ? "committed" : r.outcome == PC_ST_ABORTED ? "aborted" : "never decided",
+	       ra, rb);
+	assert_int_equal(ra, rb);
+	assert_int_equal(ra, r.outcome == PC_ST_COMMITTED ? 1 : 0);
+	pc_conn_close(&pc);
+}
+
+static void test_max_prepared_zero(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 1, 2);
+	sql(c, "b", "ALTER SYSTEM SET max_prepared_transactions = 0");
+	assert_int_equal(dc(c, "kill participant.b"), 0);
+	assert_int_equal(dc(c, "kill postgres.b"), 0);
+	assert_int_equal(dc(c, "start postgres.b"), 0);
+	assert_string_equal(sql(c, "b", "SHOW max_prepared_transactions"), "0");
+	char cmd[900];
+	const char *bin = getenv("PAXCOMMIT_BIN");
+	snprintf(cmd, sizeof(cmd), "%s/paxcommit-participant --config '%s' --name b 2>&1", bin ? bin : "build/bin", c->conf);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char out[4096] = {0};
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	int st = pclose(p);
+	printf("  agent on a server with max_prepared_transactions = 0 exits %d: %s", WEXITSTATUS(st),
+	       strstr(out, "ERROR") ? strstr(out, "ERROR") : out);
+	assert_int_equal(WEXITSTATUS(st), 2);
+	assert_non_null(strstr(out, "set max_prepared_transactions ="));
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("e2e_pg: needs root (to run PostgreSQL as the postgres user); skipped\n");
+		return 0;
+	}
+	const struct CMUnitTest all[] = {
+		cmocka_unit_test_setup_teardown(test_commit_two_and_three, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sql_error_aborts_everywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_votes_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leader_kill9_bank, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_kill9_after_prepare, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_postgres_immediate_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_killed_mid_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_prepared_zero, setup, teardown),
+	};
+	const char *only = getenv("E2E_ONLY");
+	if (only) {
+		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+			if (!strcmp(all[i].name, only)) {
+				const struct CMUnitTest one[] = {all[i]};
+				return cmocka_run_group_tests_name(only, one, NULL, NULL);
+			}
+		fprintf(stderr, "no test %s\n", only);
+		return 2;
+	}
+	return cmocka_run_group_tests_name("e2e_pg", all, NULL, NULL);
+}
