@@ -41,7 +41,7 @@ CONF_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CONF_SRCS))
 NET_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(NET_SRCS))
 CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # Reached only through pattern rules: keep make from deleting them.
-.SECONDARY: $(CONF_OBJS) $(CL_OBJS) $(NET_OBJS) $(CLIENT_OBJS)
+.SECONDARY: $(CONF_OBJS) $(CL_OBJS) $(NET_OBJS) $(CLIENT_OBJS) $(LIBPC_PIC)
 # The same core with a planted bug, to prove the simulator's checker bites.
 # Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
 # 3 2b sent before its record is durable, 4 recovery ignores accepted values,
@@ -60,6 +60,10 @@ PG_INC    := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/p
 COORD_BUG1 := $(BUILD)/planted-bug1/paxcommit-coordinator
 COORD_DBUG1 := $(BUILD)/planted-daemon-bug1/paxcommit-coordinator
 LIBPC     := $(BUILD)/lib/libpaxcommit.a
+LIBPC_SO  := $(BUILD)/lib/libpaxcommit.so
+# The shared library's objects: the same sources, position-independent.
+LIBPC_SRCS := $(CLIENT_SRCS) $(NET_SRCS) $(CONF_SRCS) $(CORE_SRCS)
+LIBPC_PIC  := $(patsubst %.c,$(BUILD)/obj-pic/%.o,$(LIBPC_SRCS))
 TEST_AGENT := $(BUILD)/tests/test_agent
 E2E_SRCS  := $(wildcard tests/e2e/e2e_*.c)
 E2E_BINS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(E2E_SRCS))
@@ -74,7 +78,7 @@ SIM_SEEDS ?= 4000
 .PHONY: all test test-unit test-sim test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog
 
-all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
+all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
 
 $(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
@@ -116,6 +120,15 @@ $(COORD_DBUG1): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OB
 $(LIBPC): $(CLIENT_OBJS) $(NET_OBJS) $(CONF_OBJS) $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj-pic/%.o: %.c $(ALL_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC $(INC) -c $< -o $@
+
+$(LIBPC_SO): $(LIBPC_PIC) client/libpaxcommit.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libpaxcommit.so.0 -Wl,--version-script=client/libpaxcommit.map $(LIBPC_PIC) -o $@.0 -lzmq -linih $(LDFLAGS)
+	ln -sf libpaxcommit.so.0 $@
 
 $(TEST_AGENT): tests/e2e/test_agent.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS)
 	@mkdir -p $(dir $@)
@@ -172,8 +185,14 @@ check-commitlog-purity:
 		|| { echo "commitlog purity check failed (above)"; exit 1; }
 	@echo "commitlog purity: ok"
 
-test-unit: $(UNIT_BINS)
+test-unit: $(UNIT_BINS) $(BUILD)/tests/so_smoke
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	LD_LIBRARY_PATH=$(BUILD)/lib $(BUILD)/tests/so_smoke
+
+# The shared client library links and loads.
+$(BUILD)/tests/so_smoke: tests/unit/so_smoke.c $(LIBPC_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) $< -L$(BUILD)/lib -lpaxcommit -o $@ $(LDFLAGS)
 
 # End-to-end: real coordinator processes over ZeroMQ on loopback, with the
 # scripted test participant (tests/e2e/test_agent.c).

@@ -59,7 +59,7 @@ static void *client(void *arg)
 		fprintf(stderr, "demo: %s\n", err);
 		return NULL;
 	}
-	pc_set_timeouts(pc, 5000, 10000);
+	pc_set_timeouts(pc, 2000, 10000);
 	while (!g_stop) {
 		int forward = rnd(&seed) & 1;
 		const char *src = forward ? g_from : g_to, *dst = forward ? g_to : g_from;

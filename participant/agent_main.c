@@ -937,8 +937,13 @@ int main(int argc, char **argv)
 	logf_(LV_INFO, "starting: cluster %s, participant id %u, endpoint %s, pool %u", a.cfg.name, a.me->id,
 	      a.me->endpoint, a.me->pool);
 	int rc = check_server(&a);
-	if (rc || g_stop)
+	if (rc || g_stop) {
+		for (int i = 0; i < a.nconn; i++)
+			PQfinish(a.conn[i].pg);
+		free(a.conn);
+		px_config_free(&a.cfg);
 		return rc;
+	}
 	for (int i = 1; i < a.nconn; i++)
 		conn_connect(&a, &a.conn[i]);
 

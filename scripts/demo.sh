@@ -33,20 +33,20 @@ done
 "$bin/paxcommit" --config "$conf" cluster
 
 say "2. Bank transfers between a and b for ${seconds} s (4 clients; each transfer is one UPDATE on a and one on b, committed atomically)"
-echo "   Watch: the leader coordinator is killed with SIGKILL at ~5 s and restarted at ~9 s;"
-echo "   participant b's agent is killed at ~12 s and restarted at ~15 s."
+echo "   Watch: the leader coordinator is killed with SIGKILL at ~4 s and restarted at ~7 s;"
+echo "   participant b's agent is killed at ~9 s and restarted at ~11 s."
 (
-	sleep 5
+	sleep 4
 	leader=$("$bin/paxcommit" --config "$conf" cluster | awk '/^leader:/ {print $2}')
 	echo "   >>> kill -9 the leader, $leader: the other two elect a new one and carry on"
 	"$dc" kill --dir "$dir" "$leader" >/dev/null
-	sleep 4
+	sleep 3
 	echo "   >>> restart $leader: it recovers from its commit log and rejoins"
 	"$dc" start --dir "$dir" "$leader" >/dev/null
-	sleep 3
+	sleep 2
 	echo "   >>> kill -9 participant b's agent: transfers touching b abort or wait; its prepared ones stay in PostgreSQL"
 	"$dc" kill --dir "$dir" participant.b >/dev/null
-	sleep 3
+	sleep 2
 	echo "   >>> restart participant b's agent: it finds its prepared transactions and finishes them as decided"
 	"$dc" start --dir "$dir" participant.b >/dev/null
 ) &
