@@ -71,6 +71,8 @@ E2E_LIB   := tests/e2e/cluster.c
 REPLAY_MSG := $(BUILD)/tests/replay_msg
 REPLAY_CL  := $(BUILD)/tests/replay_commitlog
 BENCH_CL   := $(BUILD)/bin/bench_commitlog
+BENCH_BANK := $(BUILD)/bin/bench_bank
+BENCH_DECIDE := $(BUILD)/bin/bench_decide
 
 # Simulator workload of `make test-sim`: seeds per replica count.
 SIM_SEEDS ?= 4000
@@ -78,7 +80,7 @@ SIM_SEEDS ?= 4000
 .PHONY: all test test-unit test-sim test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog
 
-all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(PLANTED_SIMS)
+all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS)
 
 $(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
@@ -161,6 +163,14 @@ $(REPLAY_CL): tests/fuzz/replay.c tests/fuzz/fuzz_commitlog.c $(CL_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) tests/fuzz/replay.c tests/fuzz/fuzz_commitlog.c $(CL_OBJS) -o $@ $(LDFLAGS)
 
+$(BENCH_BANK): bench/bench_bank.c $(LIBPC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lpthread $(LDFLAGS)
+
+$(BENCH_DECIDE): bench/bench_decide.c tests/e2e/cluster.c tests/e2e/cluster.h $(LIBPC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) -Itests/e2e bench/bench_decide.c tests/e2e/cluster.c $(LIBPC) -o $@ -lzmq -linih -lpthread $(LDFLAGS)
+
 $(BENCH_CL): bench/bench_commitlog.c $(CL_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) bench/bench_commitlog.c $(CL_OBJS) -o $@ $(LDFLAGS)
@@ -228,7 +238,10 @@ fuzz: deps
 
 # Benchmarks (numbers, never pass/fail).  BENCH_DIR: where the log's files
 # go (default: a temp dir on the disk of /tmp).
-bench: bench-commitlog
+bench: deps
+	$(MAKE) all
+	$(MAKE) bench-commitlog
+	@bash bench/run.sh
 bench-commitlog: $(BENCH_CL)
 	$(BENCH_CL) $(BENCH_DIR)
 

@@ -170,6 +170,27 @@ const char *pc_txn_gid(const struct pc_txn *t);
 int pc_exec(struct pc_txn *t, const char *participant, const char *sql, int nparams, const char *const *params,
 	    struct pc_rows **rows);
 
+/* One statement of pc_exec_parallel: inputs, then rc (0 or a PC_E* code as
+ * pc_exec returns) and rows (the caller frees them with pc_rows_free). */
+struct pc_stmt {
+	const char *participant;
+	const char *sql;
+	int nparams;
+	const char *const *params;
+	int rc;
+	struct pc_rows *rows;
+};
+
+/*
+ * Run n statements, each on a different participant, at the same time:
+ * all are sent, then all answers awaited (one exec timeout).  Returns 0 if
+ * every one succeeded, else the first failed statement's code
+ * (pc_conn_errmsg describes the last failure); each stmts[i].rc tells its
+ * own.  Any failure dooms the
+ * transaction, as with pc_exec.
+ */
+int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n);
+
 /*
  * Commit: asks the coordinators to decide, waits (commit timeout) for the
  * outcome, PC_WAIT_APPLIED by default (0).  A doomed transaction is rolled

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "paxcommit.h"
@@ -136,15 +137,12 @@ static struct pc_rows *rows_of(const struct px_mexec_result *m)
 	return r;
 }
 
-int pc_exec(struct pc_txn *t, const char *participant, const char *sql, int nparams, const char *const *params,
-	    struct pc_rows **rows)
+/* Encode and send statement st of t; sets *req.  Returns 0 or a PC_E*. */
+static int exec_send(struct pc_txn *t, struct pc_stmt *st, uint16_t *rm_out, uint64_t *req)
 {
 	struct pc_conn *c = t->c;
-	if (rows)
-		*rows = NULL;
-	c->err[0] = 0;
-	if (t->doomed)
-		return pc_fail(c, PC_EDOOMED, "transaction %s is doomed: %s; roll it back", t->gid, t->why);
+	const char *participant = st->participant, *sql = st->sql;
+	int nparams = st->nparams;
 	uint16_t rm = participant ? pc_participant_id(c, participant) : 0;
 	if (!rm)
 		return pc_fail(c, PC_EINVAL, "no participant '%s' in the cluster configuration",
@@ -154,13 +152,15 @@ int pc_exec(struct pc_txn *t, const char *participant, const char *sql, int npar
 		return pc_fail(c, PC_EINVAL, "the statement is %zu bytes; the limit is %u", sl, PX_SQL_MAX);
 	if (nparams < 0 || nparams > (int)PX_PARAMS_MAX)
 		return pc_fail(c, PC_EINVAL, "%d parameters; the limit is %u", nparams, PX_PARAMS_MAX);
-	struct px_msg m = {.type = PX_MSG_EXEC};
+	struct px_msg m; /* about 2 KiB (the parameter views) */
+	memset(&m, 0, offsetof(struct px_msg, u) + offsetof(struct px_mexec, params));
+	m.type = PX_MSG_EXEC;
 	for (int i = 0; i < nparams; i++) {
-		size_t pl = params[i] ? strlen(params[i]) : 0;
+		size_t pl = st->params[i] ? strlen(st->params[i]) : 0;
 		if (pl > PX_PARAM_MAX)
 			return pc_fail(c, PC_EINVAL, "parameter $%d is %zu bytes; the limit is %u", i + 1, pl,
 				       PX_PARAM_MAX);
-		m.u.exec.params[i] = params[i] ? px_str_of(params[i], (uint32_t)pl) : px_str_of(NULL, PX_NULL_LEN);
+		m.u.exec.params[i] = st->params[i] ? px_str_of(st->params[i], (uint32_t)pl) : px_str_of(NULL, PX_NULL_LEN);
 	}
 	int k = touch(t, rm);
 	if (k < 0)
@@ -170,71 +170,149 @@ int pc_exec(struct pc_txn *t, const char *participant, const char *sql, int npar
 	m.u.exec.stmt = t->stmt[k]++;
 	m.u.exec.sql = px_str_of(sql, (uint32_t)sl);
 	m.u.exec.nparams = (uint16_t)nparams;
-	size_t cap = 64 + sl + (size_t)nparams * 4, len;
+	size_t cap = 64 + sl + (size_t)nparams * 4 + PX_GID_MAX, len;
 	for (int i = 0; i < nparams; i++)
 		cap += m.u.exec.params[i].len == PX_NULL_LEN ? 0 : m.u.exec.params[i].len;
-	uint8_t *buf = malloc(cap + PX_GID_MAX);
+	uint8_t stackbuf[4096], *buf = cap <= sizeof(stackbuf) ? stackbuf : malloc(cap);
 	if (!buf)
 		return pc_fail(c, PC_ENOMEM, "out of memory");
-	int e = px_encode(&m, buf, cap + PX_GID_MAX, &len);
-	if (e) {
+	int e = px_encode(&m, buf, cap, &len);
+	if (!e)
+		/* Sent once: statements are numbered and the agent runs each
+		 * once; a lost reply dooms the transaction rather than risk
+		 * running it twice. */
+		px_net_send(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
+	if (buf != stackbuf)
 		free(buf);
+	if (e)
 		return pc_fail(c, PC_EINVAL, "cannot encode the statement: %s", px_codec_strerror(e));
+	*rm_out = rm;
+	*req = m.u.exec.req;
+	return 0;
+}
+
+/* The reply to statement st has come: fill st, doom t on failure. */
+static void exec_done(struct pc_txn *t, struct pc_stmt *st, const struct px_mexec_result *er)
+{
+	struct pc_conn *c = t->c;
+	st->rows = rows_of(er);
+	if (!st->rows) {
+		st->rc = pc_fail(c, PC_ENOMEM, "out of memory");
+		doom(t, "%s%s", "out of memory", "");
+		return;
 	}
-	/* Sent once: statements are numbered and the agent runs each once; a
-	 * lost reply dooms the transaction rather than risk running it twice. */
-	px_net_send(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
-	free(buf);
+	char reason[PC_REASON_MAX + 1];
+	snprintf(reason, sizeof(reason), "%.*s", (int)er->reason.len, er->reason.p);
+	switch (er->status) {
+	case PX_EXEC_OK:
+		st->rc = PC_OK;
+		return;
+	case PX_EXEC_SQLERR:
+		doom(t, "statement failed on %s: %s", st->participant, reason);
+		st->rc = pc_fail(c, PC_ESQL, "%s: %.*s %s", st->participant, (int)er->sqlstate.len, er->sqlstate.p, reason);
+		return;
+	case PX_EXEC_BUSY:
+		doom(t, "participant %s busy: %s", st->participant, reason);
+		st->rc = pc_fail(c, PC_EBUSY, "%s: %s", st->participant, reason);
+		return;
+	default:
+		doom(t, "participant %s: %s", st->participant, reason);
+		st->rc = pc_fail(c, PC_EREFUSED, "%s: %s", st->participant, reason);
+	}
+}
+
+int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
+{
+	struct pc_conn *c = t->c;
+	c->err[0] = 0;
+	if (n < 1 || n > (int)PX_PSET_MAX)
+		return pc_fail(c, PC_EINVAL, "1..%u statements at once, not %d", PX_PSET_MAX, n);
+	for (int i = 0; i < n; i++) {
+		stmts[i].rows = NULL;
+		stmts[i].rc = 1; /* pending */
+		for (int j = 0; j < i; j++)
+			if (stmts[j].participant && stmts[i].participant &&
+			    !strcmp(stmts[j].participant, stmts[i].participant))
+				return pc_fail(c, PC_EINVAL, "two statements for participant %s in one parallel call",
+					       stmts[i].participant);
+	}
+	if (t->doomed) {
+		for (int i = 0; i < n; i++)
+			stmts[i].rc = PC_EDOOMED;
+		return pc_fail(c, PC_EDOOMED, "transaction %s is doomed: %s; roll it back", t->gid, t->why);
+	}
+	uint16_t rm[PX_PSET_MAX];
+	uint64_t req[PX_PSET_MAX];
+	int pending = 0, first_err = 0;
+	for (int i = 0; i < n; i++) {
+		int e = exec_send(t, &stmts[i], &rm[i], &req[i]);
+		if (e) {
+			/* refused before sending (a limit, an unknown participant):
+			 * nothing ran, so the transaction is not doomed */
+			stmts[i].rc = e;
+			if (!first_err)
+				first_err = e;
+		} else {
+			pending++;
+		}
+	}
 	uint64_t deadline = pc_mono_ms() + c->exec_timeout_ms;
-	for (;;) {
+	while (pending) {
 		struct px_addr from;
 		const uint8_t *data;
 		size_t dl;
 		int r;
-		while ((r = px_net_recv(c->net, &from, &data, &dl)) == 1) {
+		while (pending && (r = px_net_recv(c->net, &from, &data, &dl)) == 1) {
 			size_t off = 0;
 			const uint8_t *frame;
 			size_t flen;
 			while (px_net_split(data, dl, &off, &frame, &flen) == 1) {
 				struct px_msg x;
-				if (px_decode(frame, flen, &x) || x.type != PX_MSG_EXEC_RESULT ||
-				    x.u.exec_result.req != m.u.exec.req || from.kind != PX_NODE_AGENT || from.id != rm)
+				if (px_decode(frame, flen, &x) || x.type != PX_MSG_EXEC_RESULT || from.kind != PX_NODE_AGENT)
 					continue;
-				const struct px_mexec_result *er = &x.u.exec_result;
-				if (rows) {
-					*rows = rows_of(er);
-					if (!*rows)
-						return pc_fail(c, PC_ENOMEM, "out of memory");
-				}
-				char reason[PC_REASON_MAX + 1];
-				snprintf(reason, sizeof(reason), "%.*s", (int)er->reason.len, er->reason.p);
-				switch (er->status) {
-				case PX_EXEC_OK:
-					return PC_OK;
-				case PX_EXEC_SQLERR:
-					doom(t, "statement failed on %s: %s", participant, reason);
-					return pc_fail(c, PC_ESQL, "%s: %.*s %s", participant, (int)er->sqlstate.len,
-						       er->sqlstate.p, reason);
-				case PX_EXEC_BUSY:
-					doom(t, "participant %s busy: %s", participant, reason);
-					return pc_fail(c, PC_EBUSY, "%s: %s", participant, reason);
-				default:
-					doom(t, "participant %s: %s", participant, reason);
-					return pc_fail(c, PC_EREFUSED, "%s: %s", participant, reason);
-				}
+				for (int i = 0; i < n; i++)
+					if (stmts[i].rc == 1 && x.u.exec_result.req == req[i] && from.id == rm[i]) {
+						exec_done(t, &stmts[i], &x.u.exec_result);
+						pending--;
+					}
 			}
 		}
-		if (r < 0 && errno != EINTR)
-			return pc_fail(c, PC_ENET, "receive: %s", zmq_strerror(errno));
+		if (!pending)
+			break;
 		if (pc_mono_ms() >= deadline) {
-			doom(t, "no answer from %s within %s ms", participant, "the exec timeout");
-			return pc_fail(c, PC_ETIMEOUT, "no answer from participant %s within %u ms", participant,
-				       c->exec_timeout_ms);
+			for (int i = 0; i < n; i++)
+				if (stmts[i].rc == 1) {
+					doom(t, "no answer from %s within %s", stmts[i].participant, "the exec timeout");
+					stmts[i].rc = pc_fail(c, PC_ETIMEOUT, "no answer from participant %s within %u ms",
+							      stmts[i].participant, c->exec_timeout_ms);
+				}
+			break;
 		}
 		int pe = pc_poll(c, deadline);
-		if (pe)
-			return pe;
+		if (pe) {
+			for (int i = 0; i < n; i++)
+				if (stmts[i].rc == 1)
+					stmts[i].rc = pe;
+			doom(t, "%s%s", "network failure", "");
+			break;
+		}
 	}
+	for (int i = 0; i < n && !first_err; i++)
+		if (stmts[i].rc)
+			first_err = stmts[i].rc;
+	return first_err;
+}
+
+int pc_exec(struct pc_txn *t, const char *participant, const char *sql, int nparams, const char *const *params,
+	    struct pc_rows **rows)
+{
+	struct pc_stmt st = {.participant = participant, .sql = sql, .nparams = nparams, .params = params};
+	int e = pc_exec_parallel(t, &st, 1);
+	if (rows)
+		*rows = st.rows;
+	else
+		pc_rows_free(&st.rows);
+	return e;
 }
 
 int pc_commit(struct pc_txn *t, int wait, struct pc_result *res)
@@ -251,6 +329,18 @@ int pc_commit(struct pc_txn *t, int wait, struct pc_result *res)
 			snprintf(res->reason, sizeof(res->reason), "%s", t->why);
 		return e;
 	}
+	/* PREPARE straight to the participants, in parallel with the commit
+	 * request to the leader (which sends its own PREPARE too): the votes
+	 * start one hop earlier.  The client has decided to commit, so this is
+	 * what the leader would ask anyway. */
+	struct px_msg p = {.type = PX_MSG_PREPARE};
+	p.u.prepare.gid = px_str_of(t->gid, (uint32_t)strlen(t->gid));
+	p.u.prepare.pset = t->pset;
+	uint8_t buf[512];
+	size_t len;
+	if (px_encode(&p, buf, sizeof(buf), &len) == 0)
+		for (uint16_t i = 0; i < t->pset.n; i++)
+			px_net_send(t->c->net, px_addr_of(PX_NODE_AGENT, t->pset.rm[i]), buf, len);
 	return pc_commit_gid(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED,
 			     t->c->commit_timeout_ms, res);
 }

@@ -226,6 +226,22 @@ static int self_addr(const struct px_net *n, struct px_addr to)
 	return to.kind == n->cfg.self.kind && to.id == n->cfg.self.id && to.kind != PX_NODE_CLIENT;
 }
 
+static void count_sent(struct px_net *n, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	if (len >= PX_HDR_LEN && p[3] < PX_MSG_TYPE_MAX_)
+		n->st.sent_type[p[3]]++;
+}
+
+uint64_t px_net_proto_sent(const struct px_net *n)
+{
+	uint64_t t = 0;
+	for (int i = 0; i < PX_MSG_TYPE_MAX_; i++)
+		if (i != PX_MSG_HEARTBEAT && i != PX_MSG_SYNC_REQ && i != PX_MSG_SYNC)
+			t += n->st.sent_type[i];
+	return t;
+}
+
 int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t len)
 {
 	if (self_addr(n, to)) {
@@ -259,6 +275,7 @@ int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t le
 		if (zmq_send(n->router, data, len, ZMQ_DONTWAIT) < 0)
 			goto drop;
 		n->st.sent++;
+		count_sent(n, data, len);
 		return 0;
 	}
 	for (size_t i = 0; i < n->npeer; i++)
@@ -266,6 +283,7 @@ int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t le
 			if (zmq_send(n->peer[i].sock, data, len, ZMQ_DONTWAIT) < 0)
 				goto drop;
 			n->st.sent++;
+			count_sent(n, data, len);
 			return 0;
 		}
 drop:

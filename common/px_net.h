@@ -40,6 +40,7 @@
 
 #include <zmq.h>
 
+#include "px_msg.h"
 #include "px_update.h"
 
 #define PX_NET_PEERS_MAX 1100u /* 5 replicas + up to 1024+ participants */
@@ -62,7 +63,12 @@ struct px_net_stats {
 	uint64_t send_dropped;  /* no route, peer not connected, or queue full */
 	uint64_t bad_identity;  /* routing id of no known kind */
 	uint64_t bad_shape;     /* multi-part or empty messages */
+	/* Frames sent to other processes, by message type (self-sends are not
+	 * counted): for message-count measurements. */
+	uint64_t sent_type[PX_MSG_TYPE_MAX_];
 };
+
+
 
 struct px_net;
 
@@ -107,6 +113,9 @@ int px_net_recv(struct px_net *n, struct px_addr *from, const uint8_t **data, si
 int px_net_split(const uint8_t *data, size_t len, size_t *off, const uint8_t **frame, size_t *flen);
 
 const struct px_net_stats *px_net_stats(const struct px_net *n);
+/* Protocol messages sent to other processes, heartbeat and sync traffic
+ * (time-driven, not per transaction) excluded. */
+uint64_t px_net_proto_sent(const struct px_net *n);
 
 /* A free TCP port on 127.0.0.1 (bind to port 0 and close), or 0.  For
  * tests and scripts that build endpoints. */

@@ -83,8 +83,8 @@ static void logf_(int level, const char *fmt, ...)
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
 	char line[1024];
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ coordinator.%u %s ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, g_id,
+	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ coordinator.%u %s ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000L, g_id,
 			 names[level]);
 	va_list ap;
 	va_start(ap, fmt);
@@ -425,12 +425,12 @@ static void log_stats(struct daemon *d, const char *why)
 	      "replica=%u stats%s: leader=%u live=%zu tombstones=%zu committed=%" PRIu64 " aborted=%" PRIu64
 	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
 	      " bad_identity=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu"
-	      " horizon_age_ms=%" PRIu64,
+	      " horizon_age_ms=%" PRIu64 " proto_sent=%" PRIu64,
 	      g_id, why, px_replica_leader(d->rep), px_replica_live(d->rep), px_replica_tombstones(d->rep),
 	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy,
 	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->send_dropped, d->checkpoints,
 	      cl_log_segment_count(d->log),
-	      px_replica_horizon(d->rep) ? d->now - px_replica_horizon(d->rep) : 0);
+	      px_replica_horizon(d->rep) ? d->now - px_replica_horizon(d->rep) : 0, px_net_proto_sent(d->net));
 	d->last_st = *s;
 }
 

@@ -70,8 +70,8 @@ static void logf_(int level, const char *fmt, ...)
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
 	char line[1200];
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ participant.%s %s ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, g_name,
+	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ participant.%s %s ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000L, g_name,
 			 names[level]);
 	va_list ap;
 	va_start(ap, fmt);
@@ -110,6 +110,8 @@ struct conn {
 	char gid[PX_GID_MAX + 1];
 	struct job *job; /* running */
 	int step;        /* EXEC: 0 BEGIN running, 1 statement running */
+	int pipeline;    /* BEGIN and the first statement sent together (pipeline mode) */
+	int presults;    /* pipeline: results seen so far */
 	struct job *q, *qtail; /* more work of the borrower */
 	/* result of the running query */
 	PGresult *res;
@@ -245,6 +247,7 @@ static void conn_broken(struct agent *a, struct conn *c, const char *why)
 	c->pg = NULL;
 	c->state = C_DOWN;
 	c->flush = 0;
+	c->pipeline = 0;
 	c->backoff = 100;
 	c->retry_at = clock_now(a) + c->backoff;
 	c->warned = 1;
@@ -271,6 +274,26 @@ static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparam
 	}
 	c->state = C_BUSY;
 	c->err = 0;
+	int f = PQflush(c->pg);
+	if (f < 0) {
+		conn_broken(a, c, PQerrorMessage(c->pg));
+		return -1;
+	}
+	c->flush = f == 1;
+	return 0;
+}
+
+/* BEGIN and a statement in one pipeline, then a sync point. */
+static int send_pipelined(struct agent *a, struct conn *c, const char *sql, int nparams, const char *const *params)
+{
+	if (!PQenterPipelineMode(c->pg) || !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
+		conn_broken(a, c, PQerrorMessage(c->pg));
+		return -1;
+	}
+	c->state = C_BUSY;
+	c->err = 0;
+	c->presults = 0;
 	int f = PQflush(c->pg);
 	if (f < 0) {
 		conn_broken(a, c, PQerrorMessage(c->pg));
@@ -335,12 +358,10 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 	}
 	switch (j->kind) {
 	case PA_DB_EXEC:
-		if (!c->began) {
-			c->step = 0;
-			c->began = 1;
-			send_sql(a, c, "BEGIN", -1, NULL);
-			return;
-		}
+		/* The first statement of a gid goes out together with its BEGIN,
+		 * in one pipeline: one round trip instead of two. */
+		int first = !c->began;
+		c->pipeline = 0;
 		c->step = 1;
 		{
 			struct px_msg m;
@@ -390,7 +411,13 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 				pv[i] = p;
 				p += m.u.exec.params[i].len + 1;
 			}
-			send_sql(a, c, stmt, m.u.exec.nparams, pv);
+			c->began = 1;
+			if (first) {
+				c->pipeline = 1;
+				send_pipelined(a, c, stmt, m.u.exec.nparams, pv);
+			} else {
+				send_sql(a, c, stmt, m.u.exec.nparams, pv);
+			}
 			free(blk);
 			free(pv);
 		}
@@ -677,10 +704,34 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 				conn_broken(a, c, PQerrorMessage(c->pg));
 				return;
 			}
+			if (c->pipeline)
+				continue; /* the end of one query's results; the sync ends it all */
 			query_done(a, c);
 			return;
 		}
 		ExecStatusType st = PQresultStatus(r);
+		if (c->pipeline) {
+			c->presults++;
+			if (st == PGRES_PIPELINE_SYNC) {
+				PQclear(r);
+				c->pipeline = 0;
+				if (!PQexitPipelineMode(c->pg)) {
+					conn_broken(a, c, PQerrorMessage(c->pg));
+					return;
+				}
+				query_done(a, c);
+				return;
+			}
+			if (st == PGRES_PIPELINE_ABORTED) { /* BEGIN failed: its error is kept */
+				c->err = 1;
+				PQclear(r);
+				continue;
+			}
+			if (c->presults == 1 && st == PGRES_COMMAND_OK) {
+				PQclear(r); /* BEGIN's */
+				continue;
+			}
+		}
 		if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
 			if (!c->err) {
 				c->err = 1;
@@ -856,10 +907,10 @@ static void log_stats(struct agent *a, const char *why)
 	logf_(LV_INFO,
 	      "stats%s: tracked=%zu prepared=%" PRIu64 " voted_aborted=%" PRIu64 " committed=%" PRIu64
 	      " rolled_back=%" PRIu64 " idle_rollbacks=%" PRIu64 " resolved_by_scan=%" PRIu64 " presumed_aborts=%" PRIu64
-	      " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64 " send_dropped=%" PRIu64 " connections_up=%d/%d borrowed=%d",
+	      " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64 " send_dropped=%" PRIu64 " connections_up=%d/%d borrowed=%d proto_sent=%" PRIu64,
 	      why, pa_core_tracked(a->pa), s->prepared, s->voted_aborted, s->committed, s->rolled_back,
 	      s->idle_rollbacks, s->resolved_by_scan, s->presumed_aborts, a->bad_frames + ns->bad_shape, s->bad_msgs,
-	      ns->send_dropped, up, a->nconn, borrowed);
+	      ns->send_dropped, up, a->nconn, borrowed, px_net_proto_sent(a->net));
 	a->last = *s;
 }
 

@@ -120,7 +120,7 @@ int cluster_start_part(struct cluster *c, int i)
 	snprintf(lname, sizeof(lname), "participant.p%d", i);
 	cluster_log_path(c, lname, log, sizeof(log));
 	snprintf(journal, sizeof(journal), "%s/p%d.journal", c->dir, i);
-	char *argv[] = {exe, "--config", c->conf, "--name", name, "--journal", journal, NULL};
+	char *argv[] = {exe, "--config", c->conf, "--name", name, "--journal", journal, (char *)c->part_arg, NULL};
 	c->part[i - 1] = spawn(log, argv);
 	return c->part[i - 1] > 0 ? 0 : -1;
 }

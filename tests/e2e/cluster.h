@@ -29,6 +29,7 @@ struct cluster {
 	char bin[256], tbin[256];
 	const char *coord_arg[4]; /* extra coordinator arguments (NULL-terminated) */
 	char mounted[300];        /* a tmpfs the test mounted (unmounted by destroy) */
+	const char *part_arg;     /* one extra test_agent argument, or NULL */
 };
 
 /* Make the directory and config: ncoord replicas, npart participants named

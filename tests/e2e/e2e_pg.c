@@ -241,8 +241,18 @@ static void test_commit_two_and_three(void **state)
 	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id = 1"), 1);
 	assert_int_equal(sql_long(c, "c", "SELECT count(*) FROM t WHERE id = 1"), 0);
 	assert_int_equal(pc_begin(pc, &t), 0);
+	/* all three at once */
+	struct pc_stmt st[3];
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(pc_exec(t, names[i], "INSERT INTO t VALUES (2, 'two')", 0, NULL, NULL), 0);
+		st[i] = (struct pc_stmt){.participant = names[i], .sql = "INSERT INTO t VALUES (2, 'two')"};
+	assert_int_equal(pc_exec_parallel(t, st, 3), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(st[i].rc, 0);
+		pc_rows_free(&st[i].rows);
+	}
+	/* one participant twice in one call is refused before anything is sent */
+	struct pc_stmt twice[2] = {{.participant = "a", .sql = "SELECT 1"}, {.participant = "a", .sql = "SELECT 2"}};
+	assert_int_equal(pc_exec_parallel(t, twice, 2), PC_EINVAL);
 	/* rows come back through exec */
 	struct pc_rows *rows;
 	assert_int_equal(pc_exec(t, "c", "SELECT id, v, NULL::text AS n FROM t", 0, NULL, &rows), 0);

@@ -1045,6 +1045,15 @@ static void client_request(struct world *w, int i)
 		m.u.commit_req.gid = px_str_of(tr->k.s, tr->k.len);
 		m.u.commit_req.wait = tr->wait;
 		m.u.commit_req.pset = tr->pset;
+		if (chance(w, 500)) {
+			/* As the client library does: PREPARE straight to the
+			 * participants, in parallel with the commit request. */
+			struct px_msg p = {.type = PX_MSG_PREPARE};
+			p.u.prepare.gid = m.u.commit_req.gid;
+			p.u.prepare.pset = tr->pset;
+			for (uint16_t k = 0; k < tr->pset.n; k++)
+				client_send(w, i, px_addr_of(PX_NODE_AGENT, tr->pset.rm[k]), &p);
+		}
 	}
 	client_send(w, i, px_addr_of(PX_NODE_REPLICA, c->target), &m);
 	c->next_send = w->now + 300;

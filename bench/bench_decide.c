@@ -1,0 +1,222 @@
+/*
+ * bench_decide.c - B3: coordinator-only decisions per second.  Three
+ * coordinator replicas (real processes, real commit logs) and two scripted
+ * participants that vote `prepared` at once (tests/e2e/test_agent --instant,
+ * no database); N client threads each ask, one after another, for commits
+ * of fresh gids over both participants with wait=decided.  Prints one JSON
+ * line.  The first second is a warm-up.
+ *
+ *   bench_decide [--seconds S] [--clients N] [--replicas R]
+ *   bench_decide --count K [--replicas R]
+ *
+ * --count K runs K commits one after another (one client), stops every
+ * process, and adds up the protocol messages they sent (their shutdown
+ * `proto_sent`; heartbeats and sync excluded) plus the client's one request
+ * per commit: messages per committed transaction, printed beside Gray and
+ * Lamport's figures for N = 2 participants and F = (R-1)/2.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "cluster.h"
+#include "paxcommit.h"
+
+static struct cluster g_c;
+static volatile int g_measure, g_stop;
+
+struct worker {
+	long decided, other;
+	double *lat;
+	size_t nlat;
+};
+
+#define LAT_MAX 1000000
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct pc_conn *pc;
+	char err[600];
+	if (pc_connect(g_c.conf, &pc, err, sizeof(err)))
+		return NULL;
+	uint16_t rms[2] = {1, 2};
+	while (!g_stop) {
+		char gid[200];
+		pc_new_gid(pc, gid, sizeof(gid));
+		int m = g_measure;
+		double t0 = now_ms();
+		struct pc_result r;
+		int e = pc_commit_gid(pc, gid, rms, 2, PC_WAIT_DECIDED, 10000, &r);
+		double dt = now_ms() - t0;
+		if (m && g_measure && !g_stop) {
+			if (e == 0 && r.outcome == PC_COMMITTED) {
+				w->decided++;
+				if (w->nlat < LAT_MAX)
+					w->lat[w->nlat++] = dt;
+			} else {
+				w->other++;
+			}
+		}
+	}
+	pc_conn_close(&pc);
+	return NULL;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static long last_stat(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char line[4096];
+	long v = -1;
+	size_t kl = strlen(key);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, key);
+		if (p && p[kl] == '=')
+			v = strtol(p + kl + 1, NULL, 10);
+	}
+	fclose(f);
+	return v;
+}
+
+static int count_messages(int reps, int k)
+{
+	struct pc_conn *pc;
+	char err[600];
+	if (pc_connect(g_c.conf, &pc, err, sizeof(err)))
+		return 1;
+	uint16_t rms[2] = {1, 2};
+	int ok = 0;
+	for (int i = 0; i < k; i++) {
+		char gid[200];
+		pc_new_gid(pc, gid, sizeof(gid));
+		struct pc_result r;
+		if (pc_commit_gid(pc, gid, rms, 2, PC_WAIT_APPLIED, 10000, &r) == 0 && r.outcome == PC_COMMITTED)
+			ok++;
+	}
+	pc_conn_close(&pc);
+	long total = ok; /* the client's commit requests */
+	char path[400], name[40];
+	for (int i = 0; i < reps; i++) {
+		cluster_stop_coord(&g_c, i);
+		snprintf(name, sizeof(name), "coordinator.%d", i);
+		cluster_log_path(&g_c, name, path, sizeof(path));
+		long v = last_stat(path, "proto_sent");
+		fprintf(stderr, "  coordinator.%d sent %ld\n", i, v);
+		total += v;
+	}
+	for (int i = 0; i < g_c.npart; i++)
+		if (g_c.part[i] > 0) {
+			kill(g_c.part[i], SIGTERM);
+			waitpid(g_c.part[i], NULL, 0);
+			g_c.part[i] = 0;
+		}
+	for (int i = 1; i <= 2; i++) {
+		snprintf(name, sizeof(name), "participant.p%d", i);
+		cluster_log_path(&g_c, name, path, sizeof(path));
+		long v = last_stat(path, "proto_sent");
+		fprintf(stderr, "  participant.p%d sent %ld\n", i, v);
+		total += v;
+	}
+	int F = (reps - 1) / 2, N = 2;
+	printf("{\"system\": \"messages\", \"label\": \"messages per committed transaction, %d replicas, 2 participants\", "
+	       "\"committed\": %d, \"messages\": %ld, \"per_txn\": %.2f, \"paxos_commit\": %d, \"faster_paxos_commit\": %d}\n",
+	       reps, ok, total, ok ? (double)total / ok : 0, (N + 1) * (F + 3) - 2, N * (2 * F + 3));
+	cluster_destroy(&g_c);
+	return ok == k ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	int secs = 5, clients = 32, reps = 3, count = 0;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--seconds"))
+			secs = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--clients"))
+			clients = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--replicas"))
+			reps = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--count"))
+			count = atoi(argv[i + 1]);
+	}
+	if (clients < 1 || clients > 256 || secs < 1)
+		return 2;
+	if (cluster_init(&g_c, reps, 2, "heartbeat_ms = 50\nlease_ms = 300\ntxn_timeout_ms = 3000\nmax_live = 100000"))
+		return 1;
+	g_c.part_arg = "--instant";
+	if (!count) { /* no line per decision while measuring throughput */
+		g_c.coord_arg[0] = "--log-level";
+		g_c.coord_arg[1] = "warn";
+	}
+	for (int i = 1; i <= 2; i++)
+		cluster_start_part(&g_c, i);
+	for (int i = 0; i < reps; i++)
+		cluster_start_coord(&g_c, i);
+	struct pc_conn *pc;
+	char err[600];
+	if (pc_connect(g_c.conf, &pc, err, sizeof(err)) || cluster_wait_leader(&g_c, pc, 10000) < 0) {
+		fprintf(stderr, "bench_decide: no leader\n");
+		cluster_destroy(&g_c);
+		return 1;
+	}
+	pc_conn_close(&pc);
+	if (count > 0)
+		return count_messages(reps, count);
+	struct worker *w = calloc((size_t)clients, sizeof(*w));
+	pthread_t th[256];
+	for (int i = 0; i < clients; i++) {
+		w[i].lat = malloc(sizeof(double) * LAT_MAX);
+		pthread_create(&th[i], NULL, work, &w[i]);
+	}
+	struct timespec warm = {1, 0}, run = {secs, 0};
+	nanosleep(&warm, NULL);
+	double t0 = now_ms();
+	g_measure = 1;
+	nanosleep(&run, NULL);
+	g_measure = 0;
+	double el = (now_ms() - t0) / 1000.0;
+	g_stop = 1;
+	for (int i = 0; i < clients; i++)
+		pthread_join(th[i], NULL);
+	long decided = 0, other = 0;
+	size_t n = 0;
+	for (int i = 0; i < clients; i++) {
+		decided += w[i].decided;
+		other += w[i].other;
+		n += w[i].nlat;
+	}
+	double *lat = malloc(sizeof(double) * (n + 1));
+	size_t k = 0;
+	for (int i = 0; i < clients; i++) {
+		memcpy(lat + k, w[i].lat, sizeof(double) * w[i].nlat);
+		k += w[i].nlat;
+		free(w[i].lat);
+	}
+	qsort(lat, n, sizeof(double), cmp);
+	printf("{\"system\": \"B3\", \"label\": \"B3 coordinator-only, %d replicas\", \"clients\": %d, \"seconds\": %.2f, "
+	       "\"committed\": %ld, \"aborted\": %ld, \"errors\": 0, \"tps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f}\n",
+	       reps, clients, el, decided, other, (double)decided / el, n ? lat[n / 2] : 0,
+	       n ? lat[(size_t)((double)n * 0.99)] : 0);
+	free(lat);
+	free(w);
+	cluster_destroy(&g_c);
+	return 0;
+}

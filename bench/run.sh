@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# make bench: the end-to-end benchmark.  Brings up its own local clusters
+# (scripts/devcluster), runs the same bank transfer on every system at 1, 8
+# and 32 clients, and writes build/bench/results.json, a table on stdout and
+# build/bench/latency-throughput.png (gnuplot).  See bench/README.md.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+bin=$repo/build/bin
+dc=$repo/scripts/devcluster
+out=$repo/build/bench
+secs=${BENCH_SECONDS:-5}
+clients=${BENCH_CLIENTS:-1 8 32}
+mkdir -p "$out"
+base=$(mktemp -d /tmp/paxcommit-bench-XXXXXX)
+chmod 755 "$base"
+cleanup() {
+	for d in "$base"/c3 "$base"/c1; do [[ -f $d/cluster.conf ]] && "$dc" down --dir "$d" >/dev/null 2>&1 || true; done
+	rm -rf "$base"
+}
+trap cleanup EXIT
+results=$out/results.jsonl
+: >"$results"
+
+conninfo() { # conf name
+	awk -v s="[participant.$2]" '$0 == s {f = 1; next} /^\[/ {f = 0} f && /^conninfo/ {sub(/^conninfo *= */, ""); print}' "$1"
+}
+
+# A cluster of N coordinators and 3 databases: a and b hold the accounts, c is
+# B1L's coordinator database.  Agent pools are raised to 40 (32 clients).
+cluster() { # dir ncoord
+	local d=$1 n=$2 p
+	"$dc" up --dir "$d" --coordinators "$n" --participants 3 >/dev/null
+	sed -i 's/^pool = 8$/pool = 40/' "$d/cluster.conf"
+	for p in a b c; do
+		"$dc" kill --dir "$d" "participant.$p" >/dev/null
+		"$dc" start --dir "$d" "participant.$p" >/dev/null
+	done
+	for p in a b; do psql -X -q -v ON_ERROR_STOP=1 -d "$(conninfo "$d/cluster.conf" $p)" -f sql/demo_bank.sql >/dev/null 2>&1; done
+	psql -X -q -d "$(conninfo "$d/cluster.conf" c)" -c "CREATE TABLE IF NOT EXISTS bench_commit_records(gid text PRIMARY KEY, at timestamptz DEFAULT now())" >/dev/null
+	# agents refuse gids born in their first second
+	for p in a b; do
+		local k
+		for k in $(seq 50); do "$bin/paxcommit" --config "$d/cluster.conf" exec -p $p 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+	done
+}
+
+run() { # conf system label [extra]
+	local conf=$1 sys=$2 label=$3 c
+	shift 3
+	for c in $clients; do
+		"$bin/bench_bank" --config "$conf" --system "$sys" --clients "$c" --seconds "$secs" --label "$label" "$@" | tee -a "$results"
+	done
+}
+
+echo "== cluster: 3 coordinators, PostgreSQL a, b (accounts) and c (B1L's coordinator database)"
+cluster "$base/c3" 3
+conf=$base/c3/cluster.conf
+run "$conf" B0 "B0 single database"
+run "$conf" B1 "B1 client 2PC (not durable)"
+run "$conf" B1L "B1L durable 1-coordinator 2PC"
+run "$conf" B2 "B2 paxcommit 3 replicas, applied" --wait applied
+run "$conf" B2 "B2 paxcommit 3 replicas, decided" --wait decided
+"$dc" down --dir "$base/c3" >/dev/null
+
+echo "== cluster: 1 coordinator"
+cluster "$base/c1" 1
+run "$base/c1/cluster.conf" B2 "B2 paxcommit 1 replica, applied" --wait applied
+"$dc" down --dir "$base/c1" >/dev/null
+
+echo "== B3: coordinator-only decisions"
+"$repo/build/bin/bench_decide" --seconds "$secs" | tee -a "$results"
+
+echo "== messages per committed transaction (2 participants)"
+"$repo/build/bin/bench_decide" --count 500 --replicas 3 2>/dev/null | tee -a "$results"
+"$repo/build/bin/bench_decide" --count 500 --replicas 1 2>/dev/null | tee -a "$results"
+
+python3 - "$results" "$out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+out = sys.argv[2]
+json.dump(rows, open(out + "/results.json", "w"), indent=1)
+print()
+print("%-36s %7s %10s %9s %9s" % ("system", "clients", "tps", "p50 ms", "p99 ms"))
+msgs = [r for r in rows if r["system"] == "messages"]
+rows = [r for r in rows if r["system"] != "messages"]
+for r in rows:
+    print("%-36s %7s %10.1f %9.3f %9.3f" % (r["label"], r.get("clients", "-"), r["tps"], r.get("p50_ms", 0), r.get("p99_ms", 0)))
+def get(label, c):
+    for r in rows:
+        if r["label"].startswith(label) and r.get("clients") == c:
+            return r
+b1, b1l, b2 = get("B1 ", 1), get("B1L", 1), get("B2 paxcommit 3 replicas, applied", 1)
+b1_32, b2_32 = get("B1 ", 32), get("B2 paxcommit 3 replicas, applied", 32)
+b3 = [r for r in rows if r["system"] == "B3"]
+print()
+if b1 and b1l and b2:
+    print("target: B2 applied p50 @1 client / B1  = %.2f (want <= 1.5)" % (b2["p50_ms"] / b1["p50_ms"]))
+    print("target: B2 applied p50 @1 client / B1L = %.2f (want <= 1.0)" % (b2["p50_ms"] / b1l["p50_ms"]))
+if b1_32 and b2_32:
+    print("target: B2 applied tps @32 / B1 tps @32 = %.2f (want >= 0.8)" % (b2_32["tps"] / b1_32["tps"]))
+if b3:
+    print("target: B3 decisions/s = %.0f (want >= 30000)" % b3[0]["tps"])
+for m in msgs:
+    print("%s: %.2f measured; Paxos Commit (N+1)(F+3)-2 = %d, Faster Paxos Commit N(2F+3) = %d"
+          % (m["label"], m["per_txn"], m["paxos_commit"], m["faster_paxos_commit"]))
+PY
+if command -v gnuplot >/dev/null; then
+	python3 - "$out/results.json" "$out" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+by = {}
+for r in rows:
+    if r["system"] in ("B3", "messages"):
+        continue
+    by.setdefault(r["label"], []).append(r)
+with open(sys.argv[2] + "/plot.dat", "w") as f:
+    for label, rs in by.items():
+        f.write('"%s"\n' % label)
+        for r in sorted(rs, key=lambda r: r["clients"]):
+            f.write("%f %f\n" % (r["tps"], r["p50_ms"]))
+        f.write("\n\n")
+with open(sys.argv[2] + "/plot.gp", "w") as f:
+    f.write('set terminal png size 1000,650\nset output "%s/latency-throughput.png"\n' % sys.argv[2])
+    f.write('set xlabel "throughput (transfers/s)"\nset ylabel "p50 latency (ms)"\nset key top left\nset grid\n')
+    f.write('set title "bank transfer across 2 PostgreSQL databases: 1, 8, 32 clients"\n')
+    f.write("plot " + ", ".join('"%s/plot.dat" index %d with linespoints title columnheader(1)' % (sys.argv[2], i) for i in range(len(by))) + "\n")
+PY
+	gnuplot "$out/plot.gp" && echo "picture: $out/latency-throughput.png"
+else
+	echo "gnuplot not installed: no picture (make deps installs it)"
+fi
+echo "results: $out/results.json"
