@@ -76,6 +76,8 @@ static PGconn *db(int i)
 		fprintf(stderr, "bench_bank: connect: %s", PQerrorMessage(c));
 		exit(1);
 	}
+	/* as the agents do: a distributed deadlock ends in an abort, not a hang */
+	PQclear(PQexec(c, "SET lock_timeout = 3000"));
 	return c;
 }
 

@@ -69,7 +69,7 @@ run "$base/c1/cluster.conf" B2 "B2 paxcommit 1 replica, applied" --wait applied
 "$dc" down --dir "$base/c1" >/dev/null
 
 echo "== B3: coordinator-only decisions"
-"$repo/build/bin/bench_decide" --seconds "$secs" | tee -a "$results"
+"$repo/build/bin/bench_decide" --seconds "$secs" --clients 1 --window 512 | tee -a "$results"
 
 echo "== messages per committed transaction (2 participants)"
 "$repo/build/bin/bench_decide" --count 500 --replicas 3 2>/dev/null | tee -a "$results"

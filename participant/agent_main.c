@@ -196,6 +196,7 @@ static void step_db(struct agent *a, const struct job *j, uint8_t status, uint8_
 	struct pa_event ev = {.kind = PA_EV_DB,
 			      .now = clock_now(a),
 			      .token = j->token,
+			      .gid = px_str_of(j->gid, j->gid_len),
 			      .status = status,
 			      .prepared = prepared,
 			      .result = result,
@@ -222,6 +223,16 @@ static int conn_connect(struct agent *a, struct conn *c)
 		c->retry_at = clock_now(a) + c->backoff;
 		return -1;
 	}
+	/* A lock wait longer than the transaction timeout fails the statement
+	 * (the transaction is doomed and aborts) instead of hanging: two
+	 * distributed transactions waiting on each other's rows in different
+	 * databases form a deadlock no single PostgreSQL can see. */
+	char set[80];
+	snprintf(set, sizeof(set), "SET lock_timeout = %u", a->cfg.txn_timeout_ms);
+	PGresult *r = PQexec(c->pg, set);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		logf_(LV_WARN, "database connection %d: %s failed: %s", c->idx, set, PQerrorMessage(c->pg));
+	PQclear(r);
 	PQsetnonblocking(c->pg, 1);
 	if (c->warned)
 		logf_(LV_INFO, "database connection %d: connected again", c->idx);

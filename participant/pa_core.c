@@ -459,12 +459,19 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 			pa_log(c, "scan: %zu prepared transaction(s) to resolve", found);
 		return;
 	}
-	/* Find the gid whose action this is. */
-	size_t pos = 0;
-	struct pa_txn *t;
-	while ((t = px_map_next(&c->txns, &pos)))
-		if (t->token == ev->token)
-			break;
+	/* Find the gid whose action this is: by its gid when the driver gives
+	 * it (constant time), else by searching the tokens. */
+	struct pa_txn *t = NULL;
+	if (ev->gid.len) {
+		t = px_map_get(&c->txns, ev->gid);
+		if (t && t->token != ev->token)
+			t = NULL; /* an older action of that gid: ignore its result */
+	} else {
+		size_t pos = 0;
+		while ((t = px_map_next(&c->txns, &pos)))
+			if (t->token == ev->token)
+				break;
+	}
 	if (!t)
 		return;
 	t->token = 0;

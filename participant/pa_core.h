@@ -65,6 +65,7 @@ struct pa_event {
 	const struct px_msg *msg;
 	/* PA_EV_DB */
 	uint64_t token;
+	struct px_str gid;         /* the action's gid (len 0: unknown; the core then searches) */
 	uint8_t status;            /* enum pa_db_status */
 	uint8_t prepared;          /* PA_DB_CHECK: 1 if the gid is prepared */
 	const struct px_msg *result; /* PA_DB_EXEC: EXEC_RESULT for the client */

@@ -100,6 +100,7 @@ static void run_action(struct pa_core *pa, struct px_update *u, size_t k, uint64
 		memcpy(gidbuf, u->arena + a.gid_off, a.gid_len);
 	struct px_str gid = px_str_of(gidbuf, a.gid_len);
 	struct pa_event ev = {.kind = PA_EV_DB, .now = now, .token = a.token, .status = PA_DB_OK};
+	ev.gid = px_str_of(gidbuf, a.gid_len);
 	struct px_msg result, exec;
 	struct px_str *gids = NULL;
 	uint8_t *frame = NULL;

@@ -918,6 +918,10 @@ static void on_db_done(struct world *w, int i, struct dbact *d)
 	uint8_t prepared = 0;
 	uint8_t st = db_effect(w, i, d, &prepared, result, exec);
 	struct pa_event ev = {.kind = PA_EV_DB, .token = d->token, .status = st, .prepared = prepared};
+	/* Half the time the gid is given (the daemons' way), half the time the
+	 * core searches by token: both paths stay tested. */
+	if (d->kind != PA_DB_SCAN && (d->token & 1))
+		ev.gid = px_str_of(d->gid, d->gid_len);
 	if (d->kind == PA_DB_EXEC && result->type == PX_MSG_EXEC_RESULT && st != PA_DB_LOST)
 		ev.result = result;
 	struct px_str *gids = NULL;
