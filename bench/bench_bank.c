@@ -163,8 +163,11 @@ static void *work(void *arg)
 		} else if (g_sys == S_B1 || g_sys == S_B1L) {
 			snprintf(gid, sizeof(gid), "bench_%d_%llu_%ld", w->id, (unsigned long long)++seq, (long)time(NULL));
 			const char *begin[2] = {"BEGIN", "BEGIN"};
-			const char *upd[2] = {"UPDATE accounts SET balance = balance - $2 WHERE id = $1",
-					      "UPDATE accounts SET balance = balance + $2 WHERE id = $1"};
+			/* money flows a -> b or b -> a at random, so neither side drains */
+			int fwd = (int)(rnd(&w->seed) & 1);
+			const char *minus = "UPDATE accounts SET balance = balance - $2 WHERE id = $1",
+				   *plus = "UPDATE accounts SET balance = balance + $2 WHERE id = $1";
+			const char *upd[2] = {fwd ? minus : plus, fwd ? plus : minus};
 			const char *const params[2][2] = {{ida, amt}, {idb, amt}};
 			char prep[200], comm[200];
 			snprintf(prep, sizeof(prep), "PREPARE TRANSACTION '%s'", gid);
@@ -202,12 +205,12 @@ static void *work(void *arg)
 				break;
 			}
 			const char *p1[2] = {ida, amt}, *p2[2] = {idb, amt};
-			/* both updates at once, as B1 does */
-			struct pc_stmt st[2] = {
-				{.participant = "a", .sql = "UPDATE accounts SET balance = balance - $2 WHERE id = $1",
-				 .nparams = 2, .params = p1},
-				{.participant = "b", .sql = "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
-				 .nparams = 2, .params = p2}};
+			int fwd = (int)(rnd(&w->seed) & 1);
+			const char *minus = "UPDATE accounts SET balance = balance - $2 WHERE id = $1",
+				   *plus = "UPDATE accounts SET balance = balance + $2 WHERE id = $1";
+			/* both updates at once, as B1 does; the direction at random */
+			struct pc_stmt st[2] = {{.participant = "a", .sql = fwd ? minus : plus, .nparams = 2, .params = p1},
+						{.participant = "b", .sql = fwd ? plus : minus, .nparams = 2, .params = p2}};
 			pc_exec_parallel(t, st, 2);
 			pc_rows_free(&st[0].rows);
 			pc_rows_free(&st[1].rows);

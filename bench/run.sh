@@ -46,9 +46,12 @@ cluster() { # dir ncoord
 }
 
 run() { # conf system label [extra]
-	local conf=$1 sys=$2 label=$3 c
+	local conf=$1 sys=$2 label=$3 c p
 	shift 3
 	for c in $clients; do
+		# fresh accounts for every run: an overdraft aborts, and aborts are
+		# not what is measured
+		for p in a b; do psql -X -q -v ON_ERROR_STOP=1 -d "$(conninfo "$conf" $p)" -f sql/demo_bank.sql >/dev/null 2>&1; done
 		"$bin/bench_bank" --config "$conf" --system "$sys" --clients "$c" --seconds "$secs" --label "$label" "$@" | tee -a "$results"
 	done
 }
