@@ -114,8 +114,12 @@ static void *work(void *arg)
 		const uint8_t *data;
 		size_t dl;
 		while (px_net_recv(net, &from, &data, &dl) == 1) {
+		size_t off = 0;
+		const uint8_t *fr;
+		size_t fl;
+		while (px_net_split(data, dl, &off, &fr, &fl) == 1) {
 			struct px_msg r;
-			if (px_decode(data, dl, &r) || r.type != PX_MSG_OUTCOME)
+			if (px_decode(fr, fl, &r) || r.type != PX_MSG_OUTCOME)
 				continue;
 			int k = (int)(r.u.outcome.req % (uint64_t)g_window);
 			if (s[k].req != r.u.outcome.req)
@@ -137,6 +141,7 @@ static void *work(void *arg)
 				}
 			}
 			s[k].req = 0;
+		}
 		}
 	}
 	free(s);

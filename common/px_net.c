@@ -33,8 +33,20 @@ struct selfmsg {
 	size_t len;
 };
 
+#define BATCH_DESTS 64
+#define BATCH_BYTES (256u * 1024)
+
+struct batch {
+	struct px_addr to;
+	uint8_t *buf;
+	size_t len, cap;
+	uint32_t frames;
+};
+
 struct px_net {
 	struct px_net_config cfg;
+	struct batch batch[BATCH_DESTS];
+	int nbatch;
 	void *zctx;
 	void *router; /* NULL for clients */
 	struct peer *peer;
@@ -153,6 +165,8 @@ void px_net_destroy(struct px_net **np)
 		zmq_close(n->peer[i].sock);
 	for (size_t i = 0; i < n->qlen; i++)
 		free(n->selfq[(n->qhead + i) % n->qcap].p);
+	for (int i = 0; i < BATCH_DESTS; i++)
+		free(n->batch[i].buf);
 	free(n->selfq);
 	free(n->selfcur);
 	px_map_free(&n->climap);
@@ -289,6 +303,82 @@ int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t le
 drop:
 	n->st.send_dropped++;
 	return -1;
+}
+
+static void batch_send(struct px_net *n, struct batch *b)
+{
+	if (!b->len)
+		return;
+	if (b->frames == 1) {
+		px_net_send(n, b->to, b->buf, b->len);
+	} else {
+		/* px_net_send counts the first frame's type; count the rest */
+		uint64_t before = n->st.sent;
+		px_net_send(n, b->to, b->buf, b->len);
+		if (n->st.sent != before) {
+			size_t off = 0;
+			const uint8_t *f;
+			size_t fl;
+			int first = 1;
+			while (px_net_split(b->buf, b->len, &off, &f, &fl) == 1) {
+				if (!first)
+					count_sent(n, f, fl);
+				first = 0;
+			}
+			n->st.sent += b->frames - 1;
+		}
+	}
+	b->len = 0;
+	b->frames = 0;
+}
+
+void px_net_batch(struct px_net *n, struct px_addr to, const void *frame, size_t len)
+{
+	if (self_addr(n, to)) {
+		px_net_send(n, to, frame, len);
+		return;
+	}
+	struct batch *b = NULL;
+	for (int i = 0; i < n->nbatch; i++)
+		if (n->batch[i].to.kind == to.kind && n->batch[i].to.id == to.id) {
+			b = &n->batch[i];
+			break;
+		}
+	if (!b) {
+		if (n->nbatch == BATCH_DESTS) {
+			px_net_send(n, to, frame, len); /* too many destinations: unbatched */
+			return;
+		}
+		b = &n->batch[n->nbatch++];
+		b->to = to;
+		b->len = 0;
+		b->frames = 0;
+	}
+	if (b->len && b->len + len > BATCH_BYTES)
+		batch_send(n, b);
+	if (b->len + len > b->cap) {
+		size_t nc = b->cap ? b->cap : 4096;
+		while (nc < b->len + len)
+			nc *= 2;
+		uint8_t *nb = realloc(b->buf, nc);
+		if (!nb) {
+			batch_send(n, b);
+			px_net_send(n, to, frame, len);
+			return;
+		}
+		b->buf = nb;
+		b->cap = nc;
+	}
+	memcpy(b->buf + b->len, frame, len);
+	b->len += len;
+	b->frames++;
+}
+
+void px_net_flush(struct px_net *n)
+{
+	for (int i = 0; i < n->nbatch; i++)
+		batch_send(n, &n->batch[i]);
+	n->nbatch = 0;
 }
 
 size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap)

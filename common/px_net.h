@@ -89,6 +89,16 @@ int px_net_add_peer(struct px_net *n, struct px_addr who, const char *endpoint, 
  */
 int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t len);
 
+/*
+ * Batching: px_net_batch() queues one frame for `to`, and px_net_flush()
+ * sends every destination's queued frames as ONE ZeroMQ message (frames
+ * back to back, in order; receivers split them with px_net_split).  A
+ * destination's batch is sent early once it reaches 256 KiB.  Self-sends
+ * are not batched.
+ */
+void px_net_batch(struct px_net *n, struct px_addr to, const void *frame, size_t len);
+void px_net_flush(struct px_net *n);
+
 /* Poll items of every socket (POLLIN).  Returns how many were written (at
  * most cap). */
 size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap);

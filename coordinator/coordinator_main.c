@@ -340,12 +340,12 @@ static void trace_msg(const char *dir, struct px_addr who, const uint8_t *frame,
 
 static void send_range(struct daemon *d, const struct px_send *s, size_t from, size_t to)
 {
+	/* One ZeroMQ message per destination for the whole range. */
 	for (size_t k = from; k < to; k++) {
 		trace_msg("send", s[k].to, d->u.arena + s[k].off, s[k].len);
-		if (px_net_send(d->net, s[k].to, d->u.arena + s[k].off, s[k].len) && g_level >= LV_DEBUG)
-			logf_(LV_DEBUG, "replica=%u send to %s %" PRIu64 " dropped (not connected or queue full)", g_id,
-			      kind_name(s[k].to.kind), s[k].to.id);
+		px_net_batch(d->net, s[k].to, d->u.arena + s[k].off, s[k].len);
 	}
+	px_net_flush(d->net);
 }
 
 /* Persist the round's records, then send; see the file comment. */

@@ -831,9 +831,10 @@ static void flush_update(struct agent *a)
 			break;
 	}
 	for (size_t k = 0; k < a->u.nnow; k++)
-		px_net_send(a->net, a->u.now[k].to, a->u.arena + a->u.now[k].off, a->u.now[k].len);
+		px_net_batch(a->net, a->u.now[k].to, a->u.arena + a->u.now[k].off, a->u.now[k].len);
 	for (size_t k = 0; k < a->u.nheld; k++)
-		px_net_send(a->net, a->u.held[k].to, a->u.arena + a->u.held[k].off, a->u.held[k].len);
+		px_net_batch(a->net, a->u.held[k].to, a->u.arena + a->u.held[k].off, a->u.held[k].len);
+	px_net_flush(a->net); /* one ZeroMQ message per destination */
 	if (a->u.timer)
 		a->timer_at = a->u.timer;
 	px_update_reset(&a->u);

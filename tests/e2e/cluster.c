@@ -328,10 +328,16 @@ int execer_run(struct execer *e, const char *gid, uint16_t rm, uint32_t stmt, co
 		const uint8_t *data;
 		size_t dl;
 		while (px_net_recv(e->net, &from, &data, &dl) == 1) {
-			struct px_msg r;
-			if (px_decode(data, dl, &r) || r.type != PX_MSG_EXEC_RESULT || r.u.exec_result.req != m.u.exec.req)
-				continue;
-			return r.u.exec_result.status;
+			size_t off = 0;
+			const uint8_t *fr;
+			size_t fl;
+			while (px_net_split(data, dl, &off, &fr, &fl) == 1) {
+				struct px_msg r;
+				if (px_decode(fr, fl, &r) || r.type != PX_MSG_EXEC_RESULT ||
+				    r.u.exec_result.req != m.u.exec.req)
+					continue;
+				return r.u.exec_result.status;
+			}
 		}
 	}
 }

@@ -272,9 +272,10 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < u.ndb; k++)
 			run_action(pa, &u, k, wall_ms());
 		for (size_t k = 0; k < u.nnow; k++)
-			px_net_send(net, u.now[k].to, u.arena + u.now[k].off, u.now[k].len);
+			px_net_batch(net, u.now[k].to, u.arena + u.now[k].off, u.now[k].len);
 		for (size_t k = 0; k < u.nheld; k++)
-			px_net_send(net, u.held[k].to, u.arena + u.held[k].off, u.held[k].len);
+			px_net_batch(net, u.held[k].to, u.arena + u.held[k].off, u.held[k].len);
+		px_net_flush(net);
 		if (u.timer)
 			timer_at = u.timer;
 		px_update_reset(&u);
