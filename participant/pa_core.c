@@ -35,7 +35,6 @@ struct pa_txn {
 	uint8_t want_abort; /* ... and it asked to roll back */
 	uint8_t unknown;    /* replicas answering UNKNOWN_GID (bitmask) */
 	uint8_t ambiguous;  /* maybe voted by an earlier incarnation: see pa_config */
-	uint8_t ack_to;     /* replica to acknowledge the decision to, plus 1; 0: every replica */
 	struct px_pset pset; /* n == 0: not known (found by a scan) */
 	uint64_t token;     /* of the running database action */
 	uint32_t next_stmt; /* number of the next statement to run */
@@ -210,13 +209,7 @@ static void ack(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 	m.u.decision_ack.gid = gid_of(t);
 	m.u.decision_ack.rm = c->cfg.rm;
 	m.u.decision_ack.outcome = t->outcome;
-	/* Only the leader tracks acknowledgements: send it to the replica
-	 * that sent the decision (or named the leader).  A leader that did
-	 * not hear it re-sends the decision, and is acknowledged then. */
-	if (t->ack_to && t->ack_to <= c->cfg.nreplicas)
-		px_update_send(u, px_addr_of(PX_NODE_REPLICA, (uint64_t)(t->ack_to - 1)), &m, 0);
-	else
-		to_replicas(c, u, &m);
+	to_replicas(c, u, &m);
 	set_state(c, t, PA_DONE);
 }
 
@@ -371,18 +364,15 @@ static void finish(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 }
 
 /* A decision (or a learned outcome) for gid. */
-static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid, uint8_t outcome, uint8_t ack_to)
+static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid, uint8_t outcome)
 {
 	struct pa_txn *t = px_map_get(&c->txns, gid);
-	if (t && ack_to)
-		t->ack_to = ack_to;
 	if (!t) {
 		t = txn_new(c, gid, PA_CHECKING);
 		if (!t) {
 			u->oom = 1;
 			return;
 		}
-		t->ack_to = ack_to;
 		t->outcome = outcome;
 		check(c, u, t);
 		return;
@@ -428,8 +418,7 @@ static void on_status(struct pa_core *c, struct px_update *u, struct px_addr fro
 	if (!t || from.kind != PX_NODE_REPLICA || from.id >= c->cfg.nreplicas)
 		return;
 	if (m->status == PX_ST_COMMITTED || m->status == PX_ST_ABORTED) {
-		on_outcome(c, u, m->gid, m->status == PX_ST_COMMITTED ? PX_OUT_COMMIT : PX_OUT_ABORT,
-			   (uint8_t)(m->leader < c->cfg.nreplicas ? (uint64_t)m->leader + 1 : from.id + 1));
+		on_outcome(c, u, m->gid, m->status == PX_ST_COMMITTED ? PX_OUT_COMMIT : PX_OUT_ABORT);
 		return;
 	}
 	if (m->status != PX_ST_UNKNOWN_GID || t->state != PA_PREPARED)
@@ -669,7 +658,7 @@ void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update
 		case PX_MSG_DECISION:
 			if (ev->from.kind == PX_NODE_REPLICA &&
 			    (m->u.decision.outcome == PX_OUT_COMMIT || m->u.decision.outcome == PX_OUT_ABORT))
-				on_outcome(c, u, m->u.decision.gid, m->u.decision.outcome, (uint8_t)(ev->from.id + 1));
+				on_outcome(c, u, m->u.decision.gid, m->u.decision.outcome);
 			break;
 		case PX_MSG_OUTCOME:
 			on_status(c, u, ev->from, &m->u.outcome);
