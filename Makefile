@@ -16,7 +16,7 @@ CORE_SRCS := common/px_msg.c common/px_gid.c common/px_map.c common/px_update.c 
 	coordinator/px_learner.c participant/pa_core.c
 # Headers of the core: everything in these folders but the transport and the
 # config reader, which are edges (they include zmq.h / read files).
-EDGE_HDRS := common/px_net.h common/px_config.h
+EDGE_HDRS := common/px_net.h common/px_config.h common/px_log.h
 CORE_HDRS := $(filter-out $(EDGE_HDRS),$(wildcard common/*.h coordinator/*.h participant/*.h))
 ALL_HDRS  := $(wildcard common/*.h coordinator/*.h participant/*.h commitlog/*.h client/*.h)
 # The commit log library (I/O through a method table; posix, memory, crash
@@ -27,6 +27,8 @@ CL_SRCS   := $(wildcard commitlog/*.c)
 CONF_SRCS := common/px_config.c
 # The ZeroMQ transport every process uses.
 NET_SRCS  := common/px_net.c
+# The daemons' log lines.
+LOG_SRCS  := common/px_log.c
 # The client library (libpaxcommit).
 CLIENT_SRCS := client/pc_coord.c client/pc_txn.c
 CL_HDRS   := $(wildcard commitlog/*.h)
@@ -39,9 +41,10 @@ CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 CL_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CL_SRCS))
 CONF_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CONF_SRCS))
 NET_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(NET_SRCS))
+LOG_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LOG_SRCS))
 CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # Reached only through pattern rules: keep make from deleting them.
-.SECONDARY: $(CONF_OBJS) $(CL_OBJS) $(NET_OBJS) $(CLIENT_OBJS) $(LIBPC_PIC)
+.SECONDARY: $(LOG_OBJS) $(CONF_OBJS) $(CL_OBJS) $(NET_OBJS) $(CLIENT_OBJS) $(LIBPC_PIC)
 # The same core with a planted bug, to prove the simulator's checker bites.
 # Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
 # 3 2b sent before its record is durable, 4 recovery ignores accepted values,
@@ -94,12 +97,12 @@ $(SIM): $(SIM_SRCS) $(SIM_HDRS) $(CORE_OBJS) $(CL_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -Itests/sim $(SIM_SRCS) $(CORE_OBJS) $(CL_OBJS) -o $@ $(LDFLAGS)
 
-$(COORD): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS)
+$(COORD): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
 
 # The client library: the client code plus the shared pieces it uses.
-$(AGENT): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS)
+$(AGENT): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih $(LDFLAGS)
 
@@ -111,11 +114,11 @@ $(DEMO_BANK): client/demo_bank.c $(LIBPC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lpthread $(LDFLAGS)
 
-$(COORD_BUG1): coordinator/coordinator_main.c $(patsubst %.c,$(BUILD)/obj-bug1/%.o,$(CORE_SRCS)) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS)
+$(COORD_BUG1): coordinator/coordinator_main.c $(patsubst %.c,$(BUILD)/obj-bug1/%.o,$(CORE_SRCS)) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
 
-$(COORD_DBUG1): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS)
+$(COORD_DBUG1): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=1 $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
 
@@ -136,7 +139,7 @@ $(TEST_AGENT): tests/e2e/test_agent.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
 
-$(BUILD)/tests/e2e_%: tests/e2e/e2e_%.c $(E2E_LIB) tests/e2e/cluster.h $(LIBPC)
+$(BUILD)/tests/e2e_%: tests/e2e/e2e_%.c $(E2E_LIB) tests/e2e/cluster.h tests/e2e/e2e_run.h $(LIBPC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) -Itests/e2e $< $(E2E_LIB) $(LIBPC) -o $@ -lcmocka -lpq -lzmq -linih -lpthread $(LDFLAGS)
 

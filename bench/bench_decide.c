@@ -157,23 +157,6 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static long last_stat(const char *path, const char *key)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	char line[4096];
-	long v = -1;
-	size_t kl = strlen(key);
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, key);
-		if (p && p[kl] == '=')
-			v = strtol(p + kl + 1, NULL, 10);
-	}
-	fclose(f);
-	return v;
-}
-
 static int count_messages(int reps, int k)
 {
 	struct pc_conn *pc;
@@ -196,7 +179,7 @@ static int count_messages(int reps, int k)
 		cluster_stop_coord(&g_c, i);
 		snprintf(name, sizeof(name), "coordinator.%d", i);
 		cluster_log_path(&g_c, name, path, sizeof(path));
-		long v = last_stat(path, "proto_sent");
+		long v = cluster_log_stat(path, "proto_sent");
 		fprintf(stderr, "  coordinator.%d sent %ld\n", i, v);
 		total += v;
 	}
@@ -209,7 +192,7 @@ static int count_messages(int reps, int k)
 	for (int i = 1; i <= 2; i++) {
 		snprintf(name, sizeof(name), "participant.p%d", i);
 		cluster_log_path(&g_c, name, path, sizeof(path));
-		long v = last_stat(path, "proto_sent");
+		long v = cluster_log_stat(path, "proto_sent");
 		fprintf(stderr, "  participant.p%d sent %ld\n", i, v);
 		total += v;
 	}

@@ -33,6 +33,7 @@
 #include "cl_log.h"
 #include "px_config.h"
 #include "px_msg.h"
+#include "px_log.h"
 #include "px_net.h"
 #include "px_replica.h"
 #include "px_update.h"
@@ -51,10 +52,13 @@ enum {
 #define STATS_EVERY_MS 10000u
 #define BAD_LOG_EVERY_MS 1000u
 
-enum { LV_ERROR = 0, LV_WARN = 1, LV_INFO = 2, LV_DEBUG = 3 };
+#define LV_ERROR PX_LOG_ERROR
+#define LV_WARN PX_LOG_WARN
+#define LV_INFO PX_LOG_INFO
+#define LV_DEBUG PX_LOG_DEBUG
+#define logf_ px_logf
 
 static volatile sig_atomic_t g_stop;
-static int g_level = LV_INFO;
 static unsigned g_id;
 static unsigned long g_ckpt_records = CHECKPOINT_RECORDS;
 static unsigned long g_segment_mb = 64;
@@ -65,34 +69,6 @@ static void on_signal(int sig)
 	g_stop = 1;
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void logf_(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(int level, const char *fmt, ...)
-{
-	if (level > g_level)
-		return;
-	static const char *names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char line[1024];
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ coordinator.%u %s ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000L, g_id,
-			 names[level]);
-	va_list ap;
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < sizeof(line))
-		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s\n", line);
-}
 
 static void core_log(void *ctx, const char *line)
 {
@@ -168,7 +144,7 @@ struct daemon {
 
 static uint64_t clock_now(struct daemon *d)
 {
-	uint64_t t = wall_ms();
+	uint64_t t = px_wall_ms();
 	if (t > d->now)
 		d->now = t; /* the core's clock never goes back */
 	return d->now;
@@ -254,14 +230,8 @@ static int parse_args(int argc, char **argv, const char **config, long *id)
 			break;
 		}
 		case 'l':
-			if (!strcmp(optarg, "error"))
-				g_level = LV_ERROR;
-			else if (!strcmp(optarg, "warn"))
-				g_level = LV_WARN;
-			else if (!strcmp(optarg, "info"))
-				g_level = LV_INFO;
-			else if (!strcmp(optarg, "debug"))
-				g_level = LV_DEBUG;
+			if (px_log_parse_level(optarg) >= 0)
+				px_log_set_level(px_log_parse_level(optarg));
 			else {
 				fprintf(stderr, "paxcommit-coordinator: unknown --log-level '%s' (error, warn, info, debug)\n",
 					optarg);
@@ -320,7 +290,7 @@ static const char *kind_name(uint8_t k)
 static void trace_msg(const char *dir, struct px_addr who, const uint8_t *frame, size_t len)
 {
 	struct px_msg m;
-	if (g_level < LV_DEBUG || px_decode(frame, len, &m) || m.type == PX_MSG_HEARTBEAT)
+	if (px_log_level() < LV_DEBUG || px_decode(frame, len, &m) || m.type == PX_MSG_HEARTBEAT)
 		return;
 	struct px_str g = px_msg_gid(&m);
 	char extra[80] = "";
@@ -475,7 +445,7 @@ static int open_log(struct daemon *d, const char *dir)
 	/* fd stays open (and locked) for the life of the process. */
 	struct recs rs = {0};
 	struct cl_config lc = {.io = cl_io_posix_io(d->io), .segment_size = (uint64_t)g_segment_mb << 20};
-	uint64_t t0 = wall_ms();
+	uint64_t t0 = px_wall_ms();
 	rc = cl_log_open(&lc, keep_rec, &rs, &d->log);
 	if (rc) {
 		logf_(LV_ERROR, "replica=%u cannot recover the commit log in %s: %s: %s", g_id, dir, cl_strerror(rc),
@@ -487,7 +457,7 @@ static int open_log(struct daemon *d, const char *dir)
 	logf_(LV_INFO,
 	      "replica=%u recovered commit log %s in %" PRIu64 " ms: snapshot at seq %" PRIu64 " (%" PRIu64
 	      " records), %" PRIu64 " log records, %u segments, torn tail %" PRIu64 " bytes",
-	      g_id, dir, wall_ms() - t0, rec->snapshot_seq, rec->snapshot_records, rec->log_records, rec->segments,
+	      g_id, dir, px_wall_ms() - t0, rec->snapshot_seq, rec->snapshot_records, rec->log_records, rec->segments,
 	      rec->dropped_bytes);
 	d->base = cl_log_last_seq(d->log);
 	d->last_ckpt = rec->snapshot_seq;
@@ -514,6 +484,9 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	g_id = (unsigned)id;
+	char pname[32];
+	snprintf(pname, sizeof(pname), "coordinator.%u", g_id);
+	px_log_name(pname);
 	struct daemon d;
 	memset(&d, 0, sizeof(d));
 	char err[1200];

@@ -32,18 +32,22 @@
 #include "pa_core.h"
 #include "px_config.h"
 #include "px_msg.h"
+#include "px_log.h"
 #include "px_net.h"
 #include "px_update.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
-enum { LV_ERROR = 0, LV_WARN = 1, LV_INFO = 2, LV_DEBUG = 3 };
+#define LV_ERROR PX_LOG_ERROR
+#define LV_WARN PX_LOG_WARN
+#define LV_INFO PX_LOG_INFO
+#define LV_DEBUG PX_LOG_DEBUG
+#define logf_ px_logf
 
 #define MIN_SERVER_VERSION 110000 /* starts_with(), PREPARE semantics we rely on */
 #define RESULT_MAX (PX_FRAME_MAX - 4096u)
 #define STATS_EVERY_MS 10000u
 
 static volatile sig_atomic_t g_stop;
-static int g_level = LV_INFO;
 static const char *g_name = "?";
 
 static void on_signal(int s)
@@ -52,34 +56,6 @@ static void on_signal(int s)
 	g_stop = 1;
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void logf_(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(int level, const char *fmt, ...)
-{
-	if (level > g_level)
-		return;
-	static const char *names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char line[1200];
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ participant.%s %s ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000L, g_name,
-			 names[level]);
-	va_list ap;
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < sizeof(line))
-		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s\n", line);
-}
 
 static void core_log(void *ctx, const char *line)
 {
@@ -155,7 +131,7 @@ static int pg_gid(const struct agent *a, const struct job *j, char *out, size_t 
 
 static uint64_t clock_now(struct agent *a)
 {
-	uint64_t t = wall_ms();
+	uint64_t t = px_wall_ms();
 	if (t > a->now)
 		a->now = t;
 	return a->now;
@@ -213,7 +189,7 @@ static int conn_connect(struct agent *a, struct conn *c)
 	const char *vals[] = {a->me->conninfo, "3", "paxcommit-participant", NULL};
 	c->pg = PQconnectdbParams(keys, vals, 1);
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-		if (!c->warned || g_level >= LV_DEBUG)
+		if (!c->warned || px_log_level() >= LV_DEBUG)
 			logf_(LV_WARN, "database connection %d: cannot connect: %s", c->idx,
 			      c->pg ? strtok(PQerrorMessage(c->pg), "\n") : "out of memory");
 		c->warned = 1;
@@ -944,14 +920,8 @@ int main(int argc, char **argv)
 			name = optarg;
 			break;
 		case 'l':
-			if (!strcmp(optarg, "error"))
-				g_level = LV_ERROR;
-			else if (!strcmp(optarg, "warn"))
-				g_level = LV_WARN;
-			else if (!strcmp(optarg, "info"))
-				g_level = LV_INFO;
-			else if (!strcmp(optarg, "debug"))
-				g_level = LV_DEBUG;
+			if (px_log_parse_level(optarg) >= 0)
+				px_log_set_level(px_log_parse_level(optarg));
 			else {
 				fprintf(stderr, "paxcommit-participant: unknown --log-level '%s'\n", optarg);
 				return EXIT_USAGE;
@@ -970,6 +940,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	g_name = name;
+	char pname[80];
+	snprintf(pname, sizeof(pname), "participant.%s", name);
+	px_log_name(pname);
 	struct agent a;
 	memset(&a, 0, sizeof(a));
 	char err[1200];

@@ -389,3 +389,20 @@ int cluster_applied(struct cluster *c, int part, const char *gid)
 	fclose(f);
 	return what;
 }
+
+long cluster_log_stat(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char line[4096];
+	long v = -1;
+	size_t kl = strlen(key);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, key);
+		if (p && p[kl] == '=')
+			v = strtol(p + kl + 1, NULL, 10);
+	}
+	fclose(f);
+	return v;
+}

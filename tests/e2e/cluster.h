@@ -76,6 +76,10 @@ int execer_raw(struct execer *e, int coord, const void *const *parts, const size
  * commit, 'a' abort, 0 nothing (yet). */
 int cluster_applied(struct cluster *c, int part, const char *gid);
 
+/* The last value of "key=N" in a log file (the daemons' stats lines), or
+ * -1 if there is none. */
+long cluster_log_stat(const char *path, const char *key);
+
 /* Monotonic milliseconds. */
 uint64_t cl_now_ms(void);
 

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "e2e_run.h"
+
 #include "cluster.h"
 #include "paxcommit.h"
 #include "px_msg.h"
@@ -204,19 +206,7 @@ static long stat_in_log(struct cluster *c, int coord, const char *key)
 	char path[400], name[32];
 	snprintf(name, sizeof(name), "coordinator.%d", coord);
 	cluster_log_path(c, name, path, sizeof(path));
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	char line[2048];
-	long v = -1;
-	size_t kl = strlen(key);
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, key);
-		if (p && p[kl] == '=')
-			v = strtol(p + kl + 1, NULL, 10);
-	}
-	fclose(f);
-	return v;
+	return cluster_log_stat(path, key);
 }
 
 static int log_has(struct cluster *c, int coord, const char *needle)
@@ -830,15 +820,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_fail_stop, setup, teardown),
 	};
-	const char *only = getenv("E2E_ONLY");
-	if (only) {
-		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			if (!strcmp(all[i].name, only)) {
-				const struct CMUnitTest one[] = {all[i]};
-				return cmocka_run_group_tests_name(only, one, NULL, NULL);
-			}
-		fprintf(stderr, "no test %s\n", only);
-		return 2;
-	}
-	return cmocka_run_group_tests_name("e2e_coord", all, NULL, NULL);
+	return e2e_run("e2e_coord", all, sizeof(all) / sizeof(all[0]));
 }

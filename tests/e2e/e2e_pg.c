@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "e2e_run.h"
 #include <libpq-fe.h>
 
 #include "paxcommit.h"
@@ -692,15 +694,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_killed_mid_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_prepared_zero, setup, teardown),
 	};
-	const char *only = getenv("E2E_ONLY");
-	if (only) {
-		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			if (!strcmp(all[i].name, only)) {
-				const struct CMUnitTest one[] = {all[i]};
-				return cmocka_run_group_tests_name(only, one, NULL, NULL);
-			}
-		fprintf(stderr, "no test %s\n", only);
-		return 2;
-	}
-	return cmocka_run_group_tests_name("e2e_pg", all, NULL, NULL);
+	return e2e_run("e2e_pg", all, sizeof(all) / sizeof(all[0]));
 }

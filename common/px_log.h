@@ -1,0 +1,29 @@
+/*
+ * px_log.h - the daemons' log lines: one line per event on stderr,
+ *
+ *     2026-11-22T04:32:45.325123Z coordinator.0 INFO replica=0 ballot=4 ...
+ *
+ * (UTC time with microseconds, process name, level, message).  Not part of
+ * the pure core: it reads the clock.  One process-wide setting, set once at
+ * startup, before any thread starts.
+ */
+#ifndef PX_LOG_H
+#define PX_LOG_H
+
+#include <stdint.h>
+
+enum px_log_level { PX_LOG_ERROR = 0, PX_LOG_WARN = 1, PX_LOG_INFO = 2, PX_LOG_DEBUG = 3 };
+
+/* The process name printed on every line, e.g. "coordinator.0" (copied). */
+void px_log_name(const char *name);
+/* Lines above this level are dropped (default PX_LOG_INFO). */
+void px_log_set_level(int level);
+int px_log_level(void);
+/* "error", "warn", "info" or "debug" -> the level, or -1. */
+int px_log_parse_level(const char *s);
+void px_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Wall-clock milliseconds since the epoch. */
+uint64_t px_wall_ms(void);
+
+#endif
