@@ -42,6 +42,7 @@ enum sys { S_B0, S_B1, S_B1L, S_B2 };
 static const char *g_config;
 static enum sys g_sys;
 static int g_clients = 1, g_seconds = 5, g_wait = PC_WAIT_APPLIED;
+static int g_exec_commit; /* B2: pc_exec_commit (updates and commit in one round trip) */
 static const char *g_label = "";
 static char g_ci[3][1024]; /* conninfo of participants a, b, c */
 static volatile int g_measure, g_stop;
@@ -51,6 +52,7 @@ struct worker {
 	uint64_t seed;
 	long committed, aborted, errors;
 	double *lat; /* ms */
+	double *lat2; /* ms of the commit phase alone (B1, B1L, B2) */
 	size_t nlat;
 	char err[300];
 };
@@ -141,7 +143,7 @@ static void *work(void *arg)
 		snprintf(idb, sizeof(idb), "%d", b);
 		snprintf(amt, sizeof(amt), "%d", 1 + (int)(rnd(&w->seed) % 20));
 		int measured = g_measure;
-		double t0 = now_ms();
+		double t0 = now_ms(), t1 = 0;
 		int committed = 0, failed = 0;
 		if (g_sys == S_B0) {
 			const char *p1[2] = {ida, amt}, *p2[2] = {idb, amt};
@@ -176,7 +178,7 @@ static void *work(void *arg)
 			if (all(cs, 2, begin, NULL, 0) || all(cs, 2, upd, params, 2)) {
 				rollback_all(cs, 2);
 				failed = 1;
-			} else if (all(cs, 2, preps, NULL, 0)) {
+			} else if ((t1 = now_ms()) > 0 && all(cs, 2, preps, NULL, 0)) {
 				/* a failed PREPARE rolled back; roll back the other */
 				for (int i = 0; i < 2; i++) {
 					char rb[200];
@@ -211,11 +213,17 @@ static void *work(void *arg)
 			/* both updates at once, as B1 does; the direction at random */
 			struct pc_stmt st[2] = {{.participant = "a", .sql = fwd ? minus : plus, .nparams = 2, .params = p1},
 						{.participant = "b", .sql = fwd ? plus : minus, .nparams = 2, .params = p2}};
-			pc_exec_parallel(t, st, 2);
+			struct pc_result r;
+			int e;
+			if (g_exec_commit) {
+				e = pc_exec_commit(t, st, 2, g_wait, &r);
+			} else {
+				pc_exec_parallel(t, st, 2);
+				t1 = now_ms();
+				e = pc_commit(t, g_wait, &r);
+			}
 			pc_rows_free(&st[0].rows);
 			pc_rows_free(&st[1].rows);
-			struct pc_result r;
-			int e = pc_commit(t, g_wait, &r);
 			committed = e == 0 && r.outcome == PC_COMMITTED;
 			failed = !committed;
 			if (e)
@@ -226,8 +234,10 @@ static void *work(void *arg)
 		if (measured && g_measure && !g_stop) {
 			if (committed) {
 				w->committed++;
-				if (w->nlat < LAT_MAX)
+				if (w->nlat < LAT_MAX) {
+					w->lat2[w->nlat] = t1 > 0 ? now_ms() - t1 : 0;
 					w->lat[w->nlat++] = dt;
+				}
 			} else if (failed) {
 				w->aborted++;
 			}
@@ -260,11 +270,13 @@ int main(int argc, char **argv)
 			g_seconds = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--label") && i + 1 < argc)
 			g_label = argv[++i];
+		else if (!strcmp(argv[i], "--exec-commit"))
+			g_exec_commit = 1;
 		else if (!strcmp(argv[i], "--wait") && i + 1 < argc)
 			g_wait = !strcmp(argv[++i], "decided") ? PC_WAIT_DECIDED : PC_WAIT_APPLIED;
 		else {
 			fprintf(stderr, "usage: bench_bank --config FILE --system B0|B1|B1L|B2 --clients N --seconds S "
-					"[--wait applied|decided] [--label TEXT]\n");
+					"[--wait applied|decided] [--exec-commit] [--label TEXT]\n");
 			return 2;
 		}
 	}
@@ -286,6 +298,7 @@ int main(int argc, char **argv)
 		w[i].id = i;
 		w[i].seed = 12345u + (uint64_t)i * 7919u;
 		w[i].lat = malloc(sizeof(double) * LAT_MAX);
+		w[i].lat2 = malloc(sizeof(double) * LAT_MAX);
 		pthread_create(&th[i], NULL, work, &w[i]);
 	}
 	struct timespec warm = {1, 0};
@@ -309,19 +322,24 @@ int main(int argc, char **argv)
 		if (w[i].err[0])
 			fprintf(stderr, "bench_bank: client %d: %s\n", i, w[i].err);
 	}
-	double *all_lat = malloc(sizeof(double) * (n + 1));
+	double *all_lat = malloc(sizeof(double) * (n + 1)), *all_lat2 = malloc(sizeof(double) * (n + 1));
 	size_t k = 0;
 	for (int i = 0; i < g_clients; i++) {
 		memcpy(all_lat + k, w[i].lat, sizeof(double) * w[i].nlat);
+		memcpy(all_lat2 + k, w[i].lat2, sizeof(double) * w[i].nlat);
 		k += w[i].nlat;
 		free(w[i].lat);
+		free(w[i].lat2);
 	}
 	qsort(all_lat, n, sizeof(double), cmp);
+	qsort(all_lat2, n, sizeof(double), cmp);
 	double p50 = n ? all_lat[n / 2] : 0, p99 = n ? all_lat[(size_t)((double)n * 0.99)] : 0;
+	double c50 = n ? all_lat2[n / 2] : 0;
 	printf("{\"system\": \"%s\", \"label\": \"%s\", \"clients\": %d, \"seconds\": %.2f, \"committed\": %ld, "
-	       "\"aborted\": %ld, \"errors\": %ld, \"tps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f}\n",
-	       sys, g_label, g_clients, secs, committed, aborted, errors, (double)committed / secs, p50, p99);
+	       "\"aborted\": %ld, \"errors\": %ld, \"tps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"commit_p50_ms\": %.3f}\n",
+	       sys, g_label, g_clients, secs, committed, aborted, errors, (double)committed / secs, p50, p99, c50);
 	free(all_lat);
+	free(all_lat2);
 	free(w);
 	return 0;
 }

@@ -199,6 +199,19 @@ int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n);
  * 0 with res->outcome, or a PC_E* code (nothing was decided by this call).
  */
 int pc_commit(struct pc_txn *t, int wait, struct pc_result *res);
+/*
+ * Run n statements (each on a different participant, at once) and commit,
+ * in one round trip: the statements and the PREPAREs leave together, the
+ * way CockroachDB's parallel commits overlap the last writes with the
+ * commit.  The caller commits whatever the statements return: a statement
+ * that fails makes its participant vote `aborted`, so the outcome is
+ * PC_ABORTED with that statement's error as res->reason.  Returns like
+ * pc_commit; each stmts[i].rc and rows are filled when the statement's
+ * result came before the outcome (with PC_COMMITTED and no result seen, rc
+ * is 0 and rows NULL: the statement ran).  PC_EINVAL for bad arguments
+ * (nothing sent).
+ */
+int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, struct pc_result *res);
 /* Roll back everywhere; res->outcome is PC_ABORTED (or PC_COMMITTED if a
  * commit already won, or PC_UNKNOWN at the deadline). */
 int pc_rollback(struct pc_txn *t, struct pc_result *res);

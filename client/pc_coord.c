@@ -157,10 +157,20 @@ static int send_msg(struct pc_conn *c, int replica, const struct px_msg *m)
 	return 0;
 }
 
+/* Decision acks of one wait=applied commit: the agents send them to the
+ * client that ran the statements as well as to the replicas. */
+struct acks {
+	const struct px_pset *ps;
+	uint64_t mask;   /* pset indexes that acknowledged */
+	uint8_t outcome; /* what they acknowledged */
+};
+
 /* Wait until a reply arrives or `until` (monotonic ms).  Returns 1 and the
  * decoded OUTCOME for gid (views into the transport's buffer, valid until
- * the next call), 0 on timeout, or a PC_E* code. */
-static int wait_outcome(struct pc_conn *c, const char *gid, uint64_t until, struct px_msg *m, int *from)
+ * the next call), 2 when every participant acknowledged one outcome to us
+ * (ak, when given, then holds it), 0 on timeout, or a PC_E* code. */
+static int wait_outcome(struct pc_conn *c, const char *gid, uint64_t until, struct px_msg *m, int *from,
+			struct acks *ak)
 {
 	size_t glen = strlen(gid);
 	for (;;) {
@@ -173,8 +183,28 @@ static int wait_outcome(struct pc_conn *c, const char *gid, uint64_t until, stru
 			const uint8_t *frame;
 			size_t flen;
 			while (px_net_split(data, len, &off, &frame, &flen) == 1) {
-				if (px_decode(frame, flen, m) || m->type != PX_MSG_OUTCOME)
+				if (px_decode(frame, flen, m))
 					continue;
+				if (m->type == PX_MSG_DECISION_ACK && ak && fa.kind == PX_NODE_AGENT &&
+				    fa.id == m->u.decision_ack.rm && m->u.decision_ack.gid.len == glen &&
+				    !memcmp(m->u.decision_ack.gid.p, gid, glen) &&
+				    (m->u.decision_ack.outcome == PX_OUT_COMMIT || m->u.decision_ack.outcome == PX_OUT_ABORT)) {
+					for (uint16_t i = 0; i < ak->ps->n; i++)
+						if (ak->ps->rm[i] == fa.id) {
+							if (ak->mask && ak->outcome != m->u.decision_ack.outcome)
+								ak->mask = 0; /* cannot happen (agreement); trust the leader */
+							ak->outcome = m->u.decision_ack.outcome;
+							ak->mask |= 1ull << i;
+						}
+					if (ak->ps->n && ak->mask == (ak->ps->n >= 64 ? ~0ull : (1ull << ak->ps->n) - 1))
+						return 2;
+					continue;
+				}
+				if (m->type != PX_MSG_OUTCOME) {
+					if (c->side)
+						c->side(c->side_ctx, fa, m);
+					continue;
+				}
 				if (m->u.outcome.gid.len != glen || memcmp(m->u.outcome.gid.p, gid, glen))
 					continue; /* a late reply about an earlier gid */
 				*from = (int)fa.id;
@@ -274,6 +304,7 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 	uint64_t patience = 2u * c->cfg.lease_ms + 100u;
 	uint64_t start = pc_mono_ms(), deadline = start + timeout_ms;
 	uint64_t next_send = start, backoff = 5;
+	struct acks ak = {.ps = &ps};
 	int busy = 0;   /* the last answer was "busy" */
 	int silent = 0; /* no answer since the last send */
 	for (;;) {
@@ -293,9 +324,15 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 		struct px_msg r;
 		int from = -1;
 		uint64_t until = next_send < deadline ? next_send : deadline;
-		int got = wait_outcome(c, gid, until, &r, &from);
+		int got = wait_outcome(c, gid, until, &r, &from, !abort && wait != PC_WAIT_DECIDED ? &ak : NULL);
 		if (got < 0)
 			return got;
+		if (got == 2) {
+			/* Every participant applied it: that is wait=applied. */
+			res->outcome = ak.outcome == PX_OUT_COMMIT ? PC_COMMITTED : PC_ABORTED;
+			res->leader = c->leader;
+			return 0;
+		}
 		if (got == 0) {
 			if (silent && pc_mono_ms() >= next_send)
 				target = (target + 1) % n; /* silent: try the next replica */
@@ -374,7 +411,7 @@ static int ask_status(struct pc_conn *c, int lo, int hi, const char *gid, uint32
 	while (answered < asked) {
 		struct px_msg r;
 		int from = -1;
-		int got = wait_outcome(c, gid, deadline, &r, &from);
+		int got = wait_outcome(c, gid, deadline, &r, &from, NULL);
 		if (got < 0)
 			return got;
 		if (got == 0)

@@ -12,6 +12,8 @@
 
 #include <zmq.h>
 
+struct px_msg;
+
 #define NREP_MAX 5 /* coordinator replicas at most (px_config.h) */
 
 struct pc_conn {
@@ -25,6 +27,10 @@ struct pc_conn {
 	uint32_t exec_timeout_ms, commit_timeout_ms;
 	zmq_pollitem_t *items; /* every socket of net */
 	size_t nitems;
+	/* While a commit waits for its outcome, frames that are not OUTCOME
+	 * (statement results of pc_exec_commit) go here when set. */
+	void (*side)(void *ctx, struct px_addr from, const struct px_msg *m);
+	void *side_ctx;
 	char err[600];
 };
 

@@ -221,9 +221,10 @@ static void exec_done(struct pc_txn *t, struct pc_stmt *st, const struct px_mexe
 	}
 }
 
-int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
+/* Checks of a parallel call before anything is sent: marks every statement
+ * pending.  Returns 0 or PC_EINVAL. */
+static int stmts_check(struct pc_conn *c, struct pc_stmt *stmts, int n)
 {
-	struct pc_conn *c = t->c;
 	c->err[0] = 0;
 	if (n < 1 || n > (int)PX_PSET_MAX)
 		return pc_fail(c, PC_EINVAL, "1..%u statements at once, not %d", PX_PSET_MAX, n);
@@ -236,6 +237,15 @@ int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
 				return pc_fail(c, PC_EINVAL, "two statements for participant %s in one parallel call",
 					       stmts[i].participant);
 	}
+	return 0;
+}
+
+int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
+{
+	struct pc_conn *c = t->c;
+	int ce = stmts_check(c, stmts, n);
+	if (ce)
+		return ce;
 	if (t->doomed) {
 		for (int i = 0; i < n; i++)
 			stmts[i].rc = PC_EDOOMED;
@@ -343,6 +353,93 @@ int pc_commit(struct pc_txn *t, int wait, struct pc_result *res)
 			px_net_send(t->c->net, px_addr_of(PX_NODE_AGENT, t->pset.rm[i]), buf, len);
 	return pc_commit_gid(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED,
 			     t->c->commit_timeout_ms, res);
+}
+
+/* Statement results that arrive while pc_exec_commit waits for the outcome. */
+struct exec_wait {
+	struct pc_txn *t;
+	struct pc_stmt *st;
+	int n;
+	uint16_t rm[PX_PSET_MAX];
+	uint64_t req[PX_PSET_MAX];
+};
+
+static void exec_result_in(void *ctx, struct px_addr from, const struct px_msg *m)
+{
+	struct exec_wait *w = ctx;
+	if (m->type != PX_MSG_EXEC_RESULT || from.kind != PX_NODE_AGENT)
+		return;
+	for (int i = 0; i < w->n; i++)
+		if (w->st[i].rc == 1 && m->u.exec_result.req == w->req[i] && from.id == w->rm[i])
+			exec_done(w->t, &w->st[i], &m->u.exec_result);
+}
+
+int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, struct pc_result *res)
+{
+	struct pc_conn *c = t->c;
+	memset(res, 0, sizeof(*res));
+	res->leader = -1;
+	int ce = stmts_check(c, stmts, n);
+	if (ce)
+		return ce; /* nothing sent; the transaction is as it was */
+	struct exec_wait w = {.t = t, .st = stmts, .n = n};
+	if (!t->doomed)
+		for (int i = 0; i < n; i++) {
+			int e = exec_send(t, &stmts[i], &w.rm[i], &w.req[i]);
+			if (e) {
+				/* Refused before sending: the caller asked for these
+				 * statements and a commit together, so commit nothing. */
+				stmts[i].rc = e;
+				doom(t, "statement for %s refused: %s", stmts[i].participant ? stmts[i].participant : "(null)",
+				     c->err);
+			}
+		}
+	if (t->doomed) /* pc_commit rolls back; statements not sent say so */
+		for (int i = 0; i < n; i++)
+			if (stmts[i].rc == 1 && !w.req[i])
+				stmts[i].rc = PC_EDOOMED;
+	/* Every agent runs its statement, then PREPAREs as pc_commit asks (a
+	 * PREPARE that arrives while the statement runs waits for it), so the
+	 * statements and the commit share one round trip.  A failed statement
+	 * makes its agent vote `aborted`. */
+	if (t->doomed && t->pset.n == 0) { /* nothing reached any participant */
+		res->outcome = PC_ABORTED;
+		snprintf(res->reason, sizeof(res->reason), "%s", t->why);
+		return 0;
+	}
+	c->side = exec_result_in;
+	c->side_ctx = &w;
+	int e = pc_commit(t, wait, res);
+	/* Results already here but not yet read. */
+	const uint8_t *data;
+	size_t dl;
+	struct px_addr from;
+	int pending = 0;
+	for (int i = 0; i < n; i++)
+		pending += stmts[i].rc == 1;
+	while (pending && px_net_recv(c->net, &from, &data, &dl) == 1) {
+		size_t off = 0;
+		const uint8_t *frame;
+		size_t flen;
+		struct px_msg x;
+		while (px_net_split(data, dl, &off, &frame, &flen) == 1)
+			if (px_decode(frame, flen, &x) == 0)
+				exec_result_in(&w, from, &x);
+		pending = 0;
+		for (int i = 0; i < n; i++)
+			pending += stmts[i].rc == 1;
+	}
+	c->side = NULL;
+	c->side_ctx = NULL;
+	for (int i = 0; i < n; i++)
+		if (stmts[i].rc == 1)
+			/* A commit proves the statement ran; its rows were not seen. */
+			stmts[i].rc = res->outcome == PC_COMMITTED ? PC_OK
+								   : pc_fail(c, PC_ETIMEOUT, "no result from participant %s before the outcome",
+									     stmts[i].participant);
+	if (!e && res->outcome == PC_ABORTED && t->doomed)
+		snprintf(res->reason, sizeof(res->reason), "%s", t->why);
+	return e;
 }
 
 int pc_rollback(struct pc_txn *t, struct pc_result *res)

@@ -132,7 +132,7 @@ void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, u
 	else
 		r->st.decided_abort++;
 	px_log(r, "gid=%s decided %s (%s)", t->k.s, outcome == PX_OUT_COMMIT ? "commit" : "abort", how);
-	send_decision(r, u, t, 1);
+	send_decision(r, u, t, 0); /* the replicas learn it with FORGET */
 	t->lead->next_resend = r->now + r->cfg.resend_ms;
 	answer(r, u, t);
 }

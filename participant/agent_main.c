@@ -1021,15 +1021,23 @@ int main(int argc, char **argv)
 	int *item_conn = calloc(8 + (size_t)a.nconn, sizeof(*item_conn));
 	if (!items || !item_conn)
 		return EXIT_RUNTIME;
+	uint64_t poll_idle_at = 0;
 	while (!g_stop) {
 		size_t n = px_net_pollitems(a.net, items, 8);
 		size_t nz = n;
 		uint64_t now = clock_now(&a);
 		long timeout = 1000;
+		/* Busy connections every round; idle ones (a server restart shows
+		 * as EOF there) a few times a second: polling 40 idle sockets
+		 * every round cost more than the agent's own work. */
+		int idle_too = now >= poll_idle_at;
+		if (idle_too)
+			poll_idle_at = now + 200;
+		else if (poll_idle_at - now < (uint64_t)timeout)
+			timeout = (long)(poll_idle_at - now);
 		for (int i = 0; i < a.nconn; i++) {
 			struct conn *c = &a.conn[i];
-			if (c->state != C_DOWN) {
-				/* idle ones too: a server restart shows as EOF there */
+			if (c->state == C_BUSY || (idle_too && c->state != C_DOWN)) {
 				items[n] = (zmq_pollitem_t){.fd = PQsocket(c->pg),
 							    .events = (short)(ZMQ_POLLIN | (c->flush ? ZMQ_POLLOUT : 0))};
 				item_conn[n++] = i;

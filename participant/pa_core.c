@@ -210,6 +210,11 @@ static void ack(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 	m.u.decision_ack.rm = c->cfg.rm;
 	m.u.decision_ack.outcome = t->outcome;
 	to_replicas(c, u, &m);
+	/* And to the client that ran the statements here: with an ack from
+	 * every participant it knows the outcome is applied everywhere, one
+	 * hop before the leader could tell it (wait=applied). */
+	if (t->exec_to.kind == PX_NODE_CLIENT)
+		px_update_send(u, t->exec_to, &m, 0);
 	set_state(c, t, PA_DONE);
 }
 

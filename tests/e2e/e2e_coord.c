@@ -97,7 +97,12 @@ static void run_txn(struct pc_conn *pc, struct execer *ex, uint64_t *rng, int np
  * the client's; at least `need` replicas know it.  Returns what they say. */
 static int replicas_agree(struct cluster *c, struct pc_conn *pc, const struct tx *t, int need)
 {
-	int knows = 0, said = 0;
+	/* Followers learn an outcome with the leader's FORGET, which leaves
+	 * once every participant acknowledged: poll for it, up to 5 s. */
+	uint64_t until = cl_now_ms() + 5000;
+	int knows, said;
+again:
+	knows = 0, said = 0;
 	for (int i = 0; i < c->ncoord; i++) {
 		if (c->coord[i] <= 0)
 			continue;
@@ -113,6 +118,11 @@ static int replicas_agree(struct cluster *c, struct pc_conn *pc, const struct tx
 				fail_msg("%s: coordinator.%d says %d, the client got %d", t->gid, i, oc, t->outcome);
 		said = oc;
 		knows++;
+	}
+	if (knows < need && cl_now_ms() < until) {
+		struct timespec pause = {0, 20 * 1000 * 1000}; /* poll interval, not a synchronisation */
+		nanosleep(&pause, NULL);
+		goto again;
 	}
 	if (knows < need)
 		fail_msg("%s: only %d replicas know the outcome, want %d", t->gid, knows, need);

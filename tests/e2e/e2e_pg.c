@@ -321,7 +321,65 @@ static void test_sql_error_aborts_everywhere(void **state)
 	assert_int_equal(r.outcome, PC_ABORTED);
 	pc_txn_free(&t);
 	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 0);
+
+	/* pc_exec_commit: the statements and the commit in one round trip */
+	assert_int_equal(pc_begin(pc, &t), 0);
+	struct pc_stmt st[2] = {{.participant = "a", .sql = "INSERT INTO t VALUES (30) RETURNING id"},
+				{.participant = "b", .sql = "INSERT INTO t VALUES (30)"}};
+	assert_int_equal(pc_exec_commit(t, st, 2, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_COMMITTED);
+	assert_int_equal(st[0].rc, 0);
+	assert_int_equal(st[1].rc, 0);
+	if (st[0].rows) /* the result came before the outcome (it normally does) */
+		assert_string_equal(pc_rows_value(st[0].rows, 0, 0), "30");
+	pc_rows_free(&st[0].rows);
+	pc_rows_free(&st[1].rows);
+	pc_txn_free(&t);
+	/* wait=applied: visible on both at once */
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id = 30"), 1);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id = 30"), 1);
+	/* a failing statement makes its participant vote aborted: nothing
+	 * anywhere, and the reason names the error */
+	assert_int_equal(pc_begin(pc, &t), 0);
+	struct pc_stmt st2[2] = {{.participant = "a", .sql = "INSERT INTO t VALUES (31)"},
+				 {.participant = "b", .sql = "INSERT INTO t VALUES (30)"}};
+	assert_int_equal(pc_exec_commit(t, st2, 2, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	assert_int_not_equal(st2[1].rc, 0);
+	if (st2[1].rows) {
+		assert_string_equal(pc_rows_sqlstate(st2[1].rows), "23505");
+		assert_non_null(strstr(r.reason, "duplicate key"));
+	}
+	pc_rows_free(&st2[0].rows);
+	pc_rows_free(&st2[1].rows);
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id = 31"), 0);
+	/* after earlier statements of the same transaction */
+	assert_int_equal(pc_begin(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (40)", 0, NULL, NULL), 0);
+	struct pc_stmt st3 = {.participant = "b", .sql = "INSERT INTO t VALUES (40)"};
+	assert_int_equal(pc_exec_commit(t, &st3, 1, PC_WAIT_DECIDED, &r), 0);
+	assert_int_equal(r.outcome, PC_COMMITTED);
+	pc_rows_free(&st3.rows);
+	pc_txn_free(&t);
+	/* bad arguments: refused, nothing sent; an unknown participant aborts */
+	assert_int_equal(pc_begin(pc, &t), 0);
+	struct pc_stmt st4[2] = {{.participant = "a", .sql = "INSERT INTO t VALUES (50)"},
+				 {.participant = "a", .sql = "INSERT INTO t VALUES (51)"}};
+	assert_int_equal(pc_exec_commit(t, st4, 2, PC_WAIT_APPLIED, &r), PC_EINVAL);
+	struct pc_stmt st5[2] = {{.participant = "a", .sql = "INSERT INTO t VALUES (52)"},
+				 {.participant = "nobody", .sql = "SELECT 1"}};
+	assert_int_equal(pc_exec_commit(t, st5, 2, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	assert_int_equal(st5[1].rc, PC_EINVAL);
+	assert_non_null(strstr(r.reason, "nobody"));
+	pc_rows_free(&st5[0].rows);
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id >= 50"), 0);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id = 40"), 1);
+	/* wait=decided: applied soon after */
 	wait_no_doubt(c, names, 2, 5000);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id = 40"), 1);
 	pc_conn_close(&pc);
 }
 

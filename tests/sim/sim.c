@@ -104,7 +104,9 @@ struct truth {
 	uint8_t answered;
 	uint8_t wait;
 	uint8_t rollback;
-	uint32_t ok_stmts[9]; /* per participant id: statements the client saw succeed */
+	uint32_t ok_stmts[9]; /* per participant id: statements the client saw succeed
+				 (exec_commit: statements it sent) */
+	uint8_t exec_commit;  /* statements, PREPARE and commit request sent at once */
 	char how[96];
 };
 
@@ -120,6 +122,8 @@ struct client {
 	uint8_t todo[9]; /* statements still to run, per participant */
 	uint32_t stmt[9]; /* next statement number, per participant */
 	uint64_t outstanding[9]; /* req of the statement awaiting its result */
+	uint16_t acked;          /* participants (pset index) that acknowledged ... */
+	uint8_t ack_outcome;     /* ... this outcome to the client (wait=applied) */
 	struct truth *tr;
 };
 
@@ -975,8 +979,12 @@ static void client_exec(struct world *w, int i, uint16_t rm)
 	int fail = chance(w, 30);
 	m.u.exec.sql = fail ? px_str_of("fail", 4) : px_str_of("update accounts", 15);
 	c->todo[rm]--;
+	if (c->tr->exec_commit)
+		c->tr->ok_stmts[rm]++; /* committing means it succeeded */
 	client_send(w, i, px_addr_of(PX_NODE_AGENT, rm), &m);
 }
+
+static void client_commit(struct world *w, int i);
 
 static void client_begin(struct world *w, int i)
 {
@@ -1019,14 +1027,24 @@ static void client_begin(struct world *w, int i)
 	c->pending = 0;
 	c->polls = 0;
 	c->asked_rollback = 0;
+	c->acked = 0;
+	c->ack_outcome = 0;
+	/* As pc_exec_commit does: one statement per participant, sent with
+	 * the PREPAREs and the commit request, results not awaited. */
+	tr->exec_commit = !tr->rollback && chance(w, 300);
 	w->res->txns++;
 	trace(w, "client.%d begins %s", nd->idx, tr->k.s);
 	/* Statements run one at a time per participant, in parallel across them. */
 	memset(c->stmt, 0, sizeof(c->stmt));
 	for (uint16_t k = 0; k < tr->pset.n; k++) {
-		c->todo[tr->pset.rm[k]] = (uint8_t)(1 + rnd(w, 2));
+		c->todo[tr->pset.rm[k]] = tr->exec_commit ? 1 : (uint8_t)(1 + rnd(w, 2));
 		c->pending++;
 		client_exec(w, i, tr->pset.rm[k]);
+	}
+	if (tr->exec_commit) {
+		c->pending = 0;
+		client_commit(w, i);
+		return;
 	}
 	c->deadline = w->now + 2000;
 	client_wake(w, i, c->deadline);
@@ -1049,7 +1067,7 @@ static void client_request(struct world *w, int i)
 		m.u.commit_req.gid = px_str_of(tr->k.s, tr->k.len);
 		m.u.commit_req.wait = tr->wait;
 		m.u.commit_req.pset = tr->pset;
-		if (chance(w, 500)) {
+		if (tr->exec_commit || chance(w, 500)) {
 			/* As the client library does: PREPARE straight to the
 			 * participants, in parallel with the commit request. */
 			struct px_msg p = {.type = PX_MSG_PREPARE};
@@ -1131,6 +1149,28 @@ static void client_on_msg(struct world *w, int i, struct px_addr from, const str
 		c->pending--;
 		if (c->pending == 0)
 			client_commit(w, i);
+		return;
+	}
+	if (m->type == PX_MSG_DECISION_ACK && c->state == C_COMMIT && tr->wait == PX_WAIT_APPLIED &&
+	    !c->asked_rollback && from.kind == PX_NODE_AGENT && from.id == m->u.decision_ack.rm &&
+	    px_str_eq(m->u.decision_ack.gid, px_str_of(tr->k.s, tr->k.len))) {
+		/* As the client library does: an ack from every participant is
+		 * the outcome, applied everywhere. */
+		uint8_t oc = m->u.decision_ack.outcome;
+		if (oc != PX_OUT_COMMIT && oc != PX_OUT_ABORT)
+			return;
+		if (c->ack_outcome && c->ack_outcome != oc)
+			violation(w, "agreement: %s acknowledged as %u and as %u by participants", tr->k.s, c->ack_outcome, oc);
+		c->ack_outcome = oc;
+		for (uint16_t k = 0; k < tr->pset.n; k++)
+			if (tr->pset.rm[k] == from.id)
+				c->acked |= (uint16_t)(1u << k);
+		if (c->acked == (uint16_t)((1u << tr->pset.n) - 1)) {
+			client_answer(w, i, oc == PX_OUT_COMMIT ? PX_ST_COMMITTED : PX_ST_ABORTED);
+			c->state = C_POLL;
+			c->polls = 2;
+			client_wake(w, i, w->now + 1);
+		}
 		return;
 	}
 	if (m->type != PX_MSG_OUTCOME || !px_str_eq(m->u.outcome.gid, px_str_of(tr->k.s, tr->k.len)))
