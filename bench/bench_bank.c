@@ -42,7 +42,8 @@ enum sys { S_B0, S_B1, S_B1L, S_B2 };
 static const char *g_config;
 static enum sys g_sys;
 static int g_clients = 1, g_seconds = 5, g_wait = PC_WAIT_APPLIED;
-static int g_exec_commit; /* B2: pc_exec_commit (updates and commit in one round trip) */
+static int g_exec_commit;
+static double g_slow_ms; /* BENCH_SLOW_MS: print the gids of slower B2 transactions */ /* B2: pc_exec_commit (updates and commit in one round trip) */
 static const char *g_label = "";
 static char g_ci[3][1024]; /* conninfo of participants a, b, c */
 static volatile int g_measure, g_stop;
@@ -224,6 +225,8 @@ static void *work(void *arg)
 			}
 			pc_rows_free(&st[0].rows);
 			pc_rows_free(&st[1].rows);
+			if (g_slow_ms > 0 && now_ms() - t0 > g_slow_ms) /* to find it in the daemons' logs */
+				fprintf(stderr, "bench_bank: slow: %s took %.1f ms\n", pc_txn_gid(t), now_ms() - t0);
 			committed = e == 0 && r.outcome == PC_COMMITTED;
 			failed = !committed;
 			if (e)
@@ -282,6 +285,8 @@ int main(int argc, char **argv)
 	}
 	if (!g_config || !sys || g_clients < 1 || g_clients > MAXC || g_seconds < 1)
 		return 2;
+	if (getenv("BENCH_SLOW_MS"))
+		g_slow_ms = atof(getenv("BENCH_SLOW_MS"));
 	g_sys = !strcmp(sys, "B0") ? S_B0 : !strcmp(sys, "B1") ? S_B1 : !strcmp(sys, "B1L") ? S_B1L : S_B2;
 	struct px_config cfg;
 	char err[1200];

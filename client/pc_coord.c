@@ -270,7 +270,7 @@ static int check_gid(struct pc_conn *c, const char *gid)
 }
 
 /* Commit (abort == 0) or roll back, with retries; see paxcommit.h. */
-static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort,
+int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int prepare_sent,
 		  uint32_t timeout_ms, struct pc_result *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -295,6 +295,8 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 		m.u.commit_req.req = req;
 		m.u.commit_req.gid = px_str_of(gid, (uint32_t)strlen(gid));
 		m.u.commit_req.wait = wait == PC_WAIT_DECIDED ? PX_WAIT_DECIDED : PX_WAIT_APPLIED;
+		if (prepare_sent)
+			m.u.commit_req.wait |= PX_WAIT_PREPARE_SENT;
 		m.u.commit_req.pset = ps;
 	}
 	int n = c->cfg.ncoord;
@@ -380,13 +382,13 @@ static int decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_
 int pc_commit_gid(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait,
 		  uint32_t timeout_ms, struct pc_result *res)
 {
-	return decide(c, gid, rms, nrms, wait, 0, timeout_ms, res);
+	return pc_decide(c, gid, rms, nrms, wait, 0, 0, timeout_ms, res);
 }
 
 int pc_rollback_gid(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, uint32_t timeout_ms,
 		    struct pc_result *res)
 {
-	return decide(c, gid, rms, nrms, PC_WAIT_DECIDED, 1, timeout_ms, res);
+	return pc_decide(c, gid, rms, nrms, PC_WAIT_DECIDED, 1, 0, timeout_ms, res);
 }
 
 /* Ask replicas [lo, hi) about gid; see pc_status. */

@@ -34,6 +34,10 @@ struct pc_conn {
 	char err[600];
 };
 
+/* Commit (abort == 0) or roll back gid, with retries (pc_commit_gid);
+ * prepare_sent: the caller sent PREPARE to every participant itself. */
+int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int prepare_sent,
+	      uint32_t timeout_ms, struct pc_result *res);
 uint64_t pc_mono_ms(void);
 uint64_t pc_wall_ms(void);
 /* Wait until a socket is readable or `until` (monotonic ms); returns 0 or

@@ -137,8 +137,9 @@ static struct pc_rows *rows_of(const struct px_mexec_result *m)
 	return r;
 }
 
-/* Encode and send statement st of t; sets *req.  Returns 0 or a PC_E*. */
-static int exec_send(struct pc_txn *t, struct pc_stmt *st, uint16_t *rm_out, uint64_t *req)
+/* Encode and send statement st of t (batch: queue it for px_net_flush);
+ * sets *req.  Returns 0 or a PC_E*. */
+static int exec_send(struct pc_txn *t, struct pc_stmt *st, uint16_t *rm_out, uint64_t *req, int batch)
 {
 	struct pc_conn *c = t->c;
 	const char *participant = st->participant, *sql = st->sql;
@@ -181,7 +182,12 @@ static int exec_send(struct pc_txn *t, struct pc_stmt *st, uint16_t *rm_out, uin
 		/* Sent once: statements are numbered and the agent runs each
 		 * once; a lost reply dooms the transaction rather than risk
 		 * running it twice. */
-		px_net_send(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
+	{
+		if (batch)
+			px_net_batch(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
+		else
+			px_net_send(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
+	}
 	if (buf != stackbuf)
 		free(buf);
 	if (e)
@@ -255,7 +261,7 @@ int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
 	uint64_t req[PX_PSET_MAX];
 	int pending = 0, first_err = 0;
 	for (int i = 0; i < n; i++) {
-		int e = exec_send(t, &stmts[i], &rm[i], &req[i]);
+		int e = exec_send(t, &stmts[i], &rm[i], &req[i], 0);
 		if (e) {
 			/* refused before sending (a limit, an unknown participant):
 			 * nothing ran, so the transaction is not doomed */
@@ -325,7 +331,9 @@ int pc_exec(struct pc_txn *t, const char *participant, const char *sql, int npar
 	return e;
 }
 
-int pc_commit(struct pc_txn *t, int wait, struct pc_result *res)
+/* pc_commit; batch: frames queued for the participants (pc_exec_commit's
+ * statements) leave with the PREPAREs, one ZeroMQ message per participant. */
+static int commit_with(struct pc_txn *t, int wait, struct pc_result *res, int batch)
 {
 	memset(res, 0, sizeof(*res));
 	res->leader = -1;
@@ -334,6 +342,8 @@ int pc_commit(struct pc_txn *t, int wait, struct pc_result *res)
 		return PC_OK;
 	}
 	if (t->doomed) {
+		if (batch)
+			px_net_flush(t->c->net);
 		int e = pc_rollback_gid(t->c, t->gid, t->pset.rm, t->pset.n, t->c->commit_timeout_ms, res);
 		if (e == 0 && res->outcome == PC_ABORTED)
 			snprintf(res->reason, sizeof(res->reason), "%s", t->why);
@@ -348,11 +358,18 @@ int pc_commit(struct pc_txn *t, int wait, struct pc_result *res)
 	p.u.prepare.pset = t->pset;
 	uint8_t buf[512];
 	size_t len;
-	if (px_encode(&p, buf, sizeof(buf), &len) == 0)
-		for (uint16_t i = 0; i < t->pset.n; i++)
-			px_net_send(t->c->net, px_addr_of(PX_NODE_AGENT, t->pset.rm[i]), buf, len);
-	return pc_commit_gid(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED,
-			     t->c->commit_timeout_ms, res);
+	int sent = px_encode(&p, buf, sizeof(buf), &len) == 0;
+	if (sent)
+		for (uint16_t i = 0; i < t->pset.n; i++) {
+			if (batch)
+				px_net_batch(t->c->net, px_addr_of(PX_NODE_AGENT, t->pset.rm[i]), buf, len);
+			else
+				px_net_send(t->c->net, px_addr_of(PX_NODE_AGENT, t->pset.rm[i]), buf, len);
+		}
+	if (batch)
+		px_net_flush(t->c->net);
+	return pc_decide(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED, 0, sent,
+			 t->c->commit_timeout_ms, res);
 }
 
 /* Statement results that arrive while pc_exec_commit waits for the outcome. */
@@ -385,7 +402,7 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 	struct exec_wait w = {.t = t, .st = stmts, .n = n};
 	if (!t->doomed)
 		for (int i = 0; i < n; i++) {
-			int e = exec_send(t, &stmts[i], &w.rm[i], &w.req[i]);
+			int e = exec_send(t, &stmts[i], &w.rm[i], &w.req[i], 1);
 			if (e) {
 				/* Refused before sending: the caller asked for these
 				 * statements and a commit together, so commit nothing. */
@@ -403,13 +420,14 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 	 * statements and the commit share one round trip.  A failed statement
 	 * makes its agent vote `aborted`. */
 	if (t->doomed && t->pset.n == 0) { /* nothing reached any participant */
+		px_net_flush(c->net);
 		res->outcome = PC_ABORTED;
 		snprintf(res->reason, sizeof(res->reason), "%s", t->why);
 		return 0;
 	}
 	c->side = exec_result_in;
 	c->side_ctx = &w;
-	int e = pc_commit(t, wait, res);
+	int e = commit_with(t, wait, res, 1);
 	/* Results already here but not yet read. */
 	const uint8_t *data;
 	size_t dl;
@@ -440,6 +458,11 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 	if (!e && res->outcome == PC_ABORTED && t->doomed)
 		snprintf(res->reason, sizeof(res->reason), "%s", t->why);
 	return e;
+}
+
+int pc_commit(struct pc_txn *t, int wait, struct pc_result *res)
+{
+	return commit_with(t, wait, res, 0);
 }
 
 int pc_rollback(struct pc_txn *t, struct pc_result *res)

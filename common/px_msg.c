@@ -74,6 +74,7 @@ static int status_ok(unsigned v)
 
 static int wait_ok(unsigned v)
 {
+	v &= ~PX_WAIT_PREPARE_SENT;
 	return v == PX_WAIT_DECIDED || v == PX_WAIT_APPLIED;
 }
 

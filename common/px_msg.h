@@ -96,8 +96,11 @@ enum px_status {
 	PX_ST_ERROR = 7       /* see reason */
 };
 
-/* Wait level of a commit request. */
+/* Wait level of a commit request, with an optional flag in the same byte. */
 enum px_wait { PX_WAIT_DECIDED = 1, PX_WAIT_APPLIED = 2 };
+/* COMMIT_REQ wait flag: the client sent PREPARE to every participant
+ * itself, so the leader sends its own only if no decision comes in time. */
+#define PX_WAIT_PREPARE_SENT 0x80u
 
 /* Result status of EXEC. */
 enum px_exec_status {
@@ -224,7 +227,7 @@ struct px_msync {
 	struct px_sync_entry e[PX_SYNC_MAX];
 };
 
-/* COMMIT_REQ: req u64, gid, wait u8, pset */
+/* COMMIT_REQ: req u64, gid, wait u8 (PX_WAIT_*, maybe | PX_WAIT_PREPARE_SENT), pset */
 struct px_mcommit_req {
 	uint64_t req;
 	struct px_str gid;

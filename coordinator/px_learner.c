@@ -522,6 +522,8 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 		   struct px_str gid, const struct px_pset *pset, uint8_t wait, int abort)
 {
 	uint64_t birth;
+	int prepare_sent = (wait & PX_WAIT_PREPARE_SENT) != 0;
+	wait = (uint8_t)(wait & ~PX_WAIT_PREPARE_SENT);
 	if (!px_is_leader(r)) {
 		px_reply(u, from, req, gid, PX_ST_NOT_LEADER, r->leader == r->cfg.id ? PX_NO_LEADER : r->leader,
 			 "not the leader");
@@ -594,7 +596,10 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 		answer(r, u, t);
 		return;
 	}
-	send_prepare(r, u, t);
+	/* The client's own PREPAREs usually make ours redundant: then ours
+	 * go out only at the retransmission time (px_lrn_tick). */
+	if (!prepare_sent || abort)
+		send_prepare(r, u, t);
 	l->next_resend = r->now + r->cfg.resend_ms;
 }
 

@@ -1069,7 +1069,9 @@ static void client_request(struct world *w, int i)
 		m.u.commit_req.pset = tr->pset;
 		if (tr->exec_commit || chance(w, 500)) {
 			/* As the client library does: PREPARE straight to the
-			 * participants, in parallel with the commit request. */
+			 * participants, in parallel with the commit request,
+			 * which says so (the leader then holds its own). */
+			m.u.commit_req.wait |= PX_WAIT_PREPARE_SENT;
 			struct px_msg p = {.type = PX_MSG_PREPARE};
 			p.u.prepare.gid = m.u.commit_req.gid;
 			p.u.prepare.pset = tr->pset;

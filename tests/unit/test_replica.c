@@ -1131,6 +1131,33 @@ static void test_lead_wait_applied(void **state)
 	drv_close(&d);
 }
 
+/* Rule: a commit request saying the client sent PREPARE itself gets no
+ * PREPARE from the leader at once, only at the retransmission time. */
+static void test_lead_prepare_sent_by_client(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_APPLIED | PX_WAIT_PREPARE_SENT);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	drv_flush(&d);
+	drv_timer(&d, d.now + 50);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	drv_flush(&d);
+	drv_timer(&d, d.now + 200); /* resend_ms passed with no decision */
+	assert_true(sent_to(&d.u, 0, PX_MSG_PREPARE, AGENT(1), &out));
+	assert_true(sent_to(&d.u, 0, PX_MSG_PREPARE, AGENT(2), &out));
+	drv_flush(&d);
+	/* and the wait level is still applied: no outcome before the acks */
+	for (uint8_t acc = 0; acc < 2; acc++)
+		for (uint16_t rm = 1; rm <= 2; rm++)
+			deliver_2b(&d, acc, g, rm, 0, PX_VAL_PREPARED);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 0);
+	drv_close(&d);
+}
+
 /* Rule: `aborted` from a majority for one participant aborts the gid. */
 static void test_lead_abort_majority(void **state)
 {
@@ -1457,6 +1484,7 @@ int main(void)
 		cmocka_unit_test(test_lead_single_acceptor_not_enough),
 		cmocka_unit_test(test_lead_no_majority_across_ballots),
 		cmocka_unit_test(test_lead_wait_applied),
+		cmocka_unit_test(test_lead_prepare_sent_by_client),
 		cmocka_unit_test(test_lead_abort_majority),
 		cmocka_unit_test(test_lead_commit_unknown_participant),
 		cmocka_unit_test(test_lead_commit_malformed_gid),
