@@ -4,7 +4,7 @@
  * latency (p50, p99) as one JSON line on stdout.
  *
  *   bench_bank --config FILE --system SYS --clients N --seconds S
- *              [--wait applied|decided] [--label TEXT]
+ *              [--wait applied|decided] [--exec-commit] [--label TEXT]
  *
  * The systems (each client thread has its own connections):
  *   B0   one plain transaction on database a: BEGIN, UPDATE -, UPDATE +,
@@ -19,7 +19,13 @@
  *        bench_commit_records) between PREPARE and COMMIT PREPARED.  It
  *        blocks when that coordinator dies.
  *   B2   paxcommit: pc_begin, pc_exec_parallel of the two UPDATEs (a and b
- *        at once), pc_commit with --wait (applied by default).
+ *        at once), pc_commit with --wait (applied by default); with
+ *        --exec-commit, pc_exec_commit: the two UPDATEs and the commit in
+ *        one round trip.
+ * "commit_p50_ms" is the p50 of the commit step alone (B1, B1L: PREPARE to
+ * COMMIT PREPARED; B2: pc_commit; 0 with --exec-commit, which has no
+ * separate step).  BENCH_SLOW_MS=N prints the gid of every B2 transfer
+ * slower than N ms, to look for in the daemons' logs.
  * Accounts are chosen at random among 1000 in each database; an overdraft
  * aborts (counted, not timed).  The first second is a warm-up, not counted.
  */

@@ -62,13 +62,16 @@ conf=$base/c3/cluster.conf
 run "$conf" B0 "B0 single database"
 run "$conf" B1 "B1 client 2PC (not durable)"
 run "$conf" B1L "B1L durable 1-coordinator 2PC"
-run "$conf" B2 "B2 paxcommit 3 replicas, applied" --wait applied
-run "$conf" B2 "B2 paxcommit 3 replicas, decided" --wait decided
+# B2 commits with pc_exec_commit (the UPDATEs and the commit in one round
+# trip); the "exec then commit" line is pc_exec_parallel, then pc_commit.
+run "$conf" B2 "B2 paxcommit 3 replicas, applied" --wait applied --exec-commit
+run "$conf" B2 "B2 paxcommit 3 replicas, decided" --wait decided --exec-commit
+run "$conf" B2 "B2 paxcommit 3 replicas, exec then commit, applied" --wait applied
 "$dc" down --dir "$base/c3" >/dev/null
 
 echo "== cluster: 1 coordinator"
 cluster "$base/c1" 1
-run "$base/c1/cluster.conf" B2 "B2 paxcommit 1 replica, applied" --wait applied
+run "$base/c1/cluster.conf" B2 "B2 paxcommit 1 replica, applied" --wait applied --exec-commit
 "$dc" down --dir "$base/c1" >/dev/null
 
 echo "== B3: coordinator-only decisions"
@@ -84,11 +87,11 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 out = sys.argv[2]
 json.dump(rows, open(out + "/results.json", "w"), indent=1)
 print()
-print("%-36s %7s %10s %9s %9s" % ("system", "clients", "tps", "p50 ms", "p99 ms"))
+print("%-52s %7s %10s %9s %9s" % ("system", "clients", "tps", "p50 ms", "p99 ms"))
 msgs = [r for r in rows if r["system"] == "messages"]
 rows = [r for r in rows if r["system"] != "messages"]
 for r in rows:
-    print("%-36s %7s %10.1f %9.3f %9.3f" % (r["label"], r.get("clients", "-"), r["tps"], r.get("p50_ms", 0), r.get("p99_ms", 0)))
+    print("%-52s %7s %10.1f %9.3f %9.3f" % (r["label"], r.get("clients", "-"), r["tps"], r.get("p50_ms", 0), r.get("p99_ms", 0)))
 def get(label, c):
     for r in rows:
         if r["label"].startswith(label) and r.get("clients") == c:

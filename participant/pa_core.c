@@ -42,6 +42,7 @@ struct pa_txn {
 	uint64_t next;      /* next retransmission */
 	struct px_addr exec_to;
 	uint64_t exec_req;
+	uint8_t decider;    /* 1 + id of the replica whose DECISION we apply; 0: not known */
 };
 
 struct pa_core {
@@ -209,7 +210,12 @@ static void ack(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 	m.u.decision_ack.gid = gid_of(t);
 	m.u.decision_ack.rm = c->cfg.rm;
 	m.u.decision_ack.outcome = t->outcome;
-	to_replicas(c, u, &m);
+	/* To the leader that sent the decision (only a leader sends one);
+	 * to every replica when the outcome came another way. */
+	if (t->decider)
+		px_update_send(u, px_addr_of(PX_NODE_REPLICA, (uint64_t)(t->decider - 1)), &m, 0);
+	else
+		to_replicas(c, u, &m);
 	/* And to the client that ran the statements here: with an ack from
 	 * every participant it knows the outcome is applied everywhere, one
 	 * hop before the leader could tell it (wait=applied). */
@@ -369,15 +375,18 @@ static void finish(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 }
 
 /* A decision (or a learned outcome) for gid. */
-static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid, uint8_t outcome)
+static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid, uint8_t outcome, int decider)
 {
 	struct pa_txn *t = px_map_get(&c->txns, gid);
+	if (t)
+		t->decider = decider >= 0 ? (uint8_t)(decider + 1) : 0;
 	if (!t) {
 		t = txn_new(c, gid, PA_CHECKING);
 		if (!t) {
 			u->oom = 1;
 			return;
 		}
+		t->decider = decider >= 0 ? (uint8_t)(decider + 1) : 0;
 		t->outcome = outcome;
 		check(c, u, t);
 		return;
@@ -423,7 +432,7 @@ static void on_status(struct pa_core *c, struct px_update *u, struct px_addr fro
 	if (!t || from.kind != PX_NODE_REPLICA || from.id >= c->cfg.nreplicas)
 		return;
 	if (m->status == PX_ST_COMMITTED || m->status == PX_ST_ABORTED) {
-		on_outcome(c, u, m->gid, m->status == PX_ST_COMMITTED ? PX_OUT_COMMIT : PX_OUT_ABORT);
+		on_outcome(c, u, m->gid, m->status == PX_ST_COMMITTED ? PX_OUT_COMMIT : PX_OUT_ABORT, -1);
 		return;
 	}
 	if (m->status != PX_ST_UNKNOWN_GID || t->state != PA_PREPARED)
@@ -663,7 +672,7 @@ void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update
 		case PX_MSG_DECISION:
 			if (ev->from.kind == PX_NODE_REPLICA &&
 			    (m->u.decision.outcome == PX_OUT_COMMIT || m->u.decision.outcome == PX_OUT_ABORT))
-				on_outcome(c, u, m->u.decision.gid, m->u.decision.outcome);
+				on_outcome(c, u, m->u.decision.gid, m->u.decision.outcome, (int)ev->from.id);
 			break;
 		case PX_MSG_OUTCOME:
 			on_status(c, u, ev->from, &m->u.outcome);
