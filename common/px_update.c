@@ -113,6 +113,7 @@ uint8_t *px_update_rec(struct px_update *u, uint32_t len)
 	}
 	u->rec[u->nrec].off = (uint32_t)u->alen;
 	u->rec[u->nrec].len = len;
+	u->rec[u->nrec].lazy = 0;
 	u->nrec++;
 	u->rec_seq++;
 	uint8_t *p = u->arena + u->alen;

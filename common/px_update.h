@@ -37,6 +37,8 @@ struct px_send {
 
 struct px_recref {
 	uint32_t off, len; /* encoded record in the arena */
+	uint8_t lazy;      /* nothing waits for it: a driver need not sync for it
+			      alone (a later sync covers it; a crash may lose it) */
 };
 
 /* Database actions of the participant core (unused by the replica). */

@@ -335,11 +335,17 @@ static void flush_round(struct daemon *d)
 		now_done = u->nnow;
 		if (rec_done == u->nrec)
 			break;
+		int eager = 0;
 		for (; rec_done < u->nrec; rec_done++) {
 			int rc = cl_log_append(d->log, 1, u->arena + u->rec[rec_done].off, u->rec[rec_done].len, NULL);
 			if (rc)
 				fail_stop(d, "commit log append");
+			eager |= !u->rec[rec_done].lazy;
 		}
+		/* Only lazy records (decisions, forgets) and nothing held: no
+		 * sync for them alone; the next sync makes them durable. */
+		if (!eager && u->nheld == 0)
+			break;
 		uint64_t durable;
 		if (cl_log_sync(d->log, &durable))
 			fail_stop(d, "commit log write and sync");
@@ -612,6 +618,9 @@ int main(int argc, char **argv)
 		}
 	}
 	log_stats(&d, " at shutdown");
+	uint64_t durable_at_stop;
+	if (cl_log_sync(d.log, &durable_at_stop)) /* lazy records too */
+		logf_(LV_WARN, "replica=%u final sync of the commit log failed", g_id);
 	logf_(LV_INFO, "replica=%u stopping on signal; everything acknowledged is durable", g_id);
 	px_net_destroy(&d.net);
 	zmq_ctx_term(d.zctx);

@@ -33,6 +33,13 @@ int px_rec_put(struct px_update *u, const struct px_rec *rec)
 	for (uint16_t i = 0; i < rec->pset.n; i++)
 		px_put_u16(&w, rec->pset.rm[i]);
 	px_put_u64(&w, rec->u64);
+	/* A decision, or the forgetting of a decided gid, restates what the
+	 * acceptors' durable votes already fix: losing it in a crash only
+	 * makes the gid live again, and a leader finishes it once more.  A
+	 * FORGET without an outcome is a promise never to accept the gid
+	 * (status answers UNKNOWN_GID from it), so it is synced like a vote. */
+	if (rec->type == PX_REC_DECISION || (rec->type == PX_REC_FORGET && rec->outcome != PX_OUT_NONE))
+		u->rec[u->nrec - 1].lazy = 1;
 	return w.err || w.left ? -1 : 0;
 }
 

@@ -141,6 +141,7 @@ struct node {
 	struct sdisk *disk;
 	uint64_t checkpoints;
 	int syncing;
+	uint64_t eager_upto; /* sdisk_appended after the last record that is not lazy */
 	struct heldmsg *held;
 	size_t nheld, capheld;
 	/* agent */
@@ -672,7 +673,10 @@ static void release_held(struct world *w, int i)
 static void start_sync(struct world *w, int i)
 {
 	struct node *nd = &w->n[i];
-	if (nd->syncing || sdisk_appended(nd->disk) == sdisk_durable(nd->disk))
+	/* As the daemon: lazy records alone (decisions, forgets) wait for
+	 * the next sync something else needs. */
+	if (nd->syncing || sdisk_appended(nd->disk) == sdisk_durable(nd->disk) ||
+	    (sdisk_durable(nd->disk) >= nd->eager_upto && nd->nheld == 0))
 		return;
 	nd->syncing = 1;
 	ev_new(w, w->now + 1 + rnd(w, w->disk_ms), EV_SYNC, i);
@@ -695,6 +699,8 @@ static void apply_update(struct world *w, int i)
 		int rc = sdisk_append(nd->disk, u->arena + u->rec[k].off, u->rec[k].len);
 		if (rc)
 			violation(w, "coordinator.%d: append to the commit log failed (%d)", nd->idx, rc);
+		if (!u->rec[k].lazy)
+			nd->eager_upto = sdisk_appended(nd->disk);
 	}
 	for (size_t k = 0; k < u->nnow; k++)
 		net_send(w, i, u->now[k].to, u->arena + u->now[k].off, u->now[k].len);
@@ -715,10 +721,12 @@ static void apply_update(struct world *w, int i)
 		db_schedule(w, i, &u->db[k], u);
 	uint64_t timer = u->timer;
 	px_update_reset(u);
-	if (nd->kind != K_REP || sdisk_appended(nd->disk) == sdisk_durable(nd->disk))
+	if (nd->kind != K_REP || sdisk_appended(nd->disk) == sdisk_durable(nd->disk)) {
 		release_held(w, i);
-	else
+	} else {
+		release_held(w, i);
 		start_sync(w, i);
+	}
 	schedule_timer(w, i, timer);
 }
 
@@ -731,7 +739,7 @@ static void maybe_checkpoint(struct world *w, int i)
 {
 	struct node *nd = &w->n[i];
 	uint64_t logged = sdisk_appended(nd->disk) - sdisk_base(nd->disk);
-	if (nd->syncing || sdisk_appended(nd->disk) != sdisk_durable(nd->disk) || nd->nheld ||
+	if (nd->syncing || sdisk_durable(nd->disk) < nd->eager_upto || nd->nheld ||
 	    logged < (w->o.stress ? 8u : 64u) || !chance(w, w->o.stress ? 500 : 100))
 		return;
 	struct px_update snapu;
@@ -1312,6 +1320,7 @@ static void node_start(struct world *w, int i)
 			nd->up = 0;
 			return;
 		}
+		nd->eager_upto = sdisk_appended(nd->disk);
 		struct px_event ev = {.kind = PX_EV_START, .recs = recs, .nrecs = nrecs};
 		ev.now = clock_of(w, i);
 		if (px_replica_step(nd->rep, &ev, &nd->u))

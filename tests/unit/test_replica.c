@@ -1158,6 +1158,33 @@ static void test_lead_prepare_sent_by_client(void **state)
 	drv_close(&d);
 }
 
+/* Rule: only decisions and forgets of decided gids are lazy records (a
+ * driver need not sync for them alone); votes, promises, the horizon, the
+ * round and a FORGET without an outcome (a promise never to accept) are not. */
+static void test_lazy_records(void **state)
+{
+	(void)state;
+	struct px_update u;
+	px_update_init(&u);
+	char gb[64];
+	struct px_str g = mkgid(gb, T0, 1);
+	struct px_rec recs[] = {
+		{.type = PX_REC_PROMISE, .gid = g, .rm = 1, .bal = 3},
+		{.type = PX_REC_ACCEPT, .gid = g, .rm = 1, .val = PX_VAL_PREPARED, .pset = pset(2, 1, 2)},
+		{.type = PX_REC_DECISION, .gid = g, .outcome = PX_OUT_COMMIT, .pset = pset(2, 1, 2)},
+		{.type = PX_REC_FORGET, .gid = g, .outcome = PX_OUT_COMMIT},
+		{.type = PX_REC_FORGET, .gid = g, .outcome = PX_OUT_NONE},
+		{.type = PX_REC_HORIZON, .u64 = 5},
+		{.type = PX_REC_ROUND, .u64 = 2},
+	};
+	const uint8_t want[] = {0, 0, 1, 1, 0, 0, 0};
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		assert_int_equal(px_rec_put(&u, &recs[i]), 0);
+		assert_int_equal(u.rec[u.nrec - 1].lazy, want[i]);
+	}
+	px_update_free(&u);
+}
+
 /* Rule: `aborted` from a majority for one participant aborts the gid. */
 static void test_lead_abort_majority(void **state)
 {
@@ -1485,6 +1512,7 @@ int main(void)
 		cmocka_unit_test(test_lead_no_majority_across_ballots),
 		cmocka_unit_test(test_lead_wait_applied),
 		cmocka_unit_test(test_lead_prepare_sent_by_client),
+		cmocka_unit_test(test_lazy_records),
 		cmocka_unit_test(test_lead_abort_majority),
 		cmocka_unit_test(test_lead_commit_unknown_participant),
 		cmocka_unit_test(test_lead_commit_malformed_gid),
