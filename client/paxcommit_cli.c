@@ -221,17 +221,23 @@ static int reachable(const char *endpoint, int timeout_ms)
 	return ok;
 }
 
+/* A command that takes no arguments got some: its help on stdout (exit 0)
+ * for --help, else on stderr as a usage error. */
+static int help_or_usage(const char *arg, const char *text)
+{
+	int help = !strcmp(arg, "--help");
+	fputs(text, help ? stdout : stderr);
+	return help ? 0 : X_USAGE;
+}
+
 static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc, char **argv)
 {
-	if (argc) {
-		FILE *f = !strcmp(argv[0], "--help") ? stdout : stderr;
-		fprintf(f, "usage: paxcommit --config FILE cluster\n\n"
+	if (argc)
+		return help_or_usage(argv[0], "usage: paxcommit --config FILE cluster\n\n"
 			   "One line per coordinator replica (up or down, and whom it trusts as leader),\n"
 			   "a line `leader: coordinator.N` (the leader a majority of replicas trusts, or\n"
 			   "`leader: none`), and one line per participant agent (reachable or not).\n"
 			   "Exit status: 0 if there is a leader and every participant is reachable, else 1.\n");
-		return f == stdout ? 0 : X_USAGE;
-	}
 	int votes[5] = {0}, leader = -1, ok = 1;
 	for (int i = 0; i < cfg->ncoord; i++) {
 		int l = pc_leader_seen_by(pc, i, 500);
@@ -262,16 +268,13 @@ static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc
 
 static int cmd_in_doubt(const struct px_config *cfg, int argc, char **argv)
 {
-	if (argc) {
-		FILE *f = !strcmp(argv[0], "--help") ? stdout : stderr;
-		fprintf(f, "usage: paxcommit --config FILE in-doubt\n\n"
+	if (argc)
+		return help_or_usage(argv[0], "usage: paxcommit --config FILE in-doubt\n\n"
 			   "Connect to every participant's database (its conninfo) and list the prepared\n"
 			   "transactions of this cluster (gid prefix `NAME_`) with their age:\n"
 			   "  participant.X GID AGE\n"
 			   "and a last line `in-doubt: N`.  Exit status: 0 if every database answered,\n"
 			   "1 otherwise.\n");
-		return f == stdout ? 0 : X_USAGE;
-	}
 	int rc = 0;
 	long total = 0;
 	char prefix[80];

@@ -163,7 +163,26 @@ struct acks {
 	const struct px_pset *ps;
 	uint64_t mask;   /* pset indexes that acknowledged */
 	uint8_t outcome; /* what they acknowledged */
+	uint8_t off;     /* two outcomes acknowledged (agreement broken): wait for the leader */
 };
+
+/* Count one decision ack; 1 once every participant acknowledged one outcome. */
+static int ack_in(struct acks *ak, struct px_addr from, const struct px_mdecision_ack *a, const char *gid, size_t glen)
+{
+	if (ak->off || from.kind != PX_NODE_AGENT || from.id != a->rm || a->gid.len != glen ||
+	    memcmp(a->gid.p, gid, glen) || (a->outcome != PX_OUT_COMMIT && a->outcome != PX_OUT_ABORT))
+		return 0;
+	for (uint16_t i = 0; i < ak->ps->n; i++)
+		if (ak->ps->rm[i] == a->rm) {
+			if (ak->mask && ak->outcome != a->outcome) {
+				ak->off = 1;
+				return 0;
+			}
+			ak->outcome = a->outcome;
+			ak->mask |= 1ull << i;
+		}
+	return ak->ps->n && ak->mask == (1ull << ak->ps->n) - 1; /* n <= PX_PSET_MAX (32) */
+}
 
 /* Wait until a reply arrives or `until` (monotonic ms).  Returns 1 and the
  * decoded OUTCOME for gid (views into the transport's buffer, valid until
@@ -185,18 +204,8 @@ static int wait_outcome(struct pc_conn *c, const char *gid, uint64_t until, stru
 			while (px_net_split(data, len, &off, &frame, &flen) == 1) {
 				if (px_decode(frame, flen, m))
 					continue;
-				if (m->type == PX_MSG_DECISION_ACK && ak && fa.kind == PX_NODE_AGENT &&
-				    fa.id == m->u.decision_ack.rm && m->u.decision_ack.gid.len == glen &&
-				    !memcmp(m->u.decision_ack.gid.p, gid, glen) &&
-				    (m->u.decision_ack.outcome == PX_OUT_COMMIT || m->u.decision_ack.outcome == PX_OUT_ABORT)) {
-					for (uint16_t i = 0; i < ak->ps->n; i++)
-						if (ak->ps->rm[i] == fa.id) {
-							if (ak->mask && ak->outcome != m->u.decision_ack.outcome)
-								ak->mask = 0; /* cannot happen (agreement); trust the leader */
-							ak->outcome = m->u.decision_ack.outcome;
-							ak->mask |= 1ull << i;
-						}
-					if (ak->ps->n && ak->mask == (ak->ps->n >= 64 ? ~0ull : (1ull << ak->ps->n) - 1))
+				if (m->type == PX_MSG_DECISION_ACK && ak) {
+					if (ack_in(ak, fa, &m->u.decision_ack, gid, glen))
 						return 2;
 					continue;
 				}

@@ -137,6 +137,15 @@ static struct pc_rows *rows_of(const struct px_mexec_result *m)
 	return r;
 }
 
+/* Send frames to participant rm now, or (batch) queue them for px_net_flush. */
+static void to_agent(struct pc_conn *c, uint16_t rm, const void *buf, size_t len, int batch)
+{
+	if (batch)
+		px_net_batch(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
+	else
+		px_net_send(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
+}
+
 /* Encode and send statement st of t (batch: queue it for px_net_flush);
  * sets *req.  Returns 0 or a PC_E*. */
 static int exec_send(struct pc_txn *t, struct pc_stmt *st, uint16_t *rm_out, uint64_t *req, int batch)
@@ -182,12 +191,7 @@ static int exec_send(struct pc_txn *t, struct pc_stmt *st, uint16_t *rm_out, uin
 		/* Sent once: statements are numbered and the agent runs each
 		 * once; a lost reply dooms the transaction rather than risk
 		 * running it twice. */
-	{
-		if (batch)
-			px_net_batch(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
-		else
-			px_net_send(c->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
-	}
+		to_agent(c, rm, buf, len, batch);
 	if (buf != stackbuf)
 		free(buf);
 	if (e)
@@ -360,12 +364,8 @@ static int commit_with(struct pc_txn *t, int wait, struct pc_result *res, int ba
 	size_t len;
 	int sent = px_encode(&p, buf, sizeof(buf), &len) == 0;
 	if (sent)
-		for (uint16_t i = 0; i < t->pset.n; i++) {
-			if (batch)
-				px_net_batch(t->c->net, px_addr_of(PX_NODE_AGENT, t->pset.rm[i]), buf, len);
-			else
-				px_net_send(t->c->net, px_addr_of(PX_NODE_AGENT, t->pset.rm[i]), buf, len);
-		}
+		for (uint16_t i = 0; i < t->pset.n; i++)
+			to_agent(t->c, t->pset.rm[i], buf, len, batch);
 	if (batch)
 		px_net_flush(t->c->net);
 	return pc_decide(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED, 0, sent,
@@ -380,6 +380,14 @@ struct exec_wait {
 	uint16_t rm[PX_PSET_MAX];
 	uint64_t req[PX_PSET_MAX];
 };
+
+static int pending_of(const struct pc_stmt *st, int n)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		k += st[i].rc == 1;
+	return k;
+}
 
 static void exec_result_in(void *ctx, struct px_addr from, const struct px_msg *m)
 {
@@ -411,20 +419,21 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 				     c->err);
 			}
 		}
-	if (t->doomed) /* pc_commit rolls back; statements not sent say so */
+	if (t->doomed) { /* commit_with rolls back; statements not sent say so */
 		for (int i = 0; i < n; i++)
 			if (stmts[i].rc == 1 && !w.req[i])
 				stmts[i].rc = PC_EDOOMED;
-	/* Every agent runs its statement, then PREPAREs as pc_commit asks (a
+		if (t->pset.n == 0) { /* nothing reached any participant */
+			px_net_flush(c->net);
+			res->outcome = PC_ABORTED;
+			snprintf(res->reason, sizeof(res->reason), "%s", t->why);
+			return 0;
+		}
+	}
+	/* Every agent runs its statement, then PREPAREs as commit_with asks (a
 	 * PREPARE that arrives while the statement runs waits for it), so the
 	 * statements and the commit share one round trip.  A failed statement
 	 * makes its agent vote `aborted`. */
-	if (t->doomed && t->pset.n == 0) { /* nothing reached any participant */
-		px_net_flush(c->net);
-		res->outcome = PC_ABORTED;
-		snprintf(res->reason, sizeof(res->reason), "%s", t->why);
-		return 0;
-	}
 	c->side = exec_result_in;
 	c->side_ctx = &w;
 	int e = commit_with(t, wait, res, 1);
@@ -432,10 +441,7 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 	const uint8_t *data;
 	size_t dl;
 	struct px_addr from;
-	int pending = 0;
-	for (int i = 0; i < n; i++)
-		pending += stmts[i].rc == 1;
-	while (pending && px_net_recv(c->net, &from, &data, &dl) == 1) {
+	while (pending_of(stmts, n) && px_net_recv(c->net, &from, &data, &dl) == 1) {
 		size_t off = 0;
 		const uint8_t *frame;
 		size_t flen;
@@ -443,9 +449,6 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 		while (px_net_split(data, dl, &off, &frame, &flen) == 1)
 			if (px_decode(frame, flen, &x) == 0)
 				exec_result_in(&w, from, &x);
-		pending = 0;
-		for (int i = 0; i < n; i++)
-			pending += stmts[i].rc == 1;
 	}
 	c->side = NULL;
 	c->side_ctx = NULL;

@@ -249,16 +249,10 @@ static void conn_broken(struct agent *a, struct conn *c, const char *why)
 	c->began = 0;
 }
 
-/* extended != 0: the extended query protocol, which runs exactly one
- * statement (so "UPDATE ...; COMMIT" cannot sneak a COMMIT in). */
-static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparams, const char *const *params)
+/* A query was queued on c: mark it busy and push it out (PQflush may need
+ * POLLOUT for the rest).  Returns 0, or -1 with the connection broken. */
+static int sent(struct agent *a, struct conn *c)
 {
-	int ok = nparams >= 0 ? PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)
-			      : PQsendQuery(c->pg, sql);
-	if (!ok) {
-		conn_broken(a, c, PQerrorMessage(c->pg));
-		return -1;
-	}
 	c->state = C_BUSY;
 	c->err = 0;
 	int f = PQflush(c->pg);
@@ -270,6 +264,19 @@ static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparam
 	return 0;
 }
 
+/* extended != 0: the extended query protocol, which runs exactly one
+ * statement (so "UPDATE ...; COMMIT" cannot sneak a COMMIT in). */
+static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparams, const char *const *params)
+{
+	int ok = nparams >= 0 ? PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)
+			      : PQsendQuery(c->pg, sql);
+	if (!ok) {
+		conn_broken(a, c, PQerrorMessage(c->pg));
+		return -1;
+	}
+	return sent(a, c);
+}
+
 /* BEGIN and a statement in one pipeline, then a sync point. */
 static int send_pipelined(struct agent *a, struct conn *c, const char *sql, int nparams, const char *const *params)
 {
@@ -278,16 +285,8 @@ static int send_pipelined(struct agent *a, struct conn *c, const char *sql, int 
 		conn_broken(a, c, PQerrorMessage(c->pg));
 		return -1;
 	}
-	c->state = C_BUSY;
-	c->err = 0;
 	c->presults = 0;
-	int f = PQflush(c->pg);
-	if (f < 0) {
-		conn_broken(a, c, PQerrorMessage(c->pg));
-		return -1;
-	}
-	c->flush = f == 1;
-	return 0;
+	return sent(a, c);
 }
 
 /* Statements that would end or nest the participant's transaction behind

@@ -378,15 +378,13 @@ static void finish(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid, uint8_t outcome, int decider)
 {
 	struct pa_txn *t = px_map_get(&c->txns, gid);
-	if (t)
-		t->decider = decider >= 0 ? (uint8_t)(decider + 1) : 0;
-	if (!t) {
-		t = txn_new(c, gid, PA_CHECKING);
-		if (!t) {
-			u->oom = 1;
-			return;
-		}
-		t->decider = decider >= 0 ? (uint8_t)(decider + 1) : 0;
+	int fresh = !t;
+	if (fresh && !(t = txn_new(c, gid, PA_CHECKING))) {
+		u->oom = 1;
+		return;
+	}
+	t->decider = decider >= 0 ? (uint8_t)(decider + 1) : 0;
+	if (fresh) {
 		t->outcome = outcome;
 		check(c, u, t);
 		return;

@@ -27,7 +27,7 @@ uint64_t cl_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void pause_ms(unsigned ms)
+void cl_pause_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
 	nanosleep(&ts, NULL);
@@ -136,7 +136,7 @@ static int reap(pid_t pid, uint32_t timeout_ms)
 			return st;
 		if (r < 0 || cl_now_ms() >= end)
 			return -1;
-		pause_ms(2);
+		cl_pause_ms(2);
 	}
 }
 
@@ -254,7 +254,7 @@ int cluster_wait_leader(struct cluster *c, struct pc_conn *pc, uint32_t timeout_
 		for (int l = 0; l < c->ncoord; l++)
 			if (votes[l] * 2 > live && c->coord[l] > 0 && votes[l] * 2 > c->ncoord)
 				return l;
-		pause_ms(10);
+		cl_pause_ms(10);
 	}
 	return -1;
 }

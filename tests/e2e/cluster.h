@@ -82,5 +82,7 @@ long cluster_log_stat(const char *path, const char *key);
 
 /* Monotonic milliseconds. */
 uint64_t cl_now_ms(void);
+/* Sleep ms: the interval of a poll loop that has its own deadline. */
+void cl_pause_ms(unsigned ms);
 
 #endif

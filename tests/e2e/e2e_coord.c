@@ -93,16 +93,11 @@ static void run_txn(struct pc_conn *pc, struct execer *ex, uint64_t *rng, int np
 		fprintf(stderr, "  %s: error %d: %s\n", t->gid, t->rc, pc_conn_errmsg(pc));
 }
 
-/* Every live replica that states an outcome states the same one, and it is
- * the client's; at least `need` replicas know it.  Returns what they say. */
-static int replicas_agree(struct cluster *c, struct pc_conn *pc, const struct tx *t, int need)
+/* Ask every live replica about t: each that states an outcome must state
+ * the same one, and the client's.  Returns how many state one (in *said). */
+static int replicas_say(struct cluster *c, struct pc_conn *pc, const struct tx *t, int *said)
 {
-	/* Followers learn an outcome with the leader's FORGET, which leaves
-	 * once every participant acknowledged: poll for it, up to 5 s. */
-	uint64_t until = cl_now_ms() + 5000;
-	int knows, said;
-again:
-	knows = 0, said = 0;
+	int knows = 0;
 	for (int i = 0; i < c->ncoord; i++) {
 		if (c->coord[i] <= 0)
 			continue;
@@ -111,19 +106,27 @@ again:
 		if (r.outcome != PC_ST_COMMITTED && r.outcome != PC_ST_ABORTED)
 			continue;
 		int oc = r.outcome == PC_ST_COMMITTED ? PC_COMMITTED : PC_ABORTED;
-		if (said && said != oc)
-			fail_msg("%s: coordinator.%d says %d, another said %d", t->gid, i, oc, said);
+		if (*said && *said != oc)
+			fail_msg("%s: coordinator.%d says %d, another said %d", t->gid, i, oc, *said);
 		if (t->outcome == PC_COMMITTED || t->outcome == PC_ABORTED)
 			if (oc != t->outcome)
 				fail_msg("%s: coordinator.%d says %d, the client got %d", t->gid, i, oc, t->outcome);
-		said = oc;
+		*said = oc;
 		knows++;
 	}
-	if (knows < need && cl_now_ms() < until) {
-		struct timespec pause = {0, 20 * 1000 * 1000}; /* poll interval, not a synchronisation */
-		nanosleep(&pause, NULL);
-		goto again;
-	}
+	return knows;
+}
+
+/* Every live replica that states an outcome states the same one, and it is
+ * the client's; at least `need` replicas know it.  Followers learn an
+ * outcome with the leader's FORGET, which leaves once every participant
+ * acknowledged: poll for it, up to 5 s.  Returns what they say. */
+static int replicas_agree(struct cluster *c, struct pc_conn *pc, const struct tx *t, int need)
+{
+	uint64_t until = cl_now_ms() + 5000;
+	int said = 0, knows;
+	while ((knows = replicas_say(c, pc, t, &said)) < need && cl_now_ms() < until)
+		cl_pause_ms(20);
 	if (knows < need)
 		fail_msg("%s: only %d replicas know the outcome, want %d", t->gid, knows, need);
 	return said;
@@ -148,11 +151,7 @@ static void journals_agree(struct cluster *c, const struct tx *t, int outcome)
 
 static struct pc_conn *connect_to(struct cluster *c)
 {
-	struct pc_conn *pc;
-	char err[600];
-	if (pc_connect(c->conf, &pc, err, sizeof(err)))
-		fail_msg("pc_connect: %s", err);
-	return pc;
+	return e2e_connect(c->conf);
 }
 
 /* A participant refuses gids born before it started (plus its clock-skew
@@ -175,8 +174,7 @@ static void wait_agents(struct cluster *c)
 			}
 			if (cl_now_ms() > end)
 				fail_msg("participant p%u does not take transactions", rm);
-			struct timespec ts = {0, 20000000};
-			nanosleep(&ts, NULL);
+			cl_pause_ms(20);
 		}
 	}
 	execer_free(&ex);
@@ -343,6 +341,33 @@ static void *stream_main(void *arg)
 	return NULL;
 }
 
+/* Start a cluster of n replicas and 2 participants, wait for its leader
+ * (returned), and start a background stream of up to 5000 transactions. */
+static int stream_begin(struct cluster *c, int n, uint64_t seed, struct stream *s, pthread_t *th,
+			struct pc_conn **pc)
+{
+	static struct tx t[5000]; /* one test runs at a time */
+	memset(t, 0, sizeof(t));
+	assert_int_equal(cluster_init(c, n, 2, TIMING), 0);
+	start_all(c, n);
+	*pc = connect_to(c);
+	int leader = cluster_wait_leader(c, *pc, 10000);
+	assert_true(leader >= 0);
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	s->t = t;
+	s->cap = 5000;
+	s->seed = seed;
+	assert_int_equal(pthread_create(th, NULL, stream_main, s), 0);
+	return leader;
+}
+
+static void stream_end(struct stream *s, pthread_t th)
+{
+	s->stop = 1;
+	pthread_join(th, NULL);
+}
+
 /* Wait (deadline) until the stream has finished `n` transactions. */
 static void wait_done(struct stream *s, int n, uint32_t timeout_ms)
 {
@@ -350,8 +375,7 @@ static void wait_done(struct stream *s, int n, uint32_t timeout_ms)
 	while (__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) < n) {
 		if (cl_now_ms() > end)
 			fail_msg("the stream stalled at %d transactions (wanted %d)", s->done, n);
-		struct timespec ts = {0, 2000000};
-		nanosleep(&ts, NULL);
+		cl_pause_ms(2);
 	}
 }
 
@@ -388,15 +412,10 @@ static void check_stream(struct cluster *c, struct stream *s, int need, int max_
 static void test_leader_kill9_mid_stream(void **state)
 {
 	struct cluster *c = *state;
-	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
-	start_all(c, 3);
-	struct pc_conn *pc = connect_to(c);
-	int leader = cluster_wait_leader(c, pc, 10000);
-	assert_true(leader >= 0);
-	static struct tx t[5000];
-	struct stream s = {.c = c, .t = t, .cap = 5000, .seed = 7};
+	struct stream s;
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, stream_main, &s), 0);
+	struct pc_conn *pc;
+	int leader = stream_begin(c, 3, 7, &s, &th, &pc);
 	wait_done(&s, 100, 30000);
 	uint64_t killed_at = cl_now_ms();
 	int at = s.done;
@@ -412,8 +431,7 @@ static void test_leader_kill9_mid_stream(void **state)
 	wait_done(&s, before_back + 200, 60000);
 	printf("  old leader restarted: 200 more transactions in %llu ms\n",
 	       (unsigned long long)(cl_now_ms() - back_at));
-	s.stop = 1;
-	pthread_join(th, NULL);
+	stream_end(&s, th);
 	int nl = cluster_wait_leader(c, pc, 5000);
 	printf("  killed leader coordinator.%d after %d transactions; next one finished %llu ms later; "
 	       "new leader coordinator.%d\n",
@@ -426,16 +444,11 @@ static void test_leader_kill9_mid_stream(void **state)
 static void test_follower_kill9_restart(void **state)
 {
 	struct cluster *c = *state;
-	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
-	start_all(c, 3);
-	struct pc_conn *pc = connect_to(c);
-	int leader = cluster_wait_leader(c, pc, 10000);
-	assert_true(leader >= 0);
-	int f1 = (leader + 1) % 3, f2 = (leader + 2) % 3;
-	static struct tx t[5000];
-	struct stream s = {.c = c, .t = t, .cap = 5000, .seed = 11};
+	struct stream s;
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, stream_main, &s), 0);
+	struct pc_conn *pc;
+	int leader = stream_begin(c, 3, 11, &s, &th, &pc);
+	int f1 = (leader + 1) % 3, f2 = (leader + 2) % 3;
 	wait_done(&s, 60, 30000);
 	cluster_kill_coord(c, f1);
 	wait_done(&s, 150, 30000);
@@ -451,8 +464,7 @@ static void test_follower_kill9_restart(void **state)
 	cluster_kill_coord(c, f2);
 	int at = s.done;
 	wait_done(&s, at + 80, 30000);
-	s.stop = 1;
-	pthread_join(th, NULL);
+	stream_end(&s, th);
 	printf("  follower coordinator.%d killed and restarted; then coordinator.%d killed; stream went on\n", f1, f2);
 	check_stream(c, &s, 1, 0);
 	pc_conn_close(&pc);
@@ -462,22 +474,16 @@ static void test_follower_kill9_restart(void **state)
 static void test_five_replicas_two_killed(void **state)
 {
 	struct cluster *c = *state;
-	assert_int_equal(cluster_init(c, 5, 2, TIMING), 0);
-	start_all(c, 5);
-	struct pc_conn *pc = connect_to(c);
-	int leader = cluster_wait_leader(c, pc, 10000);
-	assert_true(leader >= 0);
-	static struct tx t[5000];
-	struct stream s = {.c = c, .t = t, .cap = 5000, .seed = 23};
+	struct stream s;
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, stream_main, &s), 0);
+	struct pc_conn *pc;
+	int leader = stream_begin(c, 5, 23, &s, &th, &pc);
 	wait_done(&s, 80, 30000);
 	cluster_kill_coord(c, (leader + 2) % 5);
 	cluster_kill_coord(c, leader);
 	int at = s.done;
 	wait_done(&s, at + 150, 60000);
-	s.stop = 1;
-	pthread_join(th, NULL);
+	stream_end(&s, th);
 	int nl = cluster_wait_leader(c, pc, 5000);
 	printf("  5 replicas: killed coordinator.%d (leader) and coordinator.%d; new leader coordinator.%d\n", leader,
 	       (leader + 2) % 5, nl);

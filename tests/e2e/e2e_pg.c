@@ -26,6 +26,7 @@
 
 #include "paxcommit.h"
 #include "px_config.h"
+#include "cluster.h"
 
 struct pgc {
 	char base[256]; /* the test's temporary directory */
@@ -33,19 +34,6 @@ struct pgc {
 	char conf[320];
 	int up;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void pause_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
-	nanosleep(&ts, NULL);
-}
 
 static int dc(struct pgc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int dc(struct pgc *c, const char *fmt, ...)
@@ -86,11 +74,7 @@ static int teardown(void **state)
 
 static struct pc_conn *connect_to(struct pgc *c)
 {
-	struct pc_conn *pc;
-	char err[600];
-	if (pc_connect(c->conf, &pc, err, sizeof(err)))
-		fail_msg("pc_connect: %s", err);
-	return pc;
+	return e2e_connect(c->conf);
 }
 
 /* Run one SQL statement on participant `name`'s database; returns the first
@@ -135,16 +119,16 @@ static long in_doubt(struct pgc *c, const char *name)
 /* Wait until nothing is in doubt on any of the named participants. */
 static void wait_no_doubt(struct pgc *c, const char *const *names, int n, uint32_t timeout_ms)
 {
-	uint64_t end = now_ms() + timeout_ms;
+	uint64_t end = cl_now_ms() + timeout_ms;
 	for (;;) {
 		long total = 0;
 		for (int i = 0; i < n; i++)
 			total += in_doubt(c, names[i]);
 		if (total == 0)
 			return;
-		if (now_ms() > end)
+		if (cl_now_ms() > end)
 			fail_msg("%ld prepared transactions still in doubt after %u ms", total, timeout_ms);
-		pause_ms(50);
+		cl_pause_ms(50);
 	}
 }
 
@@ -154,7 +138,7 @@ static void wait_agents(struct pgc *c, const char *const *names, int n)
 {
 	struct pc_conn *pc = connect_to(c);
 	for (int i = 0; i < n; i++) {
-		uint64_t end = now_ms() + 20000;
+		uint64_t end = cl_now_ms() + 20000;
 		for (;;) {
 			struct pc_txn *t;
 			assert_int_equal(pc_begin(pc, &t), 0);
@@ -164,9 +148,9 @@ static void wait_agents(struct pgc *c, const char *const *names, int n)
 			pc_txn_free(&t);
 			if (e == 0)
 				break;
-			if (now_ms() > end)
+			if (cl_now_ms() > end)
 				fail_msg("participant %s does not take transactions: %s", names[i], pc_conn_errmsg(pc));
-			pause_ms(50);
+			cl_pause_ms(50);
 		}
 	}
 	pc_conn_close(&pc);
@@ -207,15 +191,15 @@ static pid_t pid_of(struct pgc *c, const char *name)
 
 static int leader_of(struct pc_conn *pc, int n)
 {
-	uint64_t end = now_ms() + 10000;
-	while (now_ms() < end) {
+	uint64_t end = cl_now_ms() + 10000;
+	while (cl_now_ms() < end) {
 		int votes[5] = {0};
 		for (int i = 0; i < n; i++) {
 			int l = pc_leader_seen_by(pc, i, 300);
 			if (l >= 0 && l < n && ++votes[l] * 2 > n)
 				return l;
 		}
-		pause_ms(20);
+		cl_pause_ms(20);
 	}
 	return -1;
 }
@@ -467,11 +451,11 @@ static long committed(struct bank *b)
 
 static void wait_commits(struct bank *b, long n, uint32_t timeout_ms)
 {
-	uint64_t end = now_ms() + timeout_ms;
+	uint64_t end = cl_now_ms() + timeout_ms;
 	while (committed(b) < n) {
-		if (now_ms() > end)
+		if (cl_now_ms() > end)
 			fail_msg("transfers stalled at %ld commits (wanted %ld)", committed(b), n);
-		pause_ms(20);
+		cl_pause_ms(20);
 	}
 }
 
@@ -515,11 +499,11 @@ static void test_leader_kill9_bank(void **state)
 		assert_int_equal(pthread_create(&th[i], NULL, transfers, &b), 0);
 	}
 	wait_commits(&b, 100, 30000);
-	uint64_t t0 = now_ms();
+	uint64_t t0 = cl_now_ms();
 	assert_int_equal(dc(c, "kill coordinator.%d", leader), 0);
 	long at = committed(&b);
 	wait_commits(&b, at + 1, 20000);
-	uint64_t gap = now_ms() - t0;
+	uint64_t gap = cl_now_ms() - t0;
 	wait_commits(&b, at + 200, 60000);
 	b.stop = 1;
 	for (int i = 0; i < 2; i++)
@@ -554,10 +538,13 @@ static void *bg_commit_main(void *arg)
 	return NULL;
 }
 
-/* Start a transaction on a and b whose commit is running while agent a is
- * stopped and b holds it prepared.  Returns with a still stopped. */
+/* Bring up 3 coordinators and 2 participants, and start a transaction on a
+ * and b whose commit is running while agent a is stopped and b holds it
+ * prepared.  Returns with a still stopped. */
 static void prepared_on_b(struct pgc *c, struct bg_commit *g, pthread_t *th)
 {
+	up(c, 3, 2);
+	memset(g, 0, sizeof(*g));
 	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
 	sql(c, "b", "CREATE TABLE t(id int PRIMARY KEY)");
 	g->c = c;
@@ -571,13 +558,13 @@ static void prepared_on_b(struct pgc *c, struct bg_commit *g, pthread_t *th)
 	assert_true(pa > 0);
 	assert_int_equal(kill(pa, SIGSTOP), 0);
 	assert_int_equal(pthread_create(th, NULL, bg_commit_main, g), 0);
-	uint64_t end = now_ms() + 10000;
+	uint64_t end = cl_now_ms() + 10000;
 	while (in_doubt(c, "b") == 0) {
-		if (now_ms() > end) {
+		if (cl_now_ms() > end) {
 			kill(pa, SIGCONT);
 			fail_msg("b never prepared %s", g->gid);
 		}
-		pause_ms(10);
+		cl_pause_ms(10);
 	}
 }
 
@@ -604,9 +591,7 @@ static void finish_prepared(struct pgc *c, struct bg_commit *g, pthread_t th)
 static void test_agent_kill9_after_prepare(void **state)
 {
 	struct pgc *c = *state;
-	up(c, 3, 2);
 	struct bg_commit g;
-	memset(&g, 0, sizeof(g));
 	pthread_t th;
 	prepared_on_b(c, &g, &th);
 	/* b has prepared and voted; kill it before any decision reaches it */
@@ -620,9 +605,7 @@ static void test_agent_kill9_after_prepare(void **state)
 static void test_postgres_immediate_restart(void **state)
 {
 	struct pgc *c = *state;
-	up(c, 3, 2);
 	struct bg_commit g;
-	memset(&g, 0, sizeof(g));
 	pthread_t th;
 	prepared_on_b(c, &g, &th);
 	assert_int_equal(dc(c, "kill postgres.b"), 0);
@@ -671,14 +654,14 @@ static void test_client_killed_mid_commit(void **state)
 	gid[strcspn(gid, "\n")] = 0;
 	assert_int_equal(kill(pb, SIGSTOP), 0);
 	/* the commit request reached the leader once a has prepared */
-	uint64_t end = now_ms() + 10000;
+	uint64_t end = cl_now_ms() + 10000;
 	while (in_doubt(c, "a") == 0) {
-		if (now_ms() > end) {
+		if (cl_now_ms() > end) {
 			kill(pb, SIGCONT);
 			kill(child, SIGKILL);
 			fail_msg("a never prepared %s", gid);
 		}
-		pause_ms(10);
+		cl_pause_ms(10);
 	}
 	kill(child, SIGKILL); /* mid-commit */
 	int st;
@@ -687,14 +670,14 @@ static void test_client_killed_mid_commit(void **state)
 	/* The coordinators finish it without the client. */
 	struct pc_conn *pc = connect_to(c);
 	struct pc_result r;
-	end = now_ms() + 30000;
+	end = cl_now_ms() + 30000;
 	for (;;) {
 		assert_int_equal(pc_status(pc, gid, 3000, &r), 0);
 		if (r.outcome == PC_ST_COMMITTED || r.outcome == PC_ST_ABORTED)
 			break;
-		if (now_ms() > end)
+		if (cl_now_ms() > end)
 			fail_msg("%s not finished (status %d)", gid, r.outcome);
-		pause_ms(50);
+		cl_pause_ms(50);
 	}
 	const char *names[] = {"a", "b"};
 	wait_no_doubt(c, names, 2, 30000);

@@ -1,6 +1,7 @@
 /*
- * e2e_run.h - run an end-to-end group, or only the test named by E2E_ONLY
- * (the planted-bug checks use that).  Include after <cmocka.h>.
+ * e2e_run.h - what both end-to-end suites share: run a group, or only the
+ * test named by E2E_ONLY (the planted-bug checks use that), and connect a
+ * client.  Include after <cmocka.h>.
  */
 #ifndef E2E_RUN_H
 #define E2E_RUN_H
@@ -8,6 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "paxcommit.h"
+
+/* A client connection to the cluster of config file conf, or the test fails. */
+static inline struct pc_conn *e2e_connect(const char *conf)
+{
+	struct pc_conn *pc;
+	char err[600];
+	if (pc_connect(conf, &pc, err, sizeof(err)))
+		fail_msg("pc_connect: %s", err);
+	return pc;
+}
 
 static inline int e2e_run(const char *group, const struct CMUnitTest *all, size_t n)
 {

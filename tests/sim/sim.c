@@ -721,12 +721,9 @@ static void apply_update(struct world *w, int i)
 		db_schedule(w, i, &u->db[k], u);
 	uint64_t timer = u->timer;
 	px_update_reset(u);
-	if (nd->kind != K_REP || sdisk_appended(nd->disk) == sdisk_durable(nd->disk)) {
-		release_held(w, i);
-	} else {
-		release_held(w, i);
-		start_sync(w, i);
-	}
+	release_held(w, i); /* those whose records are durable */
+	if (nd->kind == K_REP)
+		start_sync(w, i); /* for the rest, and for records that are not lazy */
 	schedule_timer(w, i, timer);
 }
 
