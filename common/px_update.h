@@ -100,6 +100,14 @@ uint8_t *px_update_rec(struct px_update *u, uint32_t len);
 uint32_t px_update_copy(struct px_update *u, const void *p, size_t len);
 struct pa_db_action *px_update_db(struct px_update *u);
 void px_update_timer(struct px_update *u, uint64_t at);
+/* Driver side: the timer to keep after an update asked for u->timer when
+ * `pending` (0: none) was already set.  The earliest wins: a later request
+ * must never push back a pending one, or a steady stream of messages would
+ * starve the TIMER event. */
+static inline uint64_t px_update_next_timer(const struct px_update *u, uint64_t pending)
+{
+	return u->timer && (!pending || u->timer < pending) ? u->timer : pending;
+}
 
 static inline const uint8_t *px_update_ptr(const struct px_update *u, uint32_t off)
 {

@@ -358,8 +358,7 @@ static void flush_round(struct daemon *d)
 	}
 	/* Every record is durable now: release what waited for it. */
 	send_range(d, u->held, 0, u->nheld);
-	if (u->timer)
-		d->timer_at = u->timer;
+	d->timer_at = px_update_next_timer(u, d->timer_at);
 	px_update_reset(u);
 }
 

@@ -810,8 +810,7 @@ static void flush_update(struct agent *a)
 	for (size_t k = 0; k < a->u.nheld; k++)
 		px_net_batch(a->net, a->u.held[k].to, a->u.arena + a->u.held[k].off, a->u.held[k].len);
 	px_net_flush(a->net); /* one ZeroMQ message per destination */
-	if (a->u.timer)
-		a->timer_at = a->u.timer;
+	a->timer_at = px_update_next_timer(&a->u, a->timer_at);
 	px_update_reset(&a->u);
 	a->db_done = 0;
 }

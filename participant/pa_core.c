@@ -43,12 +43,22 @@ struct pa_txn {
 	struct px_addr exec_to;
 	uint64_t exec_req;
 	uint8_t decider;    /* 1 + id of the replica whose DECISION we apply; 0: not known */
+	uint8_t final;      /* on the `done` list (GONE or DONE), else on `live` */
+	struct pa_txn *lprev, *lnext; /* that list */
+};
+
+/* A doubly linked list of transactions. */
+struct pa_list {
+	struct pa_txn *head, *tail;
 };
 
 struct pa_core {
 	struct pa_config cfg;
 	struct pa_stats st;
 	struct px_map txns;
+	/* The timer visits only `live` transactions; finished ones wait on
+	 * `done`, oldest first, until they may be forgotten. */
+	struct pa_list live, done;
 	uint64_t now, start, next_token, next_scan, scan_token;
 	size_t nopen;
 };
@@ -129,6 +139,35 @@ static int ambiguous(const struct pa_core *c, struct px_str gid)
 	return birth < c->start + c->cfg.skew_ms || birth + c->cfg.remember_ms < c->now;
 }
 
+static int is_final(uint8_t s)
+{
+	return s == PA_GONE || s == PA_DONE;
+}
+
+static void list_unlink(struct pa_list *l, struct pa_txn *t)
+{
+	if (t->lprev)
+		t->lprev->lnext = t->lnext;
+	else
+		l->head = t->lnext;
+	if (t->lnext)
+		t->lnext->lprev = t->lprev;
+	else
+		l->tail = t->lprev;
+	t->lprev = t->lnext = NULL;
+}
+
+static void list_append(struct pa_list *l, struct pa_txn *t)
+{
+	t->lprev = l->tail;
+	t->lnext = NULL;
+	if (l->tail)
+		l->tail->lnext = t;
+	else
+		l->head = t;
+	l->tail = t;
+}
+
 static struct pa_txn *txn_new(struct pa_core *c, struct px_str gid, uint8_t state)
 {
 	struct pa_txn *t = calloc(1, sizeof(*t));
@@ -143,6 +182,8 @@ static struct pa_txn *txn_new(struct pa_core *c, struct px_str gid, uint8_t stat
 	}
 	if (is_open(state))
 		c->nopen++;
+	t->final = (uint8_t)is_final(state);
+	list_append(t->final ? &c->done : &c->live, t);
 	return t;
 }
 
@@ -155,12 +196,18 @@ static void set_state(struct pa_core *c, struct pa_txn *t, uint8_t s)
 		c->nopen++;
 	t->state = s;
 	t->last = c->now;
+	if (t->final != is_final(s)) {
+		list_unlink(t->final ? &c->done : &c->live, t);
+		t->final = (uint8_t)is_final(s);
+		list_append(t->final ? &c->done : &c->live, t);
+	}
 }
 
 static void txn_drop(struct pa_core *c, struct pa_txn *t)
 {
 	if (is_open(t->state))
 		c->nopen--;
+	list_unlink(t->final ? &c->done : &c->live, t);
 	px_map_del(&c->txns, &t->k);
 	free(t);
 }
@@ -591,16 +638,11 @@ static void tick(struct pa_core *c, struct px_update *u)
 		}
 		c->next_scan = c->now + c->cfg.scan_ms;
 	}
-	size_t pos = 0, n = 0;
-	struct pa_txn *t, **all = malloc(sizeof(*all) * (c->txns.n + 1));
-	if (!all) {
-		u->oom = 1;
-		return;
-	}
-	while ((t = px_map_next(&c->txns, &pos)))
-		all[n++] = t;
-	for (size_t i = 0; i < n; i++) {
-		t = all[i];
+	/* Only live transactions need the timer: a step may move t to `done`
+	 * (or drop it), so its successor is taken first. */
+	struct pa_txn *t, *next;
+	for (t = c->live.head; t; t = next) {
+		next = t->lnext;
 		switch (t->state) {
 		case PA_OPEN:
 		case PA_DOOMED:
@@ -626,18 +668,15 @@ static void tick(struct pa_core *c, struct px_update *u)
 			if (c->now >= t->next)
 				check(c, u, t);
 			break;
-		case PA_GONE:
-		case PA_DONE:
-			/* Remembered until the gid is ambiguous anyway: a late
-			 * request must not get a second, different vote. */
-			if (ambiguous(c, gid_of(t)))
-				txn_drop(c, t);
-			break;
 		default:
 			break;
 		}
 	}
-	free(all);
+	/* Finished gids are remembered until they are ambiguous anyway, so
+	 * that a late request cannot get a second, different vote.  Oldest
+	 * finished first; the first that must stay ends the walk. */
+	while (c->done.head && ambiguous(c, gid_of(c->done.head)))
+		txn_drop(c, c->done.head);
 	px_update_timer(u, c->now + (c->cfg.resend_ms < 100 ? c->cfg.resend_ms : 100));
 }
 

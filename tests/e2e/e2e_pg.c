@@ -689,6 +689,57 @@ static void test_client_killed_mid_commit(void **state)
 	pc_conn_close(&pc);
 }
 
+/* A client that walks away from an open transaction: its agent rolls it
+ * back after agent_idle_timeout_ms, also while other clients keep that
+ * agent busy (its timer must not be pushed back by every message). */
+static void test_idle_rollback_under_load(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY, v int)");
+	sql(c, "a", "INSERT INTO t VALUES (1, 0)");
+	/* a 1 s idle timeout for agent a */
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "sed -i 's/^\\[cluster\\]$/[cluster]\\nagent_idle_timeout_ms = 1000/' '%s'", c->conf);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(dc(c, "kill participant.a"), 0);
+	assert_int_equal(dc(c, "start participant.a"), 0);
+	static const char *const a_only[] = {"a"};
+	wait_agents(c, a_only, 1);
+
+	struct pc_conn *gone = connect_to(c), *busy = connect_to(c);
+	struct pc_txn *t;
+	assert_int_equal(pc_begin(gone, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "UPDATE t SET v = 1 WHERE id = 1", 0, NULL, NULL), 0);
+	pc_txn_free(&t); /* walked away: never committed nor rolled back */
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"),
+			 1);
+	/* Keep agent a busy (a statement every few ms) until the open
+	 * transaction is gone, or fail after 10 s. */
+	uint64_t t0 = cl_now_ms(), end = t0 + 10000;
+	int n = 0;
+	for (;;) {
+		struct pc_txn *x;
+		struct pc_result r;
+		assert_int_equal(pc_begin(busy, &x), 0);
+		assert_int_equal(pc_exec(x, "a", "SELECT 1", 0, NULL, NULL), 0);
+		assert_int_equal(pc_rollback(x, &r), 0);
+		pc_txn_free(&x);
+		n++;
+		if (n % 10 == 0 &&
+		    sql_long(c, "a", "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'") == 0)
+			break;
+		if (cl_now_ms() > end)
+			fail_msg("the abandoned transaction is still open after %d busy transactions in 10 s", n);
+	}
+	printf("  abandoned transaction rolled back %llu ms later, during %d other transactions\n",
+	       (unsigned long long)(cl_now_ms() - t0), n);
+	sql(c, "a", "SET lock_timeout = 2000");
+	assert_int_equal(sql_long(c, "a", "SELECT v FROM t WHERE id = 1"), 0);
+	pc_conn_close(&gone);
+	pc_conn_close(&busy);
+}
+
 static void test_max_prepared_zero(void **state)
 {
 	struct pgc *c = *state;
@@ -733,6 +784,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_kill9_after_prepare, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgres_immediate_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_killed_mid_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_rollback_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_prepared_zero, setup, teardown),
 	};
 	return e2e_run("e2e_pg", all, sizeof(all) / sizeof(all[0]));

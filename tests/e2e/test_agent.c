@@ -276,8 +276,7 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < u.nheld; k++)
 			px_net_batch(net, u.held[k].to, u.arena + u.held[k].off, u.held[k].len);
 		px_net_flush(net);
-		if (u.timer)
-			timer_at = u.timer;
+		timer_at = px_update_next_timer(&u, timer_at);
 		px_update_reset(&u);
 		uint64_t now = wall_ms();
 		long timeout = timer_at ? (timer_at > now ? (long)(timer_at - now) : 0) : 500;
