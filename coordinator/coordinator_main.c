@@ -135,6 +135,7 @@ struct daemon {
 	uint16_t *rms;
 	uint64_t now;
 	uint64_t timer_at;
+	uint64_t lazy_since; /* lazy records appended and not synced since (0: none) */
 	/* counters */
 	uint64_t bad_frames, bad_logged_at, bad_suppressed;
 	uint64_t checkpoints;
@@ -318,6 +319,25 @@ static void send_range(struct daemon *d, const struct px_send *s, size_t from, s
 	px_net_flush(d->net);
 }
 
+/* Lazy records (decisions, forgets) wait at most this long for a sync that
+ * something else needs, then get their own. */
+#define LAZY_SYNC_MS 50u
+
+/* Sync the commit log and tell the core what is durable. */
+static void sync_log(struct daemon *d)
+{
+	uint64_t durable;
+	if (cl_log_sync(d->log, &durable))
+		fail_stop(d, "commit log write and sync");
+	d->lazy_since = 0;
+	struct px_event ev = {.kind = PX_EV_PERSISTED, .now = clock_now(d), .seq = durable - d->base};
+	px_replica_step(d->rep, &ev, &d->u);
+	if (d->u.oom) {
+		logf_(LV_ERROR, "replica=%u out of memory in the core; stopping", g_id);
+		exit(EXIT_RUNTIME);
+	}
+}
+
 /* Persist the round's records, then send; see the file comment. */
 static void flush_round(struct daemon *d)
 {
@@ -343,18 +363,14 @@ static void flush_round(struct daemon *d)
 			eager |= !u->rec[rec_done].lazy;
 		}
 		/* Only lazy records (decisions, forgets) and nothing held: no
-		 * sync for them alone; the next sync makes them durable. */
-		if (!eager && u->nheld == 0)
+		 * sync for them alone; the next sync, or LAZY_SYNC_MS, makes
+		 * them durable. */
+		if (!eager && u->nheld == 0) {
+			if (!d->lazy_since)
+				d->lazy_since = clock_now(d);
 			break;
-		uint64_t durable;
-		if (cl_log_sync(d->log, &durable))
-			fail_stop(d, "commit log write and sync");
-		struct px_event ev = {.kind = PX_EV_PERSISTED, .now = clock_now(d), .seq = durable - d->base};
-		px_replica_step(d->rep, &ev, u);
-		if (u->oom) {
-			logf_(LV_ERROR, "replica=%u out of memory in the core; stopping", g_id);
-			exit(EXIT_RUNTIME);
 		}
+		sync_log(d);
 	}
 	/* Every record is durable now: release what waited for it. */
 	send_range(d, u->held, 0, u->nheld);
@@ -578,6 +594,11 @@ int main(int argc, char **argv)
 			timeout = d.timer_at > now ? (long)(d.timer_at - now) : 0;
 		if (timeout > 1000)
 			timeout = 1000;
+		if (d.lazy_since) {
+			long w = d.lazy_since + LAZY_SYNC_MS > now ? (long)(d.lazy_since + LAZY_SYNC_MS - now) : 0;
+			if (w < timeout)
+				timeout = w;
+		}
 		if (px_net_pending(d.net))
 			timeout = 0;
 		if (zmq_poll(items, (int)nitems, timeout) < 0) {
@@ -608,6 +629,10 @@ int main(int argc, char **argv)
 			px_replica_step(d.rep, &ev, &d.u);
 		}
 		flush_round(&d);
+		if (d.lazy_since && clock_now(&d) >= d.lazy_since + LAZY_SYNC_MS) {
+			sync_log(&d);
+			flush_round(&d);
+		}
 		maybe_checkpoint(&d);
 		if (now >= d.stats_at) {
 			const struct px_replica_stats *s = px_replica_stats(d.rep);

@@ -61,6 +61,10 @@ struct pa_core {
 	struct pa_list live, done;
 	uint64_t now, start, next_token, next_scan, scan_token;
 	size_t nopen;
+	/* Thrifty ballot 0: a first vote goes to a majority only, the replica
+	 * that last sent a decision (1 + id; 0: none yet) and the replicas
+	 * after `spare`; a repeated vote goes to all and moves `spare` on. */
+	uint8_t leader_hint, spare;
 };
 
 static void pa_log(struct pa_core *c, const char *fmt, ...)
@@ -229,11 +233,27 @@ static void to_replicas(struct pa_core *c, struct px_update *u, const struct px_
 		px_update_send(u, px_addr_of(PX_NODE_REPLICA, i), m, 0);
 }
 
-/* The ballot-0 vote: 2a(gid, rm, 0, val, pset) to every acceptor. */
+/* Send m to a majority of acceptors: the likely leader and the ones after
+ * c->spare.  Any majority can choose a value; the rest need not hear a
+ * first vote, and save a write, a sync and the messages. */
+static void to_majority(struct pa_core *c, struct px_update *u, const struct px_msg *m)
+{
+	uint8_t n = c->cfg.nreplicas, lead = (uint8_t)(c->leader_hint - 1);
+	px_update_send(u, px_addr_of(PX_NODE_REPLICA, lead), m, 0);
+	uint8_t more = (uint8_t)(n / 2), r = c->spare;
+	for (uint8_t k = 0; k < n && more; k++, r = (uint8_t)((r + 1) % n))
+		if (r != lead) {
+			px_update_send(u, px_addr_of(PX_NODE_REPLICA, r), m, 0);
+			more--;
+		}
+}
+
+/* The ballot-0 vote: 2a(gid, rm, 0, val, pset) to the acceptors. */
 static void vote(struct pa_core *c, struct px_update *u, struct pa_txn *t, uint8_t val)
 {
 	if (!t->pset.n)
 		return; /* set unknown (found by a scan): the leader will recover it */
+	int again = t->vote == val; /* a retransmission: no decision came */
 	if (t->vote == PX_VAL_NONE) {
 		if (val == PX_VAL_PREPARED)
 			c->st.prepared++;
@@ -247,7 +267,13 @@ static void vote(struct pa_core *c, struct px_update *u, struct pa_txn *t, uint8
 	m.u.m2a.bal = 0;
 	m.u.m2a.val = val;
 	m.u.m2a.pset = t->pset;
-	to_replicas(c, u, &m);
+	if (again || !c->leader_hint || c->leader_hint > c->cfg.nreplicas || c->cfg.nreplicas < 3) {
+		to_replicas(c, u, &m);
+		if (again) /* perhaps a spare is down: try the next ones */
+			c->spare = (uint8_t)((c->spare + 1) % c->cfg.nreplicas);
+	} else {
+		to_majority(c, u, &m);
+	}
 	t->next = c->now + c->cfg.resend_ms;
 }
 
@@ -431,6 +457,8 @@ static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid
 		return;
 	}
 	t->decider = decider >= 0 ? (uint8_t)(decider + 1) : 0;
+	if (decider >= 0)
+		c->leader_hint = t->decider;
 	if (fresh) {
 		t->outcome = outcome;
 		check(c, u, t);

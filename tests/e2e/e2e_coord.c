@@ -509,8 +509,11 @@ static void test_kill_all_restart(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(cluster_start_coord(c, i), 0);
 	assert_true(cluster_wait_leader(c, pc, 10000) >= 0);
-	/* every replica must know every outcome again (need = 3) */
-	check_stream(c, &s, 3, 0);
+	/* A majority must know every outcome again.  The third may not: with
+	 * thrifty ballot 0 it may never have voted on a gid, and it learns the
+	 * outcome from a FORGET whose record is lazy (synced within 50 ms),
+	 * which a SIGKILL right after the last commit can beat. */
+	check_stream(c, &s, 2, 0);
 	pc_conn_close(&pc);
 }
 

@@ -674,7 +674,8 @@ static void start_sync(struct world *w, int i)
 {
 	struct node *nd = &w->n[i];
 	/* As the daemon: lazy records alone (decisions, forgets) wait for
-	 * the next sync something else needs. */
+	 * the next sync something else needs.  (The daemon also syncs them
+	 * after 50 ms; here they may wait longer, so crashes lose more.) */
 	if (nd->syncing || sdisk_appended(nd->disk) == sdisk_durable(nd->disk) ||
 	    (sdisk_durable(nd->disk) >= nd->eager_upto && nd->nheld == 0))
 		return;

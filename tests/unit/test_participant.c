@@ -468,6 +468,41 @@ static void test_decision_commit_acked(void **state)
 	p_close(&d);
 }
 
+/* Rule: once a replica has sent a decision, a first vote goes to a majority
+ * only, that replica among them (thrifty ballot 0); a vote repeated because
+ * no decision came goes to every replica. */
+static void test_thrifty_first_vote(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64], gb2[64];
+	struct px_msg m;
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	prepared(&d, g); /* no decision seen yet: to all */
+	m = mdecision(g, PX_OUT_COMMIT);
+	p_msg(&d, REPLICA(1), &m);
+	uint64_t tok = only_db(&d.u, PA_DB_COMMIT_PREPARED, g)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	px_update_reset(&d.u);
+
+	struct px_str g2 = mkgid(gb2, 2);
+	tok = exec_and_prepare(&d, g2);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), NREP / 2 + 1);
+	assert_true(sent_to(&d.u, PX_MSG_2A, REPLICA(1), &m));
+	assert_int_equal(m.u.m2a.bal, 0);
+	assert_int_equal(m.u.m2a.val, PX_VAL_PREPARED);
+	px_update_reset(&d.u);
+
+	p_timer(&d, d.now + RESEND_MS); /* no decision: every replica hears it */
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), NREP);
+	for (uint8_t i = 0; i < NREP; i++)
+		assert_true(sent_to(&d.u, PX_MSG_2A, REPLICA(i), &m));
+	p_close(&d);
+}
+
 /* Rule: COMMIT PREPARED "does not exist" is acked only once a check
  * agrees the gid is no longer prepared. */
 static void test_commit_prepared_missing_checked(void **state)
@@ -697,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_failed_stmt_rolls_back),
 		cmocka_unit_test(test_decision_commit_acked),
 		cmocka_unit_test(test_commit_prepared_missing_checked),
+		cmocka_unit_test(test_thrifty_first_vote),
 		cmocka_unit_test(test_idle_timeout_rolls_back),
 		cmocka_unit_test(test_scan_presumed_abort),
 		cmocka_unit_test(test_exec_busy_at_max_open),
