@@ -9,8 +9,9 @@ cd "$repo"
 bin=$repo/build/bin
 dc=$repo/scripts/devcluster
 out=$repo/build/bench
-secs=${BENCH_SECONDS:-5}
+secs=${BENCH_SECONDS:-3}
 clients=${BENCH_CLIENTS:-1 8 32}
+reps=${BENCH_REPS:-3}
 mkdir -p "$out"
 base=$(mktemp -d /tmp/paxcommit-bench-XXXXXX)
 chmod 755 "$base"
@@ -45,33 +46,53 @@ cluster() { # dir ncoord
 	done
 }
 
-run() { # conf system label [extra]
-	local conf=$1 sys=$2 label=$3 c p
-	shift 3
-	for c in $clients; do
-		# fresh accounts for every run: an overdraft aborts, and aborts are
-		# not what is measured
-		for p in a b; do psql -X -q -v ON_ERROR_STOP=1 -d "$(conninfo "$conf" $p)" -f sql/demo_bank.sql >/dev/null 2>&1; done
-		"$bin/bench_bank" --config "$conf" --system "$sys" --clients "$c" --seconds "$secs" --label "$label" "$@" | tee -a "$results"
+one() { # conf clients system label [extra]: one run, appended to the results
+	local conf=$1 c=$2 sys=$3 label=$4 p
+	shift 4
+	# fresh accounts for every run: an overdraft aborts, and aborts are
+	# not what is measured
+	for p in a b; do psql -X -q -v ON_ERROR_STOP=1 -d "$(conninfo "$conf" $p)" -f sql/demo_bank.sql >/dev/null 2>&1; done
+	"$bin/bench_bank" --config "$conf" --system "$sys" --clients "$c" --seconds "$secs" --label "$label" "$@" | tee -a "$results"
+}
+
+# Each system at each client count, BENCH_REPS times, the systems taking
+# turns (rep 1 of every system, then rep 2, ...), so that a slow spell of
+# this shared machine falls on all of them; the table shows medians.
+interleaved() { # conf, then lines "SYSTEM|LABEL|EXTRA ARGS" on stdin
+	local conf=$1 r c line sys label extra
+	local -a sys_lines=()
+	while IFS= read -r line; do [[ -n $line ]] && sys_lines+=("$line"); done
+	for r in $(seq "$reps"); do
+		for c in $clients; do
+			for line in "${sys_lines[@]}"; do
+				IFS='|' read -r sys label extra <<<"$line"
+				# shellcheck disable=SC2086 # extra is a word list
+				one "$conf" "$c" "$sys" "$label" $extra
+			done
+		done
 	done
 }
 
 echo "== cluster: 3 coordinators, PostgreSQL a, b (accounts) and c (B1L's coordinator database)"
 cluster "$base/c3" 3
 conf=$base/c3/cluster.conf
-run "$conf" B0 "B0 single database"
-run "$conf" B1 "B1 client 2PC (not durable)"
-run "$conf" B1L "B1L durable 1-coordinator 2PC"
 # B2 commits with pc_exec_commit (the UPDATEs and the commit in one round
 # trip); the "exec then commit" line is pc_exec_parallel, then pc_commit.
-run "$conf" B2 "B2 paxcommit 3 replicas, applied" --wait applied --exec-commit
-run "$conf" B2 "B2 paxcommit 3 replicas, decided" --wait decided --exec-commit
-run "$conf" B2 "B2 paxcommit 3 replicas, exec then commit, applied" --wait applied
+interleaved "$conf" <<'EOF'
+B0|B0 single database|
+B1|B1 client 2PC (not durable)|
+B1L|B1L durable 1-coordinator 2PC|
+B2|B2 paxcommit 3 replicas, applied|--wait applied --exec-commit
+B2|B2 paxcommit 3 replicas, decided|--wait decided --exec-commit
+B2|B2 paxcommit 3 replicas, exec then commit, applied|--wait applied
+EOF
 "$dc" down --dir "$base/c3" >/dev/null
 
 echo "== cluster: 1 coordinator"
 cluster "$base/c1" 1
-run "$base/c1/cluster.conf" B2 "B2 paxcommit 1 replica, applied" --wait applied --exec-commit
+interleaved "$base/c1/cluster.conf" <<'EOF'
+B2|B2 paxcommit 1 replica, applied|--wait applied --exec-commit
+EOF
 "$dc" down --dir "$base/c1" >/dev/null
 
 echo "== B3: coordinator-only decisions"
@@ -82,11 +103,34 @@ echo "== messages per committed transaction (2 participants)"
 "$repo/build/bin/bench_decide" --count 500 --replicas 1 2>/dev/null | tee -a "$results"
 
 python3 - "$results" "$out" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 out = sys.argv[2]
+json.dump(runs, open(out + "/results-runs.json", "w"), indent=1)
+# The median of the repetitions of each (system, clients); B3 and the
+# message counts run once.
+rows, seen = [], {}
+for r in runs:
+    key = (r["label"], r.get("clients"))
+    if r["system"] in ("B3", "messages"):
+        rows.append(r)
+    elif key not in seen:
+        seen[key] = len(rows)
+        rows.append(None)
+groups = {}
+for r in runs:
+    if r["system"] not in ("B3", "messages"):
+        groups.setdefault((r["label"], r.get("clients")), []).append(r)
+for key, i in seen.items():
+    g = groups[key]
+    m = dict(g[0])
+    for f in ("tps", "p50_ms", "p99_ms", "commit_p50_ms"):
+        m[f] = statistics.median(x[f] for x in g)
+    m["reps"] = len(g)
+    rows[i] = m
 json.dump(rows, open(out + "/results.json", "w"), indent=1)
 print()
+print("medians of %s runs each, the systems taking turns" % (max(r.get("reps", 1) for r in rows) if rows else 0))
 print("%-52s %7s %10s %9s %9s" % ("system", "clients", "tps", "p50 ms", "p99 ms"))
 msgs = [r for r in rows if r["system"] == "messages"]
 rows = [r for r in rows if r["system"] != "messages"]
