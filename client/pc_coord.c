@@ -4,10 +4,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +62,48 @@ static uint64_t random_id(void)
 	return v;
 }
 
+/*
+ * One ZeroMQ context (one I/O thread) for every connection of a process:
+ * with many connections in many threads, one I/O thread sends and receives
+ * several of their messages per wakeup, where a context per connection
+ * would wake one thread per message.  The context is created by the first
+ * pc_connect and ended by the last pc_conn_close (of the same process: a
+ * forked child starts its own, as a ZeroMQ context must not cross fork).
+ */
+static pthread_mutex_t g_zmu = PTHREAD_MUTEX_INITIALIZER;
+static void *g_zctx;
+static unsigned g_zrefs;
+static pid_t g_zpid;
+
+static void *zctx_get(void)
+{
+	pthread_mutex_lock(&g_zmu);
+	if (g_zctx && g_zpid != getpid()) { /* inherited across fork: not ours to use or end */
+		g_zctx = NULL;
+		g_zrefs = 0;
+	}
+	if (!g_zctx) {
+		g_zctx = zmq_ctx_new();
+		g_zpid = getpid();
+	}
+	void *z = g_zctx;
+	if (z)
+		g_zrefs++;
+	pthread_mutex_unlock(&g_zmu);
+	return z;
+}
+
+static void zctx_put(void *z)
+{
+	pthread_mutex_lock(&g_zmu);
+	int last = z == g_zctx && --g_zrefs == 0;
+	if (last)
+		g_zctx = NULL;
+	pthread_mutex_unlock(&g_zmu);
+	if (last)
+		zmq_ctx_term(z);
+}
+
 int pc_connect(const char *config_path, struct pc_conn **out, char *err, size_t errcap)
 {
 	*out = NULL;
@@ -74,7 +118,7 @@ int pc_connect(const char *config_path, struct pc_conn **out, char *err, size_t 
 		free(c);
 		return PC_ECONFIG;
 	}
-	c->zctx = zmq_ctx_new();
+	c->zctx = zctx_get();
 	if (!c->zctx) {
 		if (errcap)
 			snprintf(err, errcap, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
@@ -119,7 +163,7 @@ void pc_conn_close(struct pc_conn **cp)
 	px_net_destroy(&c->net);
 	free(c->items);
 	if (c->zctx)
-		zmq_ctx_term(c->zctx);
+		zctx_put(c->zctx);
 	px_config_free(&c->cfg);
 	free(c);
 	*cp = NULL;

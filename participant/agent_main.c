@@ -71,6 +71,16 @@ struct job {
 	uint8_t gid_len;
 	uint8_t *frame; /* PA_DB_EXEC: the EXEC frame */
 	uint32_t flen;
+	/* PA_DB_EXEC: a PREPARE of the same gid that goes out right behind the
+	 * statement, in one pipeline (pa_core.h states the contract). */
+	struct job *then;
+	/* PA_DB_PREPARE: 1 = its statement failed before it was sent, so
+	 * ROLLBACK instead; 2 = its statement failed after PostgreSQL ran it
+	 * (result too large): undo a successful PREPARE with ROLLBACK
+	 * PREPARED.  Either way it reports PA_DB_FAILED, or PA_DB_LOST. */
+	uint8_t must_fail;
+	uint8_t undoing; /* that ROLLBACK PREPARED is running */
+	uint8_t piped;   /* sent in its statement's pipeline */
 	struct job *next;
 };
 
@@ -83,10 +93,12 @@ struct conn {
 	int flush;    /* PQflush wants POLLOUT */
 	int borrowed; /* gid below owns it */
 	int began;    /* BEGIN sent for the borrower */
+	int exec_failed; /* the borrower's last statement failed: its PREPARE must not */
 	char gid[PX_GID_MAX + 1];
 	struct job *job; /* running */
 	int step;        /* EXEC: 0 BEGIN running, 1 statement running */
-	int pipeline;    /* BEGIN and the first statement sent together (pipeline mode) */
+	int pipeline;    /* in pipeline mode: [BEGIN,] statement, sync[, PREPARE, sync] */
+	int pbegin;      /* the pipeline's first result is BEGIN's */
 	int presults;    /* pipeline: results seen so far */
 	struct job *q, *qtail; /* more work of the borrower */
 	/* result of the running query */
@@ -161,6 +173,7 @@ static struct job *pop(struct job **h, struct job **t)
 static void job_free(struct job *j)
 {
 	if (j) {
+		job_free(j->then);
 		free(j->frame);
 		free(j);
 	}
@@ -243,10 +256,13 @@ static void conn_broken(struct agent *a, struct conn *c, const char *why)
 	struct job *j;
 	while ((j = pop(&c->q, &c->qtail))) {
 		step_db(a, j, PA_DB_LOST, 0, NULL, NULL, 0);
+		if (j->then)
+			step_db(a, j->then, PA_DB_LOST, 0, NULL, NULL, 0);
 		job_free(j);
 	}
 	c->borrowed = 0;
 	c->began = 0;
+	c->exec_failed = 0;
 }
 
 /* A query was queued on c: mark it busy and push it out (PQflush may need
@@ -277,14 +293,23 @@ static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparam
 	return sent(a, c);
 }
 
-/* BEGIN and a statement in one pipeline, then a sync point. */
-static int send_pipelined(struct agent *a, struct conn *c, const char *sql, int nparams, const char *const *params)
+/* One pipeline: BEGIN (begin), the statement and a sync point, then
+ * PREPARE TRANSACTION (prepare: its SQL) and a second sync point.  The
+ * sync between them matters: a failed statement skips only to it, and the
+ * PREPARE TRANSACTION that follows, in the failed transaction, rolls back
+ * instead (its command tag says ROLLBACK). */
+static int send_pipelined(struct agent *a, struct conn *c, int begin, const char *sql, int nparams,
+			  const char *const *params, const char *prepare)
 {
-	if (!PQenterPipelineMode(c->pg) || !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
-	    !PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
+	if (!PQenterPipelineMode(c->pg) ||
+	    (begin && !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) ||
+	    !PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) || !PQpipelineSync(c->pg) ||
+	    (prepare && (!PQsendQueryParams(c->pg, prepare, 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)))) {
 		conn_broken(a, c, PQerrorMessage(c->pg));
 		return -1;
 	}
+	c->pipeline = 1;
+	c->pbegin = begin;
 	c->presults = 0;
 	return sent(a, c);
 }
@@ -345,7 +370,8 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 	switch (j->kind) {
 	case PA_DB_EXEC:
 		/* The first statement of a gid goes out together with its BEGIN,
-		 * in one pipeline: one round trip instead of two. */
+		 * and a pipelined PREPARE right behind it: one round trip
+		 * instead of two or three. */
 		int first = !c->began;
 		c->pipeline = 0;
 		c->step = 1;
@@ -398,9 +424,12 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 				p += m.u.exec.params[i].len + 1;
 			}
 			c->began = 1;
-			if (first) {
-				c->pipeline = 1;
-				send_pipelined(a, c, stmt, m.u.exec.nparams, pv);
+			if (j->then && pg_gid(a, j->then, pgid, sizeof(pgid)) == 0) {
+				snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", pgid);
+				j->then->piped = 1;
+				send_pipelined(a, c, first, stmt, m.u.exec.nparams, pv, sql);
+			} else if (first) {
+				send_pipelined(a, c, 1, stmt, m.u.exec.nparams, pv, NULL);
 			} else {
 				send_sql(a, c, stmt, m.u.exec.nparams, pv);
 			}
@@ -409,6 +438,14 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 		}
 		return;
 	case PA_DB_PREPARE:
+		/* After a failed statement the core asks PREPARE only when it
+		 * was pipelined, and counts on it failing (pa_core.h), whatever
+		 * the failure was (one PostgreSQL never saw, too). */
+		if (j->must_fail == 1 || c->exec_failed) {
+			j->must_fail = 1;
+			send_sql(a, c, "ROLLBACK", -1, NULL);
+			return;
+		}
 		snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", pgid); /* gids are [A-Za-z0-9_] */
 		send_sql(a, c, sql, -1, NULL);
 		return;
@@ -463,6 +500,7 @@ static void dispatch_waiting(struct agent *a)
 		struct job *j = pop(&a->newq, &a->newq_tail);
 		c->borrowed = 1;
 		c->began = 0;
+		c->exec_failed = 0;
 		snprintf(c->gid, sizeof(c->gid), "%s", j->gid);
 		start_job(a, c, j);
 	}
@@ -498,7 +536,32 @@ static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t 
 		c->state = C_IDLE;
 	step_db(a, j, status, prepared, result, gids, ngids);
 	uint8_t kind = j->kind;
+	struct job *p = j->then;
+	j->then = NULL;
 	job_free(j);
+	if (p) { /* the PREPARE behind this statement */
+		c->job = p;
+		if (c->state == C_DOWN) {
+			finish_job(a, c, PA_DB_LOST, 0, NULL, NULL, 0);
+		} else if (p->piped) {
+			/* Already sent: its results follow in the pipeline. */
+			if (status != PA_DB_OK && !p->must_fail)
+				p->must_fail = 2;
+			c->state = C_BUSY;
+			c->err = 0;
+			c->sqlstate[0] = 0;
+			c->errmsg[0] = 0;
+			c->pbegin = 0;
+			c->presults = 0;
+		} else {
+			if (status != PA_DB_OK)
+				p->must_fail = 1; /* the statement never ran: roll back */
+			start_job(a, c, p);
+		}
+		return;
+	}
+	if (kind == PA_DB_EXEC)
+		c->exec_failed = status != PA_DB_OK;
 	if (c->borrowed)
 		conn_next(a, c, kind, status);
 }
@@ -616,7 +679,29 @@ static void query_done(struct agent *a, struct conn *c)
 		PQclear(c->res);
 		c->res = NULL;
 		return;
-	case PA_DB_PREPARE:
+	case PA_DB_PREPARE: {
+		/* A PREPARE TRANSACTION in a failed transaction rolls back, with
+		 * no error: only its command tag tells. */
+		int ok = !c->err && res && !strcmp(PQcmdStatus(res), "PREPARE TRANSACTION");
+		PQclear(res);
+		if (j->undoing) { /* ROLLBACK PREPARED of a statement that failed */
+			finish_job(a, c, c->err ? PA_DB_LOST : PA_DB_FAILED, 0, NULL, NULL, 0);
+		} else if (j->must_fail == 2 && ok) {
+			char sql[PX_GID_MAX + 64], pgid[PX_GID_MAX + 16];
+			j->undoing = 1;
+			if (pg_gid(a, j, pgid, sizeof(pgid)) == 0) {
+				snprintf(sql, sizeof(sql), "ROLLBACK PREPARED '%s'", pgid);
+				send_sql(a, c, sql, -1, NULL);
+			} else {
+				finish_job(a, c, PA_DB_LOST, 0, NULL, NULL, 0);
+			}
+		} else if (j->must_fail == 1) { /* its ROLLBACK */
+			finish_job(a, c, c->err ? PA_DB_LOST : PA_DB_FAILED, 0, NULL, NULL, 0);
+		} else {
+			finish_job(a, c, ok ? PA_DB_OK : PA_DB_FAILED, 0, NULL, NULL, 0);
+		}
+		return;
+	}
 	case PA_DB_ROLLBACK:
 		PQclear(res);
 		finish_job(a, c, c->err ? PA_DB_FAILED : PA_DB_OK, 0, NULL, NULL, 0);
@@ -698,6 +783,14 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 		ExecStatusType st = PQresultStatus(r);
 		if (c->pipeline) {
 			c->presults++;
+			if (st == PGRES_PIPELINE_SYNC && c->job && c->job->then && c->job->then->piped) {
+				/* The statement's end; its PREPARE's results follow. */
+				PQclear(r);
+				query_done(a, c);
+				if (c->state != C_BUSY)
+					return;
+				continue;
+			}
 			if (st == PGRES_PIPELINE_SYNC) {
 				PQclear(r);
 				c->pipeline = 0;
@@ -713,7 +806,7 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 				PQclear(r);
 				continue;
 			}
-			if (c->presults == 1 && st == PGRES_COMMAND_OK) {
+			if (c->pbegin && c->presults == 1 && st == PGRES_COMMAND_OK) {
 				PQclear(r); /* BEGIN's */
 				continue;
 			}
@@ -736,6 +829,26 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 }
 
 /* ------------------------------------------------------ core actions */
+
+/* A PREPARE of a gid whose statement has not been sent yet (it waits for a
+ * connection, or behind another statement) rides on that statement: both
+ * leave in one pipeline.  Returns 1 if attached. */
+static int pipe_behind(struct agent *a, struct job *p)
+{
+	struct job *last = NULL;
+	struct conn *c = borrowed_by(a, p->gid);
+	if (c) {
+		last = c->qtail; /* the gid's own queue: its last job */
+	} else {
+		for (struct job *j = a->newq; j; j = j->next) /* every gid's first statement */
+			if (!strcmp(j->gid, p->gid))
+				last = j;
+	}
+	if (!last || last->kind != PA_DB_EXEC || last->then)
+		return 0;
+	last->then = p;
+	return 1;
+}
 
 static void take_action(struct agent *a, size_t k)
 {
@@ -773,6 +886,8 @@ static void take_action(struct agent *a, size_t k)
 		break;
 	case PA_DB_PREPARE:
 	case PA_DB_ROLLBACK:
+		if (j->kind == PA_DB_PREPARE && pipe_behind(a, j))
+			break;
 		if ((c = borrowed_by(a, j->gid))) {
 			if (c->state == C_IDLE && !c->job)
 				start_job(a, c, j);

@@ -37,6 +37,7 @@ struct pa_txn {
 	uint8_t ambiguous;  /* maybe voted by an earlier incarnation: see pa_config */
 	struct px_pset pset; /* n == 0: not known (found by a scan) */
 	uint64_t token;     /* of the running database action */
+	uint64_t ptoken;    /* PREPARE pipelined behind the running statement, 0: none */
 	uint32_t next_stmt; /* number of the next statement to run */
 	uint64_t last;      /* last activity */
 	uint64_t next;      /* next retransmission */
@@ -420,8 +421,19 @@ static void on_prepare(struct pa_core *c, struct px_update *u, const struct px_m
 		start_prepare(c, u, t, m->abort);
 		break;
 	case PA_EXEC:
-		t->want_vote = 1;
-		t->want_abort |= m->abort;
+		if (!m->abort && !t->want_abort && !t->ptoken) {
+			/* Pipelined: the driver runs PREPARE TRANSACTION right
+			 * behind the statement, in the same round trip to
+			 * PostgreSQL.  Its contract (pa_core.h): that PREPARE
+			 * succeeds only if the statement did. */
+			uint64_t exec_token = t->token;
+			db(c, u, t, PA_DB_PREPARE);
+			t->ptoken = t->token;
+			t->token = exec_token;
+		} else if (!t->ptoken) {
+			t->want_vote = 1;
+			t->want_abort |= m->abort;
+		}
 		break;
 	case PA_PREPARED:
 		vote(c, u, t, PX_VAL_PREPARED);
@@ -564,6 +576,21 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 	t->token = 0;
 	switch (t->state) {
 	case PA_EXEC:
+		if (t->ptoken) {
+			/* PREPARE is already running behind the statement: its
+			 * result decides the vote (a failed statement makes it
+			 * fail; a lost connection loses it too). */
+			if (ev->result)
+				px_update_send(u, t->exec_to, ev->result, 0);
+			else if (ev->status == PA_DB_LOST)
+				exec_reply(u, t->exec_to, t->exec_req, gid_of(t), PX_EXEC_ERROR,
+					   "database connection lost; transaction rolled back");
+			t->token = t->ptoken;
+			t->ptoken = 0;
+			t->want_vote = 0;
+			set_state(c, t, PA_PREPARING);
+			break;
+		}
 		set_state(c, t, ev->status == PA_DB_OK ? PA_OPEN : ev->status == PA_DB_FAILED ? PA_DOOMED : PA_GONE);
 		if (ev->result)
 			px_update_send(u, t->exec_to, ev->result, 0);

@@ -6,6 +6,15 @@
  * runs the database actions it asks for in update.db[*] and reports each
  * result as a PA_EV_DB event with the action's token.
  *
+ * A PREPARE that arrives while a statement runs is handed to the driver
+ * at once (PA_DB_PREPARE while the gid's PA_DB_EXEC is still running), so
+ * that PREPARE TRANSACTION can follow the statement in the same round trip.
+ * The driver's contract for such a pipelined PREPARE: it reports the
+ * statement's result first and the PREPARE's second, and the PREPARE
+ * reports PA_DB_OK only if the statement's result was PA_DB_OK (a failed
+ * statement leaves the transaction rolled back: PA_DB_FAILED; a lost
+ * connection: PA_DB_LOST).
+ *
  * The agent keeps no durable state of its own: PostgreSQL's prepared
  * transactions and the coordinators hold everything.  Its ballot-0 vote
  * obeys protocol.md section 3: `prepared` only after PREPARE succeeded (or a

@@ -361,6 +361,39 @@ static void test_sql_error_aborts_everywhere(void **state)
 	pc_txn_free(&t);
 	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id >= 50"), 0);
 	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id = 40"), 1);
+	/* The agent pipelines PREPARE TRANSACTION behind the statement; a
+	 * statement that fails in the agent, not in PostgreSQL, must still
+	 * keep that PREPARE from preparing what ran before it: refused (a
+	 * COMMIT inside), after an earlier statement and as the first one;
+	 * and a result too large to send (PostgreSQL ran it, and prepared). */
+	assert_int_equal(pc_begin(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (60)", 0, NULL, NULL), 0);
+	struct pc_stmt st6[2] = {{.participant = "a", .sql = "COMMIT"}, {.participant = "b", .sql = "INSERT INTO t VALUES (60)"}};
+	assert_int_equal(pc_exec_commit(t, st6, 2, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	pc_rows_free(&st6[0].rows);
+	pc_rows_free(&st6[1].rows);
+	pc_txn_free(&t);
+	assert_int_equal(pc_begin(pc, &t), 0);
+	struct pc_stmt st7[2] = {{.participant = "a", .sql = "ROLLBACK"}, {.participant = "b", .sql = "INSERT INTO t VALUES (61)"}};
+	assert_int_equal(pc_exec_commit(t, st7, 2, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	pc_rows_free(&st7[0].rows);
+	pc_rows_free(&st7[1].rows);
+	pc_txn_free(&t);
+	char wide[8192];
+	int wl = snprintf(wide, sizeof(wide), "INSERT INTO t VALUES (62) RETURNING id");
+	for (int i = 0; i < 1100; i++) /* more columns than a result may carry */
+		wl += snprintf(wide + wl, sizeof(wide) - (size_t)wl, ",id");
+	assert_int_equal(pc_begin(pc, &t), 0);
+	struct pc_stmt st8[2] = {{.participant = "a", .sql = wide}, {.participant = "b", .sql = "INSERT INTO t VALUES (62)"}};
+	assert_int_equal(pc_exec_commit(t, st8, 2, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	pc_rows_free(&st8[0].rows);
+	pc_rows_free(&st8[1].rows);
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id >= 60"), 0);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id >= 60"), 0);
 	/* wait=decided: applied soon after */
 	wait_no_doubt(c, names, 2, 5000);
 	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id = 40"), 1);

@@ -92,6 +92,7 @@ struct dbact {
 	uint8_t *frame;
 	uint32_t flen;
 	int cancelled;
+	uint64_t at; /* when it completes */
 	struct dbact *next;
 };
 
@@ -809,10 +810,17 @@ static void db_schedule(struct world *w, int i, const struct pa_db_action *a, co
 		d->frame = dup_bytes(u->arena + a->msg_off, a->msg_len);
 		d->flen = a->msg_len;
 	}
+	uint64_t lat = a->kind == PA_DB_PREPARE || a->kind == PA_DB_COMMIT_PREPARED ? 2 + rnd(w, 5) : 1 + rnd(w, 3);
+	d->at = w->now + lat;
+	/* One connection per gid runs its actions in order: a PREPARE
+	 * pipelined behind a running statement completes after it. */
+	for (struct dbact *o = nd->acts; o; o = o->next)
+		if (!o->cancelled && o->kind == PA_DB_EXEC && o->gid_len == d->gid_len &&
+		    !memcmp(o->gid, d->gid, d->gid_len) && o->at >= d->at)
+			d->at = o->at + 1;
 	d->next = nd->acts;
 	nd->acts = d;
-	uint64_t lat = a->kind == PA_DB_PREPARE || a->kind == PA_DB_COMMIT_PREPARED ? 2 + rnd(w, 5) : 1 + rnd(w, 3);
-	struct ev *e = ev_new(w, w->now + lat, EV_DB, i);
+	struct ev *e = ev_new(w, d->at, EV_DB, i);
 	e->act = d;
 }
 

@@ -291,6 +291,49 @@ static void test_exec_runs_and_replies(void **state)
 	p_close(&d);
 }
 
+/* Rule: a PREPARE that arrives while the statement runs goes to the
+ * driver at once (pipelined behind it); the statement's result goes to the
+ * client, and the PREPARE's result alone decides the vote: `prepared` when
+ * it succeeded, `aborted` when the failed statement made it fail. */
+static void test_prepare_pipelined_behind_statement(void **state)
+{
+	(void)state;
+	for (int fail = 0; fail < 2; fail++) {
+		struct pdrv d;
+		char gb[64];
+		struct px_msg m, out;
+		p_open(&d, 10, 0);
+		struct px_str g = mkgid(gb, 1);
+		m = mexec(g, 0);
+		p_msg(&d, CLIENT(9), &m);
+		uint64_t etok = only_db(&d.u, PA_DB_EXEC, g)->token;
+		m = mprepare(g, 0);
+		p_msg(&d, CLIENT(9), &m); /* same batch: the statement has not answered */
+		assert_int_equal(d.u.ndb, 2);
+		assert_int_equal(d.u.db[1].kind, PA_DB_PREPARE);
+		uint64_t ptok = d.u.db[1].token;
+		assert_true(ptok != etok);
+		px_update_reset(&d.u);
+
+		struct px_msg r = mresult(g, 100, fail ? PX_EXEC_SQLERR : PX_EXEC_OK);
+		p_db(&d, etok, fail ? PA_DB_FAILED : PA_DB_OK, 0, &r);
+		assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+		assert_int_equal(nsent(&d.u, PX_MSG_2A), 0); /* nothing voted before PREPARE answers */
+		assert_int_equal(d.u.ndb, 0);                /* no second PREPARE, no ROLLBACK */
+		px_update_reset(&d.u);
+
+		p_db(&d, ptok, fail ? PA_DB_FAILED : PA_DB_OK, 0, NULL);
+		assert_true(nsent(&d.u, PX_MSG_2A) >= 1);
+		for (size_t k = 0; k < d.u.nnow; k++) {
+			struct px_msg v;
+			assert_int_equal(px_decode(px_update_ptr(&d.u, d.u.now[k].off), d.u.now[k].len, &v), PX_EOK);
+			if (v.type == PX_MSG_2A)
+				assert_int_equal(v.u.m2a.val, fail ? PX_VAL_ABORTED : PX_VAL_PREPARED);
+		}
+		p_close(&d);
+	}
+}
+
 /* Rule: a duplicate EXEC (same stmt) is neither run again nor answered. */
 static void test_exec_duplicate_ignored(void **state)
 {
@@ -724,6 +767,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exec_runs_and_replies),
 		cmocka_unit_test(test_exec_duplicate_ignored),
+		cmocka_unit_test(test_prepare_pipelined_behind_statement),
 		cmocka_unit_test(test_exec_unknown_gid_refused),
 		cmocka_unit_test(test_exec_out_of_order_dooms),
 		cmocka_unit_test(test_prepare_ok_votes_prepared),
