@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -63,6 +64,26 @@ struct worker {
 	size_t nlat;
 	char err[300];
 };
+
+/* The machine's busy CPU time so far, in ms (all CPUs; /proc/stat's user,
+ * nice, system, irq and softirq; not steal), or -1.  Everything of a run (the
+ * clients, PostgreSQL, the agents and coordinators) runs on this machine,
+ * so busy time over committed transactions is what one costs, whatever
+ * the neighbours do to the clock. */
+static double busy_ms(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	if (!f)
+		return -1;
+	unsigned long long v[8] = {0};
+	int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		       &v[6], &v[7]);
+	fclose(f);
+	if (n != 8)
+		return -1;
+	long hz = sysconf(_SC_CLK_TCK);
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) * 1000.0 / (double)(hz > 0 ? hz : 100);
+}
 
 static double now_ms(void)
 {
@@ -314,12 +335,12 @@ int main(int argc, char **argv)
 	}
 	struct timespec warm = {1, 0};
 	nanosleep(&warm, NULL);
-	double t0 = now_ms();
+	double t0 = now_ms(), b0 = busy_ms();
 	g_measure = 1;
 	struct timespec run = {g_seconds, 0};
 	nanosleep(&run, NULL);
 	g_measure = 0;
-	double secs = (now_ms() - t0) / 1000.0;
+	double secs = (now_ms() - t0) / 1000.0, busy = b0 >= 0 ? busy_ms() - b0 : -1;
 	g_stop = 1;
 	for (int i = 0; i < g_clients; i++)
 		pthread_join(th[i], NULL);
@@ -347,8 +368,10 @@ int main(int argc, char **argv)
 	double p50 = n ? all_lat[n / 2] : 0, p99 = n ? all_lat[(size_t)((double)n * 0.99)] : 0;
 	double c50 = n ? all_lat2[n / 2] : 0;
 	printf("{\"system\": \"%s\", \"label\": \"%s\", \"clients\": %d, \"seconds\": %.2f, \"committed\": %ld, "
-	       "\"aborted\": %ld, \"errors\": %ld, \"tps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"commit_p50_ms\": %.3f}\n",
-	       sys, g_label, g_clients, secs, committed, aborted, errors, (double)committed / secs, p50, p99, c50);
+	       "\"aborted\": %ld, \"errors\": %ld, \"tps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"commit_p50_ms\": %.3f, "
+	       "\"cpu_ms_per_txn\": %.3f}\n",
+	       sys, g_label, g_clients, secs, committed, aborted, errors, (double)committed / secs, p50, p99, c50,
+	       busy >= 0 && committed ? busy / (double)committed : 0.0);
 	free(all_lat);
 	free(all_lat2);
 	free(w);

@@ -124,18 +124,20 @@ for r in runs:
 for key, i in seen.items():
     g = groups[key]
     m = dict(g[0])
-    for f in ("tps", "p50_ms", "p99_ms", "commit_p50_ms"):
-        m[f] = statistics.median(x[f] for x in g)
+    for f in ("tps", "p50_ms", "p99_ms", "commit_p50_ms", "cpu_ms_per_txn"):
+        m[f] = statistics.median(x.get(f, 0) for x in g)
     m["reps"] = len(g)
     rows[i] = m
 json.dump(rows, open(out + "/results.json", "w"), indent=1)
 print()
 print("medians of %s runs each, the systems taking turns" % (max(r.get("reps", 1) for r in rows) if rows else 0))
-print("%-52s %7s %10s %9s %9s" % ("system", "clients", "tps", "p50 ms", "p99 ms"))
+print("%-52s %7s %10s %9s %9s %8s" % ("system", "clients", "tps", "p50 ms", "p99 ms", "cpu ms"))
 msgs = [r for r in rows if r["system"] == "messages"]
 rows = [r for r in rows if r["system"] != "messages"]
 for r in rows:
-    print("%-52s %7s %10.1f %9.3f %9.3f" % (r["label"], r.get("clients", "-"), r["tps"], r.get("p50_ms", 0), r.get("p99_ms", 0)))
+    cpu = r.get("cpu_ms_per_txn")
+    print("%-52s %7s %10.1f %9.3f %9.3f %8s" % (r["label"], r.get("clients", "-"), r["tps"], r.get("p50_ms", 0),
+                                              r.get("p99_ms", 0), "%.3f" % cpu if cpu else "-"))
 def get(label, c):
     for r in rows:
         if r["label"].startswith(label) and r.get("clients") == c:
@@ -149,6 +151,9 @@ if b1 and b1l and b2:
     print("target: B2 applied p50 @1 client / B1L = %.2f (want <= 1.0)" % (b2["p50_ms"] / b1l["p50_ms"]))
 if b1_32 and b2_32:
     print("target: B2 applied tps @32 / B1 tps @32 = %.2f (want >= 0.8)" % (b2_32["tps"] / b1_32["tps"]))
+    if b1_32.get("cpu_ms_per_txn") and b2_32.get("cpu_ms_per_txn"):
+        print("  CPU per transaction @32: B1 %.3f ms, B2 %.3f ms (2 CPUs; B1/B2 = %.2f)" % (
+            b1_32["cpu_ms_per_txn"], b2_32["cpu_ms_per_txn"], b1_32["cpu_ms_per_txn"] / b2_32["cpu_ms_per_txn"]))
 if b3:
     print("target: B3 decisions/s = %.0f (want >= 30000)" % b3[0]["tps"])
 for m in msgs:

@@ -91,7 +91,9 @@ struct pc_result {
  * Connect to the cluster described by a configuration file (README.md,
  * "Cluster configuration").  Does not wait for any replica: connections are
  * made in the background and requests find a live one.  Returns 0 and
- * *out, or a PC_E* code with a message in err (errcap bytes).
+ * *out, or a PC_E* code with a message in err (errcap bytes).  All the
+ * connections of a process share one ZeroMQ context (one I/O thread); a
+ * process that forks uses connections made after the fork in the child.
  */
 int pc_connect(const char *config_path, struct pc_conn **out, char *err, size_t errcap);
 /* Close the connection and free it; sets *c to NULL.  NULL-safe. */

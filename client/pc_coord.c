@@ -323,7 +323,7 @@ static int check_gid(struct pc_conn *c, const char *gid)
 }
 
 /* Commit (abort == 0) or roll back, with retries; see paxcommit.h. */
-int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int prepare_sent,
+int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int flags,
 		  uint32_t timeout_ms, struct pc_result *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -348,8 +348,10 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 		m.u.commit_req.req = req;
 		m.u.commit_req.gid = px_str_of(gid, (uint32_t)strlen(gid));
 		m.u.commit_req.wait = wait == PC_WAIT_DECIDED ? PX_WAIT_DECIDED : PX_WAIT_APPLIED;
-		if (prepare_sent)
+		if (flags & PC_DECIDE_PREPARE_SENT)
 			m.u.commit_req.wait |= PX_WAIT_PREPARE_SENT;
+		if ((flags & PC_DECIDE_ACKS_HERE) && wait != PC_WAIT_DECIDED)
+			m.u.commit_req.wait |= PX_WAIT_ACKS_TO_CLIENT;
 		m.u.commit_req.pset = ps;
 	}
 	int n = c->cfg.ncoord;
@@ -362,6 +364,7 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 	struct acks ak = {.ps = &ps};
 	int busy = 0;   /* the last answer was "busy" */
 	int silent = 0; /* no answer since the last send */
+	int sends = 0;
 	for (;;) {
 		uint64_t now = pc_mono_ms();
 		if (now >= deadline) {
@@ -371,6 +374,10 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 			return 0;
 		}
 		if (now >= next_send) {
+			if (sends++ && m.type == PX_MSG_COMMIT_REQ)
+				/* Asking again: perhaps an ack was lost, so the
+				 * leader's answer is wanted after all. */
+				m.u.commit_req.wait &= (uint8_t)~PX_WAIT_ACKS_TO_CLIENT;
 			if ((e = send_msg(c, target, &m)))
 				return e;
 			next_send = now + patience;

@@ -34,9 +34,13 @@ struct pc_conn {
 	char err[600];
 };
 
-/* Commit (abort == 0) or roll back gid, with retries (pc_commit_gid);
- * prepare_sent: the caller sent PREPARE to every participant itself. */
-int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int prepare_sent,
+/* pc_decide flags: the caller sent PREPARE to every participant itself;
+ * every participant ran a statement of this connection's, so it
+ * acknowledges the decision here too (wait=applied needs no OUTCOME). */
+#define PC_DECIDE_PREPARE_SENT 1
+#define PC_DECIDE_ACKS_HERE 2
+/* Commit (abort == 0) or roll back gid, with retries (pc_commit_gid). */
+int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int flags,
 	      uint32_t timeout_ms, struct pc_result *res);
 uint64_t pc_mono_ms(void);
 uint64_t pc_wall_ms(void);

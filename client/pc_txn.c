@@ -368,7 +368,9 @@ static int commit_with(struct pc_txn *t, int wait, struct pc_result *res, int ba
 			to_agent(t->c, t->pset.rm[i], buf, len, batch);
 	if (batch)
 		px_net_flush(t->c->net);
-	return pc_decide(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED, 0, sent,
+	/* Every participant of t ran a statement of ours: it acks here too. */
+	return pc_decide(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED, 0,
+			 PC_DECIDE_ACKS_HERE | (sent ? PC_DECIDE_PREPARE_SENT : 0),
 			 t->c->commit_timeout_ms, res);
 }
 

@@ -74,7 +74,7 @@ static int status_ok(unsigned v)
 
 static int wait_ok(unsigned v)
 {
-	v &= ~PX_WAIT_PREPARE_SENT;
+	v &= ~(PX_WAIT_PREPARE_SENT | PX_WAIT_ACKS_TO_CLIENT);
 	return v == PX_WAIT_DECIDED || v == PX_WAIT_APPLIED;
 }
 

@@ -101,6 +101,11 @@ enum px_wait { PX_WAIT_DECIDED = 1, PX_WAIT_APPLIED = 2 };
 /* COMMIT_REQ wait flag: the client sent PREPARE to every participant
  * itself, so the leader sends its own only if no decision comes in time. */
 #define PX_WAIT_PREPARE_SENT 0x80u
+/* COMMIT_REQ wait flag, with PX_WAIT_APPLIED: every participant acknowledges
+ * to the client itself (it sent them its statements), so the leader sends
+ * no OUTCOME for a commit that all participants acknowledged.  A client
+ * that asks again (it missed an ack) asks without the flag. */
+#define PX_WAIT_ACKS_TO_CLIENT 0x40u
 
 /* Result status of EXEC. */
 enum px_exec_status {

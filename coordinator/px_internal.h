@@ -43,6 +43,7 @@ struct px_waiter {
 	struct px_addr to;
 	uint64_t req;
 	uint8_t wait; /* PX_WAIT_*; 0: a status request */
+	uint8_t quiet; /* PX_WAIT_ACKS_TO_CLIENT: no reply to an applied commit */
 };
 
 /* Leader/learner state of one gid; only while this replica leads. */

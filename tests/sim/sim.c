@@ -120,6 +120,7 @@ struct client {
 	uint8_t target;
 	uint8_t redirect; /* next send goes to target as is */
 	uint8_t asked_rollback;
+	uint8_t asked; /* commit requests sent for the current gid */
 	uint8_t todo[9]; /* statements still to run, per participant */
 	uint32_t stmt[9]; /* next statement number, per participant */
 	uint64_t outstanding[9]; /* req of the statement awaiting its result */
@@ -1081,6 +1082,12 @@ static void client_request(struct world *w, int i)
 		m.u.commit_req.gid = px_str_of(tr->k.s, tr->k.len);
 		m.u.commit_req.wait = tr->wait;
 		m.u.commit_req.pset = tr->pset;
+		/* As the client library does: every participant ran our
+		 * statements and acks here, so the leader need not answer an
+		 * applied commit; asking again, the client wants the answer. */
+		if (tr->wait == PX_WAIT_APPLIED && !c->asked && chance(w, 2))
+			m.u.commit_req.wait |= PX_WAIT_ACKS_TO_CLIENT;
+		c->asked = 1;
 		if (tr->exec_commit || chance(w, 500)) {
 			/* As the client library does: PREPARE straight to the
 			 * participants, in parallel with the commit request,
@@ -1102,6 +1109,7 @@ static void client_commit(struct world *w, int i)
 {
 	struct client *c = &w->n[i].c;
 	c->asked_rollback = (uint8_t)(c->failed || c->tr->rollback);
+	c->asked = 0;
 	c->state = C_COMMIT;
 	c->deadline = w->now + CLIENT_DEADLINE_MS;
 	client_request(w, i);

@@ -1131,6 +1131,36 @@ static void test_lead_wait_applied(void **state)
 	drv_close(&d);
 }
 
+/* Rule: a commit request whose participants ack to the client itself gets
+ * no OUTCOME once every participant acked a commit (FORGET still goes out);
+ * the same request asked again without the flag is answered. */
+static void test_lead_acks_to_client(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_APPLIED | PX_WAIT_ACKS_TO_CLIENT);
+	drv_flush(&d);
+	for (uint8_t acc = 0; acc < 2; acc++)
+		for (uint16_t rm = 1; rm <= 2; rm++)
+			deliver_2b(&d, acc, g, rm, 0, PX_VAL_PREPARED);
+	drv_flush(&d);
+	m = mack(g, 1, PX_OUT_COMMIT);
+	drv_msg(&d, AGENT(1), &m);
+	m = mack(g, 2, PX_OUT_COMMIT);
+	drv_msg(&d, AGENT(2), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 0);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_FORGET), 3);
+	drv_flush(&d);
+	m = mcommit(5, g, PX_WAIT_APPLIED, pset(2, 1, 2));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	drv_close(&d);
+}
+
 /* Rule: a commit request saying the client sent PREPARE itself gets no
  * PREPARE from the leader at once, only at the retransmission time. */
 static void test_lead_prepare_sent_by_client(void **state)
@@ -1512,6 +1542,7 @@ int main(void)
 		cmocka_unit_test(test_lead_no_majority_across_ballots),
 		cmocka_unit_test(test_lead_wait_applied),
 		cmocka_unit_test(test_lead_prepare_sent_by_client),
+		cmocka_unit_test(test_lead_acks_to_client),
 		cmocka_unit_test(test_lazy_records),
 		cmocka_unit_test(test_lead_abort_majority),
 		cmocka_unit_test(test_lead_commit_unknown_participant),
