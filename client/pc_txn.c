@@ -360,6 +360,10 @@ static int commit_with(struct pc_txn *t, int wait, struct pc_result *res, int ba
 	struct px_msg p = {.type = PX_MSG_PREPARE};
 	p.u.prepare.gid = px_str_of(t->gid, (uint32_t)strlen(t->gid));
 	p.u.prepare.pset = t->pset;
+	/* pc_exec_commit with wait=applied waits for every participant's ack
+	 * anyway: the statements' results may come with it, one message. */
+	if (batch && wait != PC_WAIT_DECIDED)
+		p.u.prepare.abort = PX_PREPARE_LATE_RESULTS;
 	uint8_t buf[512];
 	size_t len;
 	int sent = px_encode(&p, buf, sizeof(buf), &len) == 0;

@@ -386,7 +386,7 @@ static int dec_prepare(struct px_rcur *r, struct px_mprepare *m)
 	memset(m, 0, sizeof(*m));
 	get_gid(r, &m->gid);
 	m->abort = px_get_u8(r);
-	rcheck(r, bool_ok(m->abort));
+	rcheck(r, m->abort <= (PX_PREPARE_ABORT | PX_PREPARE_LATE_RESULTS));
 	get_pset(r, &m->pset, 0);
 	return r->err;
 }
@@ -742,7 +742,7 @@ static void enc_exec_result(struct px_wcur *w,
 static void enc_prepare(struct px_wcur *w, const struct px_mprepare *m)
 {
 	put_gid(w, m->gid);
-	wcheck(w, bool_ok(m->abort));
+	wcheck(w, m->abort <= (PX_PREPARE_ABORT | PX_PREPARE_LATE_RESULTS));
 	px_put_u8(w, m->abort);
 	put_pset(w, &m->pset, 0);
 }

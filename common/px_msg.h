@@ -296,10 +296,14 @@ struct px_mexec_result {
 	uint32_t cells_len;
 };
 
-/* PREPARE: gid, abort u8 (1: roll back and vote aborted), pset */
+/* PREPARE: gid, abort u8 (PX_PREPARE_* bits), pset */
+#define PX_PREPARE_ABORT 1u        /* roll back and vote aborted */
+#define PX_PREPARE_LATE_RESULTS 2u /* (from a client) the results of statements
+				      still running may come with the ack of
+				      the decision, which the client awaits */
 struct px_mprepare {
 	struct px_str gid;
-	uint8_t abort;
+	uint8_t abort; /* PX_PREPARE_* */
 	struct px_pset pset;
 };
 

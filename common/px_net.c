@@ -47,6 +47,8 @@ struct px_net {
 	struct px_net_config cfg;
 	struct batch batch[BATCH_DESTS];
 	int nbatch;
+	struct batch lazy[BATCH_DESTS]; /* px_net_batch_lazy */
+	int nlazy;
 	void *zctx;
 	void *router; /* NULL for clients */
 	struct peer *peer;
@@ -165,8 +167,10 @@ void px_net_destroy(struct px_net **np)
 		zmq_close(n->peer[i].sock);
 	for (size_t i = 0; i < n->qlen; i++)
 		free(n->selfq[(n->qhead + i) % n->qcap].p);
-	for (int i = 0; i < BATCH_DESTS; i++)
+	for (int i = 0; i < BATCH_DESTS; i++) {
 		free(n->batch[i].buf);
+		free(n->lazy[i].buf);
+	}
 	free(n->selfq);
 	free(n->selfcur);
 	px_map_free(&n->climap);
@@ -332,24 +336,25 @@ static void batch_send(struct px_net *n, struct batch *b)
 	b->frames = 0;
 }
 
-void px_net_batch(struct px_net *n, struct px_addr to, const void *frame, size_t len)
+static struct batch *batch_of(struct batch *set, int nset, struct px_addr to)
 {
-	if (self_addr(n, to)) {
-		px_net_send(n, to, frame, len);
-		return;
-	}
-	struct batch *b = NULL;
-	for (int i = 0; i < n->nbatch; i++)
-		if (n->batch[i].to.kind == to.kind && n->batch[i].to.id == to.id) {
-			b = &n->batch[i];
-			break;
-		}
+	for (int i = 0; i < nset; i++)
+		if (set[i].to.kind == to.kind && set[i].to.id == to.id)
+			return &set[i];
+	return NULL;
+}
+
+/* Append len bytes (whole frames) to to's batch in set. */
+static void batch_add(struct px_net *n, struct batch *set, int *nset, struct px_addr to, const void *frame,
+		      size_t len, uint32_t frames)
+{
+	struct batch *b = batch_of(set, *nset, to);
 	if (!b) {
-		if (n->nbatch == BATCH_DESTS) {
+		if (*nset == BATCH_DESTS) {
 			px_net_send(n, to, frame, len); /* too many destinations: unbatched */
 			return;
 		}
-		b = &n->batch[n->nbatch++];
+		b = &set[(*nset)++];
 		b->to = to;
 		b->len = 0;
 		b->frames = 0;
@@ -371,14 +376,56 @@ void px_net_batch(struct px_net *n, struct px_addr to, const void *frame, size_t
 	}
 	memcpy(b->buf + b->len, frame, len);
 	b->len += len;
-	b->frames++;
+	b->frames += frames;
+}
+
+void px_net_batch(struct px_net *n, struct px_addr to, const void *frame, size_t len)
+{
+	if (self_addr(n, to))
+		px_net_send(n, to, frame, len);
+	else
+		batch_add(n, n->batch, &n->nbatch, to, frame, len, 1);
+}
+
+void px_net_batch_lazy(struct px_net *n, struct px_addr to, const void *frame, size_t len)
+{
+	if (self_addr(n, to))
+		px_net_send(n, to, frame, len);
+	else
+		batch_add(n, n->lazy, &n->nlazy, to, frame, len, 1);
+}
+
+int px_net_lazy_pending(const struct px_net *n)
+{
+	for (int i = 0; i < n->nlazy; i++)
+		if (n->lazy[i].len)
+			return 1;
+	return 0;
 }
 
 void px_net_flush(struct px_net *n)
 {
-	for (int i = 0; i < n->nbatch; i++)
-		batch_send(n, &n->batch[i]);
+	for (int i = 0; i < n->nbatch; i++) {
+		/* Lazy frames for the same destination ride along for free,
+		 * first (they are older). */
+		struct batch *b = &n->batch[i], *l = batch_of(n->lazy, n->nlazy, b->to);
+		if (l && l->len && b->len) {
+			batch_add(n, n->lazy, &n->nlazy, l->to, b->buf, b->len, b->frames);
+			b->len = 0;
+			b->frames = 0;
+			batch_send(n, l);
+		} else {
+			batch_send(n, b);
+		}
+	}
 	n->nbatch = 0;
+}
+
+void px_net_flush_lazy(struct px_net *n)
+{
+	for (int i = 0; i < n->nlazy; i++)
+		batch_send(n, &n->lazy[i]);
+	n->nlazy = 0;
 }
 
 size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap)

@@ -98,6 +98,17 @@ int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t le
  */
 void px_net_batch(struct px_net *n, struct px_addr to, const void *frame, size_t len);
 void px_net_flush(struct px_net *n);
+/*
+ * Lazy frames: px_net_batch_lazy() queues a frame that may wait a little
+ * (a few ms; the caller decides): it leaves with the next px_net_flush()
+ * that sends anything else to the same destination, or with
+ * px_net_flush_lazy().  For messages off every critical path (a leader's
+ * FORGET to the other replicas, an agent's ack to a replica): waiting
+ * costs the receiver fewer wakeups.
+ */
+void px_net_batch_lazy(struct px_net *n, struct px_addr to, const void *frame, size_t len);
+int px_net_lazy_pending(const struct px_net *n);
+void px_net_flush_lazy(struct px_net *n);
 
 /* Poll items of every socket (POLLIN).  Returns how many were written (at
  * most cap). */

@@ -101,8 +101,17 @@ int px_update_send(struct px_update *u, struct px_addr to, const struct px_msg *
 	(*v)[*n].to = to;
 	(*v)[*n].off = off;
 	(*v)[*n].len = len;
+	(*v)[*n].lazy = 0;
 	(*n)++;
 	return 0;
+}
+
+int px_update_send_lazy(struct px_update *u, struct px_addr to, const struct px_msg *m)
+{
+	int e = px_update_send(u, to, m, 0);
+	if (!e)
+		u->now[u->nnow - 1].lazy = 1;
+	return e;
 }
 
 uint8_t *px_update_rec(struct px_update *u, uint32_t len)

@@ -33,6 +33,8 @@ struct px_addr {
 struct px_send {
 	struct px_addr to;
 	uint32_t off, len; /* encoded frame in the arena */
+	uint8_t lazy;      /* off every critical path: a driver may hold it a few
+			      ms, or until it sends `to` something else */
 };
 
 struct px_recref {
@@ -90,6 +92,8 @@ void px_update_reset(struct px_update *u);
 /* Encode m into the arena and queue it; held != 0 puts it in `held`.
  * Returns 0, or a px_codec_err / -1 (out of memory, also sets u->oom). */
 int px_update_send(struct px_update *u, struct px_addr to, const struct px_msg *m, int held);
+/* px_update_send (not held), marked lazy (see struct px_send). */
+int px_update_send_lazy(struct px_update *u, struct px_addr to, const struct px_msg *m);
 /* Encode m into the arena without queuing it (e.g. to hand a frame to a
  * database action).  Returns 0 or an error as px_update_send. */
 int px_update_encode(struct px_update *u, const struct px_msg *m, uint32_t *off, uint32_t *len);

@@ -136,6 +136,7 @@ struct daemon {
 	uint64_t now;
 	uint64_t timer_at;
 	uint64_t lazy_since; /* lazy records appended and not synced since (0: none) */
+	uint64_t lazy_send_at; /* lazy frames (FORGET to replicas) leave by then (0: none) */
 	/* counters */
 	uint64_t bad_frames, bad_logged_at, bad_suppressed;
 	uint64_t checkpoints;
@@ -309,14 +310,28 @@ static void trace_msg(const char *dir, struct px_addr who, const uint8_t *frame,
 	      who.id, (int)g.len, g.p, extra);
 }
 
+/* A lazy send (struct px_send: a FORGET to the other replicas) waits up to
+ * this long, or for the next message to its destination, so a follower
+ * wakes once for many. */
+#define LAZY_SEND_MS 5u
+
 static void send_range(struct daemon *d, const struct px_send *s, size_t from, size_t to)
 {
 	/* One ZeroMQ message per destination for the whole range. */
 	for (size_t k = from; k < to; k++) {
-		trace_msg("send", s[k].to, d->u.arena + s[k].off, s[k].len);
-		px_net_batch(d->net, s[k].to, d->u.arena + s[k].off, s[k].len);
+		const uint8_t *f = d->u.arena + s[k].off;
+		trace_msg("send", s[k].to, f, s[k].len);
+		if (s[k].lazy) {
+			px_net_batch_lazy(d->net, s[k].to, f, s[k].len);
+			if (!d->lazy_send_at)
+				d->lazy_send_at = clock_now(d) + LAZY_SEND_MS;
+		} else {
+			px_net_batch(d->net, s[k].to, f, s[k].len);
+		}
 	}
 	px_net_flush(d->net);
+	if (d->lazy_send_at && !px_net_lazy_pending(d->net))
+		d->lazy_send_at = 0; /* they rode along */
 }
 
 /* Lazy records (decisions, forgets) wait at most this long for a sync that
@@ -599,6 +614,11 @@ int main(int argc, char **argv)
 			if (w < timeout)
 				timeout = w;
 		}
+		if (d.lazy_send_at) {
+			long w = d.lazy_send_at > now ? (long)(d.lazy_send_at - now) : 0;
+			if (w < timeout)
+				timeout = w;
+		}
 		if (px_net_pending(d.net))
 			timeout = 0;
 		if (zmq_poll(items, (int)nitems, timeout) < 0) {
@@ -633,6 +653,10 @@ int main(int argc, char **argv)
 			sync_log(&d);
 			flush_round(&d);
 		}
+		if (d.lazy_send_at && clock_now(&d) >= d.lazy_send_at) {
+			px_net_flush_lazy(d.net);
+			d.lazy_send_at = 0;
+		}
 		maybe_checkpoint(&d);
 		if (now >= d.stats_at) {
 			const struct px_replica_stats *s = px_replica_stats(d.rep);
@@ -646,6 +670,7 @@ int main(int argc, char **argv)
 	if (cl_log_sync(d.log, &durable_at_stop)) /* lazy records too */
 		logf_(LV_WARN, "replica=%u final sync of the commit log failed", g_id);
 	logf_(LV_INFO, "replica=%u stopping on signal; everything acknowledged is durable", g_id);
+	px_net_flush_lazy(d.net);
 	px_net_destroy(&d.net);
 	zmq_ctx_term(d.zctx);
 	cl_log_close(&d.log);

@@ -465,7 +465,9 @@ void px_lrn_ack(struct px_replica *r, struct px_update *u, struct px_addr from,
 	struct px_msg f = {.type = PX_MSG_FORGET};
 	f.u.forget.gid = px_txn_gid(t);
 	f.u.forget.outcome = t->outcome;
-	px_send_replicas(r, u, &f, 0);
+	/* Lazy: nobody waits for it, so a follower may get many at once. */
+	for (uint8_t k = 0; k < r->cfg.n; k++)
+		px_update_send_lazy(u, px_addr_of(PX_NODE_REPLICA, k), &f);
 }
 
 void px_lrn_sync(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_msync *m)

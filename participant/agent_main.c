@@ -123,6 +123,7 @@ struct agent {
 	struct job *svc, *svc_tail;   /* waiting for any free connection */
 	struct job *newq, *newq_tail; /* first EXEC of a gid, waiting for a connection */
 	uint64_t now, timer_at, stats_at;
+	uint64_t lazy_send_at; /* acks to replicas leave by then (0: none waiting) */
 	struct pa_stats last;
 	uint64_t bad_frames;
 	char prefix[PX_CFG_NAME_MAX + 2]; /* "<cluster>_" */
@@ -905,6 +906,23 @@ static void take_action(struct agent *a, size_t k)
 	}
 }
 
+/* A lazy send (struct px_send: an ack to a replica, a statement's result
+ * the client will take with the ack) waits up to this long, or for the next
+ * message to its destination, so the receiver wakes once for many. */
+#define LAZY_SEND_MS 5u
+
+static void send_frame(struct agent *a, const struct px_send *s)
+{
+	const uint8_t *f = a->u.arena + s->off;
+	if (s->lazy) {
+		px_net_batch_lazy(a->net, s->to, f, s->len);
+		if (!a->lazy_send_at)
+			a->lazy_send_at = clock_now(a) + LAZY_SEND_MS;
+	} else {
+		px_net_batch(a->net, s->to, f, s->len);
+	}
+}
+
 /* Carry out the update: database actions (which may step the core again
  * and add more), then messages, then the timer. */
 static void flush_update(struct agent *a)
@@ -921,10 +939,12 @@ static void flush_update(struct agent *a)
 			break;
 	}
 	for (size_t k = 0; k < a->u.nnow; k++)
-		px_net_batch(a->net, a->u.now[k].to, a->u.arena + a->u.now[k].off, a->u.now[k].len);
+		send_frame(a, &a->u.now[k]);
 	for (size_t k = 0; k < a->u.nheld; k++)
-		px_net_batch(a->net, a->u.held[k].to, a->u.arena + a->u.held[k].off, a->u.held[k].len);
+		send_frame(a, &a->u.held[k]);
 	px_net_flush(a->net); /* one ZeroMQ message per destination */
+	if (a->lazy_send_at && !px_net_lazy_pending(a->net))
+		a->lazy_send_at = 0; /* they rode along */
 	a->timer_at = px_update_next_timer(&a->u, a->timer_at);
 	px_update_reset(&a->u);
 	a->db_done = 0;
@@ -1165,6 +1185,11 @@ int main(int argc, char **argv)
 			if (w < timeout)
 				timeout = w;
 		}
+		if (a.lazy_send_at) {
+			long w = a.lazy_send_at > now ? (long)(a.lazy_send_at - now) : 0;
+			if (w < timeout)
+				timeout = w;
+		}
 		if (zmq_poll(items, (int)n, timeout) < 0) {
 			if (zmq_errno() == EINTR)
 				continue;
@@ -1213,6 +1238,10 @@ int main(int argc, char **argv)
 			pa_core_step(a.pa, &ev, &a.u);
 		}
 		flush_update(&a);
+		if (a.lazy_send_at && clock_now(&a) >= a.lazy_send_at) {
+			px_net_flush_lazy(a.net);
+			a.lazy_send_at = 0;
+		}
 		if (now >= a.stats_at) {
 			if (memcmp(pa_core_stats(a.pa), &a.last, sizeof(a.last)))
 				log_stats(&a, "");
@@ -1223,6 +1252,7 @@ int main(int argc, char **argv)
 	logf_(LV_INFO, "stopping on signal");
 	for (int i = 0; i < a.nconn; i++)
 		PQfinish(a.conn[i].pg);
+	px_net_flush_lazy(a.net);
 	px_net_destroy(&a.net);
 	zmq_ctx_term(a.zctx);
 	pa_core_destroy(&a.pa);

@@ -33,6 +33,7 @@ struct pa_txn {
 	uint8_t outcome;    /* decision to apply, PX_OUT_NONE if not known */
 	uint8_t want_vote;  /* a prepare request is waiting on a running action */
 	uint8_t want_abort; /* ... and it asked to roll back */
+	uint8_t late_result; /* the client takes the running statement's result with the ack */
 	uint8_t unknown;    /* replicas answering UNKNOWN_GID (bitmask) */
 	uint8_t ambiguous;  /* maybe voted by an earlier incarnation: see pa_config */
 	struct px_pset pset; /* n == 0: not known (found by a scan) */
@@ -287,7 +288,8 @@ static void ack(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 	/* To the leader that sent the decision (only a leader sends one);
 	 * to every replica when the outcome came another way. */
 	if (t->decider)
-		px_update_send(u, px_addr_of(PX_NODE_REPLICA, (uint64_t)(t->decider - 1)), &m, 0);
+		/* lazy: the client has its own ack; the leader only forgets */
+		px_update_send_lazy(u, px_addr_of(PX_NODE_REPLICA, (uint64_t)(t->decider - 1)), &m);
 	else
 		to_replicas(c, u, &m);
 	/* And to the client that ran the statements here: with an ack from
@@ -418,10 +420,10 @@ static void on_prepare(struct pa_core *c, struct px_update *u, const struct px_m
 	switch (t->state) {
 	case PA_OPEN:
 	case PA_DOOMED:
-		start_prepare(c, u, t, m->abort);
+		start_prepare(c, u, t, m->abort & PX_PREPARE_ABORT);
 		break;
 	case PA_EXEC:
-		if (!m->abort && !t->want_abort && !t->ptoken) {
+		if (!(m->abort & PX_PREPARE_ABORT) && !t->want_abort && !t->ptoken) {
 			/* Pipelined: the driver runs PREPARE TRANSACTION right
 			 * behind the statement, in the same round trip to
 			 * PostgreSQL.  Its contract (pa_core.h): that PREPARE
@@ -430,9 +432,10 @@ static void on_prepare(struct pa_core *c, struct px_update *u, const struct px_m
 			db(c, u, t, PA_DB_PREPARE);
 			t->ptoken = t->token;
 			t->token = exec_token;
+			t->late_result = (m->abort & PX_PREPARE_LATE_RESULTS) != 0;
 		} else if (!t->ptoken) {
 			t->want_vote = 1;
-			t->want_abort |= m->abort;
+			t->want_abort |= m->abort & PX_PREPARE_ABORT;
 		}
 		break;
 	case PA_PREPARED:
@@ -580,7 +583,9 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 			/* PREPARE is already running behind the statement: its
 			 * result decides the vote (a failed statement makes it
 			 * fail; a lost connection loses it too). */
-			if (ev->result)
+			if (ev->result && t->late_result)
+				px_update_send_lazy(u, t->exec_to, ev->result); /* leaves with the ack */
+			else if (ev->result)
 				px_update_send(u, t->exec_to, ev->result, 0);
 			else if (ev->status == PA_DB_LOST)
 				exec_reply(u, t->exec_to, t->exec_req, gid_of(t), PX_EXEC_ERROR,

@@ -1096,6 +1096,8 @@ static void client_request(struct world *w, int i)
 			struct px_msg p = {.type = PX_MSG_PREPARE};
 			p.u.prepare.gid = m.u.commit_req.gid;
 			p.u.prepare.pset = tr->pset;
+			if (tr->exec_commit && tr->wait == PX_WAIT_APPLIED && chance(w, 2))
+				p.u.prepare.abort = PX_PREPARE_LATE_RESULTS; /* as the library does */
 			for (uint16_t k = 0; k < tr->pset.n; k++)
 				client_send(w, i, px_addr_of(PX_NODE_AGENT, tr->pset.rm[k]), &p);
 		}

@@ -1672,8 +1672,13 @@ static void test_bad_enum_client(void **state)
 	assert_int_equal(raw_outcome(PX_ST_ERROR, 0), PX_EOK);
 	assert_int_equal(raw_outcome(0, 0), PX_EVALUE);
 	assert_int_equal(raw_outcome(PX_ST_ERROR + 1, 0), PX_EVALUE);
-	assert_int_equal(raw_prepare(1, 3, IDS3), PX_EOK);
-	assert_int_equal(raw_prepare(2, 3, IDS3), PX_EVALUE);
+	assert_int_equal(raw_prepare(PX_PREPARE_ABORT, 3, IDS3), PX_EOK);
+	assert_int_equal(raw_prepare(PX_PREPARE_LATE_RESULTS, 3, IDS3), PX_EOK);
+	assert_int_equal(raw_prepare(4, 3, IDS3), PX_EVALUE);
+	/* the commit request's flag bits, alone or together */
+	assert_int_equal(raw_commit_req(PX_WAIT_APPLIED | PX_WAIT_PREPARE_SENT | PX_WAIT_ACKS_TO_CLIENT, 3, IDS3), PX_EOK);
+	assert_int_equal(raw_commit_req(PX_WAIT_ACKS_TO_CLIENT, 3, IDS3), PX_EVALUE);
+	assert_int_equal(raw_commit_req(PX_WAIT_APPLIED | 0x20, 3, IDS3), PX_EVALUE);
 }
 
 static int raw_exec_status(uint8_t status)
@@ -1726,7 +1731,7 @@ static void test_encoder_rejects_bad_enums(void **state)
 	BAD(PX_MSG_OUTCOME, outcome.status, 0);
 	BAD(PX_MSG_OUTCOME, outcome.status, 8);
 	BAD(PX_MSG_EXEC_RESULT, exec_result.status, 5);
-	BAD(PX_MSG_PREPARE, prepare.abort, 2);
+	BAD(PX_MSG_PREPARE, prepare.abort, 4);
 	BAD(PX_MSG_VOTE, vote.val, PX_VAL_NONE);
 #undef BAD
 	free(m);

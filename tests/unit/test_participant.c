@@ -293,12 +293,14 @@ static void test_exec_runs_and_replies(void **state)
 
 /* Rule: a PREPARE that arrives while the statement runs goes to the
  * driver at once (pipelined behind it); the statement's result goes to the
- * client, and the PREPARE's result alone decides the vote: `prepared` when
- * it succeeded, `aborted` when the failed statement made it fail. */
+ * client (lazily when the client said it takes results with the ack), and
+ * the PREPARE's result alone decides the vote: `prepared` when it
+ * succeeded, `aborted` when the failed statement made it fail. */
 static void test_prepare_pipelined_behind_statement(void **state)
 {
 	(void)state;
-	for (int fail = 0; fail < 2; fail++) {
+	for (int v = 0; v < 4; v++) {
+		int fail = v & 1, late = v >> 1;
 		struct pdrv d;
 		char gb[64];
 		struct px_msg m, out;
@@ -307,7 +309,7 @@ static void test_prepare_pipelined_behind_statement(void **state)
 		m = mexec(g, 0);
 		p_msg(&d, CLIENT(9), &m);
 		uint64_t etok = only_db(&d.u, PA_DB_EXEC, g)->token;
-		m = mprepare(g, 0);
+		m = mprepare(g, late ? PX_PREPARE_LATE_RESULTS : 0);
 		p_msg(&d, CLIENT(9), &m); /* same batch: the statement has not answered */
 		assert_int_equal(d.u.ndb, 2);
 		assert_int_equal(d.u.db[1].kind, PA_DB_PREPARE);
@@ -318,6 +320,8 @@ static void test_prepare_pipelined_behind_statement(void **state)
 		struct px_msg r = mresult(g, 100, fail ? PX_EXEC_SQLERR : PX_EXEC_OK);
 		p_db(&d, etok, fail ? PA_DB_FAILED : PA_DB_OK, 0, &r);
 		assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+		assert_int_equal(d.u.nnow, 1);
+		assert_int_equal(d.u.now[0].lazy, late);
 		assert_int_equal(nsent(&d.u, PX_MSG_2A), 0); /* nothing voted before PREPARE answers */
 		assert_int_equal(d.u.ndb, 0);                /* no second PREPARE, no ROLLBACK */
 		px_update_reset(&d.u);
