@@ -65,6 +65,11 @@ struct px_net {
 	zmq_msg_t cur;
 	int cur_open;
 	size_t rr; /* next socket to read (fairness) */
+	/* px_net_polled: sockets the last poll found readable (bit s: socket
+	 * s in px_net_pollitems order); only those are tried.  Trying an
+	 * empty ZeroMQ socket costs a system call. */
+	uint64_t ready;
+	int use_ready;
 	struct px_net_stats st;
 };
 
@@ -554,6 +559,8 @@ int px_net_recv(struct px_net *n, struct px_addr *from, const uint8_t **data, si
 	size_t nsock = (n->router ? 1 : 0) + n->npeer;
 	for (size_t k = 0; k < nsock; k++) {
 		size_t s = (n->rr + k) % nsock;
+		if (n->use_ready && s < 64 && !((n->ready >> s) & 1))
+			continue;
 		zmq_msg_init(&n->cur);
 		n->cur_open = 1;
 		int rc;
@@ -574,8 +581,20 @@ int px_net_recv(struct px_net *n, struct px_addr *from, const uint8_t **data, si
 		n->cur_open = 0;
 		if (rc < 0)
 			return -1;
+		if (s < 64)
+			n->ready &= ~(1ULL << s); /* drained: not again until the next poll */
 	}
 	return 0;
+}
+
+void px_net_polled(struct px_net *n, const zmq_pollitem_t *items, size_t nitems)
+{
+	size_t nsock = (n->router ? 1 : 0) + n->npeer;
+	n->use_ready = nsock <= 64; /* more sockets (many participants): try all */
+	n->ready = 0;
+	for (size_t s = 0; n->use_ready && s < nitems && s < nsock; s++)
+		if (items[s].revents & ZMQ_POLLIN)
+			n->ready |= 1ULL << s;
 }
 
 int px_net_split(const uint8_t *data, size_t len, size_t *off, const uint8_t **frame, size_t *flen)

@@ -114,6 +114,11 @@ void px_net_flush_lazy(struct px_net *n);
  * most cap). */
 size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap);
 
+/* After zmq_poll over px_net_pollitems' items (first nitems of them):
+ * px_net_recv then tries only the sockets the poll found readable.  A
+ * caller that never calls it has every socket tried each time. */
+void px_net_polled(struct px_net *n, const zmq_pollitem_t *items, size_t nitems);
+
 /* 1 if messages to self are waiting (poll with timeout 0). */
 int px_net_pending(const struct px_net *n);
 

@@ -627,6 +627,7 @@ int main(int argc, char **argv)
 			logf_(LV_ERROR, "replica=%u zmq_poll: %s", g_id, zmq_strerror(zmq_errno()));
 			return EXIT_RUNTIME;
 		}
+		px_net_polled(d.net, items, nitems);
 		for (unsigned k = 0; k < BATCH_MAX; k++) {
 			struct px_addr from;
 			const uint8_t *data;

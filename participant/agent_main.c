@@ -1196,6 +1196,7 @@ int main(int argc, char **argv)
 			logf_(LV_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
 			return EXIT_RUNTIME;
 		}
+		px_net_polled(a.net, items, nz);
 		for (size_t k = nz; k < n; k++)
 			if (items[k].revents)
 				conn_io(&a, &a.conn[item_conn[k]], items[k].revents & ZMQ_POLLIN,

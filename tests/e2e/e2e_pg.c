@@ -366,32 +366,27 @@ static void test_sql_error_aborts_everywhere(void **state)
 	 * keep that PREPARE from preparing what ran before it: refused (a
 	 * COMMIT inside), after an earlier statement and as the first one;
 	 * and a result too large to send (PostgreSQL ran it, and prepared). */
-	assert_int_equal(pc_begin(pc, &t), 0);
-	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (60)", 0, NULL, NULL), 0);
-	struct pc_stmt st6[2] = {{.participant = "a", .sql = "COMMIT"}, {.participant = "b", .sql = "INSERT INTO t VALUES (60)"}};
-	assert_int_equal(pc_exec_commit(t, st6, 2, PC_WAIT_APPLIED, &r), 0);
-	assert_int_equal(r.outcome, PC_ABORTED);
-	pc_rows_free(&st6[0].rows);
-	pc_rows_free(&st6[1].rows);
-	pc_txn_free(&t);
-	assert_int_equal(pc_begin(pc, &t), 0);
-	struct pc_stmt st7[2] = {{.participant = "a", .sql = "ROLLBACK"}, {.participant = "b", .sql = "INSERT INTO t VALUES (61)"}};
-	assert_int_equal(pc_exec_commit(t, st7, 2, PC_WAIT_APPLIED, &r), 0);
-	assert_int_equal(r.outcome, PC_ABORTED);
-	pc_rows_free(&st7[0].rows);
-	pc_rows_free(&st7[1].rows);
-	pc_txn_free(&t);
 	char wide[8192];
 	int wl = snprintf(wide, sizeof(wide), "INSERT INTO t VALUES (62) RETURNING id");
 	for (int i = 0; i < 1100; i++) /* more columns than a result may carry */
 		wl += snprintf(wide + wl, sizeof(wide) - (size_t)wl, ",id");
-	assert_int_equal(pc_begin(pc, &t), 0);
-	struct pc_stmt st8[2] = {{.participant = "a", .sql = wide}, {.participant = "b", .sql = "INSERT INTO t VALUES (62)"}};
-	assert_int_equal(pc_exec_commit(t, st8, 2, PC_WAIT_APPLIED, &r), 0);
-	assert_int_equal(r.outcome, PC_ABORTED);
-	pc_rows_free(&st8[0].rows);
-	pc_rows_free(&st8[1].rows);
-	pc_txn_free(&t);
+	static const struct {
+		const char *before, *on_a, *on_b; /* before: a statement on a first, or NULL */
+	} cases[] = {{"INSERT INTO t VALUES (60)", "COMMIT", "INSERT INTO t VALUES (60)"},
+		     {NULL, "ROLLBACK", "INSERT INTO t VALUES (61)"},
+		     {NULL, NULL, "INSERT INTO t VALUES (62)"}}; /* NULL on_a: the wide one */
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		assert_int_equal(pc_begin(pc, &t), 0);
+		if (cases[k].before)
+			assert_int_equal(pc_exec(t, "a", cases[k].before, 0, NULL, NULL), 0);
+		struct pc_stmt st6[2] = {{.participant = "a", .sql = cases[k].on_a ? cases[k].on_a : wide},
+					 {.participant = "b", .sql = cases[k].on_b}};
+		assert_int_equal(pc_exec_commit(t, st6, 2, PC_WAIT_APPLIED, &r), 0);
+		assert_int_equal(r.outcome, PC_ABORTED);
+		pc_rows_free(&st6[0].rows);
+		pc_rows_free(&st6[1].rows);
+		pc_txn_free(&t);
+	}
 	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id >= 60"), 0);
 	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id >= 60"), 0);
 	/* wait=decided: applied soon after */
@@ -692,6 +687,13 @@ static void test_client_killed_mid_commit(void **state)
 		if (cl_now_ms() > end) {
 			kill(pb, SIGCONT);
 			kill(child, SIGKILL);
+			/* Seen once in many runs and not reproduced: say what the
+			 * daemons saw, for next time. */
+			char cmd[1200];
+			snprintf(cmd, sizeof(cmd), "grep -h '%s\\|WARN\\|ERROR' '%s'/participant.a.log '%s'/coordinator.*.log | tail -40",
+				 gid, c->dir, c->dir);
+			if (system(cmd) != 0)
+				fprintf(stderr, "(nothing in the logs)\n");
 			fail_msg("a never prepared %s", gid);
 		}
 		cl_pause_ms(10);
