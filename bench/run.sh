@@ -46,13 +46,47 @@ cluster() { # dir ncoord
 	done
 }
 
+# CPU ticks so far of the cluster's processes, as "coordinators agents
+# postgres" (PostgreSQL a and b: the postmaster and its children alive now).
+# The agents' database sessions live as long as the agents, so for B2 they
+# are all counted; B0/B1/B1L open their own sessions, which the snapshots
+# miss (their PostgreSQL share is the machine's busy time minus the client).
+ticks() { # dir
+	local d=$1 f p pm co=0 ag=0 pg=0
+	stat_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+	for f in "$d"/coordinator.*.pid; do [[ -f $f ]] && co=$((co + $(stat_ticks "$(cat "$f")"))); done
+	for f in "$d"/participant.a.pid "$d"/participant.b.pid; do [[ -f $f ]] && ag=$((ag + $(stat_ticks "$(cat "$f")"))); done
+	for p in a b; do
+		pm=$(head -1 "$d/pg.$p/postmaster.pid" 2>/dev/null) || continue
+		for f in $pm $(pgrep -P "$pm"); do pg=$((pg + $(stat_ticks "$f"))); done
+	done
+	echo "$co $ag $pg"
+}
+
 one() { # conf clients system label [extra]: one run, appended to the results
-	local conf=$1 c=$2 sys=$3 label=$4 p
+	local conf=$1 c=$2 sys=$3 label=$4 p t0 t1 line
 	shift 4
 	# fresh accounts for every run: an overdraft aborts, and aborts are
 	# not what is measured
 	for p in a b; do psql -X -q -v ON_ERROR_STOP=1 -d "$(conninfo "$conf" $p)" -f sql/demo_bank.sql >/dev/null 2>&1; done
-	"$bin/bench_bank" --config "$conf" --system "$sys" --clients "$c" --seconds "$secs" --label "$label" "$@" | tee -a "$results"
+	t0=$(ticks "$(dirname "$conf")")
+	line=$("$bin/bench_bank" --config "$conf" --system "$sys" --clients "$c" --seconds "$secs" --label "$label" "$@")
+	t1=$(ticks "$(dirname "$conf")")
+	# CPU ms per committed transfer of the coordinators, the agents and (B2
+	# only) PostgreSQL; the snapshots include the 1 s warm-up.
+	python3 - "$line" "$t0" "$t1" "$secs" "$(getconf CLK_TCK)" <<'PY' | tee -a "$results"
+import json, sys
+r = json.loads(sys.argv[1])
+a, b = [list(map(int, x.split())) for x in sys.argv[2:4]]
+secs, hz = float(sys.argv[4]), float(sys.argv[5])
+n = r["committed"] * (secs + 1) / secs if r.get("committed") else 0
+if n:
+    d = [(y - x) * 1000.0 / hz / n for x, y in zip(a, b)]
+    r["coord_cpu_ms_per_txn"], r["agent_cpu_ms_per_txn"] = round(d[0], 3), round(d[1], 3)
+    if r["system"] == "B2":
+        r["pg_cpu_ms_per_txn"] = round(d[2], 3)
+print(json.dumps(r))
+PY
 }
 
 # Each system at each client count, BENCH_REPS times, the systems taking
@@ -124,7 +158,8 @@ for r in runs:
 for key, i in seen.items():
     g = groups[key]
     m = dict(g[0])
-    for f in ("tps", "p50_ms", "p99_ms", "commit_p50_ms", "cpu_ms_per_txn"):
+    for f in ("tps", "p50_ms", "p99_ms", "commit_p50_ms", "cpu_ms_per_txn", "client_cpu_ms_per_txn",
+              "coord_cpu_ms_per_txn", "agent_cpu_ms_per_txn", "pg_cpu_ms_per_txn"):
         m[f] = statistics.median(x.get(f, 0) for x in g)
     m["reps"] = len(g)
     rows[i] = m
@@ -156,6 +191,14 @@ if b1_32 and b2_32:
             b1_32["cpu_ms_per_txn"], b2_32["cpu_ms_per_txn"], b1_32["cpu_ms_per_txn"] / b2_32["cpu_ms_per_txn"]))
 if b3:
     print("target: B3 decisions/s = %.0f (want >= 30000)" % b3[0]["tps"])
+print()
+print("CPU ms per committed transfer by process (medians), %s clients:" % (b2_32 or {}).get("clients", 32))
+print("%-52s %8s %8s %8s %8s %8s" % ("system", "machine", "client", "coords", "agents", "postgres"))
+for r in rows:
+    if r.get("clients") == 32 and r.get("cpu_ms_per_txn"):
+        f = lambda k: "%.3f" % r[k] if r.get(k) else "-"
+        print("%-52s %8s %8s %8s %8s %8s" % (r["label"], f("cpu_ms_per_txn"), f("client_cpu_ms_per_txn"),
+                                             f("coord_cpu_ms_per_txn"), f("agent_cpu_ms_per_txn"), f("pg_cpu_ms_per_txn")))
 for m in msgs:
     print("%s: %.2f measured; Paxos Commit (N+1)(F+3)-2 = %d, Faster Paxos Commit N(2F+3) = %d"
           % (m["label"], m["per_txn"], m["paxos_commit"], m["faster_paxos_commit"]))
