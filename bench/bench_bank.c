@@ -50,8 +50,8 @@ enum sys { S_B0, S_B1, S_B1L, S_B2 };
 static const char *g_config;
 static enum sys g_sys;
 static int g_clients = 1, g_seconds = 5, g_wait = PC_WAIT_APPLIED;
-static int g_exec_commit;
-static double g_slow_ms; /* BENCH_SLOW_MS: print the gids of slower B2 transactions */ /* B2: pc_exec_commit (updates and commit in one round trip) */
+static int g_exec_commit; /* B2: pc_exec_commit (updates and commit in one round trip) */
+static double g_slow_ms;  /* BENCH_SLOW_MS: print the gids of slower B2 transactions */
 static const char *g_label = "";
 static char g_ci[3][1024]; /* conninfo of participants a, b, c */
 static volatile int g_measure, g_stop;

@@ -250,6 +250,52 @@ static int stmts_check(struct pc_conn *c, struct pc_stmt *stmts, int n)
 	return 0;
 }
 
+/* Statements of one parallel call waiting for their results (rc == 1). */
+struct exec_wait {
+	struct pc_txn *t;
+	struct pc_stmt *st;
+	int n;
+	uint16_t rm[PX_PSET_MAX];
+	uint64_t req[PX_PSET_MAX];
+};
+
+static int pending_of(const struct pc_stmt *st, int n)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		k += st[i].rc == 1;
+	return k;
+}
+
+static void exec_result_in(void *ctx, struct px_addr from, const struct px_msg *m)
+{
+	struct exec_wait *w = ctx;
+	if (m->type != PX_MSG_EXEC_RESULT || from.kind != PX_NODE_AGENT)
+		return;
+	for (int i = 0; i < w->n; i++)
+		if (w->st[i].rc == 1 && m->u.exec_result.req == w->req[i] && from.id == w->rm[i])
+			exec_done(w->t, &w->st[i], &m->u.exec_result);
+}
+
+/* Take the statement results that have arrived, without waiting.  Returns
+ * how many statements still wait. */
+static int results_in(struct exec_wait *w)
+{
+	struct px_addr from;
+	const uint8_t *data;
+	size_t dl;
+	while (pending_of(w->st, w->n) && px_net_recv(w->t->c->net, &from, &data, &dl) == 1) {
+		size_t off = 0;
+		const uint8_t *frame;
+		size_t flen;
+		struct px_msg x;
+		while (px_net_split(data, dl, &off, &frame, &flen) == 1)
+			if (px_decode(frame, flen, &x) == 0)
+				exec_result_in(w, from, &x);
+	}
+	return pending_of(w->st, w->n);
+}
+
 int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
 {
 	struct pc_conn *c = t->c;
@@ -261,42 +307,21 @@ int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
 			stmts[i].rc = PC_EDOOMED;
 		return pc_fail(c, PC_EDOOMED, "transaction %s is doomed: %s; roll it back", t->gid, t->why);
 	}
-	uint16_t rm[PX_PSET_MAX];
-	uint64_t req[PX_PSET_MAX];
-	int pending = 0, first_err = 0;
+	struct exec_wait w = {.t = t, .st = stmts, .n = n};
+	int first_err = 0;
 	for (int i = 0; i < n; i++) {
-		int e = exec_send(t, &stmts[i], &rm[i], &req[i], 0);
+		int e = exec_send(t, &stmts[i], &w.rm[i], &w.req[i], 0);
 		if (e) {
 			/* refused before sending (a limit, an unknown participant):
 			 * nothing ran, so the transaction is not doomed */
 			stmts[i].rc = e;
 			if (!first_err)
 				first_err = e;
-		} else {
-			pending++;
 		}
 	}
 	uint64_t deadline = pc_mono_ms() + c->exec_timeout_ms;
-	while (pending) {
-		struct px_addr from;
-		const uint8_t *data;
-		size_t dl;
-		int r;
-		while (pending && (r = px_net_recv(c->net, &from, &data, &dl)) == 1) {
-			size_t off = 0;
-			const uint8_t *frame;
-			size_t flen;
-			while (px_net_split(data, dl, &off, &frame, &flen) == 1) {
-				struct px_msg x;
-				if (px_decode(frame, flen, &x) || x.type != PX_MSG_EXEC_RESULT || from.kind != PX_NODE_AGENT)
-					continue;
-				for (int i = 0; i < n; i++)
-					if (stmts[i].rc == 1 && x.u.exec_result.req == req[i] && from.id == rm[i]) {
-						exec_done(t, &stmts[i], &x.u.exec_result);
-						pending--;
-					}
-			}
-		}
+	for (;;) {
+		int pending = results_in(&w);
 		if (!pending)
 			break;
 		if (pc_mono_ms() >= deadline) {
@@ -378,33 +403,6 @@ static int commit_with(struct pc_txn *t, int wait, struct pc_result *res, int ba
 			 t->c->commit_timeout_ms, res);
 }
 
-/* Statement results that arrive while pc_exec_commit waits for the outcome. */
-struct exec_wait {
-	struct pc_txn *t;
-	struct pc_stmt *st;
-	int n;
-	uint16_t rm[PX_PSET_MAX];
-	uint64_t req[PX_PSET_MAX];
-};
-
-static int pending_of(const struct pc_stmt *st, int n)
-{
-	int k = 0;
-	for (int i = 0; i < n; i++)
-		k += st[i].rc == 1;
-	return k;
-}
-
-static void exec_result_in(void *ctx, struct px_addr from, const struct px_msg *m)
-{
-	struct exec_wait *w = ctx;
-	if (m->type != PX_MSG_EXEC_RESULT || from.kind != PX_NODE_AGENT)
-		return;
-	for (int i = 0; i < w->n; i++)
-		if (w->st[i].rc == 1 && m->u.exec_result.req == w->req[i] && from.id == w->rm[i])
-			exec_done(w->t, &w->st[i], &m->u.exec_result);
-}
-
 int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, struct pc_result *res)
 {
 	struct pc_conn *c = t->c;
@@ -443,19 +441,7 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 	c->side = exec_result_in;
 	c->side_ctx = &w;
 	int e = commit_with(t, wait, res, 1);
-	/* Results already here but not yet read. */
-	const uint8_t *data;
-	size_t dl;
-	struct px_addr from;
-	while (pending_of(stmts, n) && px_net_recv(c->net, &from, &data, &dl) == 1) {
-		size_t off = 0;
-		const uint8_t *frame;
-		size_t flen;
-		struct px_msg x;
-		while (px_net_split(data, dl, &off, &frame, &flen) == 1)
-			if (px_decode(frame, flen, &x) == 0)
-				exec_result_in(&w, from, &x);
-	}
+	results_in(&w); /* results already here but not yet read */
 	c->side = NULL;
 	c->side_ctx = NULL;
 	for (int i = 0; i < n; i++)

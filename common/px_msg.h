@@ -232,7 +232,8 @@ struct px_msync {
 	struct px_sync_entry e[PX_SYNC_MAX];
 };
 
-/* COMMIT_REQ: req u64, gid, wait u8 (PX_WAIT_*, maybe | PX_WAIT_PREPARE_SENT), pset */
+/* COMMIT_REQ: req u64, gid, wait u8 (PX_WAIT_*, with the flags
+ * PX_WAIT_PREPARE_SENT and PX_WAIT_ACKS_TO_CLIENT), pset */
 struct px_mcommit_req {
 	uint64_t req;
 	struct px_str gid;

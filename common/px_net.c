@@ -47,8 +47,9 @@ struct px_net {
 	struct px_net_config cfg;
 	struct batch batch[BATCH_DESTS];
 	int nbatch;
-	struct batch lazy[BATCH_DESTS]; /* px_net_batch_lazy */
+	struct batch lazy[BATCH_DESTS]; /* lazy sends (px_net_queue) */
 	int nlazy;
+	uint64_t lazy_due; /* they leave by then (0: none queued) */
 	void *zctx;
 	void *router; /* NULL for clients */
 	struct peer *peer;
@@ -392,20 +393,20 @@ void px_net_batch(struct px_net *n, struct px_addr to, const void *frame, size_t
 		batch_add(n, n->batch, &n->nbatch, to, frame, len, 1);
 }
 
-void px_net_batch_lazy(struct px_net *n, struct px_addr to, const void *frame, size_t len)
+void px_net_queue(struct px_net *n, const struct px_send *s, const uint8_t *arena, uint64_t now)
 {
-	if (self_addr(n, to))
-		px_net_send(n, to, frame, len);
-	else
-		batch_add(n, n->lazy, &n->nlazy, to, frame, len, 1);
+	if (!s->lazy || self_addr(n, s->to)) {
+		px_net_batch(n, s->to, arena + s->off, s->len);
+		return;
+	}
+	batch_add(n, n->lazy, &n->nlazy, s->to, arena + s->off, s->len, 1);
+	if (!n->lazy_due)
+		n->lazy_due = now + PX_NET_LAZY_MS;
 }
 
-int px_net_lazy_pending(const struct px_net *n)
+uint64_t px_net_lazy_due(const struct px_net *n)
 {
-	for (int i = 0; i < n->nlazy; i++)
-		if (n->lazy[i].len)
-			return 1;
-	return 0;
+	return n->lazy_due;
 }
 
 void px_net_flush(struct px_net *n)
@@ -424,6 +425,11 @@ void px_net_flush(struct px_net *n)
 		}
 	}
 	n->nbatch = 0;
+	int lazy_left = 0;
+	for (int i = 0; i < n->nlazy; i++)
+		lazy_left |= n->lazy[i].len != 0;
+	if (!lazy_left)
+		n->lazy_due = 0; /* they all rode along */
 }
 
 void px_net_flush_lazy(struct px_net *n)
@@ -431,6 +437,7 @@ void px_net_flush_lazy(struct px_net *n)
 	for (int i = 0; i < n->nlazy; i++)
 		batch_send(n, &n->lazy[i]);
 	n->nlazy = 0;
+	n->lazy_due = 0;
 }
 
 size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap)

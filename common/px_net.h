@@ -99,16 +99,29 @@ int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t le
 void px_net_batch(struct px_net *n, struct px_addr to, const void *frame, size_t len);
 void px_net_flush(struct px_net *n);
 /*
- * Lazy frames: px_net_batch_lazy() queues a frame that may wait a little
- * (a few ms; the caller decides): it leaves with the next px_net_flush()
- * that sends anything else to the same destination, or with
- * px_net_flush_lazy().  For messages off every critical path (a leader's
- * FORGET to the other replicas, an agent's ack to a replica): waiting
- * costs the receiver fewer wakeups.
+ * A core's send (struct px_send, frame in `arena`): px_net_batch(), or
+ * for a lazy one a queue of frames that may wait up to PX_NET_LAZY_MS
+ * after `now`.  Lazy frames leave, first, with the next px_net_flush()
+ * that sends their destination anything else, or with px_net_flush_lazy()
+ * once px_net_lazy_due() has passed.  They are messages off every critical
+ * path (a leader's FORGET to the other replicas, an agent's ack to the
+ * leader): waiting costs the receiver fewer wakeups.
  */
-void px_net_batch_lazy(struct px_net *n, struct px_addr to, const void *frame, size_t len);
-int px_net_lazy_pending(const struct px_net *n);
+#define PX_NET_LAZY_MS 5u
+void px_net_queue(struct px_net *n, const struct px_send *s, const uint8_t *arena, uint64_t now);
+/* When lazy frames must leave (px_net_flush_lazy), or 0 if none wait. */
+uint64_t px_net_lazy_due(const struct px_net *n);
 void px_net_flush_lazy(struct px_net *n);
+
+/* A poll timeout (ms) shortened so that the loop wakes by `at` (0: no
+ * deadline). */
+static inline long px_wait_ms(long timeout, uint64_t now, uint64_t at)
+{
+	if (!at)
+		return timeout;
+	long w = at > now ? (long)(at - now) : 0;
+	return w < timeout ? w : timeout;
+}
 
 /* Poll items of every socket (POLLIN).  Returns how many were written (at
  * most cap). */

@@ -136,7 +136,6 @@ struct daemon {
 	uint64_t now;
 	uint64_t timer_at;
 	uint64_t lazy_since; /* lazy records appended and not synced since (0: none) */
-	uint64_t lazy_send_at; /* lazy frames (FORGET to replicas) leave by then (0: none) */
 	/* counters */
 	uint64_t bad_frames, bad_logged_at, bad_suppressed;
 	uint64_t checkpoints;
@@ -310,28 +309,15 @@ static void trace_msg(const char *dir, struct px_addr who, const uint8_t *frame,
 	      who.id, (int)g.len, g.p, extra);
 }
 
-/* A lazy send (struct px_send: a FORGET to the other replicas) waits up to
- * this long, or for the next message to its destination, so a follower
- * wakes once for many. */
-#define LAZY_SEND_MS 5u
-
 static void send_range(struct daemon *d, const struct px_send *s, size_t from, size_t to)
 {
-	/* One ZeroMQ message per destination for the whole range. */
+	/* One ZeroMQ message per destination for the whole range (lazy sends:
+	 * FORGET to the other replicas, see px_net_queue). */
 	for (size_t k = from; k < to; k++) {
-		const uint8_t *f = d->u.arena + s[k].off;
-		trace_msg("send", s[k].to, f, s[k].len);
-		if (s[k].lazy) {
-			px_net_batch_lazy(d->net, s[k].to, f, s[k].len);
-			if (!d->lazy_send_at)
-				d->lazy_send_at = clock_now(d) + LAZY_SEND_MS;
-		} else {
-			px_net_batch(d->net, s[k].to, f, s[k].len);
-		}
+		trace_msg("send", s[k].to, d->u.arena + s[k].off, s[k].len);
+		px_net_queue(d->net, &s[k], d->u.arena, clock_now(d));
 	}
 	px_net_flush(d->net);
-	if (d->lazy_send_at && !px_net_lazy_pending(d->net))
-		d->lazy_send_at = 0; /* they rode along */
 }
 
 /* Lazy records (decisions, forgets) wait at most this long for a sync that
@@ -604,21 +590,9 @@ int main(int argc, char **argv)
 	size_t nitems = px_net_pollitems(d.net, items, PX_NET_PEERS_MAX + 1);
 	while (!g_stop) {
 		uint64_t now = clock_now(&d);
-		long timeout = 1000;
-		if (d.timer_at)
-			timeout = d.timer_at > now ? (long)(d.timer_at - now) : 0;
-		if (timeout > 1000)
-			timeout = 1000;
-		if (d.lazy_since) {
-			long w = d.lazy_since + LAZY_SYNC_MS > now ? (long)(d.lazy_since + LAZY_SYNC_MS - now) : 0;
-			if (w < timeout)
-				timeout = w;
-		}
-		if (d.lazy_send_at) {
-			long w = d.lazy_send_at > now ? (long)(d.lazy_send_at - now) : 0;
-			if (w < timeout)
-				timeout = w;
-		}
+		long timeout = px_wait_ms(1000, now, d.timer_at);
+		timeout = px_wait_ms(timeout, now, d.lazy_since ? d.lazy_since + LAZY_SYNC_MS : 0);
+		timeout = px_wait_ms(timeout, now, px_net_lazy_due(d.net));
 		if (px_net_pending(d.net))
 			timeout = 0;
 		if (zmq_poll(items, (int)nitems, timeout) < 0) {
@@ -654,10 +628,8 @@ int main(int argc, char **argv)
 			sync_log(&d);
 			flush_round(&d);
 		}
-		if (d.lazy_send_at && clock_now(&d) >= d.lazy_send_at) {
+		if (px_net_lazy_due(d.net) && clock_now(&d) >= px_net_lazy_due(d.net))
 			px_net_flush_lazy(d.net);
-			d.lazy_send_at = 0;
-		}
 		maybe_checkpoint(&d);
 		if (now >= d.stats_at) {
 			const struct px_replica_stats *s = px_replica_stats(d.rep);

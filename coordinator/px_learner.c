@@ -500,10 +500,9 @@ void px_lrn_sync(struct px_replica *r, struct px_update *u, struct px_addr from,
 	}
 }
 
-static void add_waiter(struct px_lead *l, struct px_addr to, uint64_t req, uint8_t wait)
+/* quiet: PX_WAIT_ACKS_TO_CLIENT (see answer). */
+static void add_waiter(struct px_lead *l, struct px_addr to, uint64_t req, uint8_t wait, uint8_t quiet)
 {
-	uint8_t quiet = (wait & PX_WAIT_ACKS_TO_CLIENT) != 0;
-	wait = (uint8_t)(wait & ~PX_WAIT_ACKS_TO_CLIENT);
 	for (uint8_t i = 0; i < l->nwait; i++)
 		if (l->w[i].to.kind == to.kind && l->w[i].to.id == to.id && l->w[i].req == req) {
 			l->w[i].quiet &= quiet; /* asked again without it: answer */
@@ -532,8 +531,10 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 {
 	uint64_t birth;
 	int prepare_sent = (wait & PX_WAIT_PREPARE_SENT) != 0;
-	uint8_t quiet = wait & PX_WAIT_ACKS_TO_CLIENT;
-	wait = (uint8_t)(wait & ~(PX_WAIT_PREPARE_SENT | PX_WAIT_ACKS_TO_CLIENT));
+	uint8_t quiet = (wait & PX_WAIT_ACKS_TO_CLIENT) != 0;
+	wait &= (uint8_t)~(PX_WAIT_PREPARE_SENT | PX_WAIT_ACKS_TO_CLIENT);
+	if (wait != PX_WAIT_DECIDED)
+		wait = PX_WAIT_APPLIED;
 	if (!px_is_leader(r)) {
 		px_reply(u, from, req, gid, PX_ST_NOT_LEADER, r->leader == r->cfg.id ? PX_NO_LEADER : r->leader,
 			 "not the leader");
@@ -591,7 +592,7 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 		 * gid, so the outcome is still one: wait for it. */
 		r->st.conflicts++;
 		px_log(r, "gid=%s request names a different participant set than the one known", t->k.s);
-		add_waiter(l, from, req, wait == PX_WAIT_DECIDED ? PX_WAIT_DECIDED : (uint8_t)(PX_WAIT_APPLIED | quiet));
+		add_waiter(l, from, req, wait, quiet);
 		answer(r, u, t);
 		return;
 	}
@@ -601,7 +602,7 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 		l->since = r->now;
 	l->requested = 1;
 	l->abort_req |= (uint8_t)(abort != 0);
-	add_waiter(l, from, req, wait == PX_WAIT_DECIDED ? PX_WAIT_DECIDED : (uint8_t)(PX_WAIT_APPLIED | quiet));
+	add_waiter(l, from, req, wait, quiet);
 	if (t->outcome) {
 		answer(r, u, t);
 		return;

@@ -74,10 +74,11 @@ struct job {
 	/* PA_DB_EXEC: a PREPARE of the same gid that goes out right behind the
 	 * statement, in one pipeline (pa_core.h states the contract). */
 	struct job *then;
-	/* PA_DB_PREPARE: 1 = its statement failed before it was sent, so
-	 * ROLLBACK instead; 2 = its statement failed after PostgreSQL ran it
-	 * (result too large): undo a successful PREPARE with ROLLBACK
-	 * PREPARED.  Either way it reports PA_DB_FAILED, or PA_DB_LOST. */
+	/* PA_DB_PREPARE: 1 = its statement failed (exec_failed), so ROLLBACK
+	 * instead; 2 = it was sent behind a statement that then failed (maybe
+	 * after PostgreSQL ran it: result too large), so undo a successful
+	 * PREPARE with ROLLBACK PREPARED.  Either way it reports PA_DB_FAILED,
+	 * or PA_DB_LOST. */
 	uint8_t must_fail;
 	uint8_t undoing; /* that ROLLBACK PREPARED is running */
 	uint8_t piped;   /* sent in its statement's pipeline */
@@ -123,7 +124,6 @@ struct agent {
 	struct job *svc, *svc_tail;   /* waiting for any free connection */
 	struct job *newq, *newq_tail; /* first EXEC of a gid, waiting for a connection */
 	uint64_t now, timer_at, stats_at;
-	uint64_t lazy_send_at; /* acks to replicas leave by then (0: none waiting) */
 	struct pa_stats last;
 	uint64_t bad_frames;
 	char prefix[PX_CFG_NAME_MAX + 2]; /* "<cluster>_" */
@@ -442,7 +442,7 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 		/* After a failed statement the core asks PREPARE only when it
 		 * was pipelined, and counts on it failing (pa_core.h), whatever
 		 * the failure was (one PostgreSQL never saw, too). */
-		if (j->must_fail == 1 || c->exec_failed) {
+		if (c->exec_failed) {
 			j->must_fail = 1;
 			send_sql(a, c, "ROLLBACK", -1, NULL);
 			return;
@@ -540,13 +540,15 @@ static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t 
 	struct job *p = j->then;
 	j->then = NULL;
 	job_free(j);
+	if (kind == PA_DB_EXEC)
+		c->exec_failed = status != PA_DB_OK; /* a PREPARE after it then rolls back (start_job) */
 	if (p) { /* the PREPARE behind this statement */
 		c->job = p;
 		if (c->state == C_DOWN) {
 			finish_job(a, c, PA_DB_LOST, 0, NULL, NULL, 0);
 		} else if (p->piped) {
 			/* Already sent: its results follow in the pipeline. */
-			if (status != PA_DB_OK && !p->must_fail)
+			if (status != PA_DB_OK)
 				p->must_fail = 2;
 			c->state = C_BUSY;
 			c->err = 0;
@@ -555,14 +557,10 @@ static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t 
 			c->pbegin = 0;
 			c->presults = 0;
 		} else {
-			if (status != PA_DB_OK)
-				p->must_fail = 1; /* the statement never ran: roll back */
 			start_job(a, c, p);
 		}
 		return;
 	}
-	if (kind == PA_DB_EXEC)
-		c->exec_failed = status != PA_DB_OK;
 	if (c->borrowed)
 		conn_next(a, c, kind, status);
 }
@@ -906,23 +904,6 @@ static void take_action(struct agent *a, size_t k)
 	}
 }
 
-/* A lazy send (struct px_send: an ack to a replica, a statement's result
- * the client will take with the ack) waits up to this long, or for the next
- * message to its destination, so the receiver wakes once for many. */
-#define LAZY_SEND_MS 5u
-
-static void send_frame(struct agent *a, const struct px_send *s)
-{
-	const uint8_t *f = a->u.arena + s->off;
-	if (s->lazy) {
-		px_net_batch_lazy(a->net, s->to, f, s->len);
-		if (!a->lazy_send_at)
-			a->lazy_send_at = clock_now(a) + LAZY_SEND_MS;
-	} else {
-		px_net_batch(a->net, s->to, f, s->len);
-	}
-}
-
 /* Carry out the update: database actions (which may step the core again
  * and add more), then messages, then the timer. */
 static void flush_update(struct agent *a)
@@ -938,13 +919,14 @@ static void flush_update(struct agent *a)
 		if (a->db_done == a->u.ndb)
 			break;
 	}
+	/* Lazy sends (an ack to the leader, a statement result the client
+	 * takes with the ack) may wait: see px_net_queue. */
+	uint64_t now = clock_now(a);
 	for (size_t k = 0; k < a->u.nnow; k++)
-		send_frame(a, &a->u.now[k]);
+		px_net_queue(a->net, &a->u.now[k], a->u.arena, now);
 	for (size_t k = 0; k < a->u.nheld; k++)
-		send_frame(a, &a->u.held[k]);
+		px_net_queue(a->net, &a->u.held[k], a->u.arena, now);
 	px_net_flush(a->net); /* one ZeroMQ message per destination */
-	if (a->lazy_send_at && !px_net_lazy_pending(a->net))
-		a->lazy_send_at = 0; /* they rode along */
 	a->timer_at = px_update_next_timer(&a->u, a->timer_at);
 	px_update_reset(&a->u);
 	a->db_done = 0;
@@ -1180,16 +1162,8 @@ int main(int argc, char **argv)
 					timeout = w;
 			}
 		}
-		if (a.timer_at) {
-			long w = a.timer_at > now ? (long)(a.timer_at - now) : 0;
-			if (w < timeout)
-				timeout = w;
-		}
-		if (a.lazy_send_at) {
-			long w = a.lazy_send_at > now ? (long)(a.lazy_send_at - now) : 0;
-			if (w < timeout)
-				timeout = w;
-		}
+		timeout = px_wait_ms(timeout, now, a.timer_at);
+		timeout = px_wait_ms(timeout, now, px_net_lazy_due(a.net));
 		if (zmq_poll(items, (int)n, timeout) < 0) {
 			if (zmq_errno() == EINTR)
 				continue;
@@ -1239,10 +1213,8 @@ int main(int argc, char **argv)
 			pa_core_step(a.pa, &ev, &a.u);
 		}
 		flush_update(&a);
-		if (a.lazy_send_at && clock_now(&a) >= a.lazy_send_at) {
+		if (px_net_lazy_due(a.net) && clock_now(&a) >= px_net_lazy_due(a.net))
 			px_net_flush_lazy(a.net);
-			a.lazy_send_at = 0;
-		}
 		if (now >= a.stats_at) {
 			if (memcmp(pa_core_stats(a.pa), &a.last, sizeof(a.last)))
 				log_stats(&a, "");

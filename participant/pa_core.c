@@ -579,17 +579,20 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 	t->token = 0;
 	switch (t->state) {
 	case PA_EXEC:
+		/* The statement's result to the client; lazily when the client
+		 * takes it with the ack (late_result: only with a pipelined
+		 * PREPARE). */
+		if (ev->result && t->late_result)
+			px_update_send_lazy(u, t->exec_to, ev->result);
+		else if (ev->result)
+			px_update_send(u, t->exec_to, ev->result, 0);
+		else if (ev->status == PA_DB_LOST)
+			exec_reply(u, t->exec_to, t->exec_req, gid_of(t), PX_EXEC_ERROR,
+				   "database connection lost; transaction rolled back");
 		if (t->ptoken) {
 			/* PREPARE is already running behind the statement: its
 			 * result decides the vote (a failed statement makes it
 			 * fail; a lost connection loses it too). */
-			if (ev->result && t->late_result)
-				px_update_send_lazy(u, t->exec_to, ev->result); /* leaves with the ack */
-			else if (ev->result)
-				px_update_send(u, t->exec_to, ev->result, 0);
-			else if (ev->status == PA_DB_LOST)
-				exec_reply(u, t->exec_to, t->exec_req, gid_of(t), PX_EXEC_ERROR,
-					   "database connection lost; transaction rolled back");
 			t->token = t->ptoken;
 			t->ptoken = 0;
 			t->want_vote = 0;
@@ -597,11 +600,6 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 			break;
 		}
 		set_state(c, t, ev->status == PA_DB_OK ? PA_OPEN : ev->status == PA_DB_FAILED ? PA_DOOMED : PA_GONE);
-		if (ev->result)
-			px_update_send(u, t->exec_to, ev->result, 0);
-		else if (ev->status == PA_DB_LOST)
-			exec_reply(u, t->exec_to, t->exec_req, gid_of(t), PX_EXEC_ERROR,
-				   "database connection lost; transaction rolled back");
 		if (t->want_vote) {
 			t->want_vote = 0;
 			if (t->state == PA_GONE)

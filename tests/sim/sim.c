@@ -1150,6 +1150,16 @@ static void client_answer(struct world *w, int i, uint8_t status)
 	}
 }
 
+/* The client has its outcome: ask once more by status, then move on. */
+static void client_decided(struct world *w, int i, uint8_t status)
+{
+	struct client *c = &w->n[i].c;
+	client_answer(w, i, status);
+	c->state = C_POLL;
+	c->polls = 2;
+	client_wake(w, i, w->now + 1);
+}
+
 static void client_on_msg(struct world *w, int i, struct px_addr from, const struct px_msg *m)
 {
 	struct node *nd = &w->n[i];
@@ -1191,12 +1201,8 @@ static void client_on_msg(struct world *w, int i, struct px_addr from, const str
 		for (uint16_t k = 0; k < tr->pset.n; k++)
 			if (tr->pset.rm[k] == from.id)
 				c->acked |= (uint16_t)(1u << k);
-		if (c->acked == (uint16_t)((1u << tr->pset.n) - 1)) {
-			client_answer(w, i, oc == PX_OUT_COMMIT ? PX_ST_COMMITTED : PX_ST_ABORTED);
-			c->state = C_POLL;
-			c->polls = 2;
-			client_wake(w, i, w->now + 1);
-		}
+		if (c->acked == (uint16_t)((1u << tr->pset.n) - 1))
+			client_decided(w, i, oc == PX_OUT_COMMIT ? PX_ST_COMMITTED : PX_ST_ABORTED);
 		return;
 	}
 	if (m->type != PX_MSG_OUTCOME || !px_str_eq(m->u.outcome.gid, px_str_of(tr->k.s, tr->k.len)))
@@ -1206,10 +1212,7 @@ static void client_on_msg(struct world *w, int i, struct px_addr from, const str
 		switch (st) {
 		case PX_ST_COMMITTED:
 		case PX_ST_ABORTED:
-			client_answer(w, i, st);
-			c->state = C_POLL; /* ask once more by status, then move on */
-			c->polls = 2;
-			client_wake(w, i, w->now + 1);
+			client_decided(w, i, st);
 			break;
 		case PX_ST_UNKNOWN_GID:
 			client_answer(w, i, 0);
