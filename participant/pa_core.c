@@ -12,6 +12,10 @@
 #include "px_gid.h"
 #include "px_map.h"
 
+/* How long a first vote avoids the followers a repeated vote skipped (see
+ * struct pa_core, `skip`). */
+#define PA_SKIP_MS 10000u
+
 enum pa_state {
 	PA_OPEN = 1,      /* PostgreSQL transaction open, idle */
 	PA_EXEC,          /* a statement is running */
@@ -63,10 +67,15 @@ struct pa_core {
 	struct pa_list live, done;
 	uint64_t now, start, next_token, next_scan, scan_token;
 	size_t nopen;
-	/* Thrifty ballot 0: a first vote goes to a majority only, the replica
-	 * that last sent a decision (1 + id; 0: none yet) and the replicas
-	 * after `spare`; a repeated vote goes to all and moves `spare` on. */
-	uint8_t leader_hint, spare;
+	/* Thrifty ballot 0: a first vote goes to a majority only: the replica
+	 * that last sent a decision (1 + id; 0: none yet) and the ones after
+	 * it in id order, `skip` further on.  Every agent picks the same ones,
+	 * so one follower hears every instance of a gid and answers them in
+	 * one 2b, and the other followers are spared the work.  A repeated
+	 * vote goes to all, and moves `skip` on (perhaps a follower is down)
+	 * until `skip_until`: then every agent is back on the same ones. */
+	uint8_t leader_hint, skip;
+	uint64_t skip_until;
 };
 
 static void pa_log(struct pa_core *c, const char *fmt, ...)
@@ -236,13 +245,15 @@ static void to_replicas(struct pa_core *c, struct px_update *u, const struct px_
 }
 
 /* Send m to a majority of acceptors: the likely leader and the ones after
- * c->spare.  Any majority can choose a value; the rest need not hear a
- * first vote, and save a write, a sync and the messages. */
+ * it (see `skip`).  Any majority can choose a value; the rest need not hear
+ * a first vote, and save a write, a sync and the messages. */
 static void to_majority(struct pa_core *c, struct px_update *u, const struct px_msg *m)
 {
 	uint8_t n = c->cfg.nreplicas, lead = (uint8_t)(c->leader_hint - 1);
 	px_update_send(u, px_addr_of(PX_NODE_REPLICA, lead), m, 0);
-	uint8_t more = (uint8_t)(n / 2), r = c->spare;
+	if (c->skip && c->now >= c->skip_until)
+		c->skip = 0;
+	uint8_t more = (uint8_t)(n / 2), r = (uint8_t)((lead + 1 + c->skip) % n);
 	for (uint8_t k = 0; k < n && more; k++, r = (uint8_t)((r + 1) % n))
 		if (r != lead) {
 			px_update_send(u, px_addr_of(PX_NODE_REPLICA, r), m, 0);
@@ -271,8 +282,10 @@ static void vote(struct pa_core *c, struct px_update *u, struct pa_txn *t, uint8
 	m.u.m2a.pset = t->pset;
 	if (again || !c->leader_hint || c->leader_hint > c->cfg.nreplicas || c->cfg.nreplicas < 3) {
 		to_replicas(c, u, &m);
-		if (again) /* perhaps a spare is down: try the next ones */
-			c->spare = (uint8_t)((c->spare + 1) % c->cfg.nreplicas);
+		if (again) { /* perhaps a follower is down: try the next ones */
+			c->skip = (uint8_t)((c->skip + 1) % c->cfg.nreplicas);
+			c->skip_until = c->now + PA_SKIP_MS;
+		}
 	} else {
 		to_majority(c, u, &m);
 	}
