@@ -79,7 +79,6 @@ static void *work(void *arg)
 	for (uint8_t i = 0; i < cfg.ncoord; i++)
 		px_net_add_peer(net, px_addr_of(PX_NODE_REPLICA, i), cfg.coord[i].endpoint, err, sizeof(err));
 	zmq_pollitem_t items[8];
-	size_t ni = px_net_pollitems(net, items, 8);
 	struct slot *s = calloc((size_t)g_window, sizeof(*s));
 	uint64_t seq = 0, req = 0, cid = (uint64_t)(uintptr_t)w * 2654435761u;
 	int leader = 0;
@@ -109,6 +108,7 @@ static void *work(void *arg)
 				if (px_encode(&m, buf, sizeof(buf), &len) == 0)
 					px_net_send(net, px_addr_of(PX_NODE_REPLICA, (uint64_t)leader), buf, len);
 			}
+		size_t ni = px_net_pollitems(net, items, 8); /* the replicas sent to */
 		zmq_poll(items, (int)ni, 100);
 		struct px_addr from;
 		const uint8_t *data;

@@ -141,13 +141,12 @@ int pc_connect(const char *config_path, struct pc_conn **out, char *err, size_t 
 			pc_conn_close(&c);
 			return PC_ENET;
 		}
-	c->nitems = (size_t)c->cfg.ncoord + c->cfg.npart;
-	c->items = calloc(c->nitems, sizeof(*c->items));
+	c->items_cap = (size_t)c->cfg.ncoord + c->cfg.npart;
+	c->items = calloc(c->items_cap, sizeof(*c->items));
 	if (!c->items) {
 		pc_conn_close(&c);
 		return PC_ENOMEM;
 	}
-	c->nitems = px_net_pollitems(c->net, c->items, c->nitems);
 	c->exec_timeout_ms = 30000;
 	c->commit_timeout_ms = 30000;
 	c->client_id = random_id();
@@ -279,8 +278,14 @@ int pc_poll(struct pc_conn *c, uint64_t until)
 	uint64_t now = pc_mono_ms();
 	if (now >= until)
 		return 0;
-	if (zmq_poll(c->items, (int)c->nitems, (long)(until - now)) < 0 && zmq_errno() != EINTR)
-		return pc_fail(c, PC_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+	/* the peers sent to so far (px_net_pollitems); nothing else can answer */
+	size_t n = px_net_pollitems(c->net, c->items, c->items_cap);
+	if (zmq_poll(c->items, (int)n, (long)(until - now)) < 0) {
+		if (zmq_errno() != EINTR)
+			return pc_fail(c, PC_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+		return 0;
+	}
+	px_net_polled(c->net, c->items, n);
 	return 0;
 }
 

@@ -25,8 +25,8 @@ struct pc_conn {
 	uint64_t req;
 	int leader; /* last known leader, or -1 */
 	uint32_t exec_timeout_ms, commit_timeout_ms;
-	zmq_pollitem_t *items; /* every socket of net */
-	size_t nitems;
+	zmq_pollitem_t *items; /* room for every socket of net */
+	size_t items_cap;
 	/* While a commit waits for its outcome, frames that are not OUTCOME
 	 * (statement results of pc_exec_commit) go here when set. */
 	void (*side)(void *ctx, struct px_addr from, const struct px_msg *m);

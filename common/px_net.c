@@ -21,6 +21,7 @@
 struct peer {
 	struct px_addr who;
 	void *sock;
+	int used; /* a client sent it something: poll it */
 };
 
 struct client {
@@ -304,6 +305,7 @@ int px_net_send(struct px_net *n, struct px_addr to, const void *data, size_t le
 	}
 	for (size_t i = 0; i < n->npeer; i++)
 		if (n->peer[i].who.kind == to.kind && n->peer[i].who.id == to.id) {
+			n->peer[i].used = 1;
 			if (zmq_send(n->peer[i].sock, data, len, ZMQ_DONTWAIT) < 0)
 				goto drop;
 			n->st.sent++;
@@ -443,11 +445,32 @@ void px_net_flush_lazy(struct px_net *n)
 size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap)
 {
 	size_t k = 0;
-	if (n->router && k < cap)
-		items[k++] = (zmq_pollitem_t){.socket = n->router, .events = ZMQ_POLLIN};
+	if (n->router) {
+		if (cap)
+			items[k++] = (zmq_pollitem_t){.socket = n->router, .events = ZMQ_POLLIN};
+		return k;
+	}
 	for (size_t i = 0; i < n->npeer && k < cap; i++)
-		items[k++] = (zmq_pollitem_t){.socket = n->peer[i].sock, .events = ZMQ_POLLIN};
+		if (n->peer[i].used)
+			items[k++] = (zmq_pollitem_t){.socket = n->peer[i].sock, .events = ZMQ_POLLIN};
 	return k;
+}
+
+void px_net_tend(struct px_net *n)
+{
+	for (size_t i = 0; i < n->npeer; i++) {
+		int ev = 0;
+		size_t sz = sizeof(ev);
+		while (zmq_getsockopt(n->peer[i].sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN)) {
+			zmq_msg_t m;
+			zmq_msg_init(&m);
+			int rc = zmq_msg_recv(&m, n->peer[i].sock, ZMQ_DONTWAIT);
+			zmq_msg_close(&m);
+			if (rc < 0)
+				break;
+			n->st.bad_shape++;
+		}
+	}
 }
 
 int px_net_pending(const struct px_net *n)
@@ -563,18 +586,20 @@ int px_net_recv(struct px_net *n, struct px_addr *from, const uint8_t **data, si
 		n->st.received++;
 		return 1;
 	}
-	size_t nsock = (n->router ? 1 : 0) + n->npeer;
+	size_t nsock = n->router ? 1 : n->npeer; /* see px_net_pollitems */
 	for (size_t k = 0; k < nsock; k++) {
 		size_t s = (n->rr + k) % nsock;
+		if (!n->router && !n->peer[s].used)
+			continue;
 		if (n->use_ready && s < 64 && !((n->ready >> s) & 1))
 			continue;
 		zmq_msg_init(&n->cur);
 		n->cur_open = 1;
 		int rc;
-		if (n->router && s == 0)
+		if (n->router)
 			rc = recv_router(n, from);
 		else
-			rc = recv_dealer(n, s - (n->router ? 1 : 0), from);
+			rc = recv_dealer(n, s, from);
 		if (rc == 1) {
 			/* Next call starts at the same socket: a burst is read in
 			 * order; the caller bounds how much it reads per round. */
@@ -596,12 +621,24 @@ int px_net_recv(struct px_net *n, struct px_addr *from, const uint8_t **data, si
 
 void px_net_polled(struct px_net *n, const zmq_pollitem_t *items, size_t nitems)
 {
-	size_t nsock = (n->router ? 1 : 0) + n->npeer;
+	/* bit s: the router (s = 0, replicas and agents) or peer s (clients) */
+	size_t nsock = n->router ? 1 : n->npeer;
 	n->use_ready = nsock <= 64; /* more sockets (many participants): try all */
 	n->ready = 0;
-	for (size_t s = 0; n->use_ready && s < nitems && s < nsock; s++)
-		if (items[s].revents & ZMQ_POLLIN)
+	for (size_t k = 0, s = 0; n->use_ready && k < nitems; k++) {
+		if (!(items[k].revents & ZMQ_POLLIN))
+			continue;
+		if (n->router) {
+			if (items[k].socket == n->router)
+				n->ready |= 1;
+			continue;
+		}
+		/* items are the used peers in order (px_net_pollitems) */
+		while (s < nsock && n->peer[s].sock != items[k].socket)
+			s++;
+		if (s < nsock)
 			n->ready |= 1ULL << s;
+	}
 }
 
 int px_net_split(const uint8_t *data, size_t len, size_t *off, const uint8_t **frame, size_t *flen)

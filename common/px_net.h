@@ -123,9 +123,25 @@ static inline long px_wait_ms(long timeout, uint64_t now, uint64_t at)
 	return w < timeout ? w : timeout;
 }
 
-/* Poll items of every socket (POLLIN).  Returns how many were written (at
- * most cap). */
+/*
+ * Poll items (POLLIN) of the sockets anything can arrive on.  Returns how
+ * many were written (at most cap).  Every ZeroMQ socket a poll covers costs
+ * libzmq system calls (a command-mailbox check) on each poll, so:
+ *   - a replica or agent polls its ROUTER only: peers answer it there, and
+ *     its DEALERs only send (px_net_tend looks after them);
+ *   - a client polls the DEALERs it has sent something to; the set grows
+ *     with its first send to a peer, so call this before each poll.
+ */
 size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap);
+
+/*
+ * Replicas and agents: now and then (a few times a second), let libzmq
+ * process the commands of the send-only DEALERs, which px_net_pollitems
+ * leaves out (a reconnection, for one; a send does it too, at most once a
+ * millisecond), and drop, counted as bad_shape, anything that arrived on
+ * one (no peer of ours sends there).
+ */
+void px_net_tend(struct px_net *n);
 
 /* After zmq_poll over px_net_pollitems' items (first nitems of them):
  * px_net_recv then tries only the sockets the poll found readable.  A

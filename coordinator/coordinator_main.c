@@ -50,6 +50,9 @@ enum {
 #define BATCH_MAX 1024u            /* messages read per round */
 #define CHECKPOINT_RECORDS 100000u /* default: checkpoint after this many records */
 #define STATS_EVERY_MS 10000u
+/* How often the send-only DEALERs get their ZeroMQ commands processed
+ * (px_net_tend); it also bounds a poll's timeout. */
+#define TEND_EVERY_MS 250u
 #define BAD_LOG_EVERY_MS 1000u
 
 #define LV_ERROR PX_LOG_ERROR
@@ -586,11 +589,16 @@ int main(int argc, char **argv)
 	logf_(LV_INFO, "replica=%u ready", g_id);
 	d.stats_at = clock_now(&d) + STATS_EVERY_MS;
 
-	zmq_pollitem_t items[PX_NET_PEERS_MAX + 1];
-	size_t nitems = px_net_pollitems(d.net, items, PX_NET_PEERS_MAX + 1);
+	zmq_pollitem_t items[1];
+	size_t nitems = px_net_pollitems(d.net, items, 1); /* the ROUTER */
+	uint64_t tend_at = 0;
 	while (!g_stop) {
 		uint64_t now = clock_now(&d);
-		long timeout = px_wait_ms(1000, now, d.timer_at);
+		if (now >= tend_at) {
+			px_net_tend(d.net);
+			tend_at = now + TEND_EVERY_MS;
+		}
+		long timeout = px_wait_ms(TEND_EVERY_MS, now, d.timer_at);
 		timeout = px_wait_ms(timeout, now, d.lazy_since ? d.lazy_since + LAZY_SYNC_MS : 0);
 		timeout = px_wait_ms(timeout, now, px_net_lazy_due(d.net));
 		if (px_net_pending(d.net))

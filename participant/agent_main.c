@@ -1146,8 +1146,10 @@ int main(int argc, char **argv)
 		 * as EOF there) a few times a second: polling 40 idle sockets
 		 * every round cost more than the agent's own work. */
 		int idle_too = now >= poll_idle_at;
-		if (idle_too)
+		if (idle_too) {
 			poll_idle_at = now + 200;
+			px_net_tend(a.net); /* the send-only DEALERs, likewise */
+		}
 		else if (poll_idle_at - now < (uint64_t)timeout)
 			timeout = (long)(poll_idle_at - now);
 		for (int i = 0; i < a.nconn; i++) {

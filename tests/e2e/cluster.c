@@ -311,7 +311,6 @@ int execer_run(struct execer *e, const char *gid, uint16_t rm, uint32_t stmt, co
 		return -1;
 	uint64_t end = cl_now_ms() + timeout_ms, resend = 0;
 	zmq_pollitem_t items[CL_MAX_PART];
-	size_t n = px_net_pollitems(e->net, items, CL_MAX_PART);
 	for (;;) {
 		uint64_t now = cl_now_ms();
 		if (now >= end)
@@ -323,6 +322,7 @@ int execer_run(struct execer *e, const char *gid, uint16_t rm, uint32_t stmt, co
 			px_net_send(e->net, px_addr_of(PX_NODE_AGENT, rm), buf, len);
 			resend = now + 100;
 		}
+		size_t n = px_net_pollitems(e->net, items, CL_MAX_PART); /* the agents sent to */
 		zmq_poll(items, (int)n, 20);
 		struct px_addr from;
 		const uint8_t *data;
