@@ -550,6 +550,63 @@ static void test_thrifty_first_vote(void **state)
 	p_close(&d);
 }
 
+/* Decide gid g from replica `from` and finish its COMMIT PREPARED. */
+static void decided(struct pdrv *d, struct px_str g, uint8_t from)
+{
+	struct px_msg m = mdecision(g, PX_OUT_COMMIT);
+	p_msg(d, REPLICA(from), &m);
+	uint64_t tok = only_db(&d->u, PA_DB_COMMIT_PREPARED, g)->token;
+	px_update_reset(&d->u);
+	p_db(d, tok, PA_DB_OK, 0, NULL);
+	px_update_reset(&d->u);
+}
+
+/* A first vote for a new gid (born now, seq): which replicas it went to
+ * (bit i: replica i).  Its gid is left in buf. */
+static unsigned first_vote_to(struct pdrv *d, char *buf, uint64_t seq)
+{
+	size_t n = px_gid_make(buf, 64, "t", d->now, 0x0123456789abcdefULL, seq);
+	assert_true(n > 0);
+	struct px_str g = px_str_of(buf, (uint32_t)n);
+	uint64_t tok = exec_and_prepare(d, g);
+	p_db(d, tok, PA_DB_OK, 0, NULL);
+	unsigned to = 0;
+	struct px_msg m;
+	for (uint8_t i = 0; i < NREP; i++)
+		if (sent_to(&d->u, PX_MSG_2A, REPLICA(i), &m))
+			to |= 1u << i;
+	px_update_reset(&d->u);
+	return to;
+}
+
+/* Rule: a first vote goes to the same majority in every agent: the replica
+ * that sent the last decision and the ones after it in id order, so that
+ * one follower hears every instance of a gid.  A repeated vote moves the
+ * choice on (a follower may be down), for 10 s. */
+static void test_thrifty_same_majority_everywhere(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[4][64];
+	p_open(&d, 10, 0);
+	struct px_str g1 = mkgid(gb[0], 1);
+	prepared(&d, g1); /* no decision seen yet: to all */
+	decided(&d, g1, 1);
+
+	assert_int_equal(first_vote_to(&d, gb[1], 2), (1u << 1) | (1u << 2)); /* the leader, then 2 */
+	p_timer(&d, d.now + RESEND_MS); /* no decision: to all, and replica 2 is skipped */
+	assert_int_equal(nsent(&d.u, PX_MSG_2A), NREP);
+	px_update_reset(&d.u);
+	decided(&d, px_str_of(gb[1], (uint32_t)strlen(gb[1])), 1);
+	assert_int_equal(first_vote_to(&d, gb[2], 3), (1u << 1) | (1u << 0));
+	decided(&d, px_str_of(gb[2], (uint32_t)strlen(gb[2])), 1);
+
+	p_timer(&d, d.now + 10000); /* 10 s on: back to the same majority as every agent */
+	px_update_reset(&d.u);
+	assert_int_equal(first_vote_to(&d, gb[3], 4), (1u << 1) | (1u << 2));
+	p_close(&d);
+}
+
 /* Rule: COMMIT PREPARED "does not exist" is acked only once a check
  * agrees the gid is no longer prepared. */
 static void test_commit_prepared_missing_checked(void **state)
@@ -781,6 +838,7 @@ int main(void)
 		cmocka_unit_test(test_decision_commit_acked),
 		cmocka_unit_test(test_commit_prepared_missing_checked),
 		cmocka_unit_test(test_thrifty_first_vote),
+		cmocka_unit_test(test_thrifty_same_majority_everywhere),
 		cmocka_unit_test(test_idle_timeout_rolls_back),
 		cmocka_unit_test(test_scan_presumed_abort),
 		cmocka_unit_test(test_exec_busy_at_max_open),
