@@ -370,8 +370,21 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 	int busy = 0;   /* the last answer was "busy" */
 	int silent = 0; /* no answer since the last send */
 	int sends = 0;
+	/* The participants have PREPARE from us and ack to us: the leader
+	 * decides from their votes alone, and a commit request only costs it a
+	 * message.  Ask it only if the acks are slow to come, or for the reason
+	 * of an abort. */
+	int acked_abort = 0; /* every participant acked an abort; the reason is wanted */
+	int deferred = !abort && (flags & PC_DECIDE_PREPARE_SENT) && (flags & PC_DECIDE_ACKS_HERE) &&
+		       wait != PC_WAIT_DECIDED;
+	if (deferred)
+		next_send = start + PC_ASK_LEADER_MS;
 	for (;;) {
 		uint64_t now = pc_mono_ms();
+		if (now >= deadline && acked_abort) {
+			res->outcome = PC_ABORTED; /* the leader did not say why */
+			return 0;
+		}
 		if (now >= deadline) {
 			res->outcome = PC_UNKNOWN;
 			snprintf(res->reason, sizeof(res->reason), "no decision within %u ms%s", timeout_ms,
@@ -379,9 +392,9 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 			return 0;
 		}
 		if (now >= next_send) {
-			if (sends++ && m.type == PX_MSG_COMMIT_REQ)
-				/* Asking again: perhaps an ack was lost, so the
-				 * leader's answer is wanted after all. */
+			if ((sends++ || deferred) && m.type == PX_MSG_COMMIT_REQ)
+				/* Asking again, or late: perhaps an ack was lost, so
+				 * the leader's answer is wanted after all. */
 				m.u.commit_req.wait &= (uint8_t)~PX_WAIT_ACKS_TO_CLIENT;
 			if ((e = send_msg(c, target, &m)))
 				return e;
@@ -391,14 +404,23 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 		struct px_msg r;
 		int from = -1;
 		uint64_t until = next_send < deadline ? next_send : deadline;
-		int got = wait_outcome(c, gid, until, &r, &from, !abort && wait != PC_WAIT_DECIDED ? &ak : NULL);
+		int got = wait_outcome(c, gid, until, &r, &from,
+				       !abort && wait != PC_WAIT_DECIDED && !acked_abort ? &ak : NULL);
 		if (got < 0)
 			return got;
 		if (got == 2) {
 			/* Every participant applied it: that is wait=applied. */
 			res->outcome = ak.outcome == PX_OUT_COMMIT ? PC_COMMITTED : PC_ABORTED;
 			res->leader = c->leader;
-			return 0;
+			if (res->outcome == PC_COMMITTED || sends)
+				return 0;
+			/* Aborted, and the leader was never asked: ask it for the
+			 * reason, a little while.  The abort itself is final. */
+			acked_abort = 1;
+			next_send = pc_mono_ms();
+			if (next_send + patience < deadline)
+				deadline = next_send + patience;
+			continue;
 		}
 		if (got == 0) {
 			if (silent && pc_mono_ms() >= next_send)

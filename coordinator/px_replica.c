@@ -306,6 +306,7 @@ static void on_msg(struct px_replica *r, struct px_update *u, struct px_addr fro
 			px_lrn_sync(r, u, from, &m->u.sync);
 		break;
 	case PX_MSG_COMMIT_REQ:
+		r->st.commit_reqs++;
 		px_lrn_commit(r, u, from, m->u.commit_req.req, m->u.commit_req.gid,
 			      &m->u.commit_req.pset, m->u.commit_req.wait, 0);
 		break;

@@ -74,6 +74,8 @@ struct px_replica_stats {
 	uint64_t bad_msgs;       /* dropped: malformed gid, unknown rm, ... */
 	uint64_t conflicts;      /* pset or ballot-0 value conflicts refused */
 	uint64_t busy;           /* requests refused by backpressure */
+	uint64_t commit_reqs;    /* commit requests received (a client that gets
+				  * every participant's ack sends none) */
 };
 
 /* Create a replica.  Copies cfg (rms must outlive the replica).  Returns

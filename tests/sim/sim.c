@@ -1071,6 +1071,7 @@ static void client_request(struct world *w, int i)
 	struct truth *tr = c->tr;
 	struct px_msg m;
 	memset(&m, 0, sizeof(m));
+	int defer = 0; /* no commit request yet (see below) */
 	if (c->asked_rollback) {
 		m.type = PX_MSG_ROLLBACK_REQ;
 		m.u.rollback_req.req = ++c->req;
@@ -1087,6 +1088,11 @@ static void client_request(struct world *w, int i)
 		 * applied commit; asking again, the client wants the answer. */
 		if (tr->wait == PX_WAIT_APPLIED && !c->asked && chance(w, 2))
 			m.u.commit_req.wait |= PX_WAIT_ACKS_TO_CLIENT;
+		/* As the library's pc_exec_commit with wait=applied does: the
+		 * participants have PREPARE from the client and ack to it, so
+		 * the first commit request waits until the acks are late (the
+		 * leader decides from the votes alone). */
+		defer = tr->exec_commit && tr->wait == PX_WAIT_APPLIED && !c->asked && chance(w, 2);
 		c->asked = 1;
 		if (tr->exec_commit || chance(w, 500)) {
 			/* As the client library does: PREPARE straight to the
@@ -1102,8 +1108,9 @@ static void client_request(struct world *w, int i)
 				client_send(w, i, px_addr_of(PX_NODE_AGENT, tr->pset.rm[k]), &p);
 		}
 	}
-	client_send(w, i, px_addr_of(PX_NODE_REPLICA, c->target), &m);
-	c->next_send = w->now + 300;
+	if (!defer)
+		client_send(w, i, px_addr_of(PX_NODE_REPLICA, c->target), &m);
+	c->next_send = w->now + (defer ? 200 : 300);
 	client_wake(w, i, c->next_send);
 }
 
