@@ -372,19 +372,15 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 	int sends = 0;
 	/* The participants have PREPARE from us and ack to us: the leader
 	 * decides from their votes alone, and a commit request only costs it a
-	 * message.  Ask it only if the acks are slow to come, or for the reason
-	 * of an abort. */
-	int acked_abort = 0; /* every participant acked an abort; the reason is wanted */
+	 * message.  Ask it only if the acks are slow to come.  (An abort's
+	 * reason is the client's own: a failed statement; the leader's answer
+	 * names none.) */
 	int deferred = !abort && (flags & PC_DECIDE_PREPARE_SENT) && (flags & PC_DECIDE_ACKS_HERE) &&
 		       wait != PC_WAIT_DECIDED;
 	if (deferred)
 		next_send = start + PC_ASK_LEADER_MS;
 	for (;;) {
 		uint64_t now = pc_mono_ms();
-		if (now >= deadline && acked_abort) {
-			res->outcome = PC_ABORTED; /* the leader did not say why */
-			return 0;
-		}
 		if (now >= deadline) {
 			res->outcome = PC_UNKNOWN;
 			snprintf(res->reason, sizeof(res->reason), "no decision within %u ms%s", timeout_ms,
@@ -404,23 +400,14 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 		struct px_msg r;
 		int from = -1;
 		uint64_t until = next_send < deadline ? next_send : deadline;
-		int got = wait_outcome(c, gid, until, &r, &from,
-				       !abort && wait != PC_WAIT_DECIDED && !acked_abort ? &ak : NULL);
+		int got = wait_outcome(c, gid, until, &r, &from, !abort && wait != PC_WAIT_DECIDED ? &ak : NULL);
 		if (got < 0)
 			return got;
 		if (got == 2) {
 			/* Every participant applied it: that is wait=applied. */
 			res->outcome = ak.outcome == PX_OUT_COMMIT ? PC_COMMITTED : PC_ABORTED;
 			res->leader = c->leader;
-			if (res->outcome == PC_COMMITTED || sends)
-				return 0;
-			/* Aborted, and the leader was never asked: ask it for the
-			 * reason, a little while.  The abort itself is final. */
-			acked_abort = 1;
-			next_send = pc_mono_ms();
-			if (next_send + patience < deadline)
-				deadline = next_send + patience;
-			continue;
+			return 0;
 		}
 		if (got == 0) {
 			if (silent && pc_mono_ms() >= next_send)

@@ -40,7 +40,7 @@ struct pc_conn {
 #define PC_DECIDE_PREPARE_SENT 1
 #define PC_DECIDE_ACKS_HERE 2
 /* With both flags, pc_decide sends the commit request only if the acks have
- * not all come within this long (or for the reason of an abort). */
+ * not all come within this long. */
 #define PC_ASK_LEADER_MS 200u
 /* Commit (abort == 0) or roll back gid, with retries (pc_commit_gid). */
 int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int flags,

@@ -6,7 +6,9 @@
  *     (replicas and agents; a client binds nothing);
  *   - output: one DEALER socket per known peer (replicas, agents), connected
  *     to that peer's endpoint.  A reply to a client goes back through the
- *     ROUTER, to the routing id the request came from.
+ *     ROUTER, to the routing id the request came from.  So a replica's or an
+ *     agent's DEALERs only send, and are not polled (px_net_pollitems,
+ *     px_net_tend); a client's DEALERs are its input too.
  *
  * Who sent a message is read off the ZeroMQ routing id the sender's DEALER
  * set: 0x01 <id u8> is coordinator replica `id`, 0x02 <id u16 LE> is
