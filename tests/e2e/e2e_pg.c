@@ -265,6 +265,8 @@ static void test_commit_two_and_three(void **state)
 		assert_int_equal(pc_begin(pc, &t), 0);
 		assert_int_equal(pc_exec_commit(t, two, 2, PC_WAIT_APPLIED, &r), 0);
 		assert_int_equal(r.outcome, PC_COMMITTED);
+		pc_rows_free(&two[0].rows);
+		pc_rows_free(&two[1].rows);
 		pc_txn_free(&t);
 	}
 	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id >= 100"), 10);
