@@ -254,6 +254,17 @@ static void test_commit_two_and_three(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(sql_long(c, names[i], "SELECT count(*) FROM t WHERE id = 2"), 1);
 	wait_no_doubt(c, names, 3, 5000);
+	/* devcluster.state names another build now (as when comparing builds):
+	 * `start` must refuse while the old process runs, and keep its pid file,
+	 * so that `kill` still finds it. */
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "sed -i 's|^coordinator_bin=.*$|&.other|' '%s/devcluster.state'", c->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_not_equal(dc(c, "start coordinator.2"), 0);
+	snprintf(cmd, sizeof(cmd), "sed -i 's|^\\(coordinator_bin=.*\\)\\.other$|\\1|' '%s/devcluster.state'", c->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(dc(c, "kill coordinator.2"), 0);
+	assert_int_equal(dc(c, "start coordinator.2"), 0);
 	/* Ten more commits with the statements (pc_exec_commit), twelve in all.
 	 * The participants have PREPARE from the client and ack to it, and the
 	 * leader decides from their votes alone: a client that gets every ack
