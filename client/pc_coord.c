@@ -355,8 +355,6 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 		m.u.commit_req.wait = wait == PC_WAIT_DECIDED ? PX_WAIT_DECIDED : PX_WAIT_APPLIED;
 		if (flags & PC_DECIDE_PREPARE_SENT)
 			m.u.commit_req.wait |= PX_WAIT_PREPARE_SENT;
-		if ((flags & PC_DECIDE_ACKS_HERE) && wait != PC_WAIT_DECIDED)
-			m.u.commit_req.wait |= PX_WAIT_ACKS_TO_CLIENT;
 		m.u.commit_req.pset = ps;
 	}
 	int n = c->cfg.ncoord;
@@ -370,15 +368,18 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 	int busy = 0;   /* the last answer was "busy" */
 	int silent = 0; /* no answer since the last send */
 	int sends = 0;
-	/* The participants have PREPARE from us and ack to us: the leader
-	 * decides from their votes alone, and a commit request only costs it a
-	 * message.  Ask it only if the acks are slow to come.  (An abort's
-	 * reason is the client's own: a failed statement; the leader's answer
-	 * names none.) */
-	int deferred = !abort && (flags & PC_DECIDE_PREPARE_SENT) && (flags & PC_DECIDE_ACKS_HERE) &&
-		       wait != PC_WAIT_DECIDED;
-	if (deferred)
-		next_send = start + PC_ASK_LEADER_MS;
+	if (!abort && (flags & PC_DECIDE_ACKS_HERE) && wait != PC_WAIT_DECIDED) {
+		if (flags & PC_DECIDE_PREPARE_SENT)
+			/* The participants have PREPARE from us and ack to us: the
+			 * leader decides from their votes alone, and a commit
+			 * request only costs it a message.  Ask it only if the acks
+			 * are slow to come, and then for its answer.  (An abort's
+			 * reason is the client's own, a failed statement; the
+			 * leader's answer names none.) */
+			next_send = start + PC_ASK_LEADER_MS;
+		else
+			m.u.commit_req.wait |= PX_WAIT_ACKS_TO_CLIENT; /* no OUTCOME for an applied commit */
+	}
 	for (;;) {
 		uint64_t now = pc_mono_ms();
 		if (now >= deadline) {
@@ -388,9 +389,9 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 			return 0;
 		}
 		if (now >= next_send) {
-			if ((sends++ || deferred) && m.type == PX_MSG_COMMIT_REQ)
-				/* Asking again, or late: perhaps an ack was lost, so
-				 * the leader's answer is wanted after all. */
+			if (sends++ && m.type == PX_MSG_COMMIT_REQ)
+				/* Asking again: perhaps an ack was lost, so the
+				 * leader's answer is wanted after all. */
 				m.u.commit_req.wait &= (uint8_t)~PX_WAIT_ACKS_TO_CLIENT;
 			if ((e = send_msg(c, target, &m)))
 				return e;

@@ -51,6 +51,7 @@ struct px_net {
 	struct batch lazy[BATCH_DESTS]; /* lazy sends (px_net_queue) */
 	int nlazy;
 	uint64_t lazy_due; /* they leave by then (0: none queued) */
+	uint64_t tend_at;  /* next px_net_tick that tends the DEALERs */
 	void *zctx;
 	void *router; /* NULL for clients */
 	struct peer *peer;
@@ -67,9 +68,9 @@ struct px_net {
 	zmq_msg_t cur;
 	int cur_open;
 	size_t rr; /* next socket to read (fairness) */
-	/* px_net_polled: sockets the last poll found readable (bit s: socket
-	 * s in px_net_pollitems order); only those are tried.  Trying an
-	 * empty ZeroMQ socket costs a system call. */
+	/* px_net_polled: sockets the last poll found readable (bit 0: the
+	 * ROUTER of a replica or agent; bit s: a client's peer s); only those
+	 * are tried.  Trying an empty ZeroMQ socket costs a system call. */
 	uint64_t ready;
 	int use_ready;
 	struct px_net_stats st;
@@ -456,8 +457,13 @@ size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap)
 	return k;
 }
 
-void px_net_tend(struct px_net *n)
+void px_net_tick(struct px_net *n, uint64_t now)
 {
+	if (n->lazy_due && now >= n->lazy_due)
+		px_net_flush_lazy(n);
+	if (now < n->tend_at)
+		return;
+	n->tend_at = now + PX_NET_TEND_MS;
 	for (size_t i = 0; i < n->npeer; i++) {
 		int ev = 0;
 		size_t sz = sizeof(ev);

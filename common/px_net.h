@@ -8,7 +8,7 @@
  *     to that peer's endpoint.  A reply to a client goes back through the
  *     ROUTER, to the routing id the request came from.  So a replica's or an
  *     agent's DEALERs only send, and are not polled (px_net_pollitems,
- *     px_net_tend); a client's DEALERs are its input too.
+ *     px_net_tick); a client's DEALERs are its input too.
  *
  * Who sent a message is read off the ZeroMQ routing id the sender's DEALER
  * set: 0x01 <id u8> is coordinator replica `id`, 0x02 <id u16 LE> is
@@ -130,20 +130,22 @@ static inline long px_wait_ms(long timeout, uint64_t now, uint64_t at)
  * many were written (at most cap).  Every ZeroMQ socket a poll covers costs
  * libzmq system calls (a command-mailbox check) on each poll, so:
  *   - a replica or agent polls its ROUTER only: peers answer it there, and
- *     its DEALERs only send (px_net_tend looks after them);
+ *     its DEALERs only send (px_net_tick looks after them);
  *   - a client polls the DEALERs it has sent something to; the set grows
  *     with its first send to a peer, so call this before each poll.
  */
 size_t px_net_pollitems(struct px_net *n, zmq_pollitem_t *items, size_t cap);
 
 /*
- * Replicas and agents: now and then (a few times a second), let libzmq
+ * Once per loop round of a replica or an agent: sends the lazy frames once
+ * px_net_lazy_due() has passed, and every PX_NET_TEND_MS lets libzmq
  * process the commands of the send-only DEALERs, which px_net_pollitems
  * leaves out (a reconnection, for one; a send does it too, at most once a
- * millisecond), and drop, counted as bad_shape, anything that arrived on
+ * millisecond), dropping, counted as bad_shape, anything that arrived on
  * one (no peer of ours sends there).
  */
-void px_net_tend(struct px_net *n);
+#define PX_NET_TEND_MS 250u
+void px_net_tick(struct px_net *n, uint64_t now);
 
 /* After zmq_poll over px_net_pollitems' items (first nitems of them):
  * px_net_recv then tries only the sockets the poll found readable.  A

@@ -50,9 +50,6 @@ enum {
 #define BATCH_MAX 1024u            /* messages read per round */
 #define CHECKPOINT_RECORDS 100000u /* default: checkpoint after this many records */
 #define STATS_EVERY_MS 10000u
-/* How often the send-only DEALERs get their ZeroMQ commands processed
- * (px_net_tend); it also bounds a poll's timeout. */
-#define TEND_EVERY_MS 250u
 #define BAD_LOG_EVERY_MS 1000u
 
 #define LV_ERROR PX_LOG_ERROR
@@ -592,14 +589,9 @@ int main(int argc, char **argv)
 
 	zmq_pollitem_t items[1];
 	size_t nitems = px_net_pollitems(d.net, items, 1); /* the ROUTER */
-	uint64_t tend_at = 0;
 	while (!g_stop) {
 		uint64_t now = clock_now(&d);
-		if (now >= tend_at) {
-			px_net_tend(d.net);
-			tend_at = now + TEND_EVERY_MS;
-		}
-		long timeout = px_wait_ms(TEND_EVERY_MS, now, d.timer_at);
+		long timeout = px_wait_ms(1000, now, d.timer_at);
 		timeout = px_wait_ms(timeout, now, d.lazy_since ? d.lazy_since + LAZY_SYNC_MS : 0);
 		timeout = px_wait_ms(timeout, now, px_net_lazy_due(d.net));
 		if (px_net_pending(d.net))
@@ -637,8 +629,7 @@ int main(int argc, char **argv)
 			sync_log(&d);
 			flush_round(&d);
 		}
-		if (px_net_lazy_due(d.net) && clock_now(&d) >= px_net_lazy_due(d.net))
-			px_net_flush_lazy(d.net);
+		px_net_tick(d.net, clock_now(&d));
 		maybe_checkpoint(&d);
 		if (now >= d.stats_at) {
 			const struct px_replica_stats *s = px_replica_stats(d.rep);

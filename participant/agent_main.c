@@ -1146,10 +1146,8 @@ int main(int argc, char **argv)
 		 * as EOF there) a few times a second: polling 40 idle sockets
 		 * every round cost more than the agent's own work. */
 		int idle_too = now >= poll_idle_at;
-		if (idle_too) {
+		if (idle_too)
 			poll_idle_at = now + 200;
-			px_net_tend(a.net); /* the send-only DEALERs, likewise */
-		}
 		else if (poll_idle_at - now < (uint64_t)timeout)
 			timeout = (long)(poll_idle_at - now);
 		for (int i = 0; i < a.nconn; i++) {
@@ -1215,8 +1213,7 @@ int main(int argc, char **argv)
 			pa_core_step(a.pa, &ev, &a.u);
 		}
 		flush_update(&a);
-		if (px_net_lazy_due(a.net) && clock_now(&a) >= px_net_lazy_due(a.net))
-			px_net_flush_lazy(a.net);
+		px_net_tick(a.net, clock_now(&a));
 		if (now >= a.stats_at) {
 			if (memcmp(pa_core_stats(a.pa), &a.last, sizeof(a.last)))
 				log_stats(&a, "");

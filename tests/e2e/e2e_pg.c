@@ -77,6 +77,19 @@ static struct pc_conn *connect_to(struct pgc *c)
 	return e2e_connect(c->conf);
 }
 
+/* pc_exec_commit of one statement on a and one on b (wait=applied), then
+ * free the rows and *t; returns the outcome (PC_COMMITTED, ...). */
+static int exec_commit_ab(struct pc_txn **t, const char *on_a, const char *on_b)
+{
+	struct pc_result r;
+	struct pc_stmt st[2] = {{.participant = "a", .sql = on_a}, {.participant = "b", .sql = on_b}};
+	assert_int_equal(pc_exec_commit(*t, st, 2, PC_WAIT_APPLIED, &r), 0);
+	pc_rows_free(&st[0].rows);
+	pc_rows_free(&st[1].rows);
+	pc_txn_free(t);
+	return r.outcome;
+}
+
 /* Run one SQL statement on participant `name`'s database; returns the first
  * value of the first row (static buffer), "" if none; fails the test on an
  * error unless may_fail. */
@@ -272,13 +285,8 @@ static void test_commit_two_and_three(void **state)
 	for (int k = 0; k < 10; k++) {
 		char q[80];
 		snprintf(q, sizeof(q), "INSERT INTO t VALUES (%d, 'x')", 100 + k);
-		struct pc_stmt two[2] = {{.participant = "a", .sql = q}, {.participant = "b", .sql = q}};
 		assert_int_equal(pc_begin(pc, &t), 0);
-		assert_int_equal(pc_exec_commit(t, two, 2, PC_WAIT_APPLIED, &r), 0);
-		assert_int_equal(r.outcome, PC_COMMITTED);
-		pc_rows_free(&two[0].rows);
-		pc_rows_free(&two[1].rows);
-		pc_txn_free(&t);
+		assert_int_equal(exec_commit_ab(&t, q, q), PC_COMMITTED);
 	}
 	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id >= 100"), 10);
 	pc_conn_close(&pc);
@@ -419,13 +427,7 @@ static void test_sql_error_aborts_everywhere(void **state)
 		assert_int_equal(pc_begin(pc, &t), 0);
 		if (cases[k].before)
 			assert_int_equal(pc_exec(t, "a", cases[k].before, 0, NULL, NULL), 0);
-		struct pc_stmt st6[2] = {{.participant = "a", .sql = cases[k].on_a ? cases[k].on_a : wide},
-					 {.participant = "b", .sql = cases[k].on_b}};
-		assert_int_equal(pc_exec_commit(t, st6, 2, PC_WAIT_APPLIED, &r), 0);
-		assert_int_equal(r.outcome, PC_ABORTED);
-		pc_rows_free(&st6[0].rows);
-		pc_rows_free(&st6[1].rows);
-		pc_txn_free(&t);
+		assert_int_equal(exec_commit_ab(&t, cases[k].on_a ? cases[k].on_a : wide, cases[k].on_b), PC_ABORTED);
 	}
 	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id >= 60"), 0);
 	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id >= 60"), 0);
