@@ -98,9 +98,10 @@ struct conn {
 	char gid[PX_GID_MAX + 1];
 	struct job *job; /* running */
 	int step;        /* EXEC: 0 BEGIN running, 1 statement running */
-	int pipeline;    /* in pipeline mode: [BEGIN,] statement, sync[, PREPARE, sync] */
+	int pipeline;    /* in pipeline mode: [BEGIN,] statement[, PREPARE], sync */
 	int pbegin;      /* the pipeline's first result is BEGIN's */
 	int presults;    /* pipeline: results seen so far */
+	int pends;       /* pipeline: queries whose results ended so far */
 	struct job *q, *qtail; /* more work of the borrower */
 	/* result of the running query */
 	PGresult *res;
@@ -294,24 +295,26 @@ static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparam
 	return sent(a, c);
 }
 
-/* One pipeline: BEGIN (begin), the statement and a sync point, then
- * PREPARE TRANSACTION (prepare: its SQL) and a second sync point.  The
- * sync between them matters: a failed statement skips only to it, and the
- * PREPARE TRANSACTION that follows, in the failed transaction, rolls back
- * instead (its command tag says ROLLBACK). */
+/* One pipeline: BEGIN (begin), the statement, PREPARE TRANSACTION
+ * (prepare: its SQL) and one sync point, so that PostgreSQL answers all
+ * of it with one write, and the agent wakes once.  A failed statement
+ * makes PostgreSQL skip the PREPARE (PGRES_PIPELINE_ABORTED) and leaves
+ * the transaction failed, not ended: query_done then rolls it back before
+ * it reports the PREPARE failed. */
 static int send_pipelined(struct agent *a, struct conn *c, int begin, const char *sql, int nparams,
 			  const char *const *params, const char *prepare)
 {
 	if (!PQenterPipelineMode(c->pg) ||
 	    (begin && !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) ||
-	    !PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) || !PQpipelineSync(c->pg) ||
-	    (prepare && (!PQsendQueryParams(c->pg, prepare, 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)))) {
+	    !PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) ||
+	    (prepare && !PQsendQueryParams(c->pg, prepare, 0, NULL, NULL, NULL, NULL, 0)) || !PQpipelineSync(c->pg)) {
 		conn_broken(a, c, PQerrorMessage(c->pg));
 		return -1;
 	}
 	c->pipeline = 1;
 	c->pbegin = begin;
 	c->presults = 0;
+	c->pends = 0;
 	return sent(a, c);
 }
 
@@ -556,6 +559,7 @@ static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t 
 			c->errmsg[0] = 0;
 			c->pbegin = 0;
 			c->presults = 0;
+			c->pends = 0;
 		} else {
 			start_job(a, c, p);
 		}
@@ -696,6 +700,11 @@ static void query_done(struct agent *a, struct conn *c)
 			}
 		} else if (j->must_fail == 1) { /* its ROLLBACK */
 			finish_job(a, c, c->err ? PA_DB_LOST : PA_DB_FAILED, 0, NULL, NULL, 0);
+		} else if (!ok && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+			/* Skipped behind a failed statement in its pipeline: the
+			 * transaction is failed but still open. */
+			j->must_fail = 1;
+			send_sql(a, c, "ROLLBACK", -1, NULL);
 		} else {
 			finish_job(a, c, ok ? PA_DB_OK : PA_DB_FAILED, 0, NULL, NULL, 0);
 		}
@@ -774,22 +783,25 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 				conn_broken(a, c, PQerrorMessage(c->pg));
 				return;
 			}
-			if (c->pipeline)
-				continue; /* the end of one query's results; the sync ends it all */
-			query_done(a, c);
-			return;
+			if (!c->pipeline) {
+				query_done(a, c);
+				return;
+			}
+			/* The end of one query's results; the sync ends it all,
+			 * except that the statement's end, with its PREPARE behind
+			 * it, finishes the statement. */
+			c->pends++;
+			if (c->pends == c->pbegin + 1 && c->job && c->job->kind == PA_DB_EXEC && c->job->then &&
+			    c->job->then->piped) {
+				query_done(a, c);
+				if (c->state != C_BUSY)
+					return;
+			}
+			continue;
 		}
 		ExecStatusType st = PQresultStatus(r);
 		if (c->pipeline) {
 			c->presults++;
-			if (st == PGRES_PIPELINE_SYNC && c->job && c->job->then && c->job->then->piped) {
-				/* The statement's end; its PREPARE's results follow. */
-				PQclear(r);
-				query_done(a, c);
-				if (c->state != C_BUSY)
-					return;
-				continue;
-			}
 			if (st == PGRES_PIPELINE_SYNC) {
 				PQclear(r);
 				c->pipeline = 0;
@@ -800,7 +812,7 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 				query_done(a, c);
 				return;
 			}
-			if (st == PGRES_PIPELINE_ABORTED) { /* BEGIN failed: its error is kept */
+			if (st == PGRES_PIPELINE_ABORTED) { /* an earlier query failed: its error is kept */
 				c->err = 1;
 				PQclear(r);
 				continue;
