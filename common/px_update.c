@@ -114,6 +114,14 @@ int px_update_send_lazy(struct px_update *u, struct px_addr to, const struct px_
 	return e;
 }
 
+int px_update_send_deferred(struct px_update *u, struct px_addr to, const struct px_msg *m)
+{
+	int e = px_update_send(u, to, m, 1);
+	if (!e)
+		u->held[u->nheld - 1].lazy = 1;
+	return e;
+}
+
 uint8_t *px_update_rec(struct px_update *u, uint32_t len)
 {
 	if (arena_reserve(u, len) || grow((void **)&u->rec, &u->caprec, u->nrec, sizeof(*u->rec))) {

@@ -33,8 +33,11 @@ struct px_addr {
 struct px_send {
 	struct px_addr to;
 	uint32_t off, len; /* encoded frame in the arena */
-	uint8_t lazy;      /* off every critical path: a driver may hold it a few
-			      ms, or until it sends `to` something else */
+	uint8_t lazy;      /* now: off every critical path, a driver may hold it a
+			      few ms, or until it sends `to` something else.
+			      held: it may wait for a later sync, a few ms at
+			      most; a driver need not sync for it alone (it
+			      still leaves only once rec_seq is durable) */
 };
 
 struct px_recref {
@@ -94,6 +97,8 @@ void px_update_reset(struct px_update *u);
 int px_update_send(struct px_update *u, struct px_addr to, const struct px_msg *m, int held);
 /* px_update_send (not held), marked lazy (see struct px_send). */
 int px_update_send_lazy(struct px_update *u, struct px_addr to, const struct px_msg *m);
+/* px_update_send (held), marked lazy: deferred to a later sync. */
+int px_update_send_deferred(struct px_update *u, struct px_addr to, const struct px_msg *m);
 /* Encode m into the arena without queuing it (e.g. to hand a frame to a
  * database action).  Returns 0 or an error as px_update_send. */
 int px_update_encode(struct px_update *u, const struct px_msg *m, uint32_t *off, uint32_t *len);

@@ -136,6 +136,16 @@ struct daemon {
 	uint64_t now;
 	uint64_t timer_at;
 	uint64_t lazy_since; /* lazy records appended and not synced since (0: none) */
+	int dirty;           /* records appended and not synced */
+	/* Deferred held messages (struct px_send): they leave after the next
+	 * sync, at the latest DEFER_SYNC_MS after dfr_since. */
+	struct dfr {
+		struct px_addr to;
+		uint8_t *p;
+		uint32_t len;
+	} *dfr;
+	size_t ndfr, capdfr;
+	uint64_t dfr_since;
 	/* counters */
 	uint64_t bad_frames, bad_logged_at, bad_suppressed;
 	uint64_t checkpoints;
@@ -323,14 +333,58 @@ static void send_range(struct daemon *d, const struct px_send *s, size_t from, s
 /* Lazy records (decisions, forgets) wait at most this long for a sync that
  * something else needs, then get their own. */
 #define LAZY_SYNC_MS 50u
+/* Deferred held messages (a gid's first votes) wait at most this long. */
+#define DEFER_SYNC_MS 5u
 
-/* Sync the commit log and tell the core what is durable. */
+/* Keep the round's held messages, all deferred, for the next sync. */
+static void defer_held(struct daemon *d, struct px_update *u)
+{
+	for (size_t k = 0; k < u->nheld; k++) {
+		if (d->ndfr == d->capdfr) {
+			size_t nc = d->capdfr ? d->capdfr * 2 : 64;
+			struct dfr *v = realloc(d->dfr, nc * sizeof(*v));
+			if (!v) {
+				logf_(LV_ERROR, "replica=%u out of memory; stopping", g_id);
+				exit(EXIT_RUNTIME);
+			}
+			d->dfr = v;
+			d->capdfr = nc;
+		}
+		struct dfr *f = &d->dfr[d->ndfr];
+		f->p = malloc(u->held[k].len);
+		if (!f->p) {
+			logf_(LV_ERROR, "replica=%u out of memory; stopping", g_id);
+			exit(EXIT_RUNTIME);
+		}
+		memcpy(f->p, u->arena + u->held[k].off, u->held[k].len);
+		f->to = u->held[k].to;
+		f->len = u->held[k].len;
+		d->ndfr++;
+	}
+	u->nheld = 0;
+	if (d->ndfr && !d->dfr_since)
+		d->dfr_since = clock_now(d);
+}
+
+/* Sync the commit log, send what was deferred to it, and tell the core
+ * what is durable. */
 static void sync_log(struct daemon *d)
 {
 	uint64_t durable;
 	if (cl_log_sync(d->log, &durable))
 		fail_stop(d, "commit log write and sync");
 	d->lazy_since = 0;
+	d->dirty = 0;
+	for (size_t k = 0; k < d->ndfr; k++) {
+		struct px_send sd = {.to = d->dfr[k].to, .off = 0, .len = d->dfr[k].len, .lazy = 0};
+		trace_msg("send", sd.to, d->dfr[k].p, sd.len);
+		px_net_queue(d->net, &sd, d->dfr[k].p, clock_now(d));
+		free(d->dfr[k].p);
+	}
+	if (d->ndfr)
+		px_net_flush(d->net);
+	d->ndfr = 0;
+	d->dfr_since = 0;
 	struct px_event ev = {.kind = PX_EV_PERSISTED, .now = clock_now(d), .seq = durable - d->base};
 	px_replica_step(d->rep, &ev, &d->u);
 	if (d->u.oom) {
@@ -354,21 +408,27 @@ static void flush_round(struct daemon *d)
 	for (;;) {
 		send_range(d, u->now, now_done, u->nnow);
 		now_done = u->nnow;
-		if (rec_done == u->nrec)
-			break;
 		int eager = 0;
 		for (; rec_done < u->nrec; rec_done++) {
 			int rc = cl_log_append(d->log, 1, u->arena + u->rec[rec_done].off, u->rec[rec_done].len, NULL);
 			if (rc)
 				fail_stop(d, "commit log append");
 			eager |= !u->rec[rec_done].lazy;
+			d->dirty = 1;
 		}
-		/* Only lazy records (decisions, forgets) and nothing held: no
-		 * sync for them alone; the next sync, or LAZY_SYNC_MS, makes
-		 * them durable. */
-		if (!eager && u->nheld == 0) {
-			if (!d->lazy_since)
+		if (!d->dirty)
+			break; /* everything appended is durable */
+		int held_eager = 0;
+		for (size_t k = 0; k < u->nheld; k++)
+			held_eager |= !u->held[k].lazy;
+		/* Only lazy records (decisions, forgets, a gid's first votes)
+		 * and deferred messages: no sync for them alone; the next
+		 * sync, or LAZY_SYNC_MS / DEFER_SYNC_MS, makes them durable
+		 * (and sends those messages). */
+		if (!eager && !held_eager) {
+			if (u->nrec && !d->lazy_since)
 				d->lazy_since = clock_now(d);
+			defer_held(d, u);
 			break;
 		}
 		sync_log(d);
@@ -593,6 +653,7 @@ int main(int argc, char **argv)
 		uint64_t now = clock_now(&d);
 		long timeout = px_wait_ms(1000, now, d.timer_at);
 		timeout = px_wait_ms(timeout, now, d.lazy_since ? d.lazy_since + LAZY_SYNC_MS : 0);
+		timeout = px_wait_ms(timeout, now, d.dfr_since ? d.dfr_since + DEFER_SYNC_MS : 0);
 		timeout = px_wait_ms(timeout, now, px_net_lazy_due(d.net));
 		if (px_net_pending(d.net))
 			timeout = 0;
@@ -625,7 +686,8 @@ int main(int argc, char **argv)
 			px_replica_step(d.rep, &ev, &d.u);
 		}
 		flush_round(&d);
-		if (d.lazy_since && clock_now(&d) >= d.lazy_since + LAZY_SYNC_MS) {
+		if ((d.lazy_since && clock_now(&d) >= d.lazy_since + LAZY_SYNC_MS) ||
+		    (d.dfr_since && clock_now(&d) >= d.dfr_since + DEFER_SYNC_MS)) {
 			sync_log(&d);
 			flush_round(&d);
 		}
@@ -640,8 +702,18 @@ int main(int argc, char **argv)
 	}
 	log_stats(&d, " at shutdown");
 	uint64_t durable_at_stop;
-	if (cl_log_sync(d.log, &durable_at_stop)) /* lazy records too */
+	if (cl_log_sync(d.log, &durable_at_stop)) { /* lazy records too */
 		logf_(LV_WARN, "replica=%u final sync of the commit log failed", g_id);
+	} else {
+		for (size_t k = 0; k < d.ndfr; k++) {
+			struct px_send sd = {.to = d.dfr[k].to, .off = 0, .len = d.dfr[k].len, .lazy = 0};
+			px_net_queue(d.net, &sd, d.dfr[k].p, clock_now(&d));
+		}
+		px_net_flush(d.net);
+	}
+	for (size_t k = 0; k < d.ndfr; k++)
+		free(d.dfr[k].p);
+	free(d.dfr);
 	logf_(LV_INFO, "replica=%u stopping on signal; everything acknowledged is durable", g_id);
 	px_net_flush_lazy(d.net);
 	px_net_destroy(&d.net);

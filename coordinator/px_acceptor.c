@@ -196,13 +196,43 @@ void px_acc_1a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 #define HELD_2B 1
 #endif
 
-/* 2b goes to the leader we trust, and to a replica that proposed. */
-static void send_2b(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_msg *out)
+/* 2b goes to the leader we trust, and to a replica that proposed.
+ * deferred: it may wait for a later sync (see more_votes_due). */
+static void send_2b(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_msg *out,
+		    int deferred)
 {
+	struct px_addr to[2];
+	int n = 0;
 	if (r->leader != PX_NO_LEADER)
-		px_update_send(u, px_addr_of(PX_NODE_REPLICA, r->leader), out, HELD_2B);
+		to[n++] = px_addr_of(PX_NODE_REPLICA, r->leader);
 	if (from.kind == PX_NODE_REPLICA && from.id != r->leader)
-		px_update_send(u, from, out, HELD_2B);
+		to[n++] = from;
+	for (int k = 0; k < n; k++) {
+		if (deferred && HELD_2B)
+			px_update_send_deferred(u, to[k], out);
+		else
+			px_update_send(u, to[k], out, HELD_2B);
+	}
+}
+
+/* Is a ballot-0 vote for another instance of t's set still to come here?
+ * Some instance has accepted nothing, and no leader has started to recover
+ * the gid.  The leader cannot decide before every instance's 2b, so a 2b
+ * for this one need not cost a sync of its own: the sync for the last
+ * vote covers it (PX_DEFER: or the driver's deadline, a few ms). */
+static int more_votes_due(const struct px_txn *t)
+{
+	if (t->gmbal)
+		return 0;
+	for (uint16_t i = 0; i < t->pset.n; i++) {
+		const struct px_inst *in = NULL;
+		for (uint8_t k = 0; k < t->ninst; k++)
+			if (t->inst[k].rm == t->pset.rm[i])
+				in = &t->inst[k];
+		if (!in || (in->vval == PX_VAL_NONE && in->mbal == 0))
+			return 1;
+	}
+	return 0;
 }
 
 void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_m2a *m)
@@ -220,6 +250,7 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		return;
 	}
 	see_ballot(r, m->bal);
+	int logged = 0;
 	struct px_msg out = {.type = PX_MSG_2B};
 	struct px_m2b *b = &out.u.m2b;
 	b->gid = m->gid;
@@ -230,7 +261,7 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	if (!t) {
 		b->flags = unknown_flags(r, m->gid, birth, &b->outcome);
 		if (b->flags) {
-			send_2b(r, u, from, &out);
+			send_2b(r, u, from, &out, 0);
 			if (from_agent && b->outcome) {
 				struct px_msg d = {.type = PX_MSG_DECISION};
 				d.u.decision.gid = m->gid;
@@ -272,6 +303,7 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 						     .bal = m->bal, .val = m->val, .pset = m->pset};
 				if (px_rec_put(u, &rec))
 					return;
+				logged = 1;
 			}
 			b->flags = PX_ACC_OK;
 		}
@@ -282,7 +314,12 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		b->flags |= PX_ACC_DECIDED;
 		b->outcome = t->outcome;
 	}
-	send_2b(r, u, from, &out);
+	/* The first votes of a gid's set: no sync of their own (a `prepared`
+	 * only; an `aborted` decides at once). */
+	int deferred = from_agent && b->flags == PX_ACC_OK && m->val == PX_VAL_PREPARED && more_votes_due(t);
+	if (deferred && logged)
+		px_rec_lazy(u);
+	send_2b(r, u, from, &out, deferred);
 	if (from_agent && t->outcome) {
 		/* The agent is retransmitting its vote: tell it what we know. */
 		struct px_msg d = {.type = PX_MSG_DECISION};

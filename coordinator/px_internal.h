@@ -131,6 +131,8 @@ struct px_rec {
 	uint64_t u64; /* HORIZON: horizon; ROUND: round */
 };
 int px_rec_put(struct px_update *u, const struct px_rec *rec);
+/* Mark the record put last lazy: no sync of its own (struct px_recref). */
+void px_rec_lazy(struct px_update *u);
 int px_rec_get(const uint8_t *p, size_t len, struct px_rec *rec);
 
 /* px_replica.c */

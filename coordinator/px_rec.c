@@ -43,6 +43,12 @@ int px_rec_put(struct px_update *u, const struct px_rec *rec)
 	return w.err || w.left ? -1 : 0;
 }
 
+void px_rec_lazy(struct px_update *u)
+{
+	if (u->nrec)
+		u->rec[u->nrec - 1].lazy = 1;
+}
+
 int px_rec_get(const uint8_t *p, size_t len, struct px_rec *rec)
 {
 	memset(rec, 0, sizeof(*rec));

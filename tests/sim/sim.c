@@ -72,6 +72,7 @@ struct heldmsg {
 	uint8_t *p;
 	uint32_t len;
 	size_t barrier;
+	uint8_t lazy; /* deferred: need not cost a sync of its own */
 };
 
 enum pg_state { PG_OPEN = 1, PG_PREPARED, PG_COMMITTED, PG_ABORTED };
@@ -143,6 +144,7 @@ struct node {
 	struct sdisk *disk;
 	uint64_t checkpoints;
 	int syncing;
+	int dfr_pending; /* a sync for deferred held messages is scheduled */
 	uint64_t eager_upto; /* sdisk_appended after the last record that is not lazy */
 	struct heldmsg *held;
 	size_t nheld, capheld;
@@ -672,15 +674,30 @@ static void release_held(struct world *w, int i)
 	nd->nheld = keep;
 }
 
+/* The daemon's DEFER_SYNC_MS. */
+#define SIM_DEFER_MS 5u
+
 static void start_sync(struct world *w, int i)
 {
 	struct node *nd = &w->n[i];
-	/* As the daemon: lazy records alone (decisions, forgets) wait for
-	 * the next sync something else needs.  (The daemon also syncs them
-	 * after 50 ms; here they may wait longer, so crashes lose more.) */
-	if (nd->syncing || sdisk_appended(nd->disk) == sdisk_durable(nd->disk) ||
-	    (sdisk_durable(nd->disk) >= nd->eager_upto && nd->nheld == 0))
+	/* As the daemon: lazy records alone (decisions, forgets, a gid's
+	 * first votes) wait for the next sync something else needs.  (The
+	 * daemon also syncs them after 50 ms; here they may wait longer, so
+	 * crashes lose more.)  Deferred held messages wait for it too, at
+	 * most SIM_DEFER_MS. */
+	int held_eager = 0;
+	for (size_t k = 0; k < nd->nheld; k++)
+		held_eager |= !nd->held[k].lazy;
+	if (nd->syncing || sdisk_appended(nd->disk) == sdisk_durable(nd->disk))
 		return;
+	if (sdisk_durable(nd->disk) >= nd->eager_upto && !held_eager) {
+		if (nd->nheld && !nd->dfr_pending) {
+			nd->dfr_pending = 1;
+			struct ev *e = ev_new(w, w->now + SIM_DEFER_MS, EV_SYNC, i);
+			e->arg = 1;
+		}
+		return;
+	}
 	nd->syncing = 1;
 	ev_new(w, w->now + 1 + rnd(w, w->disk_ms), EV_SYNC, i);
 }
@@ -719,6 +736,7 @@ static void apply_update(struct world *w, int i)
 		h->p = dup_bytes(u->arena + u->held[k].off, u->held[k].len);
 		h->len = u->held[k].len;
 		h->barrier = sdisk_appended(nd->disk);
+		h->lazy = u->held[k].lazy;
 	}
 	for (size_t k = 0; k < u->ndb; k++)
 		db_schedule(w, i, &u->db[k], u);
@@ -1401,6 +1419,7 @@ static void node_crash(struct world *w, int i)
 		if (sdisk_crash(nd->disk, rng_next(&w->rng))) /* unsynced writes are lost */
 			exit(2);
 		nd->syncing = 0;
+		nd->dfr_pending = 0;
 		for (size_t k = 0; k < nd->nheld; k++)
 			free(nd->held[k].p);
 		nd->nheld = 0;
@@ -1633,7 +1652,10 @@ static void dispatch(struct world *w, struct ev *e)
 		}
 		break;
 	case EV_SYNC: {
-		nd->syncing = 0;
+		if (e->arg == 1)
+			nd->dfr_pending = 0; /* the deadline of deferred messages */
+		else
+			nd->syncing = 0;
 		int fault = 0;
 		if (w->faults_on && w->o.crash_replicas && chance(w, w->p_disk_fault))
 			fault = chance(w, 500) ? EIO : ENOSPC;

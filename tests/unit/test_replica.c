@@ -433,6 +433,42 @@ static void test_acc_2a_ballot0_accepted(void **state)
 	drv_close(&d);
 }
 
+/* Rule: a gid's first ballot-0 `prepared` votes cost no sync of their own:
+ * their record is lazy and their 2b deferred (held, lazy) until the vote
+ * that completes the set here, whose record and 2b are eager.  An
+ * `aborted` vote, which decides at once, is never deferred. */
+static void test_acc_first_votes_deferred(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64], gb2[64];
+	struct px_msg m;
+	size_t n;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
+	assert_int_equal(d.u.rec[0].lazy, 1);
+	assert_int_equal(nsent(&d.u, 1, PX_MSG_2B), 1);
+	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 1);
+	m = m2a(g, 2, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(2), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 2);
+	assert_int_equal(d.u.rec[1].lazy, 0);
+	assert_int_equal(nsent(&d.u, 1, PX_MSG_2B), 2);
+	assert_int_equal(queue(&d.u, 1, &n)[1].lazy, 0);
+	drv_flush(&d);
+	/* an `aborted` first vote is eager */
+	struct px_str g2 = mkgid(gb2, T0, 2);
+	m = m2a(g2, 1, 0, PX_VAL_ABORTED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
+	assert_int_equal(d.u.rec[0].lazy, 0);
+	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 0);
+	drv_close(&d);
+}
+
 /* Rule: a duplicate 2a is answered the same way and logs nothing new. */
 static void test_acc_2a_duplicate_no_record(void **state)
 {
@@ -1518,6 +1554,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_acc_2a_ballot0_accepted),
+		cmocka_unit_test(test_acc_first_votes_deferred),
 		cmocka_unit_test(test_acc_2a_duplicate_no_record),
 		cmocka_unit_test(test_acc_2a_ballot0_second_value_refused),
 		cmocka_unit_test(test_acc_2a_ballot0_wrong_agent_dropped),
