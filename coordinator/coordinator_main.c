@@ -146,6 +146,7 @@ struct daemon {
 	} *dfr;
 	size_t ndfr, capdfr;
 	uint64_t dfr_since;
+	uint64_t syncs, deferred, deferred_late; /* stats: syncs, deferred messages, those sent at DEFER_SYNC_MS */
 	/* counters */
 	uint64_t bad_frames, bad_logged_at, bad_suppressed;
 	uint64_t checkpoints;
@@ -361,9 +362,28 @@ static void defer_held(struct daemon *d, struct px_update *u)
 		f->len = u->held[k].len;
 		d->ndfr++;
 	}
+	d->deferred += u->nheld;
 	u->nheld = 0;
 	if (d->ndfr && !d->dfr_since)
 		d->dfr_since = clock_now(d);
+}
+
+/* Send (send != 0: everything they wait for is durable) or drop the
+ * deferred messages. */
+static void release_deferred(struct daemon *d, int send)
+{
+	for (size_t k = 0; k < d->ndfr; k++) {
+		if (send) {
+			struct px_send sd = {.to = d->dfr[k].to, .off = 0, .len = d->dfr[k].len, .lazy = 0};
+			trace_msg("send", sd.to, d->dfr[k].p, sd.len);
+			px_net_queue(d->net, &sd, d->dfr[k].p, clock_now(d));
+		}
+		free(d->dfr[k].p);
+	}
+	if (send && d->ndfr)
+		px_net_flush(d->net);
+	d->ndfr = 0;
+	d->dfr_since = 0;
 }
 
 /* Sync the commit log, send what was deferred to it, and tell the core
@@ -373,18 +393,10 @@ static void sync_log(struct daemon *d)
 	uint64_t durable;
 	if (cl_log_sync(d->log, &durable))
 		fail_stop(d, "commit log write and sync");
+	d->syncs++;
 	d->lazy_since = 0;
 	d->dirty = 0;
-	for (size_t k = 0; k < d->ndfr; k++) {
-		struct px_send sd = {.to = d->dfr[k].to, .off = 0, .len = d->dfr[k].len, .lazy = 0};
-		trace_msg("send", sd.to, d->dfr[k].p, sd.len);
-		px_net_queue(d->net, &sd, d->dfr[k].p, clock_now(d));
-		free(d->dfr[k].p);
-	}
-	if (d->ndfr)
-		px_net_flush(d->net);
-	d->ndfr = 0;
-	d->dfr_since = 0;
+	release_deferred(d, 1);
 	struct px_event ev = {.kind = PX_EV_PERSISTED, .now = clock_now(d), .seq = durable - d->base};
 	px_replica_step(d->rep, &ev, &d->u);
 	if (d->u.oom) {
@@ -426,9 +438,9 @@ static void flush_round(struct daemon *d)
 		 * sync, or LAZY_SYNC_MS / DEFER_SYNC_MS, makes them durable
 		 * (and sends those messages). */
 		if (!eager && !held_eager) {
-			if (u->nrec && !d->lazy_since)
+			if (!d->lazy_since)
 				d->lazy_since = clock_now(d);
-			defer_held(d, u);
+			defer_held(d, u); /* takes them out of u */
 			break;
 		}
 		sync_log(d);
@@ -477,13 +489,14 @@ static void log_stats(struct daemon *d, const char *why)
 	      "replica=%u stats%s: leader=%u live=%zu tombstones=%zu committed=%" PRIu64 " aborted=%" PRIu64
 	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
 	      " bad_identity=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu"
-	      " horizon_age_ms=%" PRIu64 " proto_sent=%" PRIu64 " commit_reqs=%" PRIu64,
+	      " horizon_age_ms=%" PRIu64 " proto_sent=%" PRIu64 " commit_reqs=%" PRIu64 " syncs=%" PRIu64
+	      " deferred=%" PRIu64 " deferred_late=%" PRIu64,
 	      g_id, why, px_replica_leader(d->rep), px_replica_live(d->rep), px_replica_tombstones(d->rep),
 	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy,
 	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->send_dropped, d->checkpoints,
 	      cl_log_segment_count(d->log),
 	      px_replica_horizon(d->rep) ? d->now - px_replica_horizon(d->rep) : 0, px_net_proto_sent(d->net),
-	      s->commit_reqs);
+	      s->commit_reqs, d->syncs, d->deferred, d->deferred_late);
 	d->last_st = *s;
 }
 
@@ -688,6 +701,8 @@ int main(int argc, char **argv)
 		flush_round(&d);
 		if ((d.lazy_since && clock_now(&d) >= d.lazy_since + LAZY_SYNC_MS) ||
 		    (d.dfr_since && clock_now(&d) >= d.dfr_since + DEFER_SYNC_MS)) {
+			if (d.dfr_since && clock_now(&d) >= d.dfr_since + DEFER_SYNC_MS)
+				d.deferred_late += d.ndfr;
 			sync_log(&d);
 			flush_round(&d);
 		}
@@ -702,17 +717,10 @@ int main(int argc, char **argv)
 	}
 	log_stats(&d, " at shutdown");
 	uint64_t durable_at_stop;
-	if (cl_log_sync(d.log, &durable_at_stop)) { /* lazy records too */
+	int synced = cl_log_sync(d.log, &durable_at_stop) == 0; /* lazy records too */
+	if (!synced)
 		logf_(LV_WARN, "replica=%u final sync of the commit log failed", g_id);
-	} else {
-		for (size_t k = 0; k < d.ndfr; k++) {
-			struct px_send sd = {.to = d.dfr[k].to, .off = 0, .len = d.dfr[k].len, .lazy = 0};
-			px_net_queue(d.net, &sd, d.dfr[k].p, clock_now(&d));
-		}
-		px_net_flush(d.net);
-	}
-	for (size_t k = 0; k < d.ndfr; k++)
-		free(d.dfr[k].p);
+	release_deferred(&d, synced);
 	free(d.dfr);
 	logf_(LV_INFO, "replica=%u stopping on signal; everything acknowledged is durable", g_id);
 	px_net_flush_lazy(d.net);
