@@ -219,9 +219,19 @@ static void send_2b(struct px_replica *r, struct px_update *u, struct px_addr fr
  * Some instance has accepted nothing, and no leader has started to recover
  * the gid.  The leader cannot decide before every instance's 2b, so a 2b
  * for this one need not cost a sync of its own: the sync for the last
- * vote covers it (PX_DEFER: or the driver's deadline, a few ms). */
+ * vote covers it (or the driver's deadline, a few ms).  That holds while
+ * every agent sends its first vote to the same majority; after an agent's
+ * repeated vote moved its choice, its votes and the others' meet only at
+ * the leader, and each deferred 2b would wait for the deadline.  So a
+ * committed gid whose set never completed here (found at FORGET) stops
+ * the deferring for PX_DEFER_OFF_MS, as long as the agents keep such a
+ * choice. */
+#define PX_DEFER_OFF_MS 10000u
+
 static int more_votes_due(const struct px_txn *t)
 {
+	if (!t->pset.n)
+		return 0;
 	if (t->gmbal)
 		return 0;
 	for (uint16_t i = 0; i < t->pset.n; i++) {
@@ -316,7 +326,8 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	}
 	/* The first votes of a gid's set: no sync of their own (a `prepared`
 	 * only; an `aborted` decides at once). */
-	int deferred = from_agent && b->flags == PX_ACC_OK && m->val == PX_VAL_PREPARED && more_votes_due(t);
+	int deferred = from_agent && b->flags == PX_ACC_OK && m->val == PX_VAL_PREPARED &&
+		       r->now >= r->defer_off_until && more_votes_due(t);
 	if (deferred && logged)
 		px_rec_lazy(u);
 	send_2b(r, u, from, &out, deferred);
@@ -371,6 +382,12 @@ void px_acc_forget(struct px_replica *r, struct px_update *u, const struct px_mf
 		return;
 	struct px_key k;
 	px_key_set(&k, m->gid);
+	if (t && outcome == PX_OUT_COMMIT && t->acc_known && more_votes_due(t)) {
+		/* every participant voted prepared, some not here: see
+		 * more_votes_due */
+		r->st.defer_misses++;
+		r->defer_off_until = r->now + PX_DEFER_OFF_MS;
+	}
 	if (t) {
 		for (uint8_t i = 0; i < (t->lead ? t->lead->nwait : 0); i++) {
 			struct px_waiter *w = &t->lead->w[i];

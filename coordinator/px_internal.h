@@ -99,6 +99,7 @@ struct px_replica {
 	struct px_replica_stats st;
 	uint64_t now;
 	int started;
+	uint64_t defer_off_until; /* no deferred first votes before (px_acceptor.c) */
 
 	/* election */
 	uint64_t last_heard[PX_REPLICAS_MAX];

@@ -76,6 +76,8 @@ struct px_replica_stats {
 	uint64_t busy;           /* requests refused by backpressure */
 	uint64_t commit_reqs;    /* commit requests received (a client that gets
 				  * every participant's ack sends none) */
+	uint64_t defer_misses;   /* committed gids whose set never completed
+				  * here after a deferred first vote */
 };
 
 /* Create a replica.  Copies cfg (rms must outlive the replica).  Returns

@@ -469,6 +469,45 @@ static void test_acc_first_votes_deferred(void **state)
 	drv_close(&d);
 }
 
+/* Rule: a gid committed while its set never completed here (the agents'
+ * first votes went to different majorities) stops the deferring for
+ * 10 s: a deferred 2b would only wait for the driver's deadline. */
+static void test_acc_defer_off_after_miss(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[3][64];
+	struct px_msg m;
+	size_t n;
+	acc_open(&d);
+	struct px_str g = mkgid(gb[0], T0, 1), g2 = mkgid(gb[1], T0, 2), g3 = mkgid(gb[2], T0, 3);
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 1);
+	drv_flush(&d);
+	m = mforget(g, PX_OUT_COMMIT); /* agent 2's vote never came here */
+	drv_msg(&d, REPLICA(0), &m);
+	drv_flush(&d);
+	assert_int_equal(px_replica_stats(d.r)->defer_misses, 1);
+	m = m2a(g2, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
+	assert_int_equal(d.u.rec[0].lazy, 0);
+	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 0);
+	drv_flush(&d);
+	/* 10 s later it defers again */
+	drv_timer(&d, d.now + 10001);
+	drv_flush(&d);
+	struct px_msg hb = mheartbeat(0, 0);
+	drv_msg(&d, REPLICA(0), &hb);
+	drv_flush(&d);
+	m = m2a(g3, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(nsent(&d.u, 1, PX_MSG_2B), 1);
+	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 1);
+	drv_close(&d);
+}
+
 /* Rule: a duplicate 2a is answered the same way and logs nothing new. */
 static void test_acc_2a_duplicate_no_record(void **state)
 {
@@ -1555,6 +1594,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_acc_2a_ballot0_accepted),
 		cmocka_unit_test(test_acc_first_votes_deferred),
+		cmocka_unit_test(test_acc_defer_off_after_miss),
 		cmocka_unit_test(test_acc_2a_duplicate_no_record),
 		cmocka_unit_test(test_acc_2a_ballot0_second_value_refused),
 		cmocka_unit_test(test_acc_2a_ballot0_wrong_agent_dropped),
