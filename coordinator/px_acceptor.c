@@ -228,17 +228,12 @@ static void send_2b(struct px_replica *r, struct px_update *u, struct px_addr fr
  * choice. */
 #define PX_DEFER_OFF_MS 10000u
 
-static int more_votes_due(const struct px_txn *t)
+static int more_votes_due(struct px_txn *t)
 {
-	if (!t->pset.n)
-		return 0;
-	if (t->gmbal)
+	if (!t->pset.n || t->gmbal)
 		return 0;
 	for (uint16_t i = 0; i < t->pset.n; i++) {
-		const struct px_inst *in = NULL;
-		for (uint8_t k = 0; k < t->ninst; k++)
-			if (t->inst[k].rm == t->pset.rm[i])
-				in = &t->inst[k];
+		const struct px_inst *in = px_inst_get(t, t->pset.rm[i], 0);
 		if (!in || (in->vval == PX_VAL_NONE && in->mbal == 0))
 			return 1;
 	}

@@ -433,6 +433,20 @@ static void test_acc_2a_ballot0_accepted(void **state)
 	drv_close(&d);
 }
 
+/* Agent rm's ballot-0 vote on g (set {1, 2}): one new accept record, and
+ * its held 2b last in the queue, both lazy (deferred) or both not. */
+static void vote_lazy(struct drv *d, struct px_str g, uint16_t rm, uint8_t val, int lazy)
+{
+	size_t n, nrec = d->u.nrec;
+	struct px_msg m = m2a(g, rm, 0, val, pset(2, 1, 2));
+	drv_msg(d, AGENT(rm), &m);
+	assert_int_equal(d->u.nrec, nrec + 1);
+	assert_int_equal(d->u.rec[nrec].lazy, lazy);
+	const struct px_send *q = queue(&d->u, 1, &n);
+	assert_true(n >= 1);
+	assert_int_equal(q[n - 1].lazy, lazy);
+}
+
 /* Rule: a gid's first ballot-0 `prepared` votes cost no sync of their own:
  * their record is lazy and their 2b deferred (held, lazy) until the vote
  * that completes the set here, whose record and 2b are eager.  An
@@ -442,30 +456,13 @@ static void test_acc_first_votes_deferred(void **state)
 	(void)state;
 	struct drv d;
 	char gb[64], gb2[64];
-	struct px_msg m;
-	size_t n;
 	acc_open(&d);
 	struct px_str g = mkgid(gb, T0, 1);
-	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
-	drv_msg(&d, AGENT(1), &m);
-	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
-	assert_int_equal(d.u.rec[0].lazy, 1);
-	assert_int_equal(nsent(&d.u, 1, PX_MSG_2B), 1);
-	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 1);
-	m = m2a(g, 2, 0, PX_VAL_PREPARED, pset(2, 1, 2));
-	drv_msg(&d, AGENT(2), &m);
-	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 2);
-	assert_int_equal(d.u.rec[1].lazy, 0);
+	vote_lazy(&d, g, 1, PX_VAL_PREPARED, 1);
+	vote_lazy(&d, g, 2, PX_VAL_PREPARED, 0);
 	assert_int_equal(nsent(&d.u, 1, PX_MSG_2B), 2);
-	assert_int_equal(queue(&d.u, 1, &n)[1].lazy, 0);
 	drv_flush(&d);
-	/* an `aborted` first vote is eager */
-	struct px_str g2 = mkgid(gb2, T0, 2);
-	m = m2a(g2, 1, 0, PX_VAL_ABORTED, pset(2, 1, 2));
-	drv_msg(&d, AGENT(1), &m);
-	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
-	assert_int_equal(d.u.rec[0].lazy, 0);
-	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 0);
+	vote_lazy(&d, mkgid(gb2, T0, 2), 1, PX_VAL_ABORTED, 0);
 	drv_close(&d);
 }
 
@@ -478,22 +475,15 @@ static void test_acc_defer_off_after_miss(void **state)
 	struct drv d;
 	char gb[3][64];
 	struct px_msg m;
-	size_t n;
 	acc_open(&d);
-	struct px_str g = mkgid(gb[0], T0, 1), g2 = mkgid(gb[1], T0, 2), g3 = mkgid(gb[2], T0, 3);
-	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
-	drv_msg(&d, AGENT(1), &m);
-	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 1);
+	struct px_str g = mkgid(gb[0], T0, 1);
+	vote_lazy(&d, g, 1, PX_VAL_PREPARED, 1);
 	drv_flush(&d);
 	m = mforget(g, PX_OUT_COMMIT); /* agent 2's vote never came here */
 	drv_msg(&d, REPLICA(0), &m);
 	drv_flush(&d);
 	assert_int_equal(px_replica_stats(d.r)->defer_misses, 1);
-	m = m2a(g2, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
-	drv_msg(&d, AGENT(1), &m);
-	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
-	assert_int_equal(d.u.rec[0].lazy, 0);
-	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 0);
+	vote_lazy(&d, mkgid(gb[1], T0, 2), 1, PX_VAL_PREPARED, 0);
 	drv_flush(&d);
 	/* 10 s later it defers again */
 	drv_timer(&d, d.now + 10001);
@@ -501,10 +491,8 @@ static void test_acc_defer_off_after_miss(void **state)
 	struct px_msg hb = mheartbeat(0, 0);
 	drv_msg(&d, REPLICA(0), &hb);
 	drv_flush(&d);
-	m = m2a(g3, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
-	drv_msg(&d, AGENT(1), &m);
+	vote_lazy(&d, mkgid(gb[2], T0, 3), 1, PX_VAL_PREPARED, 1);
 	assert_int_equal(nsent(&d.u, 1, PX_MSG_2B), 1);
-	assert_int_equal(queue(&d.u, 1, &n)[0].lazy, 1);
 	drv_close(&d);
 }
 
