@@ -290,8 +290,26 @@ static void test_commit_two_and_three(void **state)
 	}
 	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id >= 100"), 10);
 	pc_conn_close(&pc);
+	/* `down` stops daemons that run from a binary other than the one
+	 * devcluster.state names now, too (it used to leave them running) */
+	pid_t cpid[3];
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "coordinator.%d", i);
+		cpid[i] = pid_of(c, name);
+		assert_true(cpid[i] > 0);
+	}
+	snprintf(cmd, sizeof(cmd), "sed -i 's|^coordinator_bin=.*$|&.other|' '%s/devcluster.state'", c->dir);
+	assert_int_equal(system(cmd), 0);
 	assert_int_equal(dc(c, "down"), 0); /* the replicas log their counts as they stop */
 	c->up = 0;
+	for (int i = 0; i < 3; i++) {
+		uint64_t end = cl_now_ms() + 10000;
+		while (kill(cpid[i], 0) == 0 && cl_now_ms() < end)
+			cl_pause_ms(20);
+		if (kill(cpid[i], 0) == 0)
+			fail_msg("coordinator.%d (pid %ld) still runs after down", i, (long)cpid[i]);
+	}
 	long asked = 0;
 	for (int i = 0; i < 3; i++) {
 		char path[400];
