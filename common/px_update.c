@@ -150,6 +150,17 @@ uint32_t px_update_copy(struct px_update *u, const void *p, size_t len)
 	return off;
 }
 
+int px_update_hold_frame(struct px_update *u, struct px_addr to, const uint8_t *p, uint32_t len)
+{
+	if (grow((void **)&u->held, &u->capheld, u->nheld, sizeof(*u->held)))
+		return -1;
+	uint32_t off = px_update_copy(u, p, len);
+	if (off == UINT32_MAX)
+		return -1;
+	u->held[u->nheld++] = (struct px_send){.to = to, .off = off, .len = len, .lazy = 0};
+	return 0;
+}
+
 struct pa_db_action *px_update_db(struct px_update *u)
 {
 	if (grow((void **)&u->db, &u->capdb, u->ndb, sizeof(*u->db))) {

@@ -99,6 +99,10 @@ int px_update_send(struct px_update *u, struct px_addr to, const struct px_msg *
 int px_update_send_lazy(struct px_update *u, struct px_addr to, const struct px_msg *m);
 /* px_update_send (held), marked lazy: deferred to a later sync. */
 int px_update_send_deferred(struct px_update *u, struct px_addr to, const struct px_msg *m);
+/* Driver side: queue a copy of an encoded frame in `held`, not lazy (to keep
+ * a deferred message past the reset of the update it came from).  Returns 0,
+ * or -1 out of memory. */
+int px_update_hold_frame(struct px_update *u, struct px_addr to, const uint8_t *p, uint32_t len);
 /* Encode m into the arena without queuing it (e.g. to hand a frame to a
  * database action).  Returns 0 or an error as px_update_send. */
 int px_update_encode(struct px_update *u, const struct px_msg *m, uint32_t *off, uint32_t *len);

@@ -137,14 +137,9 @@ struct daemon {
 	uint64_t timer_at;
 	uint64_t lazy_since; /* lazy records appended and not synced since (0: none) */
 	int dirty;           /* records appended and not synced */
-	/* Deferred held messages (struct px_send): they leave after the next
-	 * sync, at the latest DEFER_SYNC_MS after dfr_since. */
-	struct dfr {
-		struct px_addr to;
-		uint8_t *p;
-		uint32_t len;
-	} *dfr;
-	size_t ndfr, capdfr;
+	/* Deferred held messages (copies, in dfr.held): they leave after the
+	 * next sync, at the latest DEFER_SYNC_MS after dfr_since. */
+	struct px_update dfr;
 	uint64_t dfr_since;
 	uint64_t syncs, deferred, deferred_late; /* stats: syncs, deferred messages, those sent at DEFER_SYNC_MS */
 	/* counters */
@@ -320,13 +315,19 @@ static void trace_msg(const char *dir, struct px_addr who, const uint8_t *frame,
 	      who.id, (int)g.len, g.p, extra);
 }
 
-static void send_range(struct daemon *d, const struct px_send *s, size_t from, size_t to)
+static void oom_stop(const char *where)
+{
+	logf_(LV_ERROR, "replica=%u out of memory%s; stopping", g_id, where);
+	exit(EXIT_RUNTIME);
+}
+
+static void send_range(struct daemon *d, const struct px_update *u, const struct px_send *s, size_t from, size_t to)
 {
 	/* One ZeroMQ message per destination for the whole range (lazy sends:
 	 * FORGET to the other replicas, see px_net_queue). */
 	for (size_t k = from; k < to; k++) {
-		trace_msg("send", s[k].to, d->u.arena + s[k].off, s[k].len);
-		px_net_queue(d->net, &s[k], d->u.arena, clock_now(d));
+		trace_msg("send", s[k].to, u->arena + s[k].off, s[k].len);
+		px_net_queue(d->net, &s[k], u->arena, clock_now(d));
 	}
 	px_net_flush(d->net);
 }
@@ -340,31 +341,12 @@ static void send_range(struct daemon *d, const struct px_send *s, size_t from, s
 /* Keep the round's held messages, all deferred, for the next sync. */
 static void defer_held(struct daemon *d, struct px_update *u)
 {
-	for (size_t k = 0; k < u->nheld; k++) {
-		if (d->ndfr == d->capdfr) {
-			size_t nc = d->capdfr ? d->capdfr * 2 : 64;
-			struct dfr *v = realloc(d->dfr, nc * sizeof(*v));
-			if (!v) {
-				logf_(LV_ERROR, "replica=%u out of memory; stopping", g_id);
-				exit(EXIT_RUNTIME);
-			}
-			d->dfr = v;
-			d->capdfr = nc;
-		}
-		struct dfr *f = &d->dfr[d->ndfr];
-		f->p = malloc(u->held[k].len);
-		if (!f->p) {
-			logf_(LV_ERROR, "replica=%u out of memory; stopping", g_id);
-			exit(EXIT_RUNTIME);
-		}
-		memcpy(f->p, u->arena + u->held[k].off, u->held[k].len);
-		f->to = u->held[k].to;
-		f->len = u->held[k].len;
-		d->ndfr++;
-	}
+	for (size_t k = 0; k < u->nheld; k++)
+		if (px_update_hold_frame(&d->dfr, u->held[k].to, u->arena + u->held[k].off, u->held[k].len))
+			oom_stop("");
 	d->deferred += u->nheld;
 	u->nheld = 0;
-	if (d->ndfr && !d->dfr_since)
+	if (d->dfr.nheld && !d->dfr_since)
 		d->dfr_since = clock_now(d);
 }
 
@@ -372,17 +354,9 @@ static void defer_held(struct daemon *d, struct px_update *u)
  * deferred messages. */
 static void release_deferred(struct daemon *d, int send)
 {
-	for (size_t k = 0; k < d->ndfr; k++) {
-		if (send) {
-			struct px_send sd = {.to = d->dfr[k].to, .off = 0, .len = d->dfr[k].len, .lazy = 0};
-			trace_msg("send", sd.to, d->dfr[k].p, sd.len);
-			px_net_queue(d->net, &sd, d->dfr[k].p, clock_now(d));
-		}
-		free(d->dfr[k].p);
-	}
-	if (send && d->ndfr)
-		px_net_flush(d->net);
-	d->ndfr = 0;
+	if (send)
+		send_range(d, &d->dfr, d->dfr.held, 0, d->dfr.nheld);
+	px_update_reset(&d->dfr);
 	d->dfr_since = 0;
 }
 
@@ -399,10 +373,8 @@ static void sync_log(struct daemon *d)
 	release_deferred(d, 1);
 	struct px_event ev = {.kind = PX_EV_PERSISTED, .now = clock_now(d), .seq = durable - d->base};
 	px_replica_step(d->rep, &ev, &d->u);
-	if (d->u.oom) {
-		logf_(LV_ERROR, "replica=%u out of memory in the core; stopping", g_id);
-		exit(EXIT_RUNTIME);
-	}
+	if (d->u.oom)
+		oom_stop(" in the core");
 }
 
 /* Persist the round's records, then send; see the file comment. */
@@ -410,15 +382,13 @@ static void flush_round(struct daemon *d)
 {
 	struct px_update *u = &d->u;
 	size_t rec_done = 0, now_done = 0;
-	if (u->oom) {
-		logf_(LV_ERROR, "replica=%u out of memory in the core; stopping", g_id);
-		exit(EXIT_RUNTIME);
-	}
+	if (u->oom)
+		oom_stop(" in the core");
 	if (u->enc_err)
 		logf_(LV_ERROR, "replica=%u the core built a message that does not encode: %s (bug)", g_id,
 		      px_codec_strerror(u->enc_err));
 	for (;;) {
-		send_range(d, u->now, now_done, u->nnow);
+		send_range(d, u, u->now, now_done, u->nnow);
 		now_done = u->nnow;
 		int eager = 0;
 		for (; rec_done < u->nrec; rec_done++) {
@@ -446,7 +416,7 @@ static void flush_round(struct daemon *d)
 		sync_log(d);
 	}
 	/* Every record is durable now: release what waited for it. */
-	send_range(d, u->held, 0, u->nheld);
+	send_range(d, u, u->held, 0, u->nheld);
 	d->timer_at = px_update_next_timer(u, d->timer_at);
 	px_update_reset(u);
 }
@@ -627,6 +597,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	px_update_init(&d.u);
+	px_update_init(&d.dfr);
 	const struct px_config_coord *me = &d.cfg.coord[id];
 	logf_(LV_INFO, "replica=%u starting: cluster %s, %u replicas, endpoint %s, data_dir %s", g_id, d.cfg.name,
 	      d.cfg.ncoord, me->endpoint, me->data_dir);
@@ -699,10 +670,10 @@ int main(int argc, char **argv)
 			px_replica_step(d.rep, &ev, &d.u);
 		}
 		flush_round(&d);
-		if ((d.lazy_since && clock_now(&d) >= d.lazy_since + LAZY_SYNC_MS) ||
-		    (d.dfr_since && clock_now(&d) >= d.dfr_since + DEFER_SYNC_MS)) {
-			if (d.dfr_since && clock_now(&d) >= d.dfr_since + DEFER_SYNC_MS)
-				d.deferred_late += d.ndfr;
+		int late = d.dfr_since && clock_now(&d) >= d.dfr_since + DEFER_SYNC_MS;
+		if (late || (d.lazy_since && clock_now(&d) >= d.lazy_since + LAZY_SYNC_MS)) {
+			if (late)
+				d.deferred_late += d.dfr.nheld;
 			sync_log(&d);
 			flush_round(&d);
 		}
@@ -721,7 +692,7 @@ int main(int argc, char **argv)
 	if (!synced)
 		logf_(LV_WARN, "replica=%u final sync of the commit log failed", g_id);
 	release_deferred(&d, synced);
-	free(d.dfr);
+	px_update_free(&d.dfr);
 	logf_(LV_INFO, "replica=%u stopping on signal; everything acknowledged is durable", g_id);
 	px_net_flush_lazy(d.net);
 	px_net_destroy(&d.net);

@@ -99,8 +99,7 @@ struct conn {
 	struct job *job; /* running */
 	int step;        /* EXEC: 0 BEGIN running, 1 statement running */
 	int pipeline;    /* in pipeline mode: [BEGIN,] statement[, PREPARE], sync */
-	int pbegin;      /* the pipeline's first result is BEGIN's */
-	int presults;    /* pipeline: results seen so far */
+	int pbegin;      /* the pipeline's first query is BEGIN */
 	int pends;       /* pipeline: queries whose results ended so far */
 	struct job *q, *qtail; /* more work of the borrower */
 	/* result of the running query */
@@ -313,7 +312,6 @@ static int send_pipelined(struct agent *a, struct conn *c, int begin, const char
 	}
 	c->pipeline = 1;
 	c->pbegin = begin;
-	c->presults = 0;
 	c->pends = 0;
 	return sent(a, c);
 }
@@ -558,7 +556,6 @@ static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t 
 			c->sqlstate[0] = 0;
 			c->errmsg[0] = 0;
 			c->pbegin = 0;
-			c->presults = 0;
 			c->pends = 0;
 		} else {
 			start_job(a, c, p);
@@ -801,7 +798,6 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 		}
 		ExecStatusType st = PQresultStatus(r);
 		if (c->pipeline) {
-			c->presults++;
 			if (st == PGRES_PIPELINE_SYNC) {
 				PQclear(r);
 				c->pipeline = 0;
@@ -817,7 +813,7 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 				PQclear(r);
 				continue;
 			}
-			if (c->pbegin && c->presults == 1 && st == PGRES_COMMAND_OK) {
+			if (c->pbegin && c->pends == 0 && st == PGRES_COMMAND_OK) {
 				PQclear(r); /* BEGIN's */
 				continue;
 			}
