@@ -8,8 +8,8 @@ static int is_alnum(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-size_t px_gid_make(char *buf, size_t cap, const char *prefix, uint64_t birth_ms,
-		   uint64_t client, uint64_t seq)
+static size_t make(char *buf, size_t cap, const char *prefix, uint64_t birth_ms, uint64_t client, uint64_t seq,
+		   int xa)
 {
 	size_t plen = strlen(prefix);
 	if (plen == 0 || plen > PX_PREFIX_MAX)
@@ -17,11 +17,21 @@ size_t px_gid_make(char *buf, size_t cap, const char *prefix, uint64_t birth_ms,
 	for (size_t i = 0; i < plen; i++)
 		if (!is_alnum(prefix[i]))
 			return 0;
-	int n = snprintf(buf, cap, "%s_%llu_%016llx_%llu", prefix, (unsigned long long)birth_ms,
-			 (unsigned long long)client, (unsigned long long)seq);
+	int n = snprintf(buf, cap, "%s_%llu_%016llx_%s%llu", prefix, (unsigned long long)birth_ms,
+			 (unsigned long long)client, xa ? "x" : "", (unsigned long long)seq);
 	if (n < 0 || (size_t)n >= cap || n >= 200)
 		return 0;
 	return (size_t)n;
+}
+
+size_t px_gid_make(char *buf, size_t cap, const char *prefix, uint64_t birth_ms, uint64_t client, uint64_t seq)
+{
+	return make(buf, cap, prefix, birth_ms, client, seq, 0);
+}
+
+size_t px_gid_make_xa(char *buf, size_t cap, const char *prefix, uint64_t birth_ms, uint64_t client, uint64_t seq)
+{
+	return make(buf, cap, prefix, birth_ms, client, seq, 1);
 }
 
 /* Parse a decimal field [p, end); at most 20 digits, no overflow. */
@@ -42,7 +52,8 @@ static int parse_dec(const char *p, const char *end, uint64_t *out)
 	return 0;
 }
 
-int px_gid_parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix_len)
+/* Parse gid; *xa says whether its seq carries the XA mark. */
+static int parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix_len, int *xa)
 {
 	/* Find the last three underscores: prefix _ birth _ client _ seq. */
 	const char *us[3];
@@ -62,7 +73,8 @@ int px_gid_parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix
 	for (const char *p = gid; p < us[2]; p++)
 		if (!is_alnum(*p))
 			return -1;
-	if (parse_dec(seq_b, end, &seq) || parse_dec(birth_b, us[1], &birth))
+	*xa = seq_b < end && *seq_b == 'x';
+	if (parse_dec(seq_b + *xa, end, &seq) || parse_dec(birth_b, us[1], &birth))
 		return -1;
 	if (us[0] - cli_b != 16)
 		return -1;
@@ -73,6 +85,19 @@ int px_gid_parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix
 	if (prefix_len)
 		*prefix_len = (size_t)(us[2] - gid);
 	return 0;
+}
+
+int px_gid_parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix_len)
+{
+	int xa;
+	return parse(gid, len, birth_ms, prefix_len, &xa);
+}
+
+int px_gid_is_xa(const char *gid, size_t len)
+{
+	uint64_t birth;
+	int xa;
+	return parse(gid, len, &birth, NULL, &xa) == 0 && xa;
 }
 
 uint64_t px_hash(const void *p, size_t len)

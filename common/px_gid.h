@@ -8,7 +8,10 @@
  *           (decimal); coordinators use it for the garbage-collection
  *           horizon (see README "Garbage collection")
  *   client  the client's random id, 16 hex digits
- *   seq     the client's sequence number (decimal)
+ *   seq     the client's sequence number (decimal); "x" before it marks an
+ *           XA-style gid: the client prepares each participant itself over
+ *           its own PostgreSQL connection and casts the ballot-0 votes, so
+ *           no agent ever votes on it (README "XA-style transactions")
  * Whole gid < 200 bytes (PostgreSQL's limit); only [A-Za-z0-9_] appear, so
  * it can be quoted into SQL without escaping.
  */
@@ -24,6 +27,12 @@
  * or 0 if the prefix is invalid or it does not fit. */
 size_t px_gid_make(char *buf, size_t cap, const char *prefix, uint64_t birth_ms,
 		   uint64_t client, uint64_t seq);
+/* The same, for an XA-style gid. */
+size_t px_gid_make_xa(char *buf, size_t cap, const char *prefix, uint64_t birth_ms,
+		      uint64_t client, uint64_t seq);
+
+/* 1 if gid (len bytes) is a well-formed XA-style gid, else 0. */
+int px_gid_is_xa(const char *gid, size_t len);
 
 /* Parse gid (len bytes, not necessarily NUL-terminated).  Returns 0 and sets
  * *birth_ms (and *prefix_len if non-NULL) when the gid is well formed, or -1. */

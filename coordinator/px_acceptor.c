@@ -205,7 +205,10 @@ static void send_2b(struct px_replica *r, struct px_update *u, struct px_addr fr
 	int n = 0;
 	if (r->leader != PX_NO_LEADER)
 		to[n++] = px_addr_of(PX_NODE_REPLICA, r->leader);
-	if (from.kind == PX_NODE_REPLICA && from.id != r->leader)
+	/* A replica that proposed; and the client that voted for an XA-style
+	 * gid, which learns a commit from a majority of acceptors (Faster
+	 * Paxos Commit) without waiting for the leader. */
+	if ((from.kind == PX_NODE_REPLICA && from.id != r->leader) || from.kind == PX_NODE_CLIENT)
 		to[n++] = from;
 	for (int k = 0; k < n; k++) {
 		if (deferred && HELD_2B)
@@ -245,13 +248,20 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	uint64_t birth;
 	if (px_gid_birth(r, m->gid, &birth))
 		return;
-	int from_agent = from.kind == PX_NODE_AGENT;
-	if ((m->bal == 0) != from_agent || (from_agent && from.id != m->rm) ||
+	/* Ballot 0 is the participant's own vote, and it has exactly one
+	 * proposer: the participant's agent, or for an XA-style gid the client
+	 * that prepared the participant itself (agents never vote on those).
+	 * Higher ballots come from replicas. */
+	int from_agent = from.kind == PX_NODE_AGENT, from_client = from.kind == PX_NODE_CLIENT;
+	int xa = px_gid_is_xa(m->gid.p, m->gid.len);
+	int voter = xa ? from_client : from_agent && from.id == m->rm;
+	if ((m->bal == 0) != (from_agent || from_client) || (m->bal == 0 && !voter) ||
 	    !px_pset_valid(&m->pset) || !px_pset_has(&m->pset, m->rm) || !pset_known(r, &m->pset) ||
 	    m->val == PX_VAL_NONE) {
 		r->st.bad_msgs++;
 		px_log(r, "gid=%.*s bad message: 2a rm %u ballot %u from %s %llu", (int)m->gid.len, m->gid.p,
-		       m->rm, m->bal, from_agent ? "agent" : "replica", (unsigned long long)from.id);
+		       m->rm, m->bal, from_agent ? "agent" : from_client ? "client" : "replica",
+		       (unsigned long long)from.id);
 		return;
 	}
 	see_ballot(r, m->bal);
@@ -321,7 +331,7 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	}
 	/* The first votes of a gid's set: no sync of their own (a `prepared`
 	 * only; an `aborted` decides at once). */
-	int deferred = from_agent && b->flags == PX_ACC_OK && m->val == PX_VAL_PREPARED &&
+	int deferred = m->bal == 0 && b->flags == PX_ACC_OK && m->val == PX_VAL_PREPARED &&
 		       r->now >= r->defer_off_until && more_votes_due(t);
 	if (deferred && logged)
 		px_rec_lazy(u);

@@ -62,6 +62,15 @@ struct px_lead *px_lead_of(struct px_replica *r, struct px_txn *t)
 	return t->lead;
 }
 
+/* 1 for an XA-style gid: its client prepares the participants and votes
+ * for them, and applies the outcome; so no PREPARE goes to an agent (an
+ * agent never votes on it), and DECISION only at the retransmission time,
+ * for an agent to finish what the client left. */
+static int is_xa(const struct px_txn *t)
+{
+	return px_gid_is_xa(t->k.s, t->k.len);
+}
+
 static int all_acked(const struct px_txn *t)
 {
 	if (!t->lead)
@@ -134,7 +143,8 @@ void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, u
 	else
 		r->st.decided_abort++;
 	px_log(r, "gid=%s decided %s (%s)", t->k.s, outcome == PX_OUT_COMMIT ? "commit" : "abort", how);
-	send_decision(r, u, t, 0); /* the replicas learn it with FORGET */
+	if (!is_xa(t))
+		send_decision(r, u, t, 0); /* the replicas learn it with FORGET */
 	t->lead->next_resend = r->now + r->cfg.resend_ms;
 	answer(r, u, t);
 }
@@ -446,7 +456,10 @@ void px_lrn_ack(struct px_replica *r, struct px_update *u, struct px_addr from,
 		const struct px_mdecision_ack *m)
 {
 	struct px_txn *t = px_txn_get(r, m->gid);
-	if (!t || !t->lead || !t->outcome || from.id != m->rm)
+	/* An XA-style gid's client applied the outcome itself and acks for
+	 * the participants it finished. */
+	if (!t || !t->lead || !t->outcome ||
+	    (from.kind == PX_NODE_CLIENT ? !is_xa(t) : from.kind != PX_NODE_AGENT || from.id != m->rm))
 		return;
 	int i = pidx(&t->lead->pset, m->rm);
 	if (i < 0)
@@ -519,6 +532,8 @@ static void add_waiter(struct px_lead *l, struct px_addr to, uint64_t req, uint8
 
 static void send_prepare(struct px_replica *r, struct px_update *u, struct px_txn *t)
 {
+	if (is_xa(t))
+		return; /* recovery (a higher ballot) decides a vote that never came */
 	struct px_msg p = {.type = PX_MSG_PREPARE};
 	p.u.prepare.gid = px_txn_gid(t);
 	p.u.prepare.abort = t->lead->abort_req;

@@ -280,7 +280,7 @@ static void on_msg(struct px_replica *r, struct px_update *u, struct px_addr fro
 			px_acc_decision(r, u, &m->u.decision);
 		break;
 	case PX_MSG_DECISION_ACK:
-		if (from.kind == PX_NODE_AGENT)
+		if (from.kind == PX_NODE_AGENT || from.kind == PX_NODE_CLIENT) /* client: XA-style gids */
 			px_lrn_ack(r, u, from, &m->u.decision_ack);
 		break;
 	case PX_MSG_FORGET:

@@ -266,6 +266,8 @@ static void vote(struct pa_core *c, struct px_update *u, struct pa_txn *t, uint8
 {
 	if (!t->pset.n)
 		return; /* set unknown (found by a scan): the leader will recover it */
+	if (px_gid_is_xa(t->k.s, t->k.len))
+		return; /* its client votes for us: ballot 0 has one proposer */
 	int again = t->vote == val; /* a retransmission: no decision came */
 	if (t->vote == PX_VAL_NONE) {
 		if (val == PX_VAL_PREPARED)
@@ -334,6 +336,12 @@ static void on_exec(struct pa_core *c, struct px_update *u, struct px_addr from,
 			 * longer has (restart, idle rollback, or it is forgotten). */
 			exec_reply(u, from, m->req, m->gid, PX_EXEC_ERROR,
 				   "transaction unknown here (participant restarted or rolled it back); roll back");
+			return;
+		}
+		if (px_gid_is_xa(m->gid.p, m->gid.len)) {
+			/* Its client runs its statements itself and votes for us. */
+			exec_reply(u, from, m->req, m->gid, PX_EXEC_ERROR,
+				   "an XA-style transaction runs on the client's own database connection, not here");
 			return;
 		}
 		if (ambiguous(c, m->gid)) {

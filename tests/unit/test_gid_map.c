@@ -52,6 +52,25 @@ static void test_gid_round_trip(void **state)
 	assert_int_equal(birth, 5);
 }
 
+/* Rule: an XA-style gid carries "x" before its seq; px_gid_is_xa tells it
+ * from a plain gid, and both parse with the same birth. */
+static void test_gid_xa_mark(void **state)
+{
+	(void)state;
+	char buf[256];
+	uint64_t birth = 0;
+	size_t n = px_gid_make_xa(buf, sizeof(buf), "bank7", 1700000000123ULL, CLI, 42);
+	assert_string_equal(buf, "bank7_1700000000123_0123456789abcdef_x42");
+	assert_int_equal(px_gid_parse(buf, n, &birth, NULL), 0);
+	assert_int_equal(birth, 1700000000123ULL);
+	assert_int_equal(px_gid_is_xa(buf, n), 1);
+	n = px_gid_make(buf, sizeof(buf), "bank7", 1700000000123ULL, CLI, 42);
+	assert_int_equal(px_gid_is_xa(buf, n), 0);
+	assert_int_equal(px_gid_is_xa("bank7_1_0123456789abcdef_x", 26), 0); /* no digits */
+	assert_int_equal(px_gid_is_xa("bank7_1_0123456789abcdef_xx1", 28), 0);
+	assert_int_equal(px_gid_is_xa("bank7_1_0123456789abcdef_1x", 27), 0);
+}
+
 /* Rule: px_gid_make refuses bad prefixes and gids that do not fit. */
 static void test_gid_make_rejects(void **state)
 {
@@ -361,6 +380,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gid_round_trip),
+		cmocka_unit_test(test_gid_xa_mark),
 		cmocka_unit_test(test_gid_make_rejects),
 		cmocka_unit_test(test_gid_parse_rejects),
 		cmocka_unit_test(test_map_many_keys),

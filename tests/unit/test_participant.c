@@ -635,6 +635,54 @@ static void test_commit_prepared_missing_checked(void **state)
 	p_close(&d);
 }
 
+/* Rule: an agent never votes on an XA-style gid, whose client prepares
+ * this participant itself and votes for it (ballot 0 has one proposer):
+ * not after a PREPARE that finds it prepared, nor after one that finds it
+ * absent; it refuses to run its statements; and it still applies a
+ * DECISION for it (the client may have left it prepared). */
+static void test_xa_gid_never_voted(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg m, out;
+	p_open(&d, 10, 0);
+	size_t n = px_gid_make_xa(gb, 64, "t", T0, 0x0123456789abcdefULL, 1);
+	struct px_str g = px_str_of(gb, (uint32_t)n);
+	m = mexec(g, 0);
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 0);
+	assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+	assert_int_equal(out.u.exec_result.status, PX_EXEC_ERROR);
+	px_update_reset(&d.u);
+
+	for (int found = 1; found >= 0; found--) {
+		m = mprepare(g, 0);
+		p_msg(&d, REPLICA(0), &m);
+		uint64_t tok = only_db(&d.u, PA_DB_CHECK, g)->token;
+		px_update_reset(&d.u);
+		p_db(&d, tok, PA_DB_OK, (uint8_t)found, NULL);
+		assert_int_equal(nsent(&d.u, PX_MSG_2A), 0);
+		px_update_reset(&d.u);
+		p_timer(&d, T0 + 10000 * (uint64_t)(2 - found)); /* resend times pass */
+		assert_int_equal(nsent(&d.u, PX_MSG_2A), 0);
+		px_update_reset(&d.u);
+		if (found) { /* prepared here: a decision is applied */
+			m = mdecision(g, PX_OUT_COMMIT);
+			p_msg(&d, REPLICA(0), &m);
+			tok = only_db(&d.u, PA_DB_COMMIT_PREPARED, g)->token;
+			px_update_reset(&d.u);
+			p_db(&d, tok, PA_DB_OK, 0, NULL);
+			assert_true(sent_to(&d.u, PX_MSG_DECISION_ACK, REPLICA(0), &out));
+			assert_int_equal(out.u.decision_ack.outcome, PX_OUT_COMMIT);
+			px_update_reset(&d.u);
+			n = px_gid_make_xa(gb, 64, "t", T0, 0x0123456789abcdefULL, 2);
+			g = px_str_of(gb, (uint32_t)n);
+		}
+	}
+	p_close(&d);
+}
+
 /* Rule: an idle open transaction is rolled back; a later PREPARE votes
  * aborted. */
 static void test_idle_timeout_rolls_back(void **state)
@@ -837,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_failed_stmt_rolls_back),
 		cmocka_unit_test(test_decision_commit_acked),
 		cmocka_unit_test(test_commit_prepared_missing_checked),
+		cmocka_unit_test(test_xa_gid_never_voted),
 		cmocka_unit_test(test_thrifty_first_vote),
 		cmocka_unit_test(test_thrifty_same_majority_everywhere),
 		cmocka_unit_test(test_idle_timeout_rolls_back),

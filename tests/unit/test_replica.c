@@ -67,6 +67,13 @@ static struct px_str mkgid(char *buf, uint64_t birth, uint64_t seq)
 	return px_str_of(buf, (uint32_t)n);
 }
 
+static struct px_str mkgid_xa(char *buf, uint64_t birth, uint64_t seq)
+{
+	size_t n = px_gid_make_xa(buf, 64, "t", birth, 0x0123456789abcdefULL, seq);
+	assert_true(n > 0);
+	return px_str_of(buf, (uint32_t)n);
+}
+
 static struct px_pset pset(unsigned n, ...)
 {
 	struct px_pset s;
@@ -559,6 +566,44 @@ static void test_acc_2a_ballot0_wrong_agent_dropped(void **state)
 	assert_int_equal(d.u.nnow + d.u.nheld, 0);
 	assert_int_equal(px_replica_stats(d.r)->bad_msgs, bad + 1);
 	assert_int_equal(px_replica_live(d.r), 0);
+	drv_close(&d);
+}
+
+/* Rule: an XA-style gid's ballot-0 votes come from its client, never from
+ * an agent (ballot 0 has one proposer); the client gets the held 2b as well
+ * as the leader.  A plain gid's ballot-0 vote from a client is refused. */
+static void test_acc_xa_votes_from_client_only(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64], pb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g = mkgid_xa(gb, T0, 1), plain = mkgid(pb, T0, 2);
+	uint64_t bad = px_replica_stats(d.r)->bad_msgs;
+	m = m2a(g, 1, 0, PX_VAL_ABORTED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m); /* the agent of rm 1: not the voter here */
+	assert_int_equal(d.u.nrec, 0);
+	assert_int_equal(px_replica_stats(d.r)->bad_msgs, bad + 1);
+	m = m2a(plain, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, CLIENT(7), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_int_equal(px_replica_stats(d.r)->bad_msgs, bad + 2);
+	assert_int_equal(px_replica_live(d.r), 0);
+
+	for (uint16_t rm = 1; rm <= 2; rm++) {
+		m = m2a(g, rm, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+		drv_msg(&d, CLIENT(7), &m);
+	}
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 2);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_2B), 0); /* nothing before the sync */
+	struct px_addr cl = CLIENT(7), ld = REPLICA(0);
+	assert_int_equal(nsent_to(&d.u, 1, PX_MSG_2B, &cl), 2);
+	assert_int_equal(nsent_to(&d.u, 1, PX_MSG_2B, &ld), 2);
+	assert_true(sent_to(&d.u, 1, PX_MSG_2B, cl, &out));
+	assert_true(out.u.m2b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m2b.bal, 0);
+	assert_int_equal(px_replica_stats(d.r)->bad_msgs, bad + 2);
 	drv_close(&d);
 }
 
@@ -1251,6 +1296,57 @@ static void test_lead_prepare_sent_by_client(void **state)
 	drv_close(&d);
 }
 
+/* Rule: for an XA-style gid the leader never sends PREPARE to an agent
+ * (its client votes; a vote that never comes is for recovery), and a
+ * decision goes to the agents only at the retransmission time: the client
+ * applies it and acks for the participants, which ends the gid. */
+static void test_lead_xa(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_str g = mkgid_xa(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_DECIDED | PX_WAIT_PREPARE_SENT);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	drv_flush(&d);
+	drv_timer(&d, d.now + 250); /* past resend_ms, no votes yet */
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	drv_flush(&d);
+	for (uint8_t acc = 0; acc < 2; acc++)
+		for (uint16_t rm = 1; rm <= 2; rm++)
+			deliver_2b(&d, acc, g, rm, 0, PX_VAL_PREPARED);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	drv_flush(&d);
+	/* an agent's ack for the other participant counts for nothing */
+	m = mack(g, 2, PX_OUT_COMMIT);
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_FORGET), 0);
+	/* the client acks both: the gid is done */
+	for (uint16_t rm = 1; rm <= 2; rm++) {
+		m = mack(g, rm, PX_OUT_COMMIT);
+		drv_msg(&d, CLIENT(9), &m);
+	}
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_FORGET), 3);
+	drv_close(&d);
+
+	/* No ack from the client: DECISION to the agents at the resend time. */
+	g = mkgid_xa(gb, T0, 2);
+	lead_request(&d, g, PX_WAIT_DECIDED | PX_WAIT_PREPARE_SENT);
+	for (uint8_t acc = 0; acc < 2; acc++)
+		for (uint16_t rm = 1; rm <= 2; rm++)
+			deliver_2b(&d, acc, g, rm, 0, PX_VAL_PREPARED);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	drv_flush(&d);
+	drv_timer(&d, d.now + 250);
+	assert_true(sent_to(&d.u, 0, PX_MSG_DECISION, AGENT(1), &out));
+	assert_int_equal(out.u.decision.outcome, PX_OUT_COMMIT);
+	assert_true(sent_to(&d.u, 0, PX_MSG_DECISION, AGENT(2), &out));
+	drv_close(&d);
+}
+
 /* Rule: only decisions and forgets of decided gids are lazy records (a
  * driver need not sync for them alone); votes, promises, the horizon, the
  * round and a FORGET without an outcome (a promise never to accept) are not. */
@@ -1586,6 +1682,7 @@ int main(void)
 		cmocka_unit_test(test_acc_2a_duplicate_no_record),
 		cmocka_unit_test(test_acc_2a_ballot0_second_value_refused),
 		cmocka_unit_test(test_acc_2a_ballot0_wrong_agent_dropped),
+		cmocka_unit_test(test_acc_xa_votes_from_client_only),
 		cmocka_unit_test(test_acc_1a_promise_blocks_lower_2a),
 		cmocka_unit_test(test_acc_1b_reports_highest_accepted),
 		cmocka_unit_test(test_acc_1a_lower_refused),
@@ -1608,6 +1705,7 @@ int main(void)
 		cmocka_unit_test(test_lead_wait_applied),
 		cmocka_unit_test(test_lead_prepare_sent_by_client),
 		cmocka_unit_test(test_lead_acks_to_client),
+		cmocka_unit_test(test_lead_xa),
 		cmocka_unit_test(test_lazy_records),
 		cmocka_unit_test(test_lead_abort_majority),
 		cmocka_unit_test(test_lead_commit_unknown_participant),
