@@ -10,6 +10,7 @@ declare -A what=(
 	[3]="acceptor sends 2b before its record is durable"
 	[4]="recovery ignores the values acceptors accepted"
 	[5]="checkpoint snapshot forgets promises"
+	[6]="recovery never finishes an XA-style gid its client left"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so

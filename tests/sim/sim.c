@@ -97,7 +97,7 @@ struct dbact {
 	struct dbact *next;
 };
 
-enum client_state { C_IDLE = 1, C_EXEC, C_COMMIT, C_POLL, C_DONE, C_DEAD };
+enum client_state { C_IDLE = 1, C_EXEC, C_XPREP, C_COMMIT, C_POLL, C_DONE, C_DEAD };
 
 struct truth {
 	struct px_key k;
@@ -109,6 +109,7 @@ struct truth {
 	uint32_t ok_stmts[9]; /* per participant id: statements the client saw succeed
 				 (exec_commit: statements it sent) */
 	uint8_t exec_commit;  /* statements, PREPARE and commit request sent at once */
+	uint8_t xa;           /* XA-style: the client prepares and votes itself */
 	char how[96];
 };
 
@@ -127,6 +128,8 @@ struct client {
 	uint64_t outstanding[9]; /* req of the statement awaiting its result */
 	uint16_t acked;          /* participants (pset index) that acknowledged ... */
 	uint8_t ack_outcome;     /* ... this outcome to the client (wait=applied) */
+	uint8_t xa_vote[9];      /* XA-style: the client's vote, per participant */
+	uint16_t xa_got[MAXNODES]; /* ... pset indexes each acceptor's 2b accepted `prepared` for */
 	struct truth *tr;
 };
 
@@ -1031,7 +1034,10 @@ static void client_begin(struct world *w, int i)
 	if (!tr)
 		exit(2);
 	char gid[200];
-	size_t glen = px_gid_make(gid, sizeof(gid), "sim", clock_of(w, i), c->id, ++c->seq);
+	/* XA-style (README "XA-style transactions"): the client runs its
+	 * statements and PREPARE on the databases itself and votes for them. */
+	tr->xa = chance(w, 200);
+	size_t glen = (tr->xa ? px_gid_make_xa : px_gid_make)(gid, sizeof(gid), "sim", clock_of(w, i), c->id, ++c->seq);
 	if (!glen)
 		exit(2);
 	px_key_set(&tr->k, px_str_of(gid, (uint32_t)glen));
@@ -1064,9 +1070,24 @@ static void client_begin(struct world *w, int i)
 	c->ack_outcome = 0;
 	/* As pc_exec_commit does: one statement per participant, sent with
 	 * the PREPAREs and the commit request, results not awaited. */
-	tr->exec_commit = !tr->rollback && chance(w, 300);
+	tr->exec_commit = !tr->xa && !tr->rollback && chance(w, 300);
 	w->res->txns++;
-	trace(w, "client.%d begins %s", nd->idx, tr->k.s);
+	trace(w, "client.%d begins %s%s", nd->idx, tr->k.s, tr->xa ? " (XA)" : "");
+	memset(c->xa_got, 0, sizeof(c->xa_got));
+	if (tr->xa) {
+		/* One statement per participant on the client's own session,
+		 * then PREPARE, whose results come at C_XPREP's wake. */
+		tr->wait = PX_WAIT_DECIDED; /* the client applies the outcome */
+		for (uint16_t k = 0; k < tr->pset.n; k++) {
+			struct pgtx *p = pg_take(&w->n[w->R + tr->pset.rm[k] - 1], px_str_of(tr->k.s, tr->k.len));
+			p->state = PG_OPEN;
+			p->stmts = 1;
+			tr->ok_stmts[tr->pset.rm[k]] = 1;
+		}
+		c->state = C_XPREP;
+		client_wake(w, i, w->now + 1 + rnd(w, 5));
+		return;
+	}
 	/* Statements run one at a time per participant, in parallel across them. */
 	memset(c->stmt, 0, sizeof(c->stmt));
 	for (uint16_t k = 0; k < tr->pset.n; k++) {
@@ -1095,7 +1116,31 @@ static void client_request(struct world *w, int i)
 		m.u.rollback_req.req = ++c->req;
 		m.u.rollback_req.gid = px_str_of(tr->k.s, tr->k.len);
 		m.u.rollback_req.pset = tr->pset;
-	} else {
+	}
+	if (tr->xa) {
+		/* The client's ballot-0 votes, as pc_xa_commit sends them: to a
+		 * majority starting at the leader it knows, to every replica
+		 * when asking again. */
+		int nto = c->asked ? w->R : w->R / 2 + 1;
+		for (uint16_t k = 0; k < tr->pset.n; k++) {
+			struct px_msg v = {.type = PX_MSG_2A};
+			v.u.m2a.gid = px_str_of(tr->k.s, tr->k.len);
+			v.u.m2a.rm = tr->pset.rm[k];
+			v.u.m2a.bal = 0;
+			v.u.m2a.val = c->xa_vote[tr->pset.rm[k]];
+			v.u.m2a.pset = tr->pset;
+			for (int r = 0; r < nto; r++)
+				client_send(w, i, px_addr_of(PX_NODE_REPLICA, (uint64_t)((c->target + r) % w->R)), &v);
+		}
+		c->asked = 1;
+		if (!c->asked_rollback) {
+			m.type = PX_MSG_COMMIT_REQ;
+			m.u.commit_req.req = ++c->req;
+			m.u.commit_req.gid = px_str_of(tr->k.s, tr->k.len);
+			m.u.commit_req.wait = PX_WAIT_DECIDED | PX_WAIT_PREPARE_SENT;
+			m.u.commit_req.pset = tr->pset;
+		}
+	} else if (!c->asked_rollback) {
 		m.type = PX_MSG_COMMIT_REQ;
 		m.u.commit_req.req = ++c->req;
 		m.u.commit_req.gid = px_str_of(tr->k.s, tr->k.len);
@@ -1175,10 +1220,67 @@ static void client_answer(struct world *w, int i, uint8_t status)
 	}
 }
 
+/* XA-style: the client applies the outcome on its own sessions and acks
+ * for each participant; now and then it leaves one (as if it died), for
+ * the agents to finish from the leader's DECISION. */
+static void xa_apply(struct world *w, int i, uint8_t outcome)
+{
+	struct node *nd = &w->n[i];
+	struct client *c = &nd->c;
+	struct truth *tr = c->tr;
+	struct px_str gid = px_str_of(tr->k.s, tr->k.len);
+	char who[48];
+	snprintf(who, sizeof(who), "client.%d (XA)", nd->idx);
+	for (uint16_t k = 0; k < tr->pset.n; k++) {
+		uint16_t rm = tr->pset.rm[k];
+		struct pgtx *p = pg_get(&w->n[w->R + rm - 1], gid);
+		if (outcome == PX_OUT_COMMIT && (!p || (p->state != PG_PREPARED && p->state != PG_COMMITTED)))
+			violation(w, "validity: %s told COMMIT for %s, but participant %u is not prepared", who, tr->k.s, rm);
+		if (chance(w, 100))
+			continue; /* left to the agents */
+		if (p && p->state == PG_PREPARED) {
+			if (outcome == PX_OUT_COMMIT && p->stmts != tr->ok_stmts[rm])
+				violation(w, "atomicity: %s commits on participant %u with %u statements, its client ran %u",
+					  tr->k.s, rm, p->stmts, tr->ok_stmts[rm]);
+			claim(w, gid, outcome, who);
+			p->state = outcome == PX_OUT_COMMIT ? PG_COMMITTED : PG_ABORTED;
+		}
+		struct px_msg a = {.type = PX_MSG_DECISION_ACK};
+		a.u.decision_ack.gid = gid;
+		a.u.decision_ack.rm = rm;
+		a.u.decision_ack.outcome = outcome;
+		client_send(w, i, px_addr_of(PX_NODE_REPLICA, c->target), &a);
+	}
+}
+
+/* XA-style: PREPARE's results on the client's own sessions; then the votes. */
+static void xa_prepared(struct world *w, int i)
+{
+	struct client *c = &w->n[i].c;
+	struct truth *tr = c->tr;
+	for (uint16_t k = 0; k < tr->pset.n; k++) {
+		uint16_t rm = tr->pset.rm[k];
+		struct pgtx *p = pg_get(&w->n[w->R + rm - 1], px_str_of(tr->k.s, tr->k.len));
+		if (!tr->rollback && p && p->state == PG_OPEN && !chance(w, 50)) {
+			p->state = PG_PREPARED;
+			p->was_prepared = 1;
+			c->xa_vote[rm] = PX_VAL_PREPARED;
+		} else {
+			if (p && p->state == PG_OPEN)
+				p->state = PG_ABORTED; /* a failed PREPARE rolls back */
+			c->xa_vote[rm] = PX_VAL_ABORTED;
+			c->failed = 1;
+		}
+	}
+	client_commit(w, i);
+}
+
 /* The client has its outcome: ask once more by status, then move on. */
 static void client_decided(struct world *w, int i, uint8_t status)
 {
 	struct client *c = &w->n[i].c;
+	if (c->tr->xa)
+		xa_apply(w, i, status_outcome(status));
 	client_answer(w, i, status);
 	c->state = C_POLL;
 	c->polls = 2;
@@ -1230,6 +1332,24 @@ static void client_on_msg(struct world *w, int i, struct px_addr from, const str
 			client_decided(w, i, oc == PX_OUT_COMMIT ? PX_ST_COMMITTED : PX_ST_ABORTED);
 		return;
 	}
+	if (m->type == PX_MSG_2B && tr->xa && c->state == C_COMMIT && !c->asked_rollback &&
+	    from.kind == PX_NODE_REPLICA && from.id < (uint64_t)w->R && px_str_eq(m->u.m2b.gid, px_str_of(tr->k.s, tr->k.len))) {
+		/* As pc_xa_commit does (Faster Paxos Commit): `prepared`
+		 * accepted at ballot 0 for every participant by a majority of
+		 * acceptors is a commit. */
+		const struct px_m2b *b = &m->u.m2b;
+		if (b->bal != 0 || b->val != PX_VAL_PREPARED || !(b->flags & PX_ACC_OK))
+			return;
+		for (uint16_t k = 0; k < tr->pset.n; k++)
+			if (tr->pset.rm[k] == b->rm)
+				c->xa_got[from.id] |= (uint16_t)(1u << k);
+		int maj = 0;
+		for (int r = 0; r < w->R; r++)
+			maj += c->xa_got[r] == (uint16_t)((1u << tr->pset.n) - 1);
+		if (maj >= w->R / 2 + 1)
+			client_decided(w, i, PX_ST_COMMITTED);
+		return;
+	}
 	if (m->type != PX_MSG_OUTCOME || !px_str_eq(m->u.outcome.gid, px_str_of(tr->k.s, tr->k.len)))
 		return;
 	uint8_t st = m->u.outcome.status;
@@ -1272,6 +1392,18 @@ static void client_tick(struct world *w, int i)
 		return;
 	if (w->faults_on && chance(w, w->p_die)) {
 		trace(w, "client.%d dies", nd->idx);
+		if (c->state == C_XPREP)
+			/* Its sessions close: an open transaction rolls back,
+			 * unless its PREPARE was already on the way. */
+			for (uint16_t k = 0; k < c->tr->pset.n; k++) {
+				struct pgtx *p = pg_get(&w->n[w->R + c->tr->pset.rm[k] - 1],
+							px_str_of(c->tr->k.s, c->tr->k.len));
+				if (p && p->state == PG_OPEN) {
+					int prep = chance(w, 500);
+					p->state = prep ? PG_PREPARED : PG_ABORTED;
+					p->was_prepared |= (uint8_t)prep;
+				}
+			}
 		c->state = C_DEAD;
 		nd->inc++;
 		struct ev *e = ev_new(w, w->now + 200 + rnd(w, 1500), EV_RESTART, i);
@@ -1281,6 +1413,9 @@ static void client_tick(struct world *w, int i)
 	switch (c->state) {
 	case C_IDLE:
 		client_begin(w, i);
+		break;
+	case C_XPREP:
+		xa_prepared(w, i);
 		break;
 	case C_EXEC:
 		if (w->now >= c->deadline) { /* exec results lost: roll back */
