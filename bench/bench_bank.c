@@ -51,6 +51,7 @@ static const char *g_config;
 static enum sys g_sys;
 static int g_clients = 1, g_seconds = 5, g_wait = PC_WAIT_APPLIED;
 static int g_exec_commit; /* B2: pc_exec_commit (updates and commit in one round trip) */
+static int g_xa;          /* B2: XA-style, the client's own libpq connections */
 static double g_slow_ms;  /* BENCH_SLOW_MS: print the gids of slower B2 transactions */
 static const char *g_label = "";
 static char g_ci[3][1024]; /* conninfo of participants a, b, c */
@@ -111,6 +112,7 @@ static uint64_t rnd(uint64_t *s)
 
 static PGconn *db(int i)
 {
+	/* XA-style sessions stay in pipeline mode (see xa_prepare) */
 	const char *k[] = {"dbname", NULL}, *v[] = {g_ci[i], NULL};
 	PGconn *c = PQconnectdbParams(k, v, 1);
 	if (PQstatus(c) != CONNECTION_OK) {
@@ -119,6 +121,10 @@ static PGconn *db(int i)
 	}
 	/* as the agents do: a distributed deadlock ends in an abort, not a hang */
 	PQclear(PQexec(c, "SET lock_timeout = 3000"));
+	if (g_xa && !PQenterPipelineMode(c)) {
+		fprintf(stderr, "bench_bank: pipeline mode: %s", PQerrorMessage(c));
+		exit(1);
+	}
 	return c;
 }
 
@@ -142,6 +148,61 @@ static int all(PGconn **cs, int n, const char *const *sqls, const char *const (*
 	return ok ? 0 : -1;
 }
 
+/* Read a pipeline's results up to its Sync; returns how many statements
+ * answered, and clears *ok if one failed. */
+static int pipe_drain(PGconn *c, int *ok)
+{
+	int q = 0;
+	for (;;) {
+		PGresult *r = PQgetResult(c);
+		if (!r) {
+			if (PQstatus(c) != CONNECTION_OK) {
+				*ok = 0;
+				return q;
+			}
+			continue; /* the end of one statement's results */
+		}
+		int st = PQresultStatus(r);
+		PQclear(r);
+		if (st == PGRES_PIPELINE_SYNC)
+			return q;
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+			*ok = 0;
+		q++;
+	}
+}
+
+/* sql alone, in pipeline mode: one round trip. */
+static int pipe_exec(PGconn *c, const char *sql)
+{
+	int ok = PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c);
+	if (ok)
+		pipe_drain(c, &ok);
+	return ok;
+}
+
+/* XA-style: on each of cs[0..n), in pipeline mode, BEGIN, sqls[i] with
+ * params[i], PREPARE TRANSACTION names[i], then one Sync: one round trip,
+ * all at once.  A failure leaves that session's transaction open and
+ * failed, or prepared; ok[i] says whether PREPARE succeeded. */
+static void xa_prepare(PGconn **cs, int n, const char *const *sqls, const char *const (*params)[2],
+		       char (*names)[256], int *ok)
+{
+	for (int i = 0; i < n; i++) {
+		char prep[600];
+		snprintf(prep, sizeof(prep), "PREPARE TRANSACTION '%s'", names[i]);
+		ok[i] = PQsendQueryParams(cs[i], "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+			PQsendQueryParams(cs[i], sqls[i], 2, NULL, params[i], NULL, NULL, 0) &&
+			PQsendQueryParams(cs[i], prep, 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(cs[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		if (pipe_drain(cs[i], &ok[i]) != 3)
+			ok[i] = 0;
+		if (PQtransactionStatus(cs[i]) != PQTRANS_IDLE) /* failed before PREPARE */
+			pipe_exec(cs[i], "ROLLBACK");
+	}
+}
+
 static void rollback_all(PGconn **cs, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -159,7 +220,8 @@ static void *work(void *arg)
 			fprintf(stderr, "bench_bank: %s\n", err);
 			exit(1);
 		}
-	} else {
+	}
+	if (g_sys != S_B2 || g_xa) {
 		cs[0] = db(0);
 		if (g_sys != S_B0)
 			cs[1] = db(1);
@@ -254,7 +316,44 @@ static void *work(void *arg)
 						{.participant = "b", .sql = fwd ? plus : minus, .nparams = 2, .params = p2}};
 			struct pc_result r;
 			int e;
-			if (g_exec_commit) {
+			if (g_xa) {
+				/* XA-style: BEGIN, the UPDATE and PREPARE on the
+				 * client's own connections, one round trip each; the
+				 * coordinators decide; then COMMIT PREPARED here. */
+				pc_txn_free(&t);
+				e = pc_begin_xa(pc, &t);
+				char names[2][256];
+				int ok[2] = {0, 0};
+				const char *sqls[2] = {st[0].sql, st[1].sql};
+				const char *const params[2][2] = {{ida, amt}, {idb, amt}};
+				if (!e)
+					e = pc_xa_name(t, "a", names[0], sizeof(names[0]));
+				if (!e)
+					e = pc_xa_name(t, "b", names[1], sizeof(names[1]));
+				if (!e) {
+					xa_prepare(cs, 2, sqls, params, names, ok);
+					t1 = now_ms();
+					e = ok[0] && ok[1] ? pc_xa_commit(t, &r) : pc_xa_rollback(t, &r);
+				}
+				if (!e && r.outcome != PC_UNKNOWN) {
+					for (int k = 0; k < 2; k++) {
+						char q[600];
+						snprintf(q, sizeof(q), "%s PREPARED '%s'",
+							 r.outcome == PC_COMMITTED ? "COMMIT" : "ROLLBACK", names[k]);
+						if (r.outcome == PC_COMMITTED || ok[k])
+							PQsendQueryParams(cs[k], q, 0, NULL, NULL, NULL, NULL, 0),
+								PQpipelineSync(cs[k]);
+					}
+					int applied = 1;
+					for (int k = 0; k < 2; k++)
+						if (r.outcome == PC_COMMITTED || ok[k])
+							pipe_drain(cs[k], &applied);
+					if (applied)
+						pc_xa_done(t);
+					else if (r.outcome == PC_COMMITTED)
+						e = -1; /* the agents will finish it; not counted */
+				}
+			} else if (g_exec_commit) {
 				e = pc_exec_commit(t, st, 2, g_wait, &r);
 			} else {
 				pc_exec_parallel(t, st, 2);
@@ -313,11 +412,13 @@ int main(int argc, char **argv)
 			g_label = argv[++i];
 		else if (!strcmp(argv[i], "--exec-commit"))
 			g_exec_commit = 1;
+		else if (!strcmp(argv[i], "--xa"))
+			g_xa = 1;
 		else if (!strcmp(argv[i], "--wait") && i + 1 < argc)
 			g_wait = !strcmp(argv[++i], "decided") ? PC_WAIT_DECIDED : PC_WAIT_APPLIED;
 		else {
 			fprintf(stderr, "usage: bench_bank --config FILE --system B0|B1|B1L|B2 --clients N --seconds S "
-					"[--wait applied|decided] [--exec-commit] [--label TEXT]\n");
+					"[--wait applied|decided] [--exec-commit] [--xa] [--label TEXT]\n");
 			return 2;
 		}
 	}

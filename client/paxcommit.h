@@ -218,6 +218,43 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
  * commit already won, or PC_UNKNOWN at the deadline). */
 int pc_rollback(struct pc_txn *t, struct pc_result *res);
 
+/*
+ * XA-style transactions: the application keeps its own libpq connections.
+ * It runs each participant's statements and PREPARE TRANSACTION itself;
+ * paxcommit only decides.  The client casts each participant's vote, so
+ * the participants' agents never vote on such a transaction (they only
+ * finish what the application leaves prepared).
+ *
+ *   pc_begin_xa(pc, &t);
+ *   pc_xa_name(t, "checking", name, sizeof(name));   for each participant
+ *   BEGIN; ...; PREPARE TRANSACTION '<name>'          on its connection
+ *   pc_xa_commit(t, &res)   (or pc_xa_rollback if a PREPARE failed)
+ *   COMMIT PREPARED '<name>' (or ROLLBACK PREPARED)   on each connection
+ *   pc_xa_done(t)
+ *
+ * pc_exec, pc_commit and the like refuse an XA-style transaction
+ * (PC_EINVAL), and the pc_xa_ calls refuse any other.
+ */
+int pc_begin_xa(struct pc_conn *c, struct pc_txn **t);
+/* The prepared-transaction name of participant's part of t, into buf (at
+ * most 200 bytes, [A-Za-z0-9_] only); adds participant to t.  Returns 0 or
+ * PC_EINVAL (unknown participant, buf too small, too many participants). */
+int pc_xa_name(struct pc_txn *t, const char *participant, char *buf, size_t cap);
+/* Every participant named is prepared: vote for them and wait (commit
+ * timeout) for the decision.  Returns like pc_commit; with PC_COMMITTED run
+ * COMMIT PREPARED on every participant, with PC_ABORTED ROLLBACK PREPARED
+ * (where prepared); with PC_UNKNOWN nothing (the coordinators finish it,
+ * and the agents apply it).  The decision is durable at a majority of
+ * replicas: it no longer depends on this process. */
+int pc_xa_commit(struct pc_txn *t, struct pc_result *res);
+/* Vote `aborted` for every participant named: the outcome is PC_ABORTED.
+ * Then roll back each participant's work (ROLLBACK, or ROLLBACK PREPARED). */
+int pc_xa_rollback(struct pc_txn *t, struct pc_result *res);
+/* The outcome is applied on every participant: tell the coordinators, so
+ * that they forget t at once.  Optional: without it, the participants'
+ * agents check and finish t after a retransmission time. */
+int pc_xa_done(struct pc_txn *t);
+
 /* Result accessors.  Strings stay valid until pc_rows_free. */
 int pc_rows_ncols(const struct pc_rows *r);
 int pc_rows_nrows(const struct pc_rows *r);

@@ -189,6 +189,11 @@ size_t pc_new_gid(struct pc_conn *c, char *buf, size_t cap)
 	return px_gid_make(buf, cap, c->cfg.name, pc_wall_ms(), c->client_id, ++c->seq);
 }
 
+size_t pc_new_gid_xa(struct pc_conn *c, char *buf, size_t cap)
+{
+	return px_gid_make_xa(buf, cap, c->cfg.name, pc_wall_ms(), c->client_id, ++c->seq);
+}
+
 static int send_msg(struct pc_conn *c, int replica, const struct px_msg *m)
 {
 	uint8_t buf[2048];
@@ -196,8 +201,24 @@ static int send_msg(struct pc_conn *c, int replica, const struct px_msg *m)
 	int e = px_encode(m, buf, sizeof(buf), &len);
 	if (e)
 		return pc_fail(c, PC_EINVAL, "cannot encode request: %s", px_codec_strerror(e));
-	px_net_send(c->net, px_addr_of(PX_NODE_REPLICA, (uint64_t)replica), buf, len);
+	/* Batched: the request rides in one message with frames queued for
+	 * the same replica (an XA-style commit's votes). */
+	px_net_batch(c->net, px_addr_of(PX_NODE_REPLICA, (uint64_t)replica), buf, len);
+	px_net_flush(c->net);
 	return 0;
+}
+
+/* Queue the XA-style votes of c->votes for replicas first .. first+n-1. */
+static void queue_votes(struct pc_conn *c, int first, int n)
+{
+	for (int k = 0; k < n; k++) {
+		struct px_addr to = px_addr_of(PX_NODE_REPLICA, (uint64_t)((first + k) % c->cfg.ncoord));
+		size_t off = 0;
+		const uint8_t *f;
+		size_t fl;
+		while (px_net_split(c->votes, c->votes_len, &off, &f, &fl) == 1)
+			px_net_batch(c->net, to, f, fl);
+	}
 }
 
 /* Decision acks of one wait=applied commit: the agents send them to the
@@ -255,6 +276,8 @@ static int wait_outcome(struct pc_conn *c, const char *gid, uint64_t until, stru
 				if (m->type != PX_MSG_OUTCOME) {
 					if (c->side)
 						c->side(c->side_ctx, fa, m);
+					if (c->side_done)
+						return 3;
 					continue;
 				}
 				if (m->u.outcome.gid.len != glen || memcmp(m->u.outcome.gid.p, gid, glen))
@@ -368,6 +391,8 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 	int busy = 0;   /* the last answer was "busy" */
 	int silent = 0; /* no answer since the last send */
 	int sends = 0;
+	if (flags & PC_DECIDE_ASK_LATER)
+		next_send = start + PC_ASK_LEADER_MS;
 	if (!abort && (flags & PC_DECIDE_ACKS_HERE) && wait != PC_WAIT_DECIDED) {
 		if (flags & PC_DECIDE_PREPARE_SENT)
 			/* The participants have PREPARE from us and ack to us: the
@@ -393,6 +418,8 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 				/* Asking again: perhaps an ack was lost, so the
 				 * leader's answer is wanted after all. */
 				m.u.commit_req.wait &= (uint8_t)~PX_WAIT_ACKS_TO_CLIENT;
+			if (c->votes_len) /* asking: perhaps a vote was lost */
+				queue_votes(c, target, n);
 			if ((e = send_msg(c, target, &m)))
 				return e;
 			next_send = now + patience;
@@ -404,6 +431,11 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 		int got = wait_outcome(c, gid, until, &r, &from, !abort && wait != PC_WAIT_DECIDED ? &ak : NULL);
 		if (got < 0)
 			return got;
+		if (got == 3) { /* a majority of acceptors accepted every `prepared` vote */
+			res->outcome = PC_COMMITTED;
+			res->leader = c->leader;
+			return 0;
+		}
 		if (got == 2) {
 			/* Every participant applied it: that is wait=applied. */
 			res->outcome = ak.outcome == PX_OUT_COMMIT ? PC_COMMITTED : PC_ABORTED;
@@ -551,4 +583,112 @@ int pc_leader_seen_by(struct pc_conn *c, int replica, uint32_t timeout_ms)
 	if (pc_status_at(c, replica, gid, timeout_ms, &res) || res.outcome == PC_ST_NO_ANSWER)
 		return -1;
 	return res.leader;
+}
+
+/* An XA-style commit learns from the acceptors (Faster Paxos Commit): a
+ * majority of them each accepted `prepared` at ballot 0 for every
+ * participant means every participant's `prepared` is chosen. */
+struct xa_learn {
+	struct pc_conn *c;
+	const char *gid;
+	size_t glen, n;
+	const uint16_t *rms;
+	uint64_t got[NREP_MAX]; /* per acceptor: participants (by index) accepted */
+};
+
+static void xa_2b_in(void *ctx, struct px_addr from, const struct px_msg *m)
+{
+	struct xa_learn *x = ctx;
+	if (m->type != PX_MSG_2B || from.kind != PX_NODE_REPLICA || from.id >= (uint64_t)x->c->cfg.ncoord)
+		return;
+	const struct px_m2b *b = &m->u.m2b;
+	if (b->gid.len != x->glen || memcmp(b->gid.p, x->gid, x->glen) || b->bal != 0 ||
+	    b->val != PX_VAL_PREPARED || !(b->flags & PX_ACC_OK))
+		return;
+	for (size_t i = 0; i < x->n; i++)
+		if (x->rms[i] == b->rm)
+			x->got[from.id] |= 1ULL << i;
+	uint64_t all = x->n >= 64 ? ~0ULL : (1ULL << x->n) - 1;
+	int k = 0;
+	for (int r = 0; r < x->c->cfg.ncoord; r++)
+		k += (x->got[r] & all) == all;
+	if (k >= x->c->cfg.ncoord / 2 + 1)
+		x->c->side_done = 1;
+}
+
+int pc_xa_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, uint8_t val,
+		 struct pc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->leader = -1;
+	int e = check_gid(c, gid);
+	if (e)
+		return e;
+	struct px_pset ps;
+	if ((e = make_pset(c, rms, nrms, &ps)))
+		return e;
+	/* PX_PSET_MAX votes of at most a few hundred bytes each */
+	uint8_t *votes = malloc((size_t)ps.n * 512u);
+	if (!votes)
+		return pc_fail(c, PC_ENOMEM, "out of memory");
+	size_t vl = 0;
+	for (uint16_t i = 0; i < ps.n; i++) {
+		struct px_msg v;
+		memset(&v, 0, sizeof(v));
+		v.type = PX_MSG_2A;
+		v.u.m2a.gid = px_str_of(gid, (uint32_t)strlen(gid));
+		v.u.m2a.rm = ps.rm[i];
+		v.u.m2a.bal = 0;
+		v.u.m2a.val = val;
+		v.u.m2a.pset = ps;
+		size_t len;
+		if ((e = px_encode(&v, votes + vl, 512u, &len))) {
+			free(votes);
+			return pc_fail(c, PC_EINVAL, "cannot encode a vote: %s", px_codec_strerror(e));
+		}
+		vl += len;
+	}
+	struct xa_learn x = {.c = c, .gid = gid, .glen = strlen(gid), .n = ps.n, .rms = ps.rm};
+	c->votes = votes;
+	c->votes_len = vl;
+	c->side = val == PX_VAL_PREPARED ? xa_2b_in : NULL;
+	c->side_ctx = &x;
+	c->side_done = 0;
+	int flags = PC_DECIDE_PREPARE_SENT;
+	if (val == PX_VAL_PREPARED) {
+		/* The votes to a majority from the leader we know; the acceptors
+		 * tell us a commit, so the leader is asked only if their 2b
+		 * are late (then the votes go to every replica again). */
+		queue_votes(c, c->leader >= 0 ? c->leader : 0, c->cfg.ncoord / 2 + 1);
+		px_net_flush(c->net);
+		flags |= PC_DECIDE_ASK_LATER;
+	}
+	e = pc_decide(c, gid, ps.rm, ps.n, PC_WAIT_DECIDED, val != PX_VAL_PREPARED, flags, c->commit_timeout_ms, res);
+	c->votes = NULL;
+	c->votes_len = 0;
+	c->side = NULL;
+	c->side_ctx = NULL;
+	c->side_done = 0;
+	free(votes);
+	return e;
+}
+
+void pc_xa_ack(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, uint8_t outcome)
+{
+	int to = c->leader >= 0 ? c->leader : 0;
+	for (size_t i = 0; i < nrms; i++) {
+		struct px_msg a;
+		memset(&a, 0, sizeof(a));
+		a.type = PX_MSG_DECISION_ACK;
+		a.u.decision_ack.gid = px_str_of(gid, (uint32_t)strlen(gid));
+		a.u.decision_ack.rm = rms[i];
+		a.u.decision_ack.outcome = outcome;
+		uint8_t buf[512];
+		size_t len;
+		if (px_encode(&a, buf, sizeof(buf), &len) == 0)
+			px_net_batch(c->net, px_addr_of(PX_NODE_REPLICA, (uint64_t)to), buf, len);
+	}
+	/* Not waited for: a lost ack costs the agents a check at the leader's
+	 * retransmission time, nothing more. */
+	px_net_flush(c->net);
 }

@@ -31,6 +31,11 @@ struct pc_conn {
 	 * (statement results of pc_exec_commit) go here when set. */
 	void (*side)(void *ctx, struct px_addr from, const struct px_msg *m);
 	void *side_ctx;
+	int side_done; /* set by side: the outcome is known (commit) */
+	/* An XA-style commit's ballot-0 votes (frames back to back), sent
+	 * again to every replica whenever the request is sent again. */
+	const uint8_t *votes;
+	size_t votes_len;
 	char err[600];
 };
 
@@ -39,9 +44,20 @@ struct pc_conn {
  * acknowledges the decision here too (wait=applied needs no OUTCOME). */
 #define PC_DECIDE_PREPARE_SENT 1
 #define PC_DECIDE_ACKS_HERE 2
+/* Send the request only after PC_ASK_LEADER_MS (the answer usually comes
+ * another way: the acks, or an XA-style commit's 2b). */
+#define PC_DECIDE_ASK_LATER 4
 /* With both flags, pc_decide sends the commit request only if the acks have
  * not all come within this long. */
 #define PC_ASK_LEADER_MS 200u
+/* Vote val (PX_VAL_*) at ballot 0 for every participant of the XA-style
+ * gid, then commit (prepared) or roll it back (aborted) as pc_decide does;
+ * a commit is also learned from a majority of acceptors' 2b. */
+int pc_xa_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, uint8_t val,
+		 struct pc_result *res);
+/* The XA-style gid's outcome is applied at every participant: ack it. */
+void pc_xa_ack(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, uint8_t outcome);
+size_t pc_new_gid_xa(struct pc_conn *c, char *buf, size_t cap);
 /* Commit (abort == 0) or roll back gid, with retries (pc_commit_gid). */
 int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int flags,
 	      uint32_t timeout_ms, struct pc_result *res);

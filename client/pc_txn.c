@@ -19,6 +19,8 @@ struct pc_txn {
 	uint32_t stmt[PX_PSET_MAX]; /* next statement number, per pset entry */
 	int doomed;
 	char why[PC_REASON_MAX + 1]; /* why it is doomed */
+	int xa;             /* XA-style (pc_begin_xa) */
+	uint8_t xa_outcome; /* its decision, once known (PX_OUT_*) */
 };
 
 struct pc_rows {
@@ -46,6 +48,22 @@ int pc_begin(struct pc_conn *c, struct pc_txn **out)
 		return pc_fail(c, PC_ENOMEM, "out of memory");
 	t->c = c;
 	if (!pc_new_gid(c, t->gid, sizeof(t->gid))) {
+		free(t);
+		return pc_fail(c, PC_EINVAL, "cannot make a gid");
+	}
+	*out = t;
+	return PC_OK;
+}
+
+int pc_begin_xa(struct pc_conn *c, struct pc_txn **out)
+{
+	*out = NULL;
+	struct pc_txn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return pc_fail(c, PC_ENOMEM, "out of memory");
+	t->c = c;
+	t->xa = 1;
+	if (!pc_new_gid_xa(c, t->gid, sizeof(t->gid))) {
 		free(t);
 		return pc_fail(c, PC_EINVAL, "cannot make a gid");
 	}
@@ -296,10 +314,15 @@ static int results_in(struct exec_wait *w)
 	return pending_of(w->st, w->n);
 }
 
+static int not_xa(struct pc_txn *t)
+{
+	return t->xa ? pc_fail(t->c, PC_EINVAL, "%s is an XA-style transaction: its statements run on the application's own connections (pc_xa_commit)", t->gid) : 0;
+}
+
 int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
 {
 	struct pc_conn *c = t->c;
-	int ce = stmts_check(c, stmts, n);
+	int ce = not_xa(t) ? PC_EINVAL : stmts_check(c, stmts, n);
 	if (ce)
 		return ce;
 	if (t->doomed) {
@@ -408,7 +431,7 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 	struct pc_conn *c = t->c;
 	memset(res, 0, sizeof(*res));
 	res->leader = -1;
-	int ce = stmts_check(c, stmts, n);
+	int ce = not_xa(t) ? PC_EINVAL : stmts_check(c, stmts, n);
 	if (ce)
 		return ce; /* nothing sent; the transaction is as it was */
 	struct exec_wait w = {.t = t, .st = stmts, .n = n};
@@ -457,18 +480,76 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 
 int pc_commit(struct pc_txn *t, int wait, struct pc_result *res)
 {
-	return commit_with(t, wait, res, 0);
+	memset(res, 0, sizeof(*res));
+	res->leader = -1;
+	return not_xa(t) ? PC_EINVAL : commit_with(t, wait, res, 0);
 }
 
 int pc_rollback(struct pc_txn *t, struct pc_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->leader = -1;
+	if (not_xa(t))
+		return PC_EINVAL;
 	if (t->pset.n == 0) {
 		res->outcome = PC_ABORTED;
 		return PC_OK;
 	}
 	return pc_rollback_gid(t->c, t->gid, t->pset.rm, t->pset.n, t->c->commit_timeout_ms, res);
+}
+
+int pc_xa_name(struct pc_txn *t, const char *participant, char *buf, size_t cap)
+{
+	struct pc_conn *c = t->c;
+	if (!t->xa)
+		return pc_fail(c, PC_EINVAL, "%s is not an XA-style transaction (pc_begin_xa)", t->gid);
+	uint16_t rm = participant ? pc_participant_id(c, participant) : 0;
+	if (!rm)
+		return pc_fail(c, PC_EINVAL, "no participant '%s' in the cluster configuration",
+			       participant ? participant : "(null)");
+	/* the name the participant's agent gives its own prepared transactions */
+	int n = snprintf(buf, cap, "%s_%u", t->gid, rm);
+	if (n < 0 || (size_t)n >= cap)
+		return pc_fail(c, PC_EINVAL, "a prepared-transaction name needs %d bytes", n + 1);
+	if (t->xa_outcome)
+		return pc_fail(c, PC_EINVAL, "%s is decided already", t->gid);
+	if (touch(t, rm) < 0)
+		return pc_fail(c, PC_EINVAL, "more than %u participants", PX_PSET_MAX);
+	return PC_OK;
+}
+
+static int xa_decide(struct pc_txn *t, uint8_t val, struct pc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->leader = -1;
+	if (!t->xa)
+		return pc_fail(t->c, PC_EINVAL, "%s is not an XA-style transaction (pc_begin_xa)", t->gid);
+	if (t->pset.n == 0) {
+		res->outcome = val == PX_VAL_PREPARED ? PC_COMMITTED : PC_ABORTED; /* nothing anywhere */
+		return PC_OK;
+	}
+	int e = pc_xa_decide(t->c, t->gid, t->pset.rm, t->pset.n, val, res);
+	if (e == 0 && res->outcome != PC_UNKNOWN)
+		t->xa_outcome = res->outcome == PC_COMMITTED ? PX_OUT_COMMIT : PX_OUT_ABORT;
+	return e;
+}
+
+int pc_xa_commit(struct pc_txn *t, struct pc_result *res)
+{
+	return xa_decide(t, PX_VAL_PREPARED, res);
+}
+
+int pc_xa_rollback(struct pc_txn *t, struct pc_result *res)
+{
+	return xa_decide(t, PX_VAL_ABORTED, res);
+}
+
+int pc_xa_done(struct pc_txn *t)
+{
+	if (!t->xa || !t->xa_outcome)
+		return pc_fail(t->c, PC_EINVAL, "%s has no outcome to report applied", t->gid);
+	pc_xa_ack(t->c, t->gid, t->pset.rm, t->pset.n, t->xa_outcome);
+	return PC_OK;
 }
 
 int pc_rows_ncols(const struct pc_rows *r)
