@@ -550,6 +550,8 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 	wait &= (uint8_t)~(PX_WAIT_PREPARE_SENT | PX_WAIT_ACKS_TO_CLIENT);
 	if (wait != PX_WAIT_DECIDED)
 		wait = PX_WAIT_APPLIED;
+	if (px_gid_is_xa(gid.p, gid.len))
+		wait = PX_WAIT_DECIDED; /* its client applies the outcome (a rollback too) */
 	if (!px_is_leader(r)) {
 		px_reply(u, from, req, gid, PX_ST_NOT_LEADER, r->leader == r->cfg.id ? PX_NO_LEADER : r->leader,
 			 "not the leader");

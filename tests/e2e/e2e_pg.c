@@ -498,6 +498,133 @@ static void test_prepare_votes_abort(void **state)
 	pc_conn_close(&pc);
 }
 
+/* ------------------------------------------------ XA-style */
+
+/* A libpq connection of our own to participant `name`'s database. */
+static PGconn *own_conn(struct pgc *c, const char *name)
+{
+	struct px_config cfg;
+	char err[600];
+	assert_int_equal(px_config_load(c->conf, &cfg, err, sizeof(err)), 0);
+	const struct px_config_part *p = px_config_part_by_name(&cfg, name);
+	assert_non_null(p);
+	const char *keys[] = {"dbname", "connect_timeout", NULL};
+	const char *vals[] = {p->conninfo, "5", NULL};
+	PGconn *db = PQconnectdbParams(keys, vals, 1);
+	px_config_free(&cfg);
+	if (PQstatus(db) != CONNECTION_OK)
+		fail_msg("connect to %s: %s", name, PQerrorMessage(db));
+	return db;
+}
+
+/* q on db; returns 1 if it succeeded. */
+static int run(PGconn *db, const char *q)
+{
+	PGresult *r = PQexec(db, q);
+	int st = PQresultStatus(r);
+	PQclear(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		fprintf(stderr, "(%s: %s)\n", q, PQerrorMessage(db)); /* expected for some */
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* XA-style: on db, BEGIN, `stmt`, PREPARE TRANSACTION as pc_xa_name says
+ * for participant; name gets the name.  Returns 1 if PREPARE succeeded. */
+static int xa_prepare_on(struct pc_txn *t, PGconn *db, const char *participant, const char *stmt, char *name,
+			 size_t cap)
+{
+	char q[400];
+	assert_int_equal(pc_xa_name(t, participant, name, cap), 0);
+	assert_true(run(db, "BEGIN"));
+	if (!run(db, stmt)) {
+		assert_true(run(db, "ROLLBACK"));
+		return 0;
+	}
+	snprintf(q, sizeof(q), "PREPARE TRANSACTION '%s'", name);
+	return run(db, q);
+}
+
+static void finish_on(PGconn *db, const char *name, int commit)
+{
+	char q[400];
+	snprintf(q, sizeof(q), "%s PREPARED '%s'", commit ? "COMMIT" : "ROLLBACK", name);
+	assert_true(run(db, q));
+}
+
+/* XA-style transactions over real PostgreSQL: the test is the
+ * application, with its own connections.  A commit and a rollback by the
+ * book; then two applications that stop half way (the connections stay,
+ * as a dead client's prepared transactions would): one prepared both
+ * participants and never voted, one learned COMMITTED and never ran
+ * COMMIT PREPARED.  The coordinators abort the first (recovery: no vote)
+ * and the agents roll it back (their scan) and commit the second (the
+ * leader's DECISION at the retransmission time). */
+static void test_xa_style(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
+	sql(c, "b", "CREATE TABLE t(id int PRIMARY KEY)");
+	sql(c, "b", "INSERT INTO t VALUES (2)");
+	PGconn *a = own_conn(c, "a"), *b = own_conn(c, "b");
+	struct pc_conn *pc = connect_to(c);
+	struct pc_txn *t;
+	struct pc_result r;
+	char na[256], nb[256];
+
+	/* 1: commit */
+	assert_int_equal(pc_begin_xa(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "SELECT 1", 0, NULL, NULL), PC_EINVAL); /* not through the agents */
+	assert_true(xa_prepare_on(t, a, "a", "INSERT INTO t VALUES (1)", na, sizeof(na)));
+	assert_true(xa_prepare_on(t, b, "b", "INSERT INTO t VALUES (1)", nb, sizeof(nb)));
+	assert_int_equal(pc_xa_commit(t, &r), 0);
+	assert_int_equal(r.outcome, PC_COMMITTED);
+	finish_on(a, na, 1);
+	finish_on(b, nb, 1);
+	assert_int_equal(pc_xa_done(t), 0);
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id = 1"), 1);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t WHERE id = 1"), 1);
+
+	/* 2: b fails (duplicate key): roll back */
+	assert_int_equal(pc_begin_xa(pc, &t), 0);
+	assert_true(xa_prepare_on(t, a, "a", "INSERT INTO t VALUES (2)", na, sizeof(na)));
+	assert_false(xa_prepare_on(t, b, "b", "INSERT INTO t VALUES (2)", nb, sizeof(nb)));
+	assert_int_equal(pc_xa_rollback(t, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	finish_on(a, na, 0);
+	assert_int_equal(pc_xa_done(t), 0);
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id = 2"), 0);
+
+	/* 3: prepared everywhere, never voted */
+	assert_int_equal(pc_begin_xa(pc, &t), 0);
+	assert_true(xa_prepare_on(t, a, "a", "INSERT INTO t VALUES (3)", na, sizeof(na)));
+	assert_true(xa_prepare_on(t, b, "b", "INSERT INTO t VALUES (3)", nb, sizeof(nb)));
+	pc_txn_free(&t);
+	/* 4: committed, never applied */
+	PGconn *a2 = own_conn(c, "a"), *b2 = own_conn(c, "b");
+	assert_int_equal(pc_begin_xa(pc, &t), 0);
+	assert_true(xa_prepare_on(t, a2, "a", "INSERT INTO t VALUES (4)", na, sizeof(na)));
+	assert_true(xa_prepare_on(t, b2, "b", "INSERT INTO t VALUES (4)", nb, sizeof(nb)));
+	assert_int_equal(pc_xa_commit(t, &r), 0);
+	assert_int_equal(r.outcome, PC_COMMITTED);
+	pc_txn_free(&t);
+	assert_int_equal(in_doubt(c, "a"), 2);
+	const char *names[] = {"a", "b"};
+	wait_no_doubt(c, names, 2, 40000);
+	for (int k = 0; k < 2; k++) {
+		const char *p = k ? "b" : "a";
+		assert_int_equal(sql_long(c, p, "SELECT count(*) FROM t WHERE id = 3"), 0);
+		assert_int_equal(sql_long(c, p, "SELECT count(*) FROM t WHERE id = 4"), 1);
+	}
+	PQfinish(a);
+	PQfinish(b);
+	PQfinish(a2);
+	PQfinish(b2);
+	pc_conn_close(&pc);
+}
+
 /* ------------------------------------------------ bank transfers */
 
 struct bank {
@@ -894,6 +1021,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_two_and_three, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sql_error_aborts_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_votes_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xa_style, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_kill9_bank, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_kill9_after_prepare, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgres_immediate_restart, setup, teardown),

@@ -1345,6 +1345,25 @@ static void test_lead_xa(void **state)
 	assert_int_equal(out.u.decision.outcome, PX_OUT_COMMIT);
 	assert_true(sent_to(&d.u, 0, PX_MSG_DECISION, AGENT(2), &out));
 	drv_close(&d);
+
+	/* A rollback request is answered at the decision, not after acks
+	 * that only the client gives. */
+	g = mkgid_xa(gb, T0, 3);
+	lead_open(&d, 3, NULL, 0, 100);
+	struct px_msg rb = {.type = PX_MSG_ROLLBACK_REQ};
+	rb.u.rollback_req.req = 6;
+	rb.u.rollback_req.gid = g;
+	rb.u.rollback_req.pset = pset(2, 1, 2);
+	drv_msg(&d, CLIENT(9), &rb);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	drv_flush(&d);
+	for (uint8_t acc = 0; acc < 2; acc++)
+		deliver_2b(&d, acc, g, 1, 0, PX_VAL_ABORTED);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_ABORTED);
+	assert_int_equal(out.u.outcome.req, 6);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_DECISION), 0);
+	drv_close(&d);
 }
 
 /* Rule: only decisions and forgets of decided gids are lazy records (a
