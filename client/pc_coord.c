@@ -351,19 +351,25 @@ static int check_gid(struct pc_conn *c, const char *gid)
 }
 
 /* Commit (abort == 0) or roll back, with retries; see paxcommit.h. */
-int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int flags,
-		  uint32_t timeout_ms, struct pc_result *res)
+/* Clear res and c's error; check gid and the participants into *ps. */
+static int decide_start(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, struct pc_result *res,
+			struct px_pset *ps)
 {
 	memset(res, 0, sizeof(*res));
 	res->leader = -1;
 	c->err[0] = 0;
+	int e = check_gid(c, gid);
+	return e ? e : make_pset(c, rms, nrms, ps);
+}
+
+int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, int wait, int abort, int flags,
+		  uint32_t timeout_ms, struct pc_result *res)
+{
 	struct px_msg m;
 	memset(&m, 0, sizeof(m));
-	int e = check_gid(c, gid);
-	if (e)
-		return e;
 	struct px_pset ps;
-	if ((e = make_pset(c, rms, nrms, &ps)))
+	int e = decide_start(c, gid, rms, nrms, res, &ps);
+	if (e)
 		return e;
 	uint64_t req = ++c->req;
 	if (abort) {
@@ -619,13 +625,9 @@ static void xa_2b_in(void *ctx, struct px_addr from, const struct px_msg *m)
 int pc_xa_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, uint8_t val,
 		 struct pc_result *res)
 {
-	memset(res, 0, sizeof(*res));
-	res->leader = -1;
-	int e = check_gid(c, gid);
-	if (e)
-		return e;
 	struct px_pset ps;
-	if ((e = make_pset(c, rms, nrms, &ps)))
+	int e = decide_start(c, gid, rms, nrms, res, &ps);
+	if (e)
 		return e;
 	/* PX_PSET_MAX votes of at most a few hundred bytes each */
 	uint8_t *votes = malloc((size_t)ps.n * 512u);

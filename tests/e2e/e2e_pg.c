@@ -90,12 +90,9 @@ static int exec_commit_ab(struct pc_txn **t, const char *on_a, const char *on_b)
 	return r.outcome;
 }
 
-/* Run one SQL statement on participant `name`'s database; returns the first
- * value of the first row (static buffer), "" if none; fails the test on an
- * error unless may_fail. */
-static const char *sql(struct pgc *c, const char *name, const char *q)
+/* A libpq connection of our own to participant `name`'s database. */
+static PGconn *own_conn(struct pgc *c, const char *name)
 {
-	static char out[256];
 	struct px_config cfg;
 	char err[600];
 	assert_int_equal(px_config_load(c->conf, &cfg, err, sizeof(err)), 0);
@@ -107,6 +104,16 @@ static const char *sql(struct pgc *c, const char *name, const char *q)
 	px_config_free(&cfg);
 	if (PQstatus(db) != CONNECTION_OK)
 		fail_msg("connect to %s: %s", name, PQerrorMessage(db));
+	return db;
+}
+
+/* Run one SQL statement on participant `name`'s database; returns the first
+ * value of the first row (static buffer), "" if none; fails the test on an
+ * error unless may_fail. */
+static const char *sql(struct pgc *c, const char *name, const char *q)
+{
+	static char out[256];
+	PGconn *db = own_conn(c, name);
 	PGresult *r = PQexec(db, q);
 	int st = PQresultStatus(r);
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
@@ -499,23 +506,6 @@ static void test_prepare_votes_abort(void **state)
 }
 
 /* ------------------------------------------------ XA-style */
-
-/* A libpq connection of our own to participant `name`'s database. */
-static PGconn *own_conn(struct pgc *c, const char *name)
-{
-	struct px_config cfg;
-	char err[600];
-	assert_int_equal(px_config_load(c->conf, &cfg, err, sizeof(err)), 0);
-	const struct px_config_part *p = px_config_part_by_name(&cfg, name);
-	assert_non_null(p);
-	const char *keys[] = {"dbname", "connect_timeout", NULL};
-	const char *vals[] = {p->conninfo, "5", NULL};
-	PGconn *db = PQconnectdbParams(keys, vals, 1);
-	px_config_free(&cfg);
-	if (PQstatus(db) != CONNECTION_OK)
-		fail_msg("connect to %s: %s", name, PQerrorMessage(db));
-	return db;
-}
 
 /* q on db; returns 1 if it succeeded. */
 static int run(PGconn *db, const char *q)
