@@ -1932,6 +1932,10 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 	struct ev *e;
 	while ((e = ev_pop(w))) {
 		if (e->t > end) {
+			if (e->type == EV_DB && e->act) { /* cleanup frees only the heap's */
+				free(e->act->frame);
+				free(e->act);
+			}
 			ev_free(e);
 			break;
 		}
