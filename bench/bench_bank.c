@@ -112,7 +112,6 @@ static uint64_t rnd(uint64_t *s)
 
 static PGconn *db(int i)
 {
-	/* XA-style sessions stay in pipeline mode (see xa_prepare) */
 	const char *k[] = {"dbname", NULL}, *v[] = {g_ci[i], NULL};
 	PGconn *c = PQconnectdbParams(k, v, 1);
 	if (PQstatus(c) != CONNECTION_OK) {
@@ -121,7 +120,7 @@ static PGconn *db(int i)
 	}
 	/* as the agents do: a distributed deadlock ends in an abort, not a hang */
 	PQclear(PQexec(c, "SET lock_timeout = 3000"));
-	if (g_xa && !PQenterPipelineMode(c)) {
+	if (g_xa && !PQenterPipelineMode(c)) { /* XA-style sessions stay in it */
 		fprintf(stderr, "bench_bank: pipeline mode: %s", PQerrorMessage(c));
 		exit(1);
 	}
@@ -201,6 +200,26 @@ static void xa_prepare(PGconn **cs, int n, const char *const *sqls, const char *
 		if (PQtransactionStatus(cs[i]) != PQTRANS_IDLE) /* failed before PREPARE */
 			pipe_exec(cs[i], "ROLLBACK");
 	}
+}
+
+/* XA-style: COMMIT (or ROLLBACK) PREPARED names[i] on each cs[i], at
+ * once; a rollback only where PREPARE succeeded (prepared[i]).  Returns 1
+ * if every one succeeded. */
+static int xa_finish(PGconn **cs, int n, char (*names)[256], const int *prepared, int commit)
+{
+	int ok = 1, sent[2] = {0, 0};
+	for (int i = 0; i < n && i < 2; i++) {
+		if (!commit && !prepared[i])
+			continue;
+		char q[600];
+		snprintf(q, sizeof(q), "%s PREPARED '%s'", commit ? "COMMIT" : "ROLLBACK", names[i]);
+		sent[i] = PQsendQueryParams(cs[i], q, 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(cs[i]);
+		ok &= sent[i];
+	}
+	for (int i = 0; i < n && i < 2; i++)
+		if (sent[i])
+			pipe_drain(cs[i], &ok);
+	return ok;
 }
 
 static void rollback_all(PGconn **cs, int n)
@@ -303,7 +322,7 @@ static void *work(void *arg)
 			}
 		} else {
 			struct pc_txn *t;
-			if (pc_begin(pc, &t)) {
+			if ((g_xa ? pc_begin_xa : pc_begin)(pc, &t)) {
 				w->errors++;
 				break;
 			}
@@ -320,14 +339,11 @@ static void *work(void *arg)
 				/* XA-style: BEGIN, the UPDATE and PREPARE on the
 				 * client's own connections, one round trip each; the
 				 * coordinators decide; then COMMIT PREPARED here. */
-				pc_txn_free(&t);
-				e = pc_begin_xa(pc, &t);
 				char names[2][256];
 				int ok[2] = {0, 0};
 				const char *sqls[2] = {st[0].sql, st[1].sql};
 				const char *const params[2][2] = {{ida, amt}, {idb, amt}};
-				if (!e)
-					e = pc_xa_name(t, "a", names[0], sizeof(names[0]));
+				e = pc_xa_name(t, "a", names[0], sizeof(names[0]));
 				if (!e)
 					e = pc_xa_name(t, "b", names[1], sizeof(names[1]));
 				if (!e) {
@@ -336,19 +352,7 @@ static void *work(void *arg)
 					e = ok[0] && ok[1] ? pc_xa_commit(t, &r) : pc_xa_rollback(t, &r);
 				}
 				if (!e && r.outcome != PC_UNKNOWN) {
-					for (int k = 0; k < 2; k++) {
-						char q[600];
-						snprintf(q, sizeof(q), "%s PREPARED '%s'",
-							 r.outcome == PC_COMMITTED ? "COMMIT" : "ROLLBACK", names[k]);
-						if (r.outcome == PC_COMMITTED || ok[k])
-							PQsendQueryParams(cs[k], q, 0, NULL, NULL, NULL, NULL, 0),
-								PQpipelineSync(cs[k]);
-					}
-					int applied = 1;
-					for (int k = 0; k < 2; k++)
-						if (r.outcome == PC_COMMITTED || ok[k])
-							pipe_drain(cs[k], &applied);
-					if (applied)
+					if (xa_finish(cs, 2, names, ok, r.outcome == PC_COMMITTED))
 						pc_xa_done(t);
 					else if (r.outcome == PC_COMMITTED)
 						e = -1; /* the agents will finish it; not counted */

@@ -507,12 +507,12 @@ int pc_xa_name(struct pc_txn *t, const char *participant, char *buf, size_t cap)
 	if (!rm)
 		return pc_fail(c, PC_EINVAL, "no participant '%s' in the cluster configuration",
 			       participant ? participant : "(null)");
+	if (t->xa_outcome)
+		return pc_fail(c, PC_EINVAL, "%s is decided already", t->gid);
 	/* the name the participant's agent gives its own prepared transactions */
 	int n = snprintf(buf, cap, "%s_%u", t->gid, rm);
 	if (n < 0 || (size_t)n >= cap)
 		return pc_fail(c, PC_EINVAL, "a prepared-transaction name needs %d bytes", n + 1);
-	if (t->xa_outcome)
-		return pc_fail(c, PC_EINVAL, "%s is decided already", t->gid);
 	if (touch(t, rm) < 0)
 		return pc_fail(c, PC_EINVAL, "more than %u participants", PX_PSET_MAX);
 	return PC_OK;

@@ -358,6 +358,13 @@ static struct pgtx *pg_get(struct node *a, struct px_str gid)
 	return px_map_get(&a->pg, gid);
 }
 
+/* Participant rm's agent node, which holds its database model (XA-style
+ * clients work on that database directly). */
+static struct node *agent_node(struct world *w, uint16_t rm)
+{
+	return &w->n[w->R + rm - 1];
+}
+
 /*
  * Consensus per instance, seen from outside: every 2b that accepts (bal,
  * val) is counted here by acceptor.  A value is chosen once a majority
@@ -1079,7 +1086,7 @@ static void client_begin(struct world *w, int i)
 		 * then PREPARE, whose results come at C_XPREP's wake. */
 		tr->wait = PX_WAIT_DECIDED; /* the client applies the outcome */
 		for (uint16_t k = 0; k < tr->pset.n; k++) {
-			struct pgtx *p = pg_take(&w->n[w->R + tr->pset.rm[k] - 1], px_str_of(tr->k.s, tr->k.len));
+			struct pgtx *p = pg_take(agent_node(w, tr->pset.rm[k]), px_str_of(tr->k.s, tr->k.len));
 			p->state = PG_OPEN;
 			p->stmts = 1;
 			tr->ok_stmts[tr->pset.rm[k]] = 1;
@@ -1233,7 +1240,7 @@ static void xa_apply(struct world *w, int i, uint8_t outcome)
 	snprintf(who, sizeof(who), "client.%d (XA)", nd->idx);
 	for (uint16_t k = 0; k < tr->pset.n; k++) {
 		uint16_t rm = tr->pset.rm[k];
-		struct pgtx *p = pg_get(&w->n[w->R + rm - 1], gid);
+		struct pgtx *p = pg_get(agent_node(w, rm), gid);
 		if (outcome == PX_OUT_COMMIT && (!p || (p->state != PG_PREPARED && p->state != PG_COMMITTED)))
 			violation(w, "validity: %s told COMMIT for %s, but participant %u is not prepared", who, tr->k.s, rm);
 		if (chance(w, 100))
@@ -1260,7 +1267,7 @@ static void xa_prepared(struct world *w, int i)
 	struct truth *tr = c->tr;
 	for (uint16_t k = 0; k < tr->pset.n; k++) {
 		uint16_t rm = tr->pset.rm[k];
-		struct pgtx *p = pg_get(&w->n[w->R + rm - 1], px_str_of(tr->k.s, tr->k.len));
+		struct pgtx *p = pg_get(agent_node(w, rm), px_str_of(tr->k.s, tr->k.len));
 		if (!tr->rollback && p && p->state == PG_OPEN && !chance(w, 50)) {
 			p->state = PG_PREPARED;
 			p->was_prepared = 1;
@@ -1396,8 +1403,7 @@ static void client_tick(struct world *w, int i)
 			/* Its sessions close: an open transaction rolls back,
 			 * unless its PREPARE was already on the way. */
 			for (uint16_t k = 0; k < c->tr->pset.n; k++) {
-				struct pgtx *p = pg_get(&w->n[w->R + c->tr->pset.rm[k] - 1],
-							px_str_of(c->tr->k.s, c->tr->k.len));
+				struct pgtx *p = pg_get(agent_node(w, c->tr->pset.rm[k]), px_str_of(c->tr->k.s, c->tr->k.len));
 				if (p && p->state == PG_OPEN) {
 					int prep = chance(w, 500);
 					p->state = prep ? PG_PREPARED : PG_ABORTED;
