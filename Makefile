@@ -70,7 +70,7 @@ LIBPC_PIC  := $(patsubst %.c,$(BUILD)/obj-pic/%.o,$(LIBPC_SRCS))
 TEST_AGENT := $(BUILD)/tests/test_agent
 E2E_SRCS  := $(wildcard tests/e2e/e2e_*.c)
 E2E_BINS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(E2E_SRCS))
-E2E_LIB   := tests/e2e/cluster.c
+E2E_LIB   := tests/e2e/cluster.c tests/e2e/pgc.c
 REPLAY_MSG := $(BUILD)/tests/replay_msg
 REPLAY_CL  := $(BUILD)/tests/replay_commitlog
 BENCH_CL   := $(BUILD)/bin/bench_commitlog
@@ -139,7 +139,7 @@ $(TEST_AGENT): tests/e2e/test_agent.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
 
-$(BUILD)/tests/e2e_%: tests/e2e/e2e_%.c $(E2E_LIB) tests/e2e/cluster.h tests/e2e/e2e_run.h $(LIBPC)
+$(BUILD)/tests/e2e_%: tests/e2e/e2e_%.c $(E2E_LIB) tests/e2e/cluster.h tests/e2e/pgc.h tests/e2e/e2e_run.h $(LIBPC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) -Itests/e2e $< $(E2E_LIB) $(LIBPC) -o $@ -lcmocka -lpq -lzmq -linih -lpthread $(LDFLAGS)
 
