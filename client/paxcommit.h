@@ -165,7 +165,9 @@ const char *pc_txn_gid(const struct pc_txn *t);
  *   PC_ETIMEOUT no answer within the exec timeout: doomed;
  *   PC_EDOOMED  an earlier statement failed;
  *   PC_EINVAL   unknown participant, or the statement or a parameter is
- *               over its size limit (1 MiB each, 128 parameters).
+ *               over its size limit (1 MiB each, 128 parameters): nothing
+ *               was sent, but the transaction is doomed all the same (a
+ *               commit would leave out a statement the caller asked for).
  * Statements on one participant run in order; the library never sends a
  * statement twice.
  */
@@ -211,7 +213,7 @@ int pc_commit(struct pc_txn *t, int wait, struct pc_result *res);
  * pc_commit; each stmts[i].rc and rows are filled when the statement's
  * result came before the outcome (with PC_COMMITTED and no result seen, rc
  * is 0 and rows NULL: the statement ran).  PC_EINVAL for bad arguments
- * (nothing sent).
+ * (nothing sent; the transaction is doomed).
  */
 int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, struct pc_result *res);
 /* Roll back everywhere; res->outcome is PC_ABORTED (or PC_COMMITTED if a

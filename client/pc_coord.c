@@ -268,6 +268,14 @@ static int wait_outcome(struct pc_conn *c, const char *gid, uint64_t until, stru
 			while (px_net_split(data, len, &off, &frame, &flen) == 1) {
 				if (px_decode(frame, flen, m))
 					continue;
+				if (m->type == PX_MSG_VOTE && fa.kind == PX_NODE_AGENT && fa.id == m->u.vote.rm &&
+				    m->u.vote.val == PX_VAL_ABORTED && m->u.vote.reason.len && !c->vote_why[0] &&
+				    m->u.vote.gid.len == glen && !memcmp(m->u.vote.gid.p, gid, glen)) {
+					const struct px_config_part *p = px_config_part_by_id(&c->cfg, m->u.vote.rm);
+					snprintf(c->vote_why, sizeof(c->vote_why), "participant %s: %.*s", p ? p->name : "?",
+						 (int)m->u.vote.reason.len, m->u.vote.reason.p);
+					continue;
+				}
 				if (m->type == PX_MSG_DECISION_ACK && ak) {
 					if (ack_in(ak, fa, &m->u.decision_ack, gid, glen))
 						return 2;

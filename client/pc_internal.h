@@ -32,6 +32,9 @@ struct pc_conn {
 	void (*side)(void *ctx, struct px_addr from, const struct px_msg *m);
 	void *side_ctx;
 	int side_done; /* set by side: the outcome is known (commit) */
+	/* Why a participant voted `aborted` (its VOTE to us), for the gid of
+	 * the commit under way: "participant NAME: REASON"; "" if none came. */
+	char vote_why[PC_REASON_MAX + 1];
 	/* An XA-style commit's ballot-0 votes (frames back to back), sent
 	 * again to every replica whenever the request is sent again. */
 	const uint8_t *votes;

@@ -196,6 +196,8 @@ static int exec_send(struct pc_txn *t, struct pc_stmt *st, uint16_t *rm_out, uin
 	m.u.exec.req = ++c->req;
 	m.u.exec.gid = px_str_of(t->gid, (uint32_t)strlen(t->gid));
 	m.u.exec.stmt = t->stmt[k]++;
+	/* how long we wait: past that, the agent cancels the statement */
+	m.u.exec.timeout_ms = c->exec_timeout_ms;
 	m.u.exec.sql = px_str_of(sql, (uint32_t)sl);
 	m.u.exec.nparams = (uint16_t)nparams;
 	size_t cap = 64 + sl + (size_t)nparams * 4 + PX_GID_MAX, len;
@@ -322,9 +324,13 @@ static int not_xa(struct pc_txn *t)
 int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
 {
 	struct pc_conn *c = t->c;
-	int ce = not_xa(t) ? PC_EINVAL : stmts_check(c, stmts, n);
-	if (ce)
+	if (not_xa(t))
+		return PC_EINVAL;
+	int ce = stmts_check(c, stmts, n);
+	if (ce) { /* statements the caller wanted did not run: see exec_send's callers */
+		doom(t, "statements refused: %s%s", c->err, "");
 		return ce;
+	}
 	if (t->doomed) {
 		for (int i = 0; i < n; i++)
 			stmts[i].rc = PC_EDOOMED;
@@ -335,9 +341,14 @@ int pc_exec_parallel(struct pc_txn *t, struct pc_stmt *stmts, int n)
 	for (int i = 0; i < n; i++) {
 		int e = exec_send(t, &stmts[i], &w.rm[i], &w.req[i], 0);
 		if (e) {
-			/* refused before sending (a limit, an unknown participant):
-			 * nothing ran, so the transaction is not doomed */
+			/* Refused before sending (a limit, an unknown participant).
+			 * Nothing of this statement ran, but the caller's
+			 * transaction is now missing a statement it asked for:
+			 * committing the others would commit half of it (a debit
+			 * without its credit), so it is doomed like any failure. */
 			stmts[i].rc = e;
+			doom(t, "statement for %s refused: %s", stmts[i].participant ? stmts[i].participant : "(null)",
+			     c->err);
 			if (!first_err)
 				first_err = e;
 		}
@@ -389,8 +400,13 @@ static int commit_with(struct pc_txn *t, int wait, struct pc_result *res, int ba
 {
 	memset(res, 0, sizeof(*res));
 	res->leader = -1;
-	if (t->pset.n == 0) {
+	if (t->pset.n == 0 && !t->doomed) {
 		res->outcome = PC_COMMITTED; /* nothing ran anywhere */
+		return PC_OK;
+	}
+	if (t->doomed && t->pset.n == 0) { /* refused before anything was sent */
+		res->outcome = PC_ABORTED;
+		snprintf(res->reason, sizeof(res->reason), "%s", t->why);
 		return PC_OK;
 	}
 	if (t->doomed) {
@@ -420,10 +436,14 @@ static int commit_with(struct pc_txn *t, int wait, struct pc_result *res, int ba
 			to_agent(t->c, t->pset.rm[i], buf, len, batch);
 	if (batch)
 		px_net_flush(t->c->net);
-	/* Every participant of t ran a statement of ours: it acks here too. */
-	return pc_decide(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED, 0,
-			 PC_DECIDE_ACKS_HERE | (sent ? PC_DECIDE_PREPARE_SENT : 0),
-			 t->c->commit_timeout_ms, res);
+	/* Every participant of t ran a statement of ours: it acks here too,
+	 * and tells us why if it votes `aborted`. */
+	t->c->vote_why[0] = 0;
+	int e = pc_decide(t->c, t->gid, t->pset.rm, t->pset.n, wait ? wait : PC_WAIT_APPLIED, 0,
+			  PC_DECIDE_ACKS_HERE | (sent ? PC_DECIDE_PREPARE_SENT : 0), t->c->commit_timeout_ms, res);
+	if (e == 0 && res->outcome == PC_ABORTED && t->c->vote_why[0])
+		snprintf(res->reason, sizeof(res->reason), "%s", t->c->vote_why);
+	return e;
 }
 
 int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, struct pc_result *res)
@@ -431,9 +451,13 @@ int pc_exec_commit(struct pc_txn *t, struct pc_stmt *stmts, int n, int wait, str
 	struct pc_conn *c = t->c;
 	memset(res, 0, sizeof(*res));
 	res->leader = -1;
-	int ce = not_xa(t) ? PC_EINVAL : stmts_check(c, stmts, n);
-	if (ce)
-		return ce; /* nothing sent; the transaction is as it was */
+	if (not_xa(t))
+		return PC_EINVAL;
+	int ce = stmts_check(c, stmts, n);
+	if (ce) { /* nothing sent, but the transaction can no longer commit */
+		doom(t, "statements refused: %s%s", c->err, "");
+		return ce;
+	}
 	struct exec_wait w = {.t = t, .st = stmts, .n = n};
 	if (!t->doomed)
 		for (int i = 0; i < n; i++) {

@@ -341,6 +341,7 @@ static int dec_exec(struct px_rcur *r, struct px_mexec *m)
 	m->req = px_get_u64(r);
 	get_gid(r, &m->gid);
 	m->stmt = px_get_u32(r);
+	m->timeout_ms = px_get_u32(r);
 	px_get_str(r, PX_SQL_MAX, 0, &m->sql);
 	m->nparams = px_get_u16(r);
 	if (r->err) {
@@ -398,6 +399,7 @@ static int dec_vote(struct px_rcur *r, struct px_mvote *m)
 	m->rm = px_get_u16(r);
 	m->val = px_get_u8(r);
 	rcheck(r, vote_ok(m->val));
+	px_get_str(r, PX_REASON_MAX, 0, &m->reason);
 	return r->err;
 }
 
@@ -707,6 +709,7 @@ static void enc_exec(struct px_wcur *w, const struct px_mexec *m)
 	px_put_u64(w, m->req);
 	put_gid(w, m->gid);
 	px_put_u32(w, m->stmt);
+	px_put_u32(w, m->timeout_ms);
 	put_str(w, m->sql, PX_SQL_MAX, 0);
 	if (m->nparams > PX_PARAMS_MAX) {
 		px_wfail(w, PX_ETOOLONG);
@@ -753,6 +756,7 @@ static void enc_vote(struct px_wcur *w, const struct px_mvote *m)
 	px_put_u16(w, m->rm);
 	wcheck(w, vote_ok(m->val));
 	px_put_u8(w, m->val);
+	put_str(w, m->reason, PX_REASON_MAX, 0);
 }
 
 static void enc_payload(struct px_wcur *w, const struct px_msg *m)

@@ -263,8 +263,10 @@ struct px_moutcome {
 	struct px_str reason;
 };
 
-/* EXEC: req u64, gid, stmt u32, sql, nparams u16, then nparams strings
- * (nullable).  stmt numbers the statements of one gid at one participant
+/* EXEC: req u64, gid, stmt u32, timeout_ms u32, sql, nparams u16, then
+ * nparams strings (nullable).  timeout_ms: how long the client waits for
+ * the result (0: no limit); the agent cancels a statement still running
+ * then, since nobody waits for it.  stmt numbers the statements of one gid at one participant
  * from 0: the agent runs statement k only after 0..k-1, drops duplicates,
  * and refuses a gid it does not know unless stmt is 0 (so a statement is
  * never run twice, and never run in a new transaction that lost the
@@ -273,6 +275,7 @@ struct px_mexec {
 	uint64_t req;
 	struct px_str gid;
 	uint32_t stmt;
+	uint32_t timeout_ms;
 	struct px_str sql;
 	uint16_t nparams;
 	struct px_str params[PX_PARAMS_MAX];
@@ -308,11 +311,14 @@ struct px_mprepare {
 	struct px_pset pset;
 };
 
-/* VOTE: gid, rm u16, val u8 (informational copy of the ballot-0 vote) */
+/* VOTE: gid, rm u16, val u8, reason (informational copy of the ballot-0
+ * vote, agent -> client: an `aborted` vote says why, e.g. PostgreSQL's
+ * SQLSTATE and message when PREPARE TRANSACTION failed) */
 struct px_mvote {
 	struct px_str gid;
 	uint16_t rm;
 	uint8_t val;
+	struct px_str reason;
 };
 
 struct px_msg {

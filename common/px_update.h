@@ -54,7 +54,10 @@ enum pa_db_kind {
 	PA_DB_ROLLBACK_PREPARED = 4,
 	PA_DB_ROLLBACK = 5,      /* roll back the open (unprepared) transaction */
 	PA_DB_CHECK = 6,         /* is gid in pg_prepared_xacts? */
-	PA_DB_SCAN = 7           /* list this cluster's prepared gids */
+	PA_DB_SCAN = 7,          /* list this cluster's prepared gids */
+	PA_DB_CANCEL = 8         /* cancel the gid's running statement, if it still
+				    runs; no result event (the statement's own
+				    result, an error once cancelled, follows) */
 };
 
 struct pa_db_action {

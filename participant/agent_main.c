@@ -82,8 +82,16 @@ struct job {
 	uint8_t must_fail;
 	uint8_t undoing; /* that ROLLBACK PREPARED is running */
 	uint8_t piped;   /* sent in its statement's pipeline */
+	/* J_CANCEL: the connection whose statement to cancel, and that
+	 * statement's job (the cancel is dropped if it no longer runs) */
+	int target;
+	const struct job *target_job;
 	struct job *next;
 };
+
+/* The driver's own jobs, beside the core's PA_DB_* actions: no result
+ * event goes to the core for them. */
+enum { J_CANCEL = 100 /* SELECT pg_cancel_backend(pid of the target) */ };
 
 enum conn_state { C_DOWN = 0, C_IDLE = 1, C_BUSY = 2 };
 
@@ -109,6 +117,16 @@ struct conn {
 	char errmsg[PX_REASON_MAX + 1];
 	uint64_t retry_at, backoff;
 	int warned;
+	int resetting; /* DISCARD ALL running: the session goes back to the pool clean */
+	/* The running statement's rows, gathered one row at a time (libpq's
+	 * single-row mode), so that a result over the limit is refused
+	 * without ever being held whole. */
+	uint8_t *cols, *cells;
+	size_t clen, ccap, vlen, vcap;
+	int nf;         /* columns, -1 before the first row description */
+	uint32_t nrows;
+	int too_big;    /* over RESULT_MAX: rows are dropped, the statement cancelled */
+	int copy;       /* the statement started a COPY to or from the client */
 };
 
 struct agent {
@@ -128,7 +146,15 @@ struct agent {
 	uint64_t bad_frames;
 	char prefix[PX_CFG_NAME_MAX + 2]; /* "<cluster>_" */
 	char suffix[8];                   /* "_<participant id>" */
+	char options[1024];               /* libpq `options`: the conninfo's, plus lock_timeout */
+	/* Why the database cannot be reached, while no connection is up: new
+	 * statements are refused at once with it, and it is logged again
+	 * every DB_DOWN_LOG_MS while it lasts. */
+	char db_err[256];
+	uint64_t db_err_logged_at;
 };
+
+#define DB_DOWN_LOG_MS 30000u
 
 /*
  * The name of a gid's prepared transaction in PostgreSQL: the gid plus
@@ -180,10 +206,11 @@ static void job_free(struct job *j)
 	}
 }
 
-static void step_db(struct agent *a, const struct job *j, uint8_t status, uint8_t prepared,
-		    const struct px_msg *result, const struct px_str *gids, size_t ngids)
+static void step_db_why(struct agent *a, const struct job *j, uint8_t status, uint8_t prepared,
+			const struct px_msg *result, const struct px_str *gids, size_t ngids, const char *why)
 {
 	struct pa_event ev = {.kind = PA_EV_DB,
+			      .reason = px_str_of(why ? why : "", why ? (uint32_t)strlen(why) : 0),
 			      .now = clock_now(a),
 			      .token = j->token,
 			      .gid = px_str_of(j->gid, j->gid_len),
@@ -195,17 +222,55 @@ static void step_db(struct agent *a, const struct job *j, uint8_t status, uint8_
 	pa_core_step(a->pa, &ev, &a->u);
 }
 
+static void step_db(struct agent *a, const struct job *j, uint8_t status, uint8_t prepared,
+		    const struct px_msg *result, const struct px_str *gids, size_t ngids)
+{
+	step_db_why(a, j, status, prepared, result, gids, ngids, NULL);
+}
+
+/* Refuse a gid's statement that was never sent (result for the client,
+ * reason why), as a lost one: nothing of it ran here. */
+static void exec_refuse(struct agent *a, struct job *j, const char *why)
+{
+	struct px_msg m, r = {.type = PX_MSG_EXEC_RESULT};
+	if (px_decode(j->frame, j->flen, &m) || m.type != PX_MSG_EXEC) {
+		step_db(a, j, PA_DB_LOST, 0, NULL, NULL, 0);
+		return;
+	}
+	r.u.exec_result.req = m.u.exec.req;
+	r.u.exec_result.gid = px_str_of(j->gid, j->gid_len);
+	r.u.exec_result.status = PX_EXEC_ERROR;
+	r.u.exec_result.reason = px_str_of(why, (uint32_t)strlen(why));
+	step_db(a, j, PA_DB_LOST, 0, &r, NULL, 0);
+}
+
 /* ------------------------------------------------------- connections */
 
 static int conn_connect(struct agent *a, struct conn *c)
 {
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {a->me->conninfo, "3", "paxcommit-participant", NULL};
+	/* `options` (after the conninfo, so ours wins, with the conninfo's own
+	 * options kept in it): lock_timeout is a startup setting, so that
+	 * DISCARD ALL (RESET ALL) at each return to the pool restores it. */
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
+	const char *vals[] = {a->me->conninfo, "3", "paxcommit-participant", a->options, NULL};
 	c->pg = PQconnectdbParams(keys, vals, 1);
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+		const char *why = c->pg ? strtok(PQerrorMessage(c->pg), "\n") : "out of memory";
+		snprintf(a->db_err, sizeof(a->db_err), "%s", why ? why : "cannot connect");
+		uint64_t now = clock_now(a);
 		if (!c->warned || px_log_level() >= LV_DEBUG)
-			logf_(LV_WARN, "database connection %d: cannot connect: %s", c->idx,
-			      c->pg ? strtok(PQerrorMessage(c->pg), "\n") : "out of memory");
+			logf_(LV_WARN, "database connection %d: cannot connect: %s", c->idx, a->db_err);
+		else if (now >= a->db_err_logged_at + DB_DOWN_LOG_MS) {
+			/* keep saying why, not only once */
+			int up = 0;
+			for (int i = 0; i < a->nconn; i++)
+				up += a->conn[i].state != C_DOWN;
+			logf_(LV_WARN, "database still unavailable (%d of %d connections up): %s", up, a->nconn,
+			      a->db_err);
+			a->db_err_logged_at = now;
+		}
+		if (!c->warned)
+			a->db_err_logged_at = now;
 		c->warned = 1;
 		PQfinish(c->pg);
 		c->pg = NULL;
@@ -213,16 +278,6 @@ static int conn_connect(struct agent *a, struct conn *c)
 		c->retry_at = clock_now(a) + c->backoff;
 		return -1;
 	}
-	/* A lock wait longer than the transaction timeout fails the statement
-	 * (the transaction is doomed and aborts) instead of hanging: two
-	 * distributed transactions waiting on each other's rows in different
-	 * databases form a deadlock no single PostgreSQL can see. */
-	char set[80];
-	snprintf(set, sizeof(set), "SET lock_timeout = %u", a->cfg.txn_timeout_ms);
-	PGresult *r = PQexec(c->pg, set);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		logf_(LV_WARN, "database connection %d: %s failed: %s", c->idx, set, PQerrorMessage(c->pg));
-	PQclear(r);
 	PQsetnonblocking(c->pg, 1);
 	if (c->warned)
 		logf_(LV_INFO, "database connection %d: connected again", c->idx);
@@ -261,9 +316,23 @@ static void conn_broken(struct agent *a, struct conn *c, const char *why)
 			step_db(a, j->then, PA_DB_LOST, 0, NULL, NULL, 0);
 		job_free(j);
 	}
+	if (c->borrowed) {
+		/* Whatever was open on this session is rolled back, even with
+		 * no statement running: the gid must never go on in a new
+		 * transaction without its earlier statements. */
+		char gid[PX_GID_MAX + 1];
+		snprintf(gid, sizeof(gid), "%s", c->gid);
+		c->borrowed = 0;
+		struct pa_event ev = {.kind = PA_EV_LOST,
+				      .now = clock_now(a),
+				      .gid = px_str_of(gid, (uint32_t)strlen(gid)),
+				      .reason = px_str_of(why, (uint32_t)strcspn(why, "\n"))};
+		pa_core_step(a->pa, &ev, &a->u);
+	}
 	c->borrowed = 0;
 	c->began = 0;
 	c->exec_failed = 0;
+	c->resetting = 0;
 }
 
 /* A query was queued on c: mark it busy and push it out (PQflush may need
@@ -285,6 +354,7 @@ static int sent(struct agent *a, struct conn *c)
  * statement (so "UPDATE ...; COMMIT" cannot sneak a COMMIT in). */
 static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparams, const char *const *params)
 {
+	c->pbegin = 0;
 	int ok = nparams >= 0 ? PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)
 			      : PQsendQuery(c->pg, sql);
 	if (!ok) {
@@ -316,45 +386,75 @@ static int send_pipelined(struct agent *a, struct conn *c, int begin, const char
 	return sent(a, c);
 }
 
-/* Statements that would end or nest the participant's transaction behind
- * the coordinators' back.  First keyword, case-insensitive, after blanks
- * and comments. */
-static const char *forbidden(const char *sql, size_t len)
+/* PostgreSQL's lexer: what separates tokens (scan.l's `space`, with the
+ * vertical tab that PostgreSQL 16 added), and what continues a keyword. */
+static int sql_space(char ch)
 {
-	size_t i = 0;
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
+}
+
+static int sql_ident_char(unsigned char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+	       ch == '$' || ch >= 0x80;
+}
+
+/* Skip blanks, `--` comments and (nested) `/ * * /` comments, and opening
+ * parentheses, the way PostgreSQL's lexer skips them. */
+static size_t sql_skip(const char *sql, size_t len, size_t i)
+{
 	for (;;) {
-		while (i < len && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r' || sql[i] == '('))
+		while (i < len && (sql_space(sql[i]) || sql[i] == '('))
 			i++;
 		if (i + 1 < len && sql[i] == '-' && sql[i + 1] == '-') {
-			while (i < len && sql[i] != '\n')
+			while (i < len && sql[i] != '\n' && sql[i] != '\r')
 				i++;
 			continue;
 		}
 		if (i + 1 < len && sql[i] == '/' && sql[i + 1] == '*') {
-			i += 2;
-			while (i + 1 < len && !(sql[i] == '*' && sql[i + 1] == '/'))
-				i++;
-			i += 2;
+			int depth = 0;
+			do {
+				if (i + 1 < len && sql[i] == '/' && sql[i + 1] == '*') {
+					depth++;
+					i += 2;
+				} else if (i + 1 < len && sql[i] == '*' && sql[i + 1] == '/') {
+					depth--;
+					i += 2;
+				} else {
+					i++;
+				}
+			} while (depth > 0 && i < len);
 			continue;
 		}
-		break;
+		return i;
 	}
+}
+
+/* Does the keyword kw start at sql[i] (case-insensitive, whole word)? */
+static int sql_word(const char *sql, size_t len, size_t i, const char *kw)
+{
+	size_t n = strlen(kw);
+	return i + n <= len && !strncasecmp(sql + i, kw, n) && (i + n == len || !sql_ident_char((unsigned char)sql[i + n]));
+}
+
+/* Statements that would end or nest the participant's transaction behind
+ * the coordinators' back: the first keyword, after whatever PostgreSQL's
+ * lexer skips.  This is the first line of defence only: after every
+ * statement the agent also checks that PostgreSQL still reports the
+ * transaction open (exec_done), and a statement that left it dooms the
+ * gid.  (COMMIT PREPARED and ROLLBACK PREPARED start with COMMIT and
+ * ROLLBACK, so they are never run for a client.) */
+static const char *forbidden(const char *sql, size_t len)
+{
+	size_t i = sql_skip(sql, len, 0);
 	static const char *const bad[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE", NULL};
 	for (int k = 0; bad[k]; k++) {
-		size_t n = strlen(bad[k]);
-		if (i + n <= len && !strncasecmp(sql + i, bad[k], n) &&
-		    (i + n == len || !((sql[i + n] >= 'A' && sql[i + n] <= 'Z') || (sql[i + n] >= 'a' && sql[i + n] <= 'z') ||
-				       sql[i + n] == '_'))) {
-			/* ROLLBACK TO [SAVEPOINT] stays inside the transaction */
-			if (!strcmp(bad[k], "ROLLBACK")) {
-				size_t j = i + n;
-				while (j < len && (sql[j] == ' ' || sql[j] == '\t' || sql[j] == '\n'))
-					j++;
-				if (j + 2 <= len && !strncasecmp(sql + j, "TO", 2))
-					return NULL;
-			}
-			return bad[k];
-		}
+		if (!sql_word(sql, len, i, bad[k]))
+			continue;
+		/* ROLLBACK TO [SAVEPOINT] stays inside the transaction */
+		if (!strcmp(bad[k], "ROLLBACK") && sql_word(sql, len, sql_skip(sql, len, i + 8), "TO"))
+			return NULL;
+		return bad[k];
 	}
 	return NULL;
 }
@@ -384,11 +484,14 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 				return;
 			}
 			const char *bad = forbidden(m.u.exec.sql.p, m.u.exec.sql.len);
-			if (bad) {
+			if (bad || memchr(m.u.exec.sql.p, 0, m.u.exec.sql.len)) {
 				char why[200];
-				snprintf(why, sizeof(why),
-					 "%s is not allowed: paxcommit begins, prepares and ends the transaction itself; "
-					 "transaction aborted", bad);
+				if (bad)
+					snprintf(why, sizeof(why),
+						 "%s is not allowed: paxcommit begins, prepares and ends the transaction itself; "
+						 "transaction aborted", bad);
+				else /* libpq would cut it there */
+					snprintf(why, sizeof(why), "the statement contains a NUL byte; transaction aborted");
 				struct px_msg r = {.type = PX_MSG_EXEC_RESULT};
 				r.u.exec_result.req = m.u.exec.req;
 				r.u.exec_result.gid = px_str_of(j->gid, j->gid_len);
@@ -426,15 +529,27 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 				p += m.u.exec.params[i].len + 1;
 			}
 			c->began = 1;
+			c->clen = c->vlen = 0;
+			c->nf = -1;
+			c->nrows = 0;
+			c->too_big = 0;
+			c->copy = 0;
+			int sent_ok;
 			if (j->then && pg_gid(a, j->then, pgid, sizeof(pgid)) == 0) {
 				snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", pgid);
 				j->then->piped = 1;
-				send_pipelined(a, c, first, stmt, m.u.exec.nparams, pv, sql);
+				sent_ok = send_pipelined(a, c, first, stmt, m.u.exec.nparams, pv, sql) == 0;
 			} else if (first) {
-				send_pipelined(a, c, 1, stmt, m.u.exec.nparams, pv, NULL);
+				sent_ok = send_pipelined(a, c, 1, stmt, m.u.exec.nparams, pv, NULL) == 0;
 			} else {
-				send_sql(a, c, stmt, m.u.exec.nparams, pv);
+				sent_ok = send_sql(a, c, stmt, m.u.exec.nparams, pv) == 0;
 			}
+			/* Rows one at a time (see struct conn).  With BEGIN ahead
+			 * of it in the pipeline, once BEGIN's results are in
+			 * (conn_io): single-row mode applies to the query whose
+			 * results come next. */
+			if (sent_ok && !c->pbegin)
+				PQsetSingleRowMode(c->pg);
 			free(blk);
 			free(pv);
 		}
@@ -466,6 +581,22 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 			 pv);
 		return;
 	}
+	case J_CANCEL: {
+		/* Only if the target still runs that statement: its session may
+		 * have moved on (a cancel that comes a moment too late can still
+		 * hit the next query; that query then fails, which dooms its
+		 * gid: an abort, never half a commit). */
+		struct conn *t = &a->conn[j->target];
+		if (t->state != C_BUSY || t->job != j->target_job || !t->pg) {
+			finish_job(a, c, PA_DB_OK, 0, NULL, NULL, 0);
+			return;
+		}
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", PQbackendPID(t->pg));
+		const char *pv[1] = {pid};
+		send_sql(a, c, "SELECT pg_cancel_backend($1::int)", 1, pv);
+		return;
+	}
 	case PA_DB_SCAN: {
 		const char *pv[1] = {a->prefix};
 		send_sql(a, c,
@@ -476,6 +607,47 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 	default:
 		finish_job(a, c, PA_DB_FAILED, 0, NULL, NULL, 0);
 	}
+}
+
+/* A session goes back to the pool only in a known state: whatever the
+ * client's statements changed (SET search_path, SET ROLE, SET SESSION
+ * AUTHORIZATION, statement_timeout, default_transaction_*,
+ * session_replication_role, lock_timeout, session advisory locks, LISTEN,
+ * prepared statements, temporary tables) is undone, as poolers do, before
+ * it serves another gid or a COMMIT PREPARED.  A reset that fails closes
+ * the session instead (query_done). */
+static void conn_reset(struct agent *a, struct conn *c)
+{
+	c->resetting = 1;
+	if (send_sql(a, c, "DISCARD ALL", -1, NULL) == 0)
+		return;
+	c->resetting = 0; /* send_sql broke the connection */
+}
+
+/* Cancel the statement running on c (its job now): a job of our own on a
+ * service connection, ahead of the other service work. */
+static void request_cancel(struct agent *a, struct conn *c)
+{
+	struct job *k = calloc(1, sizeof(*k));
+	if (!k) {
+		logf_(LV_ERROR, "out of memory");
+		exit(EXIT_RUNTIME);
+	}
+	k->kind = J_CANCEL;
+	k->target = c->idx;
+	k->target_job = c->job;
+	k->next = a->svc;
+	a->svc = k;
+	if (!a->svc_tail)
+		a->svc_tail = k;
+}
+
+static int all_down(const struct agent *a)
+{
+	for (int i = 0; i < a->nconn; i++)
+		if (a->conn[i].state != C_DOWN)
+			return 0;
+	return 1;
 }
 
 static struct conn *borrowed_by(struct agent *a, const char *gid)
@@ -498,6 +670,20 @@ static struct conn *free_conn(struct agent *a)
 static void dispatch_waiting(struct agent *a)
 {
 	struct conn *c;
+	if (a->newq && all_down(a)) {
+		/* No session at all: say so now, rather than let the client
+		 * wait its whole timeout for one. */
+		char why[PX_REASON_MAX];
+		snprintf(why, sizeof(why), "database unavailable: %s; transaction rolled back",
+			 a->db_err[0] ? a->db_err : "no connection");
+		struct job *j;
+		while ((j = pop(&a->newq, &a->newq_tail))) {
+			exec_refuse(a, j, why);
+			if (j->then) /* never sent: certainly not prepared */
+				step_db(a, j->then, PA_DB_FAILED, 0, NULL, NULL, 0);
+			job_free(j);
+		}
+	}
 	while (a->newq && (c = free_conn(a))) {
 		struct job *j = pop(&a->newq, &a->newq_tail);
 		c->borrowed = 1;
@@ -524,6 +710,8 @@ static void conn_next(struct agent *a, struct conn *c, uint8_t kind, uint8_t sta
 			push(&a->svc, &a->svc_tail, j); /* (nothing should be queued) */
 		c->borrowed = 0;
 		c->began = 0;
+		conn_reset(a, c);
+		return;
 	}
 	if (c->borrowed && c->q)
 		start_job(a, c, pop(&c->q, &c->qtail));
@@ -536,7 +724,14 @@ static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t 
 	c->job = NULL;
 	if (c->state != C_DOWN)
 		c->state = C_IDLE;
-	step_db(a, j, status, prepared, result, gids, ngids);
+	/* PostgreSQL's words for a PREPARE or an outcome it refused. */
+	char why[PX_REASON_MAX + 1];
+	why[0] = 0;
+	if (status != PA_DB_OK && c->err && c->errmsg[0] &&
+	    (j->kind == PA_DB_PREPARE || j->kind == PA_DB_COMMIT_PREPARED || j->kind == PA_DB_ROLLBACK_PREPARED))
+		snprintf(why, sizeof(why), "%s%s%.400s", c->sqlstate, c->sqlstate[0] ? " " : "", c->errmsg);
+	if (j->kind < J_CANCEL)
+		step_db_why(a, j, status, prepared, result, gids, ngids, why[0] ? why : NULL);
 	uint8_t kind = j->kind;
 	struct job *p = j->then;
 	j->then = NULL;
@@ -594,6 +789,43 @@ static int put_str(uint8_t **buf, size_t *len, size_t *cap, const char *p, uint3
 	return 0;
 }
 
+/* Rows of the running statement, as libpq hands them over (one row at a
+ * time in single-row mode, or all at once if that mode did not take):
+ * appended to c's buffers, and r freed.  Past the limit the rows are
+ * dropped, and the statement is cancelled: its transaction is doomed
+ * anyway, and PostgreSQL need not send the rest. */
+static void rows_in(struct agent *a, struct conn *c, PGresult *r)
+{
+	int nf = PQnfields(r), nt = PQntuples(r);
+	int bad = c->too_big;
+	if (!bad && c->nf < 0) {
+		c->nf = nf;
+		bad = nf > (int)PX_COLS_MAX;
+		for (int f = 0; f < nf && !bad; f++) {
+			const char *nm = PQfname(r, f);
+			bad = put_str(&c->cols, &c->clen, &c->ccap, nm, (uint32_t)strlen(nm), 0);
+		}
+	}
+	for (int t = 0; t < nt && !bad; t++) {
+		for (int f = 0; f < nf && !bad; f++)
+			bad = put_str(&c->cells, &c->vlen, &c->vcap, PQgetvalue(r, t, f), (uint32_t)PQgetlength(r, t, f),
+				      PQgetisnull(r, t, f)) ||
+			      c->clen + c->vlen > RESULT_MAX;
+		c->nrows++;
+	}
+	PQclear(r);
+	if (bad && !c->too_big) {
+		c->too_big = 1;
+		free(c->cols);
+		free(c->cells);
+		c->cols = c->cells = NULL;
+		c->clen = c->ccap = c->vlen = c->vcap = 0;
+		logf_(LV_INFO, "gid=%s result over %u bytes or %u columns: dropping its rows, cancelling the statement",
+		      c->gid, RESULT_MAX, PX_COLS_MAX);
+		request_cancel(a, c);
+	}
+}
+
 static void exec_done(struct agent *a, struct conn *c)
 {
 	struct job *j = c->job;
@@ -605,50 +837,59 @@ static void exec_done(struct agent *a, struct conn *c)
 	struct px_msg r = {.type = PX_MSG_EXEC_RESULT};
 	r.u.exec_result.req = m.u.exec.req;
 	r.u.exec_result.gid = px_str_of(j->gid, j->gid_len);
-	uint8_t *cols = NULL, *cells = NULL;
-	size_t clen = 0, ccap = 0, vlen = 0, vcap = 0;
 	uint8_t status = PA_DB_OK;
-	if (c->err) {
+	/* With its PREPARE behind it in one pipeline, the statement ends
+	 * before PostgreSQL reports the transaction state (ACTIVE until the
+	 * sync): the PREPARE's result tells then. */
+	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+	if (c->too_big) {
+		/* The statement ran (or was cancelled), but its result cannot
+		 * be sent: doom the gid rather than let a client commit
+		 * without seeing it. */
+		r.u.exec_result.status = PX_EXEC_ERROR;
+		static const char too_big[] =
+			"result too large (more than 32 MiB or 1024 columns); transaction aborted";
+		r.u.exec_result.reason = px_str_of(too_big, (uint32_t)strlen(too_big));
+		status = PA_DB_FAILED;
+	} else if (c->err) {
 		r.u.exec_result.status = PX_EXEC_SQLERR;
 		r.u.exec_result.sqlstate = px_str_of(c->sqlstate, strlen(c->sqlstate) == 5 ? 5 : 0);
 		r.u.exec_result.reason = px_str_of(c->errmsg, (uint32_t)strlen(c->errmsg));
 		status = PA_DB_FAILED;
+	} else if (ts != PQTRANS_INTRANS && ts != PQTRANS_ACTIVE) {
+		/* The statement left the transaction block (or failed it
+		 * without an error): whatever it did, this gid cannot commit,
+		 * and nothing more runs for it outside the block. */
+		static const char left[] = "the statement ended the transaction block (PostgreSQL reports no open "
+					   "transaction): paxcommit begins, prepares and ends transactions itself; "
+					   "transaction aborted";
+		logf_(LV_WARN, "gid=%s statement %u left the transaction block; transaction doomed", c->gid,
+		      m.u.exec.stmt);
+		r.u.exec_result.status = PX_EXEC_ERROR;
+		r.u.exec_result.reason = px_str_of(left, (uint32_t)strlen(left));
+		status = PA_DB_FAILED;
 	} else {
 		r.u.exec_result.status = PX_EXEC_OK;
-		PGresult *res = c->res;
-		if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-			int nf = PQnfields(res), nt = PQntuples(res);
-			int bad = nf > (int)PX_COLS_MAX;
-			for (int f = 0; f < nf && !bad; f++) {
-				const char *nm = PQfname(res, f);
-				bad = put_str(&cols, &clen, &ccap, nm, (uint32_t)strlen(nm), 0);
-			}
-			for (int t = 0; t < nt && !bad; t++)
-				for (int f = 0; f < nf && !bad; f++)
-					bad = put_str(&cells, &vlen, &vcap, PQgetvalue(res, t, f),
-						      (uint32_t)PQgetlength(res, t, f), PQgetisnull(res, t, f));
-			if (bad) {
-				/* The statement ran, but its result cannot be sent:
-				 * doom the gid rather than let a client commit
-				 * without seeing it. */
-				r.u.exec_result.status = PX_EXEC_ERROR;
-				static const char too_big[] =
-					"result too large (more than 32 MiB or 1024 columns); transaction aborted";
-				r.u.exec_result.reason = px_str_of(too_big, (uint32_t)strlen(too_big));
-				status = PA_DB_FAILED;
-			} else {
-				r.u.exec_result.ncols = (uint16_t)nf;
-				r.u.exec_result.cols = cols;
-				r.u.exec_result.cols_len = (uint32_t)clen;
-				r.u.exec_result.nrows = (uint32_t)nt;
-				r.u.exec_result.cells = cells;
-				r.u.exec_result.cells_len = (uint32_t)vlen;
-			}
+		if (c->nf >= 0) {
+			r.u.exec_result.ncols = (uint16_t)c->nf;
+			r.u.exec_result.cols = c->cols;
+			r.u.exec_result.cols_len = (uint32_t)c->clen;
+			r.u.exec_result.nrows = c->nrows;
+			r.u.exec_result.cells = c->cells;
+			r.u.exec_result.cells_len = (uint32_t)c->vlen;
 		}
 	}
 	finish_job(a, c, status, 0, &r, NULL, 0);
-	free(cols);
-	free(cells);
+	/* keep the buffers (reused by the next statement) unless large */
+	if (c->ccap > (1u << 20) || c->vcap > (1u << 20)) {
+		free(c->cols);
+		free(c->cells);
+		c->cols = c->cells = NULL;
+		c->ccap = c->vcap = 0;
+	}
+	c->clen = c->vlen = 0;
+	c->nf = -1;
+	c->nrows = 0;
 }
 
 /* The running query of c has produced all its results. */
@@ -657,9 +898,16 @@ static void query_done(struct agent *a, struct conn *c)
 	struct job *j = c->job;
 	PGresult *res = c->res;
 	c->res = NULL;
-	if (!j) { /* nothing was waiting (cannot happen) */
+	if (!j) { /* the reset of a session back in the pool */
 		PQclear(res);
 		c->state = C_IDLE;
+		if (c->resetting && c->err) {
+			char why[PX_REASON_MAX + 64];
+			snprintf(why, sizeof(why), "DISCARD ALL failed (%.5s %.400s): closing the session", c->sqlstate,
+				 c->errmsg);
+			conn_broken(a, c, why);
+		}
+		c->resetting = 0;
 		return;
 	}
 	switch (j->kind) {
@@ -674,10 +922,8 @@ static void query_done(struct agent *a, struct conn *c)
 			start_job(a, c, j);
 			return;
 		}
-		c->res = res;
+		PQclear(res); /* the rows came through rows_in */
 		exec_done(a, c);
-		PQclear(c->res);
-		c->res = NULL;
 		return;
 	case PA_DB_PREPARE: {
 		/* A PREPARE TRANSACTION in a failed transaction rolls back, with
@@ -712,12 +958,21 @@ static void query_done(struct agent *a, struct conn *c)
 		finish_job(a, c, c->err ? PA_DB_FAILED : PA_DB_OK, 0, NULL, NULL, 0);
 		return;
 	case PA_DB_COMMIT_PREPARED:
-	case PA_DB_ROLLBACK_PREPARED:
+	case PA_DB_ROLLBACK_PREPARED: {
 		PQclear(res);
 		/* 42704 undefined_object: "prepared transaction ... does not
 		 * exist".  Anything else (e.g. 55006, busy): not known. */
-		finish_job(a, c, !c->err ? PA_DB_OK : !strcmp(c->sqlstate, "42704") ? PA_DB_FAILED : PA_DB_LOST, 0, NULL,
-			   NULL, 0);
+		int refused = c->err && strcmp(c->sqlstate, "42704");
+		finish_job(a, c, !c->err ? PA_DB_OK : !refused ? PA_DB_FAILED : PA_DB_LOST, 0, NULL, NULL, 0);
+		/* Sessions here are in a known state, but a refusal is worth a
+		 * clean one before the next try. */
+		if (refused && c->state == C_IDLE && !c->borrowed)
+			conn_reset(a, c);
+		return;
+	}
+	case J_CANCEL:
+		PQclear(res);
+		finish_job(a, c, PA_DB_OK, 0, NULL, NULL, 0);
 		return;
 	case PA_DB_CHECK: {
 		int prepared = !c->err && res && PQntuples(res) > 0;
@@ -788,6 +1043,8 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 			 * except that the statement's end, with its PREPARE behind
 			 * it, finishes the statement. */
 			c->pends++;
+			if (c->pbegin && c->pends == 1 && c->job && c->job->kind == PA_DB_EXEC)
+				PQsetSingleRowMode(c->pg); /* the statement's results come next */
 			if (c->pends == c->pbegin + 1 && c->job && c->job->kind == PA_DB_EXEC && c->job->then &&
 			    c->job->then->piped) {
 				query_done(a, c);
@@ -827,6 +1084,17 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 				snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg ? msg : PQerrorMessage(c->pg));
 			}
 			PQclear(r);
+		} else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+			/* The protocol would wait for data from, or send data to, a
+			 * client that is not there: close the session (the gid's
+			 * transaction is then lost, and it aborts). */
+			PQclear(r);
+			c->copy = 1;
+			conn_broken(a, c, "COPY from or to the client is not supported; session closed");
+			return;
+		} else if (c->job && c->job->kind == PA_DB_EXEC && c->step == 1 &&
+			   (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK)) {
+			rows_in(a, c, r);
 		} else {
 			if (c->res)
 				PQclear(c->res);
@@ -906,6 +1174,32 @@ static void take_action(struct agent *a, size_t k)
 			step_db(a, j, j->kind == PA_DB_PREPARE ? PA_DB_FAILED : PA_DB_OK, 0, NULL, NULL, 0);
 			job_free(j);
 		}
+		break;
+	case PA_DB_CANCEL:
+		if ((c = borrowed_by(a, j->gid)) && c->state == C_BUSY && c->job && c->job->kind == PA_DB_EXEC) {
+			request_cancel(a, c);
+		} else {
+			/* Still waiting for a connection: it never runs. */
+			struct job *prev = NULL, *w = a->newq;
+			while (w && strcmp(w->gid, j->gid)) {
+				prev = w;
+				w = w->next;
+			}
+			if (w) {
+				if (prev)
+					prev->next = w->next;
+				else
+					a->newq = w->next;
+				if (a->newq_tail == w)
+					a->newq_tail = prev;
+				exec_refuse(a, w, "statement cancelled before it started (its client stopped waiting, or "
+						  "the transaction is decided abort); transaction rolled back");
+				if (w->then)
+					step_db(a, w->then, PA_DB_FAILED, 0, NULL, NULL, 0);
+				job_free(w);
+			}
+		}
+		job_free(j);
 		break;
 	default:
 		push(&a->svc, &a->svc_tail, j);
@@ -1018,10 +1312,12 @@ static void log_stats(struct agent *a, const char *why)
 	logf_(LV_INFO,
 	      "stats%s: tracked=%zu prepared=%" PRIu64 " voted_aborted=%" PRIu64 " committed=%" PRIu64
 	      " rolled_back=%" PRIu64 " idle_rollbacks=%" PRIu64 " resolved_by_scan=%" PRIu64 " presumed_aborts=%" PRIu64
-	      " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64 " send_dropped=%" PRIu64 " connections_up=%d/%d borrowed=%d proto_sent=%" PRIu64,
+	      " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64 " send_dropped=%" PRIu64 " connections_up=%d/%d borrowed=%d proto_sent=%" PRIu64
+	      " sessions_lost=%" PRIu64 " cancels=%" PRIu64 " apply_failures=%" PRIu64,
 	      why, pa_core_tracked(a->pa), s->prepared, s->voted_aborted, s->committed, s->rolled_back,
 	      s->idle_rollbacks, s->resolved_by_scan, s->presumed_aborts, a->bad_frames + ns->bad_shape, s->bad_msgs,
-	      ns->send_dropped, up, a->nconn, borrowed, px_net_proto_sent(a->net));
+	      ns->send_dropped, up, a->nconn, borrowed, px_net_proto_sent(a->net), s->sessions_lost, s->cancels,
+	      s->apply_failures);
 	a->last = *s;
 }
 
@@ -1079,6 +1375,27 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	snprintf(a.prefix, sizeof(a.prefix), "%s_", a.cfg.name);
+	/* A lock wait longer than the transaction timeout fails the statement
+	 * (the transaction is doomed and aborts) instead of hanging: two
+	 * distributed transactions waiting on each other's rows in different
+	 * databases form a deadlock no single PostgreSQL can see.  Set at
+	 * connection start (conn_connect), keeping the conninfo's own
+	 * options. */
+	{
+		const char *user_opts = "";
+		PQconninfoOption *co = PQconninfoParse(a.me->conninfo, NULL);
+		for (PQconninfoOption *o = co; o && o->keyword; o++)
+			if (!strcmp(o->keyword, "options") && o->val)
+				user_opts = o->val;
+		int n = snprintf(a.options, sizeof(a.options), "%s%s-c lock_timeout=%u", user_opts, user_opts[0] ? " " : "",
+				 a.cfg.txn_timeout_ms);
+		PQconninfoFree(co);
+		if (n < 0 || (size_t)n >= sizeof(a.options)) {
+			fprintf(stderr, "paxcommit-participant: %s: [participant.%s] conninfo options are too long\n", config,
+				name);
+			return EXIT_USAGE;
+		}
+	}
 	snprintf(a.suffix, sizeof(a.suffix), "_%u", a.me->id);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -1091,8 +1408,10 @@ int main(int argc, char **argv)
 	a.conn = calloc((size_t)a.nconn, sizeof(*a.conn));
 	if (!a.conn)
 		return EXIT_RUNTIME;
-	for (int i = 0; i < a.nconn; i++)
+	for (int i = 0; i < a.nconn; i++) {
 		a.conn[i].idx = i;
+		a.conn[i].nf = -1;
+	}
 	logf_(LV_INFO, "starting: cluster %s, participant id %u, endpoint %s, pool %u", a.cfg.name, a.me->id,
 	      a.me->endpoint, a.me->pool);
 	int rc = check_server(&a);

@@ -15,6 +15,9 @@
 /* How long a first vote avoids the followers a repeated vote skipped (see
  * struct pa_core, `skip`). */
 #define PA_SKIP_MS 10000u
+/* Longest wait between two tries of a decided outcome that PostgreSQL
+ * refused to apply (COMMIT PREPARED failing with an error). */
+#define PA_APPLY_BACKOFF_MAX_MS 10000u
 
 enum pa_state {
 	PA_OPEN = 1,      /* PostgreSQL transaction open, idle */
@@ -49,6 +52,12 @@ struct pa_txn {
 	struct px_addr exec_to;
 	uint64_t exec_req;
 	uint8_t decider;    /* 1 + id of the replica whose DECISION we apply; 0: not known */
+	uint8_t lost;       /* the session of its open transaction ended (it is GONE) */
+	uint8_t cancelled;  /* a cancel of the running statement was asked */
+	uint8_t abandon;    /* its client stopped waiting: roll back after the statement */
+	uint8_t apply_fails; /* tries of the outcome that PostgreSQL refused */
+	uint64_t deadline;  /* PA_EXEC: the client waits for the result until then (0: no limit) */
+	uint64_t retry_at;  /* after a refused try of the outcome: the next one */
 	uint8_t final;      /* on the `done` list (GONE or DONE), else on `live` */
 	struct pa_txn *lprev, *lnext; /* that list */
 };
@@ -261,6 +270,23 @@ static void to_majority(struct pa_core *c, struct px_update *u, const struct px_
 		}
 }
 
+/* Tell the client that ran statements here why this participant votes
+ * `aborted` (its outcome would otherwise say only "aborted"). */
+static void tell_why(struct pa_core *c, struct px_update *u, struct pa_txn *t, struct px_str why)
+{
+	if (t->exec_to.kind != PX_NODE_CLIENT || !why.len)
+		return;
+	struct px_msg m = {.type = PX_MSG_VOTE};
+	m.u.vote.gid = gid_of(t);
+	m.u.vote.rm = c->cfg.rm;
+	m.u.vote.val = PX_VAL_ABORTED;
+	m.u.vote.reason = px_str_of(why.p, why.len > PX_REASON_MAX ? PX_REASON_MAX : why.len);
+	px_update_send(u, t->exec_to, &m, 0);
+}
+
+static const char lost_why[] = "the database session of this transaction was lost (connection closed, backend "
+			       "terminated or server restarted): PostgreSQL rolled it back";
+
 /* The ballot-0 vote: 2a(gid, rm, 0, val, pset) to the acceptors. */
 static void vote(struct pa_core *c, struct px_update *u, struct pa_txn *t, uint8_t val)
 {
@@ -274,6 +300,8 @@ static void vote(struct pa_core *c, struct px_update *u, struct pa_txn *t, uint8
 			c->st.prepared++;
 		else
 			c->st.voted_aborted++;
+		if (val == PX_VAL_ABORTED && t->lost)
+			tell_why(c, u, t, px_str_of(lost_why, (uint32_t)strlen(lost_why)));
 	}
 	t->vote = val;
 	struct px_msg m = {.type = PX_MSG_2A};
@@ -378,7 +406,7 @@ static void on_exec(struct pa_core *c, struct px_update *u, struct px_addr from,
 		why = "transaction is aborted by an earlier error";
 		break;
 	case PA_GONE:
-		why = "transaction was rolled back";
+		why = t->lost ? lost_why : "transaction was rolled back";
 		break;
 	default:
 		why = "transaction is already committing";
@@ -400,7 +428,28 @@ static void on_exec(struct pa_core *c, struct px_update *u, struct px_addr from,
 	t->next_stmt = m->stmt + 1;
 	t->exec_to = from;
 	t->exec_req = m->req;
+	t->deadline = m->timeout_ms ? c->now + m->timeout_ms : 0;
+	t->cancelled = 0;
 	set_state(c, t, PA_EXEC);
+}
+
+/* Cancel t's running statement (once): nobody waits for its result, or the
+ * gid is decided abort, and a statement can run for as long as it likes
+ * while it holds a pooled session and its locks. */
+static void cancel(struct pa_core *c, struct px_update *u, struct pa_txn *t, const char *why)
+{
+	if (t->state != PA_EXEC || t->cancelled)
+		return;
+	struct pa_db_action *a = px_update_db(u);
+	if (!a)
+		return;
+	a->kind = PA_DB_CANCEL;
+	a->token = 0; /* no result of its own: t->token stays the statement's */
+	a->gid_off = px_update_copy(u, t->k.s, t->k.len);
+	a->gid_len = t->k.len;
+	t->cancelled = 1;
+	c->st.cancels++;
+	pa_log(c, "gid=%s cancelling statement %u: %s", t->k.s, t->next_stmt - 1, why);
 }
 
 static void start_prepare(struct pa_core *c, struct px_update *u, struct pa_txn *t, int abort)
@@ -457,6 +506,8 @@ static void on_prepare(struct pa_core *c, struct px_update *u, const struct px_m
 		} else if (!t->ptoken) {
 			t->want_vote = 1;
 			t->want_abort |= m->abort & PX_PREPARE_ABORT;
+			if (m->abort & PX_PREPARE_ABORT)
+				cancel(c, u, t, "the transaction is being rolled back");
 		}
 		break;
 	case PA_PREPARED:
@@ -507,7 +558,8 @@ static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid
 	t->outcome = outcome;
 	switch (t->state) {
 	case PA_PREPARED:
-		finish(c, u, t);
+		if (c->now >= t->retry_at) /* else the timer tries again then */
+			finish(c, u, t);
 		break;
 	case PA_INDOUBT:
 		check(c, u, t);
@@ -530,9 +582,32 @@ static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid
 	case PA_DONE:
 		ack(c, u, t);
 		break;
+	case PA_EXEC:
+		/* An abort never waits for a running statement. */
+		if (outcome == PX_OUT_ABORT)
+			cancel(c, u, t, "the transaction is decided abort");
+		break;
 	default: /* an action is running; its result applies the outcome */
 		break;
 	}
+}
+
+/* The session of a gid's open transaction ended while no action ran on it
+ * (the driver reports a running action as PA_DB_LOST itself). PostgreSQL
+ * has rolled the transaction back, so its earlier statements are gone: it
+ * must never carry on in a new transaction, and it votes `aborted`. */
+static void on_lost(struct pa_core *c, struct px_update *u, const struct pa_event *ev)
+{
+	struct pa_txn *t = px_map_get(&c->txns, ev->gid);
+	if (!t || (t->state != PA_OPEN && t->state != PA_DOOMED))
+		return;
+	c->st.sessions_lost++;
+	pa_log(c, "gid=%s database session lost with the transaction open (%.*s): rolled back, will vote aborted",
+	       t->k.s, (int)ev->reason.len, ev->reason.p);
+	t->lost = 1;
+	set_state(c, t, PA_GONE);
+	if (t->outcome == PX_OUT_ABORT)
+		ack(c, u, t);
 }
 
 static void on_status(struct pa_core *c, struct px_update *u, struct px_addr from, const struct px_moutcome *m)
@@ -610,6 +685,8 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 		else if (ev->status == PA_DB_LOST)
 			exec_reply(u, t->exec_to, t->exec_req, gid_of(t), PX_EXEC_ERROR,
 				   "database connection lost; transaction rolled back");
+		if (ev->status == PA_DB_LOST)
+			t->lost = 1;
 		if (t->ptoken) {
 			/* PREPARE is already running behind the statement: its
 			 * result decides the vote (a failed statement makes it
@@ -627,7 +704,7 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 				vote(c, u, t, PX_VAL_ABORTED);
 			else
 				start_prepare(c, u, t, t->want_abort);
-		} else if (t->outcome == PX_OUT_ABORT && t->state != PA_GONE) {
+		} else if ((t->outcome == PX_OUT_ABORT || t->abandon) && t->state != PA_GONE) {
 			db(c, u, t, PA_DB_ROLLBACK);
 			set_state(c, t, PA_ROLLING);
 		}
@@ -648,6 +725,14 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 				finish(c, u, t);
 		} else if (ev->status == PA_DB_FAILED) {
 			set_state(c, t, PA_GONE);
+			if (ev->reason.len) {
+				char why[PX_REASON_MAX + 1];
+				int n = snprintf(why, sizeof(why), "PREPARE TRANSACTION failed: %.*s", (int)ev->reason.len,
+						 ev->reason.p);
+				pa_log(c, "gid=%s %s; voting aborted", t->k.s, why);
+				if (t->vote == PX_VAL_NONE)
+					tell_why(c, u, t, px_str_of(why, n < 0 ? 0 : n >= (int)sizeof(why) ? sizeof(why) - 1 : (uint32_t)n));
+			}
 			vote(c, u, t, PX_VAL_ABORTED);
 			if (t->outcome == PX_OUT_ABORT)
 				ack(c, u, t);
@@ -694,12 +779,31 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 				c->st.committed++;
 			else
 				c->st.rolled_back++;
+			if (t->apply_fails)
+				pa_log(c, "gid=%s %s applied after %u refused tries", t->k.s,
+				       t->outcome == PX_OUT_COMMIT ? "COMMIT" : "ROLLBACK", t->apply_fails);
 			ack(c, u, t);
 		} else if (ev->status == PA_DB_FAILED) {
 			check(c, u, t); /* "does not exist": ack only once a check agrees */
 		} else {
 			set_state(c, t, PA_PREPARED);
 			t->next = c->now + c->cfg.resend_ms;
+			if (ev->reason.len) {
+				/* PostgreSQL refused it (an error, not a lost
+				 * connection): say so once, and try again less and
+				 * less often rather than every resend_ms for ever. */
+				if (t->apply_fails < 255)
+					t->apply_fails++;
+				if (t->apply_fails == 1) {
+					c->st.apply_failures++;
+					pa_log(c, "gid=%s %s PREPARED refused by PostgreSQL: %.*s; retrying with backoff",
+					       t->k.s, t->outcome == PX_OUT_COMMIT ? "COMMIT" : "ROLLBACK",
+					       (int)ev->reason.len, ev->reason.p);
+				}
+				uint64_t b = (uint64_t)c->cfg.resend_ms << (t->apply_fails < 7 ? t->apply_fails : 7);
+				t->retry_at = c->now + (b < PA_APPLY_BACKOFF_MAX_MS ? b : PA_APPLY_BACKOFF_MAX_MS);
+				t->next = t->retry_at;
+			}
 		}
 		break;
 	default:
@@ -732,7 +836,19 @@ static void tick(struct pa_core *c, struct px_update *u)
 				set_state(c, t, PA_ROLLING);
 			}
 			break;
+		case PA_EXEC:
+			/* (With a PREPARE behind the statement its client has
+			 * committed: it waits for the outcome, not the result.) */
+			if (t->deadline && c->now >= t->deadline && !t->cancelled && !t->ptoken) {
+				t->abandon = 1; /* roll back once the statement ends */
+				cancel(c, u, t, "its client stopped waiting for the result");
+			}
+			break;
 		case PA_PREPARED:
+			if (t->outcome && t->retry_at && c->now >= t->retry_at) {
+				finish(c, u, t); /* a refused outcome's next try */
+				break;
+			}
 			if (c->now >= t->next) {
 				if (t->vote == PX_VAL_PREPARED)
 					vote(c, u, t, PX_VAL_PREPARED);
@@ -774,6 +890,9 @@ void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update
 		return;
 	case PA_EV_DB:
 		on_db(c, u, ev);
+		break;
+	case PA_EV_LOST:
+		on_lost(c, u, ev);
 		break;
 	case PA_EV_MSG: {
 		const struct px_msg *m = ev->msg;

@@ -57,7 +57,10 @@ enum pa_event_kind {
 	PA_EV_START = 1, /* scan for prepared gids and resolve them */
 	PA_EV_MSG = 2,   /* from, msg */
 	PA_EV_DB = 3,    /* result of a database action */
-	PA_EV_TIMER = 4
+	PA_EV_TIMER = 4,
+	PA_EV_LOST = 5   /* gid: the session of its open transaction ended (the
+			    connection closed, the backend was terminated, the
+			    server restarted): PostgreSQL rolled it back */
 };
 
 enum pa_db_status {
@@ -80,11 +83,17 @@ struct pa_event {
 	const struct px_msg *result; /* PA_DB_EXEC: EXEC_RESULT for the client */
 	const struct px_str *gids; /* PA_DB_SCAN: prepared gids of this cluster */
 	size_t ngids;
+	/* PA_EV_DB of a failed PREPARE / COMMIT PREPARED / ROLLBACK PREPARED,
+	 * and PA_EV_LOST: why, in words ("SQLSTATE message"); may be empty */
+	struct px_str reason;
 };
 
 struct pa_stats {
 	uint64_t prepared, voted_aborted, committed, rolled_back;
 	uint64_t idle_rollbacks, resolved_by_scan, presumed_aborts, bad_msgs;
+	uint64_t sessions_lost;  /* open transactions whose session ended */
+	uint64_t cancels;        /* statements cancelled (client gone, or abort) */
+	uint64_t apply_failures; /* decided outcomes PostgreSQL refused to apply */
 };
 
 struct pa_core *pa_core_new(const struct pa_config *cfg);

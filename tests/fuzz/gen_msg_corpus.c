@@ -187,6 +187,7 @@ int main(int argc, char **argv)
 			m->u.exec.req = 1004;
 			m->u.exec.gid = gid;
 			m->u.exec.stmt = 1;
+			m->u.exec.timeout_ms = 2000;
 			m->u.exec.sql =
 				STR("UPDATE acct SET bal = $1 WHERE id = $2");
 			m->u.exec.nparams = 3;
@@ -219,7 +220,8 @@ int main(int argc, char **argv)
 		case PX_MSG_VOTE:
 			m->u.vote.gid = gid;
 			m->u.vote.rm = 2;
-			m->u.vote.val = PX_VAL_PREPARED;
+			m->u.vote.val = PX_VAL_ABORTED;
+			m->u.vote.reason = STR("0A000 cannot PREPARE a transaction that has executed LISTEN");
 			break;
 		}
 		emit(dir, "seed", m);

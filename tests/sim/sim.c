@@ -93,6 +93,7 @@ struct dbact {
 	uint8_t *frame;
 	uint32_t flen;
 	int cancelled;
+	int stop;    /* EXEC: the agent asked to cancel it; unless too late, it fails */
 	uint64_t at; /* when it completes */
 	struct dbact *next;
 };
@@ -826,6 +827,15 @@ static struct pgtx *pg_take(struct node *a, struct px_str gid)
 static void db_schedule(struct world *w, int i, const struct pa_db_action *a, const struct px_update *u)
 {
 	struct node *nd = &w->n[i];
+	if (a->kind == PA_DB_CANCEL) {
+		/* The running statement of the gid is cancelled, unless the cancel
+		 * comes too late (half the time): it then fails when it ends. */
+		for (struct dbact *o = nd->acts; o; o = o->next)
+			if (!o->cancelled && o->kind == PA_DB_EXEC && o->gid_len == a->gid_len &&
+			    !memcmp(o->gid, u->arena + a->gid_off, a->gid_len) && chance(w, 500))
+				o->stop = 1;
+		return;
+	}
 	struct dbact *d = calloc(1, sizeof(*d));
 	if (!d)
 		exit(2);
@@ -882,6 +892,13 @@ static uint8_t db_effect(struct world *w, int i, struct dbact *d, uint8_t *prepa
 		if (lost) {
 			p->state = PG_ABORTED; /* the session died with the connection */
 			return PA_DB_LOST;
+		}
+		if (d->stop) {
+			p->failed = 1;
+			result->u.exec_result.status = PX_EXEC_SQLERR;
+			result->u.exec_result.sqlstate = px_str_of("57014", 5);
+			result->u.exec_result.reason = px_str_of("canceling statement due to user request", 39);
+			return PA_DB_FAILED;
 		}
 		if (p->failed || (exec->u.exec.sql.len == 4 && !memcmp(exec->u.exec.sql.p, "fail", 4))) {
 			p->failed = 1;
@@ -950,6 +967,30 @@ static void unlink_act(struct node *nd, struct dbact *d)
 		}
 }
 
+/* Fault: the session of one open transaction with no action running ends
+ * (backend terminated, idle_in_transaction_session_timeout): PostgreSQL
+ * rolls it back, and the driver tells the agent's core. */
+static void lose_idle_session(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	size_t pos = 0;
+	struct pgtx *p;
+	while ((p = px_map_next(&nd->pg, &pos))) {
+		if (p->state != PG_OPEN)
+			continue;
+		int busy = 0;
+		for (struct dbact *o = nd->acts; o && !busy; o = o->next)
+			busy = !o->cancelled && o->gid_len == p->k.len && !memcmp(o->gid, p->k.s, p->k.len);
+		if (busy)
+			continue;
+		p->state = PG_ABORTED;
+		struct pa_event ev = {.kind = PA_EV_LOST, .gid = px_str_of(p->k.s, p->k.len),
+				      .reason = px_str_of("terminated", 10)};
+		pa_step(w, i, &ev);
+		return;
+	}
+}
+
 static void on_db_done(struct world *w, int i, struct dbact *d)
 {
 	struct node *nd = &w->n[i];
@@ -989,6 +1030,8 @@ static void on_db_done(struct world *w, int i, struct dbact *d)
 	free(exec);
 	free(d->frame);
 	free(d);
+	if (w->faults_on && chance(w, 20))
+		lose_idle_session(w, i);
 }
 
 /* -------------------------------------------------------------- clients */
@@ -1021,6 +1064,10 @@ static void client_exec(struct world *w, int i, uint16_t rm)
 	c->outstanding[rm] = m.u.exec.req;
 	int fail = chance(w, 30);
 	m.u.exec.sql = fail ? px_str_of("fail", 4) : px_str_of("update accounts", 15);
+	/* Now and then a client that waits only a moment for the result: the
+	 * agent cancels the statement and rolls back at that deadline. */
+	if (!c->tr->exec_commit && chance(w, 20))
+		m.u.exec.timeout_ms = (uint32_t)(1 + rnd(w, 4));
 	c->todo[rm]--;
 	if (c->tr->exec_commit)
 		c->tr->ok_stmts[rm]++; /* committing means it succeeded */

@@ -207,6 +207,7 @@ static void sample(int type, struct px_msg *m, uint8_t *scratch, size_t cap)
 		m->u.exec.req = 1004;
 		m->u.exec.gid = gid;
 		m->u.exec.stmt = 7;
+		m->u.exec.timeout_ms = 30000;
 		m->u.exec.sql = S("INSERT INTO acct(id, owner) VALUES ($1, $2)");
 		m->u.exec.nparams = 2;
 		m->u.exec.params[0] = S("42");
@@ -240,6 +241,7 @@ static void sample(int type, struct px_msg *m, uint8_t *scratch, size_t cap)
 		m->u.vote.gid = gid;
 		m->u.vote.rm = 2;
 		m->u.vote.val = PX_VAL_PREPARED;
+		m->u.vote.reason = S("53400 maximum number of prepared transactions reached");
 		break;
 	default:
 		fail_msg("no sample for type %d", type);
@@ -362,6 +364,7 @@ static void assert_msg_eq(const struct px_msg *a, const struct px_msg *b)
 		assert_int_equal(a->u.exec.req, b->u.exec.req);
 		assert_true(px_str_eq(a->u.exec.gid, b->u.exec.gid));
 		assert_int_equal(a->u.exec.stmt, b->u.exec.stmt);
+		assert_int_equal(a->u.exec.timeout_ms, b->u.exec.timeout_ms);
 		assert_true(px_str_eq(a->u.exec.sql, b->u.exec.sql));
 		assert_int_equal(a->u.exec.nparams, b->u.exec.nparams);
 		for (i = 0; i < a->u.exec.nparams; i++)
@@ -393,6 +396,7 @@ static void assert_msg_eq(const struct px_msg *a, const struct px_msg *b)
 		assert_true(px_str_eq(a->u.vote.gid, b->u.vote.gid));
 		assert_int_equal(a->u.vote.rm, b->u.vote.rm);
 		assert_int_equal(a->u.vote.val, b->u.vote.val);
+		assert_true(px_str_eq(a->u.vote.reason, b->u.vote.reason));
 		break;
 	default:
 		fail_msg("unexpected type %d", a->type);
@@ -622,6 +626,7 @@ static int raw_vote(uint8_t val)
 	fb_str(&f, GID);
 	px_put_u16(&f.w, 2);
 	px_put_u8(&f.w, val);
+	fb_str(&f, "");
 	return fb_decode(&f);
 }
 
@@ -1281,6 +1286,7 @@ static void test_sql_limit(void **state)
 	px_put_u64(&f.w, 1);
 	fb_str(&f, GID);
 	px_put_u32(&f.w, 0); /* stmt */
+	px_put_u32(&f.w, 0); /* timeout_ms */
 	fb_fill(&f, PX_SQL_MAX + 1, 's');
 	px_put_u16(&f.w, 0);
 	assert_int_equal(fb_decode(&f), PX_ETOOLONG);
@@ -1309,6 +1315,7 @@ static void test_param_limits(void **state)
 	px_put_u64(&f.w, 1);
 	fb_str(&f, GID);
 	px_put_u32(&f.w, 0); /* stmt */
+	px_put_u32(&f.w, 0); /* timeout_ms */
 	fb_str(&f, "SELECT $1, $2");
 	px_put_u16(&f.w, 2);
 	px_put_u32(&f.w, PX_NULL_LEN);
@@ -1320,6 +1327,7 @@ static void test_param_limits(void **state)
 	px_put_u64(&f.w, 1);
 	fb_str(&f, GID);
 	px_put_u32(&f.w, 0); /* stmt */
+	px_put_u32(&f.w, 0); /* timeout_ms */
 	fb_str(&f, "SELECT 1");
 	px_put_u16(&f.w, PX_PARAMS_MAX + 1);
 	for (i = 0; i < PX_PARAMS_MAX + 1; i++)
@@ -1332,6 +1340,7 @@ static void test_param_limits(void **state)
 	px_put_u64(&f.w, 1);
 	fb_str(&f, GID);
 	px_put_u32(&f.w, 0); /* stmt */
+	px_put_u32(&f.w, 0); /* timeout_ms */
 	fb_str(&f, "SELECT 1");
 	px_put_u16(&f.w, 0xFFFF);
 	assert_int_equal(fb_decode(&f), PX_ETOOLONG);
@@ -1377,19 +1386,21 @@ static void test_huge_string_length(void **state)
 	assert_int_equal(fb_decode(&f), PX_ETOOLONG);
 
 	/* in a statement */
-	fb_begin(&f, 64, PX_MSG_EXEC);
+	fb_begin(&f, 128, PX_MSG_EXEC);
 	px_put_u64(&f.w, 1);
 	fb_str(&f, GID);
 	px_put_u32(&f.w, 0); /* stmt */
+	px_put_u32(&f.w, 0); /* timeout_ms */
 	px_put_u32(&f.w, 0xFFFFFFF0u);
 	px_put_u16(&f.w, 0);
 	assert_int_equal(fb_decode(&f), PX_ETOOLONG);
 
 	/* in a parameter */
-	fb_begin(&f, 64, PX_MSG_EXEC);
+	fb_begin(&f, 128, PX_MSG_EXEC);
 	px_put_u64(&f.w, 1);
 	fb_str(&f, GID);
 	px_put_u32(&f.w, 0); /* stmt */
+	px_put_u32(&f.w, 0); /* timeout_ms */
 	fb_str(&f, "SELECT $1");
 	px_put_u16(&f.w, 1);
 	px_put_u32(&f.w, 0xFFFFFFF0u);
