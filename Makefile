@@ -48,8 +48,9 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # The same core with a planted bug, to prove the simulator's checker bites.
 # Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
 # 3 2b sent before its record is durable, 4 recovery ignores accepted values,
-# 5 the checkpoint snapshot forgets promises.
-PLANTED   := 1 2 3 4 5 6
+# 5 the checkpoint snapshot forgets promises, 6 an XA-style gid its client
+# left is never recovered, 7 a replica takes on gids born in the future.
+PLANTED   := 1 2 3 4 5 6 7
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 
 SIM       := $(BUILD)/bin/paxcommit-sim

@@ -100,6 +100,14 @@ int px_gid_is_xa(const char *gid, size_t len)
 	return parse(gid, len, &birth, NULL, &xa) == 0 && xa;
 }
 
+uint64_t px_gid_ahead_ms(const char *gid, size_t len, uint64_t now)
+{
+	uint64_t birth;
+	if (px_gid_parse(gid, len, &birth, NULL) || birth <= now)
+		return 0;
+	return birth - now;
+}
+
 uint64_t px_hash(const void *p, size_t len)
 {
 	const unsigned char *s = p;

@@ -23,6 +23,18 @@
 
 #define PX_PREFIX_MAX 63u
 
+/* The largest clock difference a client may have ahead of the replicas and
+ * the agents (README "gid format").  A gid born further in the future than
+ * this, by the receiver's clock, is refused wherever it would first enter a
+ * replica's or an agent's state: that state could not be garbage-collected
+ * before the birth time comes (the horizon and the agent's "ambiguous" rule
+ * both count from it).  It equals the agent's restart margin
+ * (pa_config.skew_ms, 1000 ms in the daemon): an agent begins and votes only
+ * on gids born less than this after its own clock, so every gid an earlier
+ * incarnation voted on was born before its restart plus this margin.  The
+ * cores take it through their configs (max_future_ms; 0 means this). */
+#define PX_GID_MAX_FUTURE_MS 1000u
+
 /* Write a gid into buf (cap bytes, NUL-terminated).  Returns its length,
  * or 0 if the prefix is invalid or it does not fit. */
 size_t px_gid_make(char *buf, size_t cap, const char *prefix, uint64_t birth_ms,
@@ -37,6 +49,10 @@ int px_gid_is_xa(const char *gid, size_t len);
 /* Parse gid (len bytes, not necessarily NUL-terminated).  Returns 0 and sets
  * *birth_ms (and *prefix_len if non-NULL) when the gid is well formed, or -1. */
 int px_gid_parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix_len);
+
+/* How far the birth of gid (len bytes) lies ahead of now (ms): 0 if it does
+ * not, or if the gid is malformed. */
+uint64_t px_gid_ahead_ms(const char *gid, size_t len, uint64_t now);
 
 /* 64-bit FNV-1a of bytes, used for gid hashing. */
 uint64_t px_hash(const void *p, size_t len);

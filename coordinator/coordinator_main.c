@@ -32,6 +32,7 @@
 
 #include "cl_log.h"
 #include "px_config.h"
+#include "px_gid.h"
 #include "px_msg.h"
 #include "px_log.h"
 #include "px_net.h"
@@ -460,13 +461,13 @@ static void log_stats(struct daemon *d, const char *why)
 	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
 	      " bad_identity=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu"
 	      " horizon_age_ms=%" PRIu64 " proto_sent=%" PRIu64 " commit_reqs=%" PRIu64 " syncs=%" PRIu64
-	      " deferred=%" PRIu64 " deferred_late=%" PRIu64 " defer_misses=%" PRIu64,
+	      " deferred=%" PRIu64 " deferred_late=%" PRIu64 " defer_misses=%" PRIu64 " future_gids=%" PRIu64,
 	      g_id, why, px_replica_leader(d->rep), px_replica_live(d->rep), px_replica_tombstones(d->rep),
 	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy,
 	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->send_dropped, d->checkpoints,
 	      cl_log_segment_count(d->log),
 	      px_replica_horizon(d->rep) ? d->now - px_replica_horizon(d->rep) : 0, px_net_proto_sent(d->net),
-	      s->commit_reqs, d->syncs, d->deferred, d->deferred_late, s->defer_misses);
+	      s->commit_reqs, d->syncs, d->deferred, d->deferred_late, s->defer_misses, s->future_gids);
 	d->last_st = *s;
 }
 
@@ -587,6 +588,7 @@ int main(int argc, char **argv)
 		.sync_ms = d.cfg.sync_ms,
 		.horizon_ms = d.cfg.horizon_ms,
 		.max_live = d.cfg.max_live,
+		.max_future_ms = PX_GID_MAX_FUTURE_MS,
 		.rms = d.rms,
 		.nrms = d.cfg.npart,
 		.log = core_log,

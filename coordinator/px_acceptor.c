@@ -15,8 +15,12 @@
  *   - garbage collection: a forgotten gid leaves a tombstone while its birth
  *     is above the durable horizon; an unknown gid born below the horizon is
  *     refused for ever (horizon = this replica's clock - horizon_ms, logged
- *     before use).  So no old duplicate can revive a forgotten gid.
+ *     before use).  So no old duplicate can revive a forgotten gid;
+ *   - a gid born more than max_future_ms ahead of this replica's clock, that
+ *     it holds nothing for, is refused: dropped and counted, no txn and no
+ *     tombstone made (px_future in px_replica.c says why that is safe).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +144,8 @@ void px_acc_1a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 			px_update_send(u, from, &out, 1);
 			return;
 		}
+		if (px_future(r, m->gid, birth, "1a"))
+			return; /* no promise, nothing reported */
 	}
 	t = acc_take(r, u, m->gid, birth);
 	if (!t)
@@ -286,6 +292,8 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 			}
 			return;
 		}
+		if (px_future(r, m->gid, birth, "2a"))
+			return; /* no 2b: the vote counts nowhere from here */
 		t = acc_take(r, u, m->gid, birth);
 		if (!t)
 			return;
@@ -359,6 +367,8 @@ void px_acc_decision(struct px_replica *r, struct px_update *u, const struct px_
 	struct px_txn *t = px_txn_get(r, m->gid);
 	if ((!t || !t->acc_known) && unknown_flags(r, m->gid, birth, &oc))
 		return; /* forgotten already, or too old to matter */
+	if (!t && px_future(r, m->gid, birth, "decision"))
+		return; /* the leader sends it again */
 	if (t && t->outcome) {
 		if (t->outcome != m->outcome)
 			px_log(r, "gid=%.*s CONFLICTING DECISION %u after %u", (int)m->gid.len, m->gid.p,
@@ -382,6 +392,8 @@ void px_acc_forget(struct px_replica *r, struct px_update *u, const struct px_mf
 	uint8_t outcome = t && t->outcome ? t->outcome : m->outcome;
 	if (!t && (px_tomb_get(r, m->gid) || birth < r->horizon))
 		return;
+	if (!t && px_future(r, m->gid, birth, "forget"))
+		return; /* no tombstone: it could not be pruned before that birth */
 	struct px_rec rec = {.type = PX_REC_FORGET, .gid = m->gid, .outcome = outcome};
 	if (px_rec_put(u, &rec))
 		return;
@@ -483,6 +495,18 @@ void px_acc_status(struct px_replica *r, struct px_update *u, struct px_addr fro
 	if (!t && px_txn_get(r, m->gid) && px_txn_get(r, m->gid)->outcome)
 		t = px_txn_get(r, m->gid); /* learnt by our learner, not yet logged */
 	uint8_t oc = PX_OUT_NONE, fl = 0;
+	uint64_t ahead = t ? 0 : px_future(r, m->gid, birth, "status request");
+	if (ahead) {
+		/* Not UNKNOWN_GID: it will be taken on once the clock nears its
+		 * birth.  And nothing tracked for it (px_lrn_asked). */
+		char why[200];
+		snprintf(why, sizeof(why),
+			 "gid born %llu ms ahead of this replica's clock, more than the %u ms allowed: nothing is "
+			 "known or kept for it",
+			 (unsigned long long)ahead, r->cfg.max_future_ms);
+		px_reply(u, from, m->req, m->gid, PX_ST_ERROR, r->leader, why);
+		return;
+	}
 	if (t)
 		oc = t->outcome;
 	else

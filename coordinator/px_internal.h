@@ -118,6 +118,10 @@ struct px_replica {
 	uint64_t horizon_pending; /* logged, not yet durable */
 	uint64_t horizon_seq;     /* record seq that makes it durable */
 	uint64_t durable_seq;     /* last PX_EV_PERSISTED */
+
+	/* future gids: one log line a second at most (px_future) */
+	uint64_t future_logged_at;
+	uint64_t future_quiet; /* refusals not logged since */
 };
 
 /* px_rec.c */
@@ -149,6 +153,7 @@ void px_txn_drop(struct px_replica *r, struct px_txn *t);
 struct px_tomb *px_tomb_get(struct px_replica *r, struct px_str gid);
 void px_tomb_add(struct px_replica *r, const struct px_key *k, uint64_t birth, uint8_t outcome);
 int px_gid_birth(struct px_replica *r, struct px_str gid, uint64_t *birth);
+uint64_t px_future(struct px_replica *r, struct px_str gid, uint64_t birth, const char *what);
 int px_is_leader(const struct px_replica *r);
 void px_send_replicas(struct px_replica *r, struct px_update *u, const struct px_msg *m, int held);
 void px_send_agents(struct px_replica *r, struct px_update *u, const struct px_pset *s,

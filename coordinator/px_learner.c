@@ -13,6 +13,7 @@
  * 1a to all acceptors, and once a majority promised, 2a with the value of
  * the highest accepted ballot among them, or `aborted` if none accepted.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,12 +200,17 @@ static void reported(struct px_replica *r, struct px_update *u, struct px_txn *t
 	}
 }
 
-static struct px_txn *learner_txn(struct px_replica *r, struct px_update *u, struct px_str gid)
+/* The gid as this leader tracks it, made if need be.  what: the message
+ * (a 2b, a sync entry, a status request), for the log. */
+static struct px_txn *learner_txn(struct px_replica *r, struct px_update *u, struct px_str gid, const char *what)
 {
 	struct px_txn *t = px_txn_get(r, gid);
 	uint64_t birth;
 	if (!t) {
 		if (px_tomb_get(r, gid) || px_gid_birth(r, gid, &birth))
+			return NULL;
+		/* Nothing counted, so nothing decided from it (px_future). */
+		if (px_future(r, gid, birth, what))
 			return NULL;
 		t = px_txn_new(r, gid, birth);
 		if (!t) {
@@ -274,7 +280,7 @@ void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	}
 	if (!px_is_leader(r))
 		return;
-	struct px_txn *t = learner_txn(r, u, m->gid);
+	struct px_txn *t = learner_txn(r, u, m->gid, "2b");
 	if (!t)
 		return;
 	if (!t->lead->pset.n && px_pset_valid(&m->pset))
@@ -497,7 +503,7 @@ void px_lrn_sync(struct px_replica *r, struct px_update *u, struct px_addr from,
 			px_update_send(u, from, &f, 0);
 			continue;
 		}
-		struct px_txn *t = learner_txn(r, u, e->gid);
+		struct px_txn *t = learner_txn(r, u, e->gid, "sync entry");
 		if (!t)
 			continue;
 		if (!t->lead->pset.n && px_pset_valid(&e->pset))
@@ -585,6 +591,17 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 			 r->cfg.id, tb->outcome ? "" : "forgotten");
 		return;
 	}
+	uint64_t ahead = t ? 0 : px_future(r, gid, birth, abort ? "rollback request" : "commit request");
+	if (ahead) {
+		/* ERROR states no outcome: the client reports the refusal. */
+		char why[240];
+		snprintf(why, sizeof(why),
+			 "gid born %llu ms ahead of this replica's clock, more than the %u ms a client's clock may be "
+			 "ahead: check the client's clock",
+			 (unsigned long long)ahead, r->cfg.max_future_ms);
+		px_reply(u, from, req, gid, PX_ST_ERROR, r->cfg.id, why);
+		return;
+	}
 	if (!t) {
 		if (r->txns.n >= r->cfg.max_live) {
 			r->st.busy++;
@@ -638,7 +655,7 @@ void px_lrn_asked(struct px_replica *r, struct px_update *u, struct px_addr from
 	 * knows its participants. */
 	if (from.kind != PX_NODE_AGENT || (!px_txn_get(r, gid) && r->txns.n >= r->cfg.max_live))
 		return;
-	struct px_txn *t = learner_txn(r, u, gid);
+	struct px_txn *t = learner_txn(r, u, gid, "status request");
 	if (t && !t->lead->has_asker) {
 		t->lead->has_asker = 1;
 		t->lead->asker_rm = (uint16_t)from.id;

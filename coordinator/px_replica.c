@@ -108,6 +108,63 @@ int px_gid_birth(struct px_replica *r, struct px_str gid, uint64_t *birth)
 	return 0;
 }
 
+/*
+ * A gid born more than max_future_ms ahead of this replica's clock, for
+ * which it holds nothing (no txn, no tombstone): refuse to take it on.  Its
+ * txn or tombstone could not be dropped before that birth (the horizon
+ * counts from it), so one message naming such a gid, or a client whose
+ * clock runs far ahead, would pin memory outside max_live for as long.
+ *
+ * Refusing is safe: it only ever drops a message before it changed
+ * anything, and Paxos Commit tolerates the loss of any message.
+ *   - An acceptor that refuses a 2a sends no 2b, and a leader decides only
+ *     from a majority of 2b's at one ballot (COMMIT: for every instance of
+ *     the set).  If a majority refused, nothing is chosen, so nothing is
+ *     decided, COMMIT least of all.  If a minority refused (their clocks
+ *     behind the others'), the majority that accepted chose the value as
+ *     it would have without them.
+ *   - A refused 1a gives no promise and reports nothing.  A refused
+ *     DECISION, FORGET or SYNC entry comes again (they are retransmitted
+ *     until acknowledged, or recollected), by when the clock has caught up.
+ *   - A client's commit or rollback request gets ERROR, which states no
+ *     outcome.  A status request gets ERROR too, never UNKNOWN_GID: this
+ *     replica will take the gid on once its clock nears the birth, so it
+ *     must not say it never will (agents presume abort from a majority of
+ *     UNKNOWN_GID).
+ * It applies only where a gid would first enter this replica's state.
+ * Whatever the replica holds already, replayed records included, is served
+ * as before even if its birth now looks ahead (a clock set back across a
+ * restart): existing state is never dropped, new state only refused.
+ * Returns how far ahead the birth is (ms), or 0 when the gid may be taken on.
+ */
+uint64_t px_future(struct px_replica *r, struct px_str gid, uint64_t birth, const char *what)
+{
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 7
+	/* Planted bug for the simulator's self-test: a future-born gid is
+	 * taken on like any other. */
+	(void)r, (void)gid, (void)birth, (void)what;
+	return 0;
+#endif
+	if (birth <= r->now || birth - r->now <= r->cfg.max_future_ms || px_txn_get(r, gid) ||
+	    px_tomb_get(r, gid))
+		return 0;
+	uint64_t ahead = birth - r->now;
+	r->st.future_gids++;
+	/* One line a second: a flood of them must not flood the log. */
+	if (r->future_logged_at && r->now < r->future_logged_at + 1000) {
+		r->future_quiet++;
+		return ahead;
+	}
+	px_log(r,
+	       "gid=%.*s refused %s: born %llu ms ahead of this replica's clock, more than the %u ms a "
+	       "client's clock may be ahead (%llu more refused since the last such line)",
+	       (int)gid.len, gid.p, what, (unsigned long long)ahead, r->cfg.max_future_ms,
+	       (unsigned long long)r->future_quiet);
+	r->future_logged_at = r->now ? r->now : 1;
+	r->future_quiet = 0;
+	return ahead;
+}
+
 int px_is_leader(const struct px_replica *r)
 {
 	return r->started && r->leader == r->cfg.id && r->ballot != 0;
@@ -156,6 +213,8 @@ struct px_replica *px_replica_new(const struct px_replica_config *cfg)
 	if (!r)
 		return NULL;
 	r->cfg = *cfg;
+	if (!r->cfg.max_future_ms)
+		r->cfg.max_future_ms = PX_GID_MAX_FUTURE_MS;
 	r->leader = PX_NO_LEADER;
 	px_map_init(&r->txns);
 	px_map_init(&r->tombs);
@@ -391,4 +450,9 @@ const char *px_replica_some_live(const struct px_replica *r)
 size_t px_replica_tombstones(const struct px_replica *r)
 {
 	return r->tombs.n;
+}
+
+int px_replica_knows(const struct px_replica *r, struct px_str gid)
+{
+	return px_map_get(&r->txns, gid) || px_map_get(&r->tombs, gid);
 }

@@ -40,6 +40,10 @@ struct px_replica_config {
 	uint32_t sync_ms;       /* leader re-collects live gids this often */
 	uint64_t horizon_ms;    /* unknown gids born longer ago are refused */
 	uint32_t max_live;      /* at most this many live transactions (busy) */
+	/* A gid this replica holds nothing for, born more than this many ms
+	 * ahead of its clock, is refused (PX_GID_MAX_FUTURE_MS when 0): its
+	 * txn or tombstone could not be dropped before that birth. */
+	uint32_t max_future_ms;
 	const uint16_t *rms;    /* known participant ids (sorted); NULL: any */
 	uint16_t nrms;
 	/* Optional sink for notable events (one line, no newline).  Called
@@ -78,6 +82,8 @@ struct px_replica_stats {
 				  * every participant's ack sends none) */
 	uint64_t defer_misses;   /* committed gids whose set never completed
 				  * here after a deferred first vote */
+	uint64_t future_gids;    /* messages refused for a gid born more than
+				  * max_future_ms ahead of this replica's clock */
 };
 
 /* Create a replica.  Copies cfg (rms must outlive the replica).  Returns
@@ -102,6 +108,8 @@ size_t px_replica_live(const struct px_replica *r);       /* live gids */
 /* One live gid (for diagnostics), or NULL. */
 const char *px_replica_some_live(const struct px_replica *r);
 size_t px_replica_tombstones(const struct px_replica *r); /* forgotten gids kept */
+/* 1 if this replica holds anything for gid: a live txn or a tombstone. */
+int px_replica_knows(const struct px_replica *r, struct px_str gid);
 /* The durable GC horizon: unknown gids born before it are refused (ms). */
 uint64_t px_replica_horizon(const struct px_replica *r);
 

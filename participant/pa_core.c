@@ -85,6 +85,7 @@ struct pa_core {
 	 * until `skip_until`: then every agent is back on the same ones. */
 	uint8_t leader_hint, skip;
 	uint64_t skip_until;
+	uint64_t future_logged_at, future_quiet; /* see future() */
 };
 
 static void pa_log(struct pa_core *c, const char *fmt, ...)
@@ -161,6 +162,33 @@ static int ambiguous(const struct pa_core *c, struct px_str gid)
 	if (px_gid_parse(gid.p, gid.len, &birth, NULL))
 		return 1;
 	return birth < c->start + c->cfg.skew_ms || birth + c->cfg.remember_ms < c->now;
+}
+
+/* A gid this agent does not track, born more than max_future_ms ahead of
+ * its clock: refuse it (count it, and log one line a second at most).  It
+ * would never become ambiguous, so tracking it would stop the forgetting of
+ * finished gids for good.  Refusing votes nothing, which is always safe (the
+ * leader's recovery decides); a dropped DECISION is sent again, and a scan
+ * still finds what PostgreSQL holds prepared.  A gid already tracked is
+ * never refused.  Returns how far ahead it is (ms), or 0. */
+static uint64_t future(struct pa_core *c, struct px_str gid, const char *what)
+{
+	uint32_t bound = c->cfg.max_future_ms ? c->cfg.max_future_ms : PX_GID_MAX_FUTURE_MS;
+	uint64_t ahead = px_gid_ahead_ms(gid.p, gid.len, c->now);
+	if (ahead <= bound || px_map_get(&c->txns, gid))
+		return 0;
+	c->st.future_gids++;
+	if (c->future_logged_at && c->now < c->future_logged_at + 1000) {
+		c->future_quiet++;
+		return ahead;
+	}
+	pa_log(c,
+	       "gid=%.*s refused %s: born %llu ms ahead of this participant's clock, more than the %u ms a "
+	       "client's clock may be ahead (%llu more refused since the last such line)",
+	       (int)gid.len, gid.p, what, (unsigned long long)ahead, bound, (unsigned long long)c->future_quiet);
+	c->future_logged_at = c->now ? c->now : 1;
+	c->future_quiet = 0;
+	return ahead;
 }
 
 static int is_final(uint8_t s)
@@ -372,6 +400,17 @@ static void on_exec(struct pa_core *c, struct px_update *u, struct px_addr from,
 				   "an XA-style transaction runs on the client's own database connection, not here");
 			return;
 		}
+		uint64_t ahead = future(c, m->gid, "exec");
+		if (ahead) {
+			char why[200];
+			snprintf(why, sizeof(why),
+				 "clock skew: transaction born %llu ms ahead of this participant's clock, more than "
+				 "the %u ms allowed; check the client's clock",
+				 (unsigned long long)ahead,
+				 c->cfg.max_future_ms ? c->cfg.max_future_ms : PX_GID_MAX_FUTURE_MS);
+			exec_reply(u, from, m->req, m->gid, PX_EXEC_ERROR, why);
+			return;
+		}
 		if (ambiguous(c, m->gid)) {
 			/* It may have run (and been voted on) before: never twice. */
 			exec_reply(u, from, m->req, m->gid, PX_EXEC_ERROR,
@@ -471,6 +510,8 @@ static void check(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 
 static void on_prepare(struct pa_core *c, struct px_update *u, const struct px_mprepare *m)
 {
+	if (future(c, m->gid, "prepare"))
+		return;
 	struct pa_txn *t = px_map_get(&c->txns, m->gid);
 	if (!t) {
 		/* Not ours now: ask PostgreSQL whether it is prepared. */
@@ -537,6 +578,8 @@ static void finish(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 /* A decision (or a learned outcome) for gid. */
 static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid, uint8_t outcome, int decider)
 {
+	if (future(c, gid, "decision"))
+		return;
 	struct pa_txn *t = px_map_get(&c->txns, gid);
 	int fresh = !t;
 	if (fresh && !(t = txn_new(c, gid, PA_CHECKING))) {
@@ -612,6 +655,8 @@ static void on_lost(struct pa_core *c, struct px_update *u, const struct pa_even
 
 static void on_status(struct pa_core *c, struct px_update *u, struct px_addr from, const struct px_moutcome *m)
 {
+	if (future(c, m->gid, "outcome"))
+		return;
 	struct pa_txn *t = px_map_get(&c->txns, m->gid);
 	if (!t || from.kind != PX_NODE_REPLICA || from.id >= c->cfg.nreplicas)
 		return;

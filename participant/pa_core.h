@@ -49,6 +49,12 @@ struct pa_config {
 	 * until they become ambiguous. */
 	uint32_t remember_ms;
 	uint32_t skew_ms;
+	/* A gid this agent does not track, born more than this many ms ahead
+	 * of its clock (PX_GID_MAX_FUTURE_MS when 0), is refused: EXEC gets an
+	 * error, PREPARE, DECISION and OUTCOME are dropped and counted.  Such
+	 * a gid would never become ambiguous, so it could never be forgotten.
+	 * skew_ms must be at least this (px_gid.h says why). */
+	uint32_t max_future_ms;
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 };
@@ -94,6 +100,7 @@ struct pa_stats {
 	uint64_t sessions_lost;  /* open transactions whose session ended */
 	uint64_t cancels;        /* statements cancelled (client gone, or abort) */
 	uint64_t apply_failures; /* decided outcomes PostgreSQL refused to apply */
+	uint64_t future_gids; /* refused: born more than max_future_ms ahead */
 };
 
 struct pa_core *pa_core_new(const struct pa_config *cfg);

@@ -254,6 +254,7 @@ int main(int argc, char **argv)
 		.max_open = 100000,
 		.remember_ms = 60000,
 		.skew_ms = 500,
+		.max_future_ms = 500, /* at most skew_ms (pa_config) */
 		.log = core_log,
 	};
 	struct pa_core *pa = pa_core_new(&pc);

@@ -11,6 +11,7 @@ declare -A what=(
 	[4]="recovery ignores the values acceptors accepted"
 	[5]="checkpoint snapshot forgets promises"
 	[6]="recovery never finishes an XA-style gid its client left"
+	[7]="a replica takes on gids born far ahead of its clock"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so

@@ -17,7 +17,10 @@
  *               moment; COMMITTED / ABORTED agree with the outcome;
  *   liveness    after faults stop and the network heals, within SETTLE_MS
  *               every client finishes, nothing stays prepared, and every
- *               replica has garbage-collected every gid.
+ *               replica has garbage-collected every gid;
+ *   future gids a gid born more than the clock-skew bound ahead of every
+ *               clock (sent by a misbehaving client) leaves nothing at any
+ *               replica.
  */
 #include "sim.h"
 
@@ -38,6 +41,11 @@
 #define FAULT_MS 8000u   /* faults are injected during [0, FAULT_MS) */
 #define SETTLE_MS 30000u /* the stated bound: all settled this long after */
 #define CLIENT_DEADLINE_MS 4000u
+/* How far ahead of a replica's or agent's clock a client's may be (README
+ * "gid format"; PX_GID_MAX_FUTURE_MS in the daemons).  It is the agents'
+ * restart margin (skew_ms) here too, and clocks differ by up to 300 ms. */
+#define SIM_MAX_FUTURE_MS 300u
+#define FUTURE_MAX 16 /* future-born gids sent in one run */
 
 /* ------------------------------------------------------------------ rng */
 
@@ -51,7 +59,7 @@ static uint64_t rng_next(uint64_t *s)
 
 /* ---------------------------------------------------------- structures */
 
-enum ev_type { EV_DELIVER = 1, EV_TIMER, EV_SYNC, EV_DB, EV_CRASH, EV_RESTART, EV_CLIENT, EV_PART, EV_HEAL };
+enum ev_type { EV_DELIVER = 1, EV_TIMER, EV_SYNC, EV_DB, EV_CRASH, EV_RESTART, EV_CLIENT, EV_PART, EV_HEAL, EV_FUTURE };
 
 struct ev {
 	uint64_t t, seq;
@@ -182,6 +190,9 @@ struct world {
 	uint32_t disk_ms;      /* fsync latency bound */
 	/* timing of this seed: short timeouts make leaders duel */
 	uint32_t hb_ms, lease_ms, timeout_ms, resend_ms;
+	/* gids born far in the future that a client sent (EV_FUTURE) */
+	char future[FUTURE_MAX][200];
+	int nfuture;
 };
 
 static uint64_t rnd(struct world *w, uint64_t n)
@@ -1341,11 +1352,31 @@ static void client_decided(struct world *w, int i, uint8_t status)
 	client_wake(w, i, w->now + 1);
 }
 
+/* A refusal for clock skew of a gid some client began: every clock here is
+ * within the bound of every other, so none may come. */
+static void check_skew_refusal(struct world *w, const struct px_msg *m)
+{
+	struct px_str gid = {0}, why = {0};
+	if (m->type == PX_MSG_EXEC_RESULT && m->u.exec_result.status == PX_EXEC_ERROR) {
+		gid = m->u.exec_result.gid;
+		why = m->u.exec_result.reason;
+	} else if (m->type == PX_MSG_OUTCOME && m->u.outcome.status == PX_ST_ERROR) {
+		gid = m->u.outcome.gid;
+		why = m->u.outcome.reason;
+	}
+	char r[256];
+	snprintf(r, sizeof(r), "%.*s", (int)why.len, why.p ? why.p : "");
+	if (gid.len && truth_get(w, gid) && strstr(r, "ms ahead of this"))
+		violation(w, "clock skew: %.*s refused, though its client's clock is within the bound: %s", (int)gid.len,
+			  gid.p, r);
+}
+
 static void client_on_msg(struct world *w, int i, struct px_addr from, const struct px_msg *m)
 {
 	struct node *nd = &w->n[i];
 	struct client *c = &nd->c;
 	struct truth *tr = c->tr;
+	check_skew_refusal(w, m);
 	if (!tr)
 		return;
 	if (m->type == PX_MSG_EXEC_RESULT && c->state == C_EXEC && px_str_eq(m->u.exec_result.gid, px_str_of(tr->k.s, tr->k.len))) {
@@ -1521,6 +1552,7 @@ static struct px_replica_config rep_cfg(struct world *w, int id)
 		.sync_ms = 1500,
 		.horizon_ms = 6000,
 		.max_live = 10000,
+		.max_future_ms = SIM_MAX_FUTURE_MS,
 		.rms = w->rms,
 		.nrms = (uint16_t)w->M,
 		.log = core_log,
@@ -1567,7 +1599,8 @@ static void node_start(struct world *w, int i)
 			.scan_ms = 2000,
 			.max_open = 1000,
 			.remember_ms = 6000,
-			.skew_ms = 300,
+			.skew_ms = SIM_MAX_FUTURE_MS,
+			.max_future_ms = SIM_MAX_FUTURE_MS,
 			.log = core_log,
 			.log_ctx = w,
 		};
@@ -1663,6 +1696,53 @@ static void schedule_faults(struct world *w)
 			ev_new(w, t, EV_PART, -1);
 		t += 300 + rnd(w, 2000);
 	}
+	/* Half the seeds: a client sends messages for gids born far ahead. */
+	if (chance(w, 500))
+		for (int k = (int)rnd(w, 4); k >= 0; k--)
+			ev_new(w, rnd(w, FAULT_MS), EV_FUTURE, w->R + w->M + (int)rnd(w, (uint64_t)w->C));
+}
+
+/* A client (buggy, or with a clock days ahead) sends messages for two gids
+ * born far beyond the bound ahead of every clock: PREPARE to every agent, a
+ * commit or rollback request and an XA-style vote to every replica.  They
+ * must leave nothing anywhere (final_checks): not a txn, not a tombstone. */
+static void future_gids(struct world *w, int i)
+{
+	if (w->nfuture + 2 > FUTURE_MAX)
+		return;
+	uint64_t birth = clock_of(w, i) + 86400000ULL * (1 + rnd(w, 10000)), id = rng_next(&w->rng);
+	char *g = w->future[w->nfuture++], *gx = w->future[w->nfuture++];
+	if (!px_gid_make(g, 200, "sim", birth, id, 1) || !px_gid_make_xa(gx, 200, "sim", birth, id, 2))
+		exit(2);
+	struct px_pset ps = {0};
+	for (uint16_t rm = 1; rm <= w->M && rm <= 3; rm++)
+		ps.rm[ps.n++] = rm;
+	trace(w, "client.%d sends future-born gids %s and %s", w->n[i].idx, g, gx);
+	struct px_msg m = {.type = PX_MSG_PREPARE};
+	m.u.prepare.gid = px_str_of(g, (uint32_t)strlen(g));
+	m.u.prepare.pset = ps;
+	for (uint16_t k = 0; k < ps.n; k++)
+		client_send(w, i, px_addr_of(PX_NODE_AGENT, ps.rm[k]), &m);
+	for (int r = 0; r < w->R; r++) {
+		struct px_addr to = px_addr_of(PX_NODE_REPLICA, (uint64_t)r);
+		if (chance(w, 500)) {
+			m = (struct px_msg){.type = PX_MSG_COMMIT_REQ};
+			m.u.commit_req.gid = px_str_of(g, (uint32_t)strlen(g));
+			m.u.commit_req.wait = PX_WAIT_DECIDED;
+			m.u.commit_req.pset = ps;
+		} else {
+			m = (struct px_msg){.type = PX_MSG_ROLLBACK_REQ};
+			m.u.rollback_req.gid = px_str_of(g, (uint32_t)strlen(g));
+			m.u.rollback_req.pset = ps;
+		}
+		client_send(w, i, to, &m);
+		m = (struct px_msg){.type = PX_MSG_2A};
+		m.u.m2a.gid = px_str_of(gx, (uint32_t)strlen(gx));
+		m.u.m2a.rm = ps.rm[0];
+		m.u.m2a.val = PX_VAL_PREPARED;
+		m.u.m2a.pset = ps;
+		client_send(w, i, to, &m);
+	}
 }
 
 static void partition(struct world *w)
@@ -1751,6 +1831,10 @@ static void final_checks(struct world *w)
 		if (nd->kind == K_REP && nd->up && px_replica_live(nd->rep))
 			violation(w, "liveness: coordinator.%d still holds %zu live gids %u ms after healing, e.g. %s",
 				  nd->idx, px_replica_live(nd->rep), SETTLE_MS, px_replica_some_live(nd->rep));
+		for (int k = 0; nd->kind == K_REP && nd->up && k < w->nfuture; k++)
+			if (px_replica_knows(nd->rep, px_str_of(w->future[k], (uint32_t)strlen(w->future[k]))))
+				violation(w, "future gid: coordinator.%d keeps state for %s, born far ahead of every clock",
+					  nd->idx, w->future[k]);
 	}
 }
 
@@ -1868,6 +1952,10 @@ static void dispatch(struct world *w, struct ev *e)
 	case EV_CLIENT:
 		client_tick(w, i);
 		break;
+	case EV_FUTURE:
+		if (w->faults_on)
+			future_gids(w, i);
+		break;
 	default:
 		break;
 	}
@@ -1974,6 +2062,13 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 		nd->skew = 1000000 + rnd(w, 200); /* clocks differ by up to 200 ms */
 		px_map_init(&nd->pg);
 	}
+	/* Client 0's clock runs ahead of every replica's and agent's by just
+	 * under the bound: its gids must fare as the others'. */
+	uint64_t slowest = UINT64_MAX;
+	for (int i = 0; i < w->R + w->M; i++)
+		if (w->n[i].skew < slowest)
+			slowest = w->n[i].skew;
+	w->n[w->R + w->M].skew = slowest + SIM_MAX_FUTURE_MS - 1;
 	for (int i = 0; i < w->nn; i++)
 		node_start(w, i);
 	if (o->faults)

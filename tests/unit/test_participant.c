@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -871,6 +872,80 @@ static void test_finished_gid_late_prepare_no_second_value(void **state)
 	p_close(&d);
 }
 
+/* Rule: a gid born more than max_future_ms ahead of the agent's clock is
+ * never tracked.  Its first statement is refused (clock skew, named in the
+ * reason); PREPARE, DECISION and OUTCOME for it are dropped and counted:
+ * no database action, nothing sent.  Such a gid would never become
+ * ambiguous, so once finished it would stay on the `done` list for good and
+ * stop the forgetting of every gid finished after it.  A normal gid still
+ * runs, and is forgotten after remember_ms. */
+static void test_future_gid_never_tracked(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	struct pa_config cfg = {.rm = RM, .nreplicas = NREP, .idle_timeout_ms = IDLE_MS,
+				.resend_ms = RESEND_MS, .max_open = 8, .remember_ms = 60000,
+				.skew_ms = PX_GID_MAX_FUTURE_MS};
+	memset(&d, 0, sizeof(d));
+	d.now = T0;
+	d.c = pa_core_new(&cfg);
+	assert_non_null(d.c);
+	px_update_init(&d.u);
+	struct pa_event st = {.kind = PA_EV_START, .now = T0 - 10000}; /* started 10 s ago */
+	d.now = T0 - 10000;
+	pa_core_step(d.c, &st, &d.u);
+	d.now = T0;
+	px_update_reset(&d.u);
+	char gb[64];
+	struct px_msg m, out;
+	enum { NFUTURE = 1000 };
+	for (uint64_t k = 0; k < NFUTURE; k++) {
+		uint64_t birth = k == NFUTURE - 1 ? 99999999999999ULL : T0 + PX_GID_MAX_FUTURE_MS + 1 + k * 997;
+		size_t n = px_gid_make(gb, sizeof(gb), "t", birth, 0x0123456789abcdefULL, k);
+		assert_true(n > 0);
+		struct px_str g = px_str_of(gb, (uint32_t)n);
+		m = mexec(g, 0);
+		p_msg(&d, CLIENT(9), &m);
+		assert_int_equal(d.u.ndb, 0);
+		assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+		assert_int_equal(out.u.exec_result.status, PX_EXEC_ERROR);
+		char why[300];
+		snprintf(why, sizeof(why), "%.*s", (int)out.u.exec_result.reason.len, out.u.exec_result.reason.p);
+		assert_non_null(strstr(why, "clock skew"));
+		assert_non_null(strstr(why, "ms ahead of this participant's clock"));
+		px_update_reset(&d.u);
+		m = mprepare(g, 0);
+		p_msg(&d, REPLICA(0), &m);
+		m = mdecision(g, PX_OUT_ABORT);
+		p_msg(&d, REPLICA(0), &m);
+		m = moutcome(g, 1, PX_ST_COMMITTED);
+		p_msg(&d, REPLICA(1), &m);
+		assert_int_equal(d.u.ndb, 0);
+		assert_int_equal(d.u.nnow, 0);
+		px_update_reset(&d.u);
+	}
+	assert_int_equal(pa_core_tracked(d.c), 0);
+	assert_int_equal(pa_core_stats(d.c)->future_gids, 4 * NFUTURE);
+	assert_int_equal(pa_core_stats(d.c)->voted_aborted, 0);
+
+	/* a normal gid, born at the bound: runs, commits, is forgotten */
+	size_t n = px_gid_make(gb, sizeof(gb), "t", T0 + PX_GID_MAX_FUTURE_MS, 0x0123456789abcdefULL, NFUTURE);
+	struct px_str g = px_str_of(gb, (uint32_t)n);
+	prepared(&d, g);
+	m = mdecision(g, PX_OUT_COMMIT);
+	p_msg(&d, REPLICA(0), &m);
+	uint64_t tok = only_db(&d.u, PA_DB_COMMIT_PREPARED, g)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_int_equal(nsent(&d.u, PX_MSG_DECISION_ACK), 2);
+	px_update_reset(&d.u);
+	assert_int_equal(pa_core_tracked(d.c), 1);
+	p_timer(&d, T0 + PX_GID_MAX_FUTURE_MS + 60000 + 1000);
+	assert_int_equal(pa_core_tracked(d.c), 0);
+	assert_int_equal(pa_core_stats(d.c)->future_gids, 4 * NFUTURE);
+	p_close(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -893,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_exec_busy_at_max_open),
 		cmocka_unit_test(test_restart_ambiguous_gid_no_aborted_vote),
 		cmocka_unit_test(test_finished_gid_late_prepare_no_second_value),
+		cmocka_unit_test(test_future_gid_never_tracked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1692,6 +1693,223 @@ static void test_acc_snapshot_equals_log(void **state)
 	drv_close(&d);
 }
 
+/* ====================================================== future-born gids */
+
+#define NFUTURE 1000u
+
+/* The k-th of NFUTURE gids born more than the bound ahead of T0: from just
+ * past it to far in the future (year 5138 last). */
+static struct px_str future_gid(char *buf, uint64_t k)
+{
+	uint64_t birth = k == NFUTURE - 1 ? 99999999999999ULL : T0 + PX_GID_MAX_FUTURE_MS + 1 + k * 997;
+	return mkgid(buf, birth, k);
+}
+
+/* 1 if the OUTCOME's reason contains needle. */
+static int reason_has(const struct px_msg *o, const char *needle)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%.*s", (int)o->u.outcome.reason.len, o->u.outcome.reason.p);
+	return strstr(buf, needle) != NULL;
+}
+
+/* Rule: a gid born more than max_future_ms ahead of the replica's clock
+ * enters no acceptor state.  Its ballot-0 votes, 1a's (one instance and the
+ * whole gid), decisions and forgets are dropped and counted: no record, no
+ * reply, no txn, no tombstone.  A status request gets ERROR naming the
+ * clock, never UNKNOWN_GID (the replica will take the gid once its clock
+ * nears the birth).  A gid born exactly at the bound is taken as before. */
+static void test_acc_future_gids_leave_no_state(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	for (uint64_t k = 0; k < NFUTURE; k++) {
+		struct px_str g = future_gid(gb, k);
+		m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+		drv_msg(&d, AGENT(1), &m);
+		m = m2a(g, 2, 0, PX_VAL_ABORTED, pset(2, 1, 2));
+		drv_msg(&d, AGENT(2), &m);
+		m = m1a(g, 1, 4, pset(2, 1, 2));
+		drv_msg(&d, REPLICA(0), &m);
+		m = m1a(g, PX_RM_ANY, 4, pset(0));
+		drv_msg(&d, REPLICA(0), &m);
+		m = mdecision(g, PX_OUT_ABORT, pset(2, 1, 2));
+		drv_msg(&d, REPLICA(0), &m);
+		m = mforget(g, PX_OUT_ABORT);
+		drv_msg(&d, REPLICA(0), &m);
+		m = mforget(g, PX_OUT_NONE);
+		drv_msg(&d, REPLICA(0), &m);
+		assert_int_equal(d.u.nrec, 0);
+		assert_int_equal(d.u.nnow + d.u.nheld, 0);
+		m = mstatus(k, g);
+		drv_msg(&d, CLIENT(7), &m);
+		assert_int_equal(d.u.nnow, 1);
+		assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(7), &out));
+		assert_int_equal(out.u.outcome.status, PX_ST_ERROR);
+		assert_true(reason_has(&out, "ms ahead of this replica's clock"));
+		assert_int_equal(d.u.nrec, 0);
+		px_update_reset(&d.u);
+	}
+	assert_int_equal(px_replica_live(d.r), 0);
+	assert_int_equal(px_replica_tombstones(d.r), 0);
+	assert_false(px_replica_knows(d.r, future_gid(gb, NFUTURE - 1)));
+	assert_int_equal(px_replica_stats(d.r)->future_gids, 8 * NFUTURE);
+
+	/* At the bound: a vote as any other. */
+	struct px_str g = mkgid(gb, T0 + PX_GID_MAX_FUTURE_MS, NFUTURE);
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
+	assert_int_equal(nsent(&d.u, 1, PX_MSG_2B), 1);
+	assert_int_equal(px_replica_live(d.r), 1);
+	assert_true(px_replica_knows(d.r, g));
+	assert_int_equal(px_replica_stats(d.r)->future_gids, 8 * NFUTURE);
+	drv_close(&d);
+}
+
+/* Rule: what a replica holds is served even when the gid's birth looks
+ * ahead of its clock (here, the clock was set back 10 s across a restart):
+ * the bound refuses new state, never existing state. */
+static void test_acc_existing_gid_kept_after_clock_set_back(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64], gfb[64];
+	struct px_msg m, out;
+	acc_open(&d);
+	struct px_str g = mkgid(gb, T0, 1), gf = mkgid(gfb, T0, 2);
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	m = mforget(gf, PX_OUT_COMMIT);
+	drv_msg(&d, REPLICA(0), &m);
+	drv_flush(&d);
+
+	drv_crash(&d);
+	d.now = T0 - 10 * PX_GID_MAX_FUTURE_MS;
+	struct px_replica_config c = rcfg(1, 3);
+	drv_start(&d, &c);
+	struct px_msg hb = mheartbeat(0, 0);
+	drv_msg(&d, REPLICA(0), &hb);
+	drv_flush(&d);
+	assert_int_equal(px_replica_live(d.r), 1);
+	assert_int_equal(px_replica_tombstones(d.r), 1);
+
+	/* the other participant's vote joins the gid */
+	m = m2a(g, 2, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(2), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL));
+	assert_true(out.u.m2b.flags & PX_ACC_OK);
+	drv_flush(&d);
+	/* a leader's 1a learns the accepted vote */
+	m = m1a(g, 1, 4, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(sent(&d.u, 1, PX_MSG_1B, 0, &out, NULL));
+	assert_true(out.u.m1b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m1b.vbal, 0);
+	assert_int_equal(out.u.m1b.vval, PX_VAL_PREPARED);
+	drv_flush(&d);
+	/* status from what it holds */
+	m = mstatus(1, g);
+	drv_msg(&d, CLIENT(7), &m);
+	m = mstatus(2, gf);
+	drv_msg(&d, CLIENT(7), &m);
+	assert_true(sent(&d.u, 0, PX_MSG_OUTCOME, 0, &out, NULL));
+	assert_int_equal(out.u.outcome.status, PX_ST_UNDECIDED);
+	assert_true(sent(&d.u, 0, PX_MSG_OUTCOME, 1, &out, NULL));
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	px_update_reset(&d.u);
+	/* and the decision */
+	m = mdecision(g, PX_OUT_COMMIT, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_DECISION), 1);
+	assert_int_equal(px_replica_outcome(d.r, g), PX_OUT_COMMIT);
+	assert_int_equal(px_replica_stats(d.r)->future_gids, 0);
+	drv_close(&d);
+}
+
+/* Rule: a leader takes on no gid born more than max_future_ms ahead of its
+ * clock.  A commit or rollback request gets ERROR naming the clock and the
+ * bound (and costs no PREPARE, and no room under max_live); 2b's and SYNC
+ * entries for it are not counted, so nothing is decided, and no recovery
+ * ever starts for it.  A normal gid then commits, not refused as busy. */
+static void test_lead_future_gid_refused(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	lead_open(&d, 1, NULL, 0, 1); /* max_live = 1 */
+	for (uint64_t k = 0; k < NFUTURE; k++) {
+		struct px_str g = future_gid(gb, k);
+		m = mcommit(k, g, PX_WAIT_DECIDED, pset(2, 1, 2));
+		drv_msg(&d, CLIENT(9), &m);
+		assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+		assert_int_equal(out.u.outcome.req, k);
+		assert_int_equal(out.u.outcome.status, PX_ST_ERROR);
+		assert_true(reason_has(&out, "ms ahead of this replica's clock"));
+		assert_true(reason_has(&out, "1000 ms"));
+		px_update_reset(&d.u);
+		memset(&m, 0, sizeof(m));
+		m.type = PX_MSG_ROLLBACK_REQ;
+		m.u.rollback_req.req = k;
+		m.u.rollback_req.gid = g;
+		m.u.rollback_req.pset = pset(2, 1, 2);
+		drv_msg(&d, CLIENT(9), &m);
+		assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+		assert_int_equal(out.u.outcome.status, PX_ST_ERROR);
+		px_update_reset(&d.u);
+		/* its own acceptor's 2b's (a quorum of one): not counted */
+		m = m2b(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+		drv_msg(&d, REPLICA(0), &m);
+		m = m2b(g, 2, 0, PX_VAL_ABORTED, pset(2, 1, 2));
+		drv_msg(&d, REPLICA(0), &m);
+		assert_int_equal(d.u.nrec, 0);
+		assert_int_equal(d.u.nnow + d.u.nheld, 0);
+	}
+	struct px_msg *sy = calloc(1, sizeof(*sy));
+	assert_non_null(sy);
+	sy->type = PX_MSG_SYNC;
+	sy->u.sync.done = 1;
+	sy->u.sync.count = PX_SYNC_MAX;
+	char sgb[PX_SYNC_MAX][64];
+	for (unsigned k = 0; k < PX_SYNC_MAX; k++) {
+		sy->u.sync.e[k].gid = future_gid(sgb[k], NFUTURE - 1 - k);
+		sy->u.sync.e[k].outcome = k % 2 ? PX_OUT_COMMIT : PX_OUT_NONE;
+		sy->u.sync.e[k].pset = pset(2, 1, 2);
+	}
+	drv_msg(&d, REPLICA(0), sy);
+	free(sy);
+	assert_int_equal(d.u.nrec, 0);
+	assert_int_equal(px_replica_live(d.r), 0);
+	assert_int_equal(px_replica_tombstones(d.r), 0);
+	const struct px_replica_stats *st = px_replica_stats(d.r);
+	assert_int_equal(st->future_gids, 4 * NFUTURE + PX_SYNC_MAX);
+	assert_int_equal(st->decided_commit + st->decided_abort, 0);
+	/* time passes: nothing to recover */
+	drv_timer(&d, T0 + 5 * TIMEOUT_MS);
+	assert_int_equal(nsent(&d.u, 1, PX_MSG_1A), 0);
+	assert_int_equal(st->recoveries, 0);
+	px_update_reset(&d.u);
+
+	/* a normal gid commits */
+	struct px_str g = mkgid(gb, d.now, 1);
+	m = mcommit(7, g, PX_WAIT_DECIDED, pset(2, 1, 2));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 2);
+	m = m2b(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	m = m2b(g, 2, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	assert_int_equal(st->busy, 0);
+	drv_close(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1713,6 +1931,8 @@ int main(void)
 		cmocka_unit_test(test_acc_status_req),
 		cmocka_unit_test(test_acc_restart_keeps_gc_state),
 		cmocka_unit_test(test_acc_snapshot_equals_log),
+		cmocka_unit_test(test_acc_future_gids_leave_no_state),
+		cmocka_unit_test(test_acc_existing_gid_kept_after_clock_set_back),
 		cmocka_unit_test(test_lead_single_replica_leads),
 		cmocka_unit_test(test_lead_single_replica_commits),
 		cmocka_unit_test(test_lead_restart_new_round),
@@ -1733,6 +1953,7 @@ int main(void)
 		cmocka_unit_test(test_lead_recovery),
 		cmocka_unit_test(test_lead_abort_under_other_set),
 		cmocka_unit_test(test_lead_switch_set_keeps_acceptor_set),
+		cmocka_unit_test(test_lead_future_gid_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
