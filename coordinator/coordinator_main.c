@@ -589,6 +589,7 @@ int main(int argc, char **argv)
 		.max_live = d.cfg.max_live,
 		.rms = d.rms,
 		.nrms = d.cfg.npart,
+		.cluster = d.cfg.name,
 		.log = core_log,
 	};
 	d.rep = px_replica_new(&rc_);

@@ -49,6 +49,9 @@ struct pa_config {
 	 * until they become ambiguous. */
 	uint32_t remember_ms;
 	uint32_t skew_ms;
+	/* What a PONG names (the cluster, this participant); NULL: empty.  The
+	 * strings must outlive the core. */
+	const char *cluster, *name;
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 };

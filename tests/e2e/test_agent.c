@@ -254,6 +254,8 @@ int main(int argc, char **argv)
 		.max_open = 100000,
 		.remember_ms = 60000,
 		.skew_ms = 500,
+		.cluster = cfg.name,
+		.name = me->name,
 		.log = core_log,
 	};
 	struct pa_core *pa = pa_core_new(&pc);
