@@ -1,7 +1,7 @@
 /*
  * paxcommit_cli.c - the command-line tool `paxcommit`.
  *
- *   paxcommit --config FILE exec -p NAME 'SQL' [-p NAME 'SQL' ...]
+ *   paxcommit --config FILE exec -p NAME {'SQL'|-f SQLFILE} [-p NAME ...]
  *   paxcommit --config FILE status GID
  *   paxcommit --config FILE cluster
  *   paxcommit --config FILE in-doubt
@@ -15,13 +15,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 
 #include <libpq-fe.h>
+#include <zmq.h>
 
 #include "paxcommit.h"
 #include "px_config.h"
+#include "px_msg.h"
+#include "px_net.h"
 
 enum { X_COMMITTED = 0, X_ABORTED = 1, X_USAGE = 2, X_UNKNOWN = 3 };
 
@@ -31,7 +35,7 @@ static void usage_main(FILE *f)
 		"usage: paxcommit --config FILE COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  exec -p NAME 'SQL' [-p NAME 'SQL' ...]   run one distributed transaction\n"
+		"  exec -p NAME {'SQL'|-f FILE} [-p ...]    run one distributed transaction\n"
 		"  status GID                              what the coordinators know of GID\n"
 		"  cluster                                 replicas, leader, participants\n"
 		"  in-doubt                                prepared paxcommit transactions\n"
@@ -45,7 +49,7 @@ static void usage_exec(FILE *f)
 {
 	fprintf(f,
 		"usage: paxcommit --config FILE exec [--wait decided|applied] [--timeout MS]\n"
-		"                 -p NAME 'SQL' [-p NAME 'SQL' ...]\n"
+		"                 -p NAME {'SQL'|-f SQLFILE} [-p NAME {'SQL'|-f SQLFILE} ...]\n"
 		"\n"
 		"Run the statements, in order, each on its participant, as ONE distributed\n"
 		"transaction, then commit it.  Rows a statement returns are printed as\n"
@@ -56,28 +60,118 @@ static void usage_exec(FILE *f)
 		"                            coordinators still finish it: see `status`)\n"
 		"--wait applied (default): return once every participant has committed;\n"
 		"--wait decided: once the decision is durable at a majority of replicas.\n"
-		"--timeout MS: deadline of each step (default 30000).\n");
+		"--timeout MS: deadline of each step (default 30000).\n"
+		"-f SQLFILE: read that statement from SQLFILE (`-f -`: standard input, for\n"
+		"one statement only).  The whole file is one statement, less one trailing\n"
+		"newline, of at most %u bytes.  One argument can hold at most 128 KiB\n"
+		"(131072 bytes with its NUL, Linux's MAX_ARG_STRLEN: a longer one fails with\n"
+		"\"Argument list too long\"), so -f is the way to pass larger statements.\n"
+		"Exit status 2, with nothing run: bad usage, an unknown participant, or an\n"
+		"SQLFILE that cannot be read, is empty, holds a NUL byte or is over the limit.\n",
+		PX_SQL_MAX);
 }
+
+/*
+ * The statement in file `path` ("-": standard input), NUL-terminated, in a
+ * malloc'd buffer: the whole file, less one trailing newline (\n or \r\n).
+ * NULL after a message on stderr when it cannot be read, is empty, holds a
+ * NUL (pc_exec takes a C string: it would cut the statement short) or is
+ * over PX_SQL_MAX.  Reads at most PX_SQL_MAX + 3 bytes, so a huge file or an
+ * endless pipe is refused without reading it all.
+ */
+static char *read_sql(const char *path)
+{
+	int is_stdin = !strcmp(path, "-");
+	const char *shown = is_stdin ? "standard input" : path;
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "paxcommit exec: cannot open %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = (size_t)PX_SQL_MAX + 3, len = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf) {
+		fprintf(stderr, "paxcommit exec: out of memory reading %s\n", shown);
+		if (!is_stdin)
+			fclose(f);
+		return NULL;
+	}
+	while (len < cap) {
+		size_t got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	int bad = ferror(f);
+	int e = errno;
+	if (!is_stdin)
+		fclose(f);
+	if (bad) {
+		fprintf(stderr, "paxcommit exec: cannot read %s: %s\n", shown, strerror(e));
+		free(buf);
+		return NULL;
+	}
+	int more = len == cap;
+	if (!more && len > 0 && buf[len - 1] == '\n') {
+		len--;
+		if (len > 0 && buf[len - 1] == '\r')
+			len--;
+	}
+	buf[len] = '\0';
+	if (more || len > PX_SQL_MAX) {
+		fprintf(stderr,
+			"paxcommit exec: %s is over the statement limit of %u bytes; split the "
+			"statement\n",
+			shown, PX_SQL_MAX);
+		free(buf);
+		return NULL;
+	}
+	if (len == 0 || memchr(buf, '\0', len)) {
+		fprintf(stderr, "paxcommit exec: %s %s\n", shown,
+			len == 0 ? "is empty: no statement to run" : "contains a NUL byte, which SQL text cannot hold");
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int run_exec(struct pc_conn *pc, const char *const *names, const char *const *sqls, int n, int wait,
+		    uint32_t timeout);
 
 static int cmd_exec(struct pc_conn *pc, int argc, char **argv)
 {
 	int wait = PC_WAIT_APPLIED;
 	uint32_t timeout = 30000;
 	const char *names[256], *sqls[256];
-	int n = 0;
-	for (int i = 0; i < argc; i++) {
+	char *owned[256]; /* statements read with -f */
+	int n = 0, nowned = 0, rc = -1, from_stdin = 0;
+	for (int i = 0; rc < 0 && i < argc; i++) {
 		if (!strcmp(argv[i], "--help")) {
 			usage_exec(stdout);
-			return 0;
+			rc = 0;
+		} else if (!strcmp(argv[i], "-p") && i + 3 < argc && !strcmp(argv[i + 2], "-f")) {
+			if (n == 256) {
+				fprintf(stderr, "paxcommit exec: at most 256 statements\n");
+				rc = X_USAGE;
+			} else if (!strcmp(argv[i + 3], "-") && from_stdin++) {
+				fprintf(stderr, "paxcommit exec: -f - (standard input) may be given only once\n");
+				rc = X_USAGE;
+			} else if (!(owned[nowned] = read_sql(argv[i + 3]))) {
+				rc = X_USAGE;
+			} else {
+				names[n] = argv[i + 1];
+				sqls[n++] = owned[nowned++];
+				i += 3;
+			}
 		} else if (!strcmp(argv[i], "-p") && i + 2 < argc) {
 			if (n == 256) {
 				fprintf(stderr, "paxcommit exec: at most 256 statements\n");
-				return X_USAGE;
+				rc = X_USAGE;
+			} else {
+				names[n] = argv[i + 1];
+				sqls[n++] = argv[i + 2];
+				i += 2;
 			}
-			names[n] = argv[i + 1];
-			sqls[n] = argv[i + 2];
-			n++;
-			i += 2;
 		} else if (!strcmp(argv[i], "--wait") && i + 1 < argc) {
 			i++;
 			if (!strcmp(argv[i], "decided"))
@@ -86,30 +180,41 @@ static int cmd_exec(struct pc_conn *pc, int argc, char **argv)
 				wait = PC_WAIT_APPLIED;
 			else {
 				fprintf(stderr, "paxcommit exec: --wait is decided or applied, not '%s'\n", argv[i]);
-				return X_USAGE;
+				rc = X_USAGE;
 			}
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			char *end;
 			long v = strtol(argv[++i], &end, 10);
 			if (*end || v < 1 || v > 86400000) {
 				fprintf(stderr, "paxcommit exec: --timeout must be 1..86400000 ms\n");
-				return X_USAGE;
+				rc = X_USAGE;
+			} else {
+				timeout = (uint32_t)v;
 			}
-			timeout = (uint32_t)v;
 		} else {
 			fprintf(stderr, "paxcommit exec: unexpected '%s' (see --help)\n", argv[i]);
-			return X_USAGE;
+			rc = X_USAGE;
 		}
 	}
-	if (n == 0) {
-		fprintf(stderr, "paxcommit exec: no statements (-p NAME 'SQL'; see --help)\n");
-		return X_USAGE;
+	if (rc < 0 && n == 0) {
+		fprintf(stderr, "paxcommit exec: no statements (-p NAME 'SQL' or -p NAME -f SQLFILE; see --help)\n");
+		rc = X_USAGE;
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; rc < 0 && i < n; i++)
 		if (!pc_participant_id(pc, names[i])) {
 			fprintf(stderr, "paxcommit exec: no participant '%s' in the configuration\n", names[i]);
-			return X_USAGE;
+			rc = X_USAGE;
 		}
+	if (rc < 0)
+		rc = run_exec(pc, names, sqls, n, wait, timeout);
+	for (int i = 0; i < nowned; i++)
+		free(owned[i]);
+	return rc;
+}
+
+static int run_exec(struct pc_conn *pc, const char *const *names, const char *const *sqls, int n, int wait,
+		    uint32_t timeout)
+{
 	pc_set_timeouts(pc, timeout, timeout);
 	struct pc_txn *t;
 	if (pc_begin(pc, &t)) {
@@ -221,6 +326,137 @@ static int reachable(const char *endpoint, int timeout_ms)
 	return ok;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Who answered a PING at one endpoint. */
+struct pong {
+	int got;
+	uint8_t kind;
+	uint16_t id;
+	char cluster[PX_NAME_MAX + 1], name[PX_NAME_MAX + 1];
+};
+
+/* Copy a name off the wire, for printing: control bytes become '?'. */
+static void copy_name(char *dst, struct px_str s)
+{
+	uint32_t n = s.len > PX_NAME_MAX ? PX_NAME_MAX : s.len;
+	for (uint32_t i = 0; i < n; i++)
+		dst[i] = (unsigned char)s.p[i] < 0x20 || s.p[i] == 0x7f ? '?' : s.p[i];
+	dst[n] = '\0';
+}
+
+/*
+ * PING every coordinator (co[i]) and participant (pa[i]) endpoint at once
+ * and wait up to timeout_ms for their PONGs.  A TCP connect only shows that
+ * something listens: a swapped or mistyped endpoint reaches another agent,
+ * which would then run statements meant for this one.  Our own transport
+ * has one DEALER per endpoint, so a reply's sender address is the endpoint
+ * that answered; the PONG says who answered there.  Returns 0, or -1 with a
+ * message on stderr.
+ */
+static int ping_all(const struct px_config *cfg, struct pong *co, struct pong *pa, int timeout_ms)
+{
+	char err[600];
+	void *z = zmq_ctx_new();
+	struct px_net *net = NULL;
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0), .queue_unconnected = 1};
+	size_t cap = (size_t)cfg->ncoord + cfg->npart;
+	zmq_pollitem_t *items = calloc(cap, sizeof(*items));
+	int rc = -1;
+	if (!z || !items) {
+		fprintf(stderr, "paxcommit cluster: out of memory\n");
+		goto out;
+	}
+	if (px_net_new(z, &nc, &net, err, sizeof(err))) {
+		fprintf(stderr, "paxcommit cluster: %s\n", err);
+		goto out;
+	}
+	uint64_t req = (uint64_t)getpid() << 20 | (uint64_t)(mono_ms() & 0xFFFFF);
+	struct px_msg m = {.type = PX_MSG_PING, .u.ping.req = req};
+	uint8_t buf[64];
+	size_t len;
+	if (px_encode(&m, buf, sizeof(buf), &len))
+		goto out;
+	for (int i = 0; i < cfg->ncoord + cfg->npart; i++) {
+		struct px_addr to = i < cfg->ncoord ? px_addr_of(PX_NODE_REPLICA, (uint64_t)i)
+						    : px_addr_of(PX_NODE_AGENT, cfg->part[i - cfg->ncoord].id);
+		const char *ep = i < cfg->ncoord ? cfg->coord[i].endpoint : cfg->part[i - cfg->ncoord].endpoint;
+		if (px_net_add_peer(net, to, ep, err, sizeof(err))) {
+			fprintf(stderr, "paxcommit cluster: %s\n", err);
+			goto out;
+		}
+		px_net_send(net, to, buf, len);
+	}
+	int missing = cfg->ncoord + cfg->npart;
+	uint64_t until = mono_ms() + (uint64_t)timeout_ms;
+	while (missing > 0) {
+		struct px_addr from;
+		const uint8_t *data;
+		size_t dlen;
+		while (missing > 0 && px_net_recv(net, &from, &data, &dlen) == 1) {
+			size_t off = 0;
+			const uint8_t *frame;
+			size_t flen;
+			while (px_net_split(data, dlen, &off, &frame, &flen) == 1) {
+				struct px_msg r;
+				if (px_decode(frame, flen, &r) || r.type != PX_MSG_PONG || r.u.pong.req != req)
+					continue;
+				struct pong *p = NULL;
+				if (from.kind == PX_NODE_REPLICA && from.id < cfg->ncoord)
+					p = &co[from.id];
+				for (uint16_t k = 0; !p && from.kind == PX_NODE_AGENT && k < cfg->npart; k++)
+					if (cfg->part[k].id == from.id)
+						p = &pa[k];
+				if (!p || p->got)
+					continue;
+				p->got = 1;
+				p->kind = r.u.pong.kind;
+				p->id = r.u.pong.id;
+				copy_name(p->cluster, r.u.pong.cluster);
+				copy_name(p->name, r.u.pong.name);
+				missing--;
+			}
+		}
+		uint64_t now = mono_ms();
+		if (missing == 0 || now >= until)
+			break;
+		size_t n = px_net_pollitems(net, items, cap);
+		if (zmq_poll(items, (int)n, (long)(until - now)) < 0 && zmq_errno() != EINTR) {
+			fprintf(stderr, "paxcommit cluster: zmq_poll: %s\n", zmq_strerror(zmq_errno()));
+			goto out;
+		}
+		px_net_polled(net, items, n);
+	}
+	rc = 0;
+out:
+	px_net_destroy(&net);
+	if (z)
+		zmq_ctx_term(z);
+	free(items);
+	return rc;
+}
+
+/* "participant.a (id 1) of cluster dev": who a PONG says answered. */
+static void describe(char *out, size_t cap, const struct pong *p)
+{
+	char who[PX_NAME_MAX + 40];
+	if (p->kind == PX_NODE_REPLICA)
+		snprintf(who, sizeof(who), "coordinator.%u", (unsigned)p->id);
+	else if (p->name[0])
+		snprintf(who, sizeof(who), "participant.%s (id %u)", p->name, (unsigned)p->id);
+	else
+		snprintf(who, sizeof(who), "participant id %u", (unsigned)p->id);
+	if (p->cluster[0])
+		snprintf(out, cap, "%s of cluster %s", who, p->cluster);
+	else
+		snprintf(out, cap, "%s of an unnamed cluster", who);
+}
+
 /* A command that takes no arguments got some: its help on stdout (exit 0)
  * for --help, else on stderr as a usage error. */
 static int help_or_usage(const char *arg, const char *text)
@@ -234,19 +470,45 @@ static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc
 {
 	if (argc)
 		return help_or_usage(argv[0], "usage: paxcommit --config FILE cluster\n\n"
-			   "One line per coordinator replica (up or down, and whom it trusts as leader),\n"
+			   "Asks every coordinator replica and participant agent who it is (a ping),\n"
+			   "then prints one line per replica (up or down, and whom it trusts as leader),\n"
 			   "a line `leader: coordinator.N` (the leader a majority of replicas trusts, or\n"
-			   "`leader: none`), and one line per participant agent (reachable or not).\n"
-			   "Exit status: 0 if there is a leader and every participant is reachable, else 1.\n");
+			   "`leader: none`), and one line per participant agent:\n"
+			   "  participant.X ENDPOINT healthy (participant.X, id N)\n"
+			   "  participant.X ENDPOINT misdirected: answered as participant.Y (id M) of cluster C\n"
+			   "  participant.X ENDPOINT reachable, but no paxcommit agent answers\n"
+			   "  participant.X ENDPOINT unreachable\n"
+			   "An endpoint where another node (or another cluster's) answers is\n"
+			   "`misdirected`; fix the endpoint in the configuration.\n"
+			   "Exit status: 0 if there is a leader, no endpoint is misdirected and every\n"
+			   "participant is healthy, else 1.\n");
+	struct pong co[PX_CFG_COORD_MAX];
+	memset(co, 0, sizeof(co));
+	struct pong *pa = calloc(cfg->npart, sizeof(*pa));
+	if (!pa || ping_all(cfg, co, pa, 1000)) {
+		free(pa);
+		return 1;
+	}
 	int votes[5] = {0}, leader = -1, ok = 1;
+	char who[200];
 	for (int i = 0; i < cfg->ncoord; i++) {
-		int l = pc_leader_seen_by(pc, i, 500);
+		const struct pong *p = &co[i];
+		if (p->got && (p->kind != PX_NODE_REPLICA || p->id != i || strcmp(p->cluster, cfg->name))) {
+			describe(who, sizeof(who), p);
+			printf("coordinator.%d %s misdirected: answered as %s\n", i, cfg->coord[i].endpoint, who);
+			ok = 0;
+			continue;
+		}
+		int l = p->got ? pc_leader_seen_by(pc, i, 500) : -1;
 		if (l >= 0 && l < cfg->ncoord) {
 			votes[l]++;
 			printf("coordinator.%d %s up, trusts coordinator.%d\n", i, cfg->coord[i].endpoint, l);
+		} else if (p->got) {
+			printf("coordinator.%d %s up, trusts no leader\n", i, cfg->coord[i].endpoint);
 		} else {
 			printf("coordinator.%d %s %s\n", i, cfg->coord[i].endpoint,
-			       reachable(cfg->coord[i].endpoint, 300) ? "up, trusts no leader" : "down");
+			       reachable(cfg->coord[i].endpoint, 300) ? "up, but no paxcommit coordinator answers"
+								      : "down");
 		}
 	}
 	for (int l = 0; l < cfg->ncoord; l++)
@@ -259,10 +521,24 @@ static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc
 		ok = 0;
 	}
 	for (uint16_t i = 0; i < cfg->npart; i++) {
-		int r = reachable(cfg->part[i].endpoint, 500);
-		printf("participant.%s %s %s\n", cfg->part[i].name, cfg->part[i].endpoint, r ? "reachable" : "unreachable");
-		ok &= r;
+		const struct px_config_part *c = &cfg->part[i];
+		const struct pong *p = &pa[i];
+		if (p->got && p->kind == PX_NODE_AGENT && p->id == c->id && !strcmp(p->cluster, cfg->name) &&
+		    !strcmp(p->name, c->name)) {
+			printf("participant.%s %s healthy (participant.%s, id %u)\n", c->name, c->endpoint, p->name,
+			       (unsigned)p->id);
+			continue;
+		}
+		ok = 0;
+		if (p->got) {
+			describe(who, sizeof(who), p);
+			printf("participant.%s %s misdirected: answered as %s\n", c->name, c->endpoint, who);
+		} else {
+			printf("participant.%s %s %s\n", c->name, c->endpoint,
+			       reachable(c->endpoint, 500) ? "reachable, but no paxcommit agent answers" : "unreachable");
+		}
 	}
+	free(pa);
 	return ok ? 0 : 1;
 }
 

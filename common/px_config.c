@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,33 @@ static int set_str(struct ctx *x, int line, const char *key, const char *v, char
 	return 0;
 }
 
+/*
+ * The destination of a tcp:// endpoint: HOST and PORT in tcp://HOST:PORT.
+ * ZeroMQ also takes tcp://SOURCE;HOST:PORT (connect from SOURCE), and an
+ * IPv6 HOST in brackets, tcp://[::1]:PORT.  Returns -1 if there is no port.
+ */
+static int tcp_split(const char *v, const char **host, size_t *hlen, const char **port)
+{
+	const char *a = v + 6, *semi = strrchr(a, ';');
+	if (semi)
+		a = semi + 1;
+	const char *colon;
+	if (*a == '[') {
+		const char *close = strchr(a, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		colon = close + 1;
+	} else {
+		colon = strrchr(a, ':');
+		if (colon == NULL)
+			return -1;
+	}
+	*host = a;
+	*hlen = (size_t)(colon - a);
+	*port = colon + 1;
+	return 0;
+}
+
 static int set_endpoint(struct ctx *x, int line, const char *v, char *dst, size_t cap)
 {
 	if (set_str(x, line, "endpoint", v, dst, cap) != 0)
@@ -169,6 +197,36 @@ static int set_endpoint(struct ctx *x, int line, const char *v, char *dst, size_
 			fail(x, line, "endpoint '%s' contains whitespace", v);
 			return -1;
 		}
+	if (strncmp(v, "tcp://", 6) != 0)
+		return 0;
+	const char *host, *port;
+	size_t hlen;
+	if (tcp_split(v, &host, &hlen, &port) != 0) {
+		fail(x, line, "endpoint '%s' has no port: write tcp://HOST:PORT", v);
+		return -1;
+	}
+	if (hlen == 0) {
+		fail(x, line, "endpoint '%s' has no host before the port: write tcp://HOST:PORT", v);
+		return -1;
+	}
+	if (strcmp(port, "*") == 0) {
+		fail(x, line,
+		     "endpoint '%s': port '*' (any free port) cannot be found by the other "
+		     "processes; give a fixed port 1..65535",
+		     v);
+		return -1;
+	}
+	if (*port == '\0' || strspn(port, "0123456789") != strlen(port)) {
+		fail(x, line, "endpoint '%s': port '%s' is not a number (1..65535)", v, port);
+		return -1;
+	}
+	unsigned long n = 0;
+	for (const char *p = port; *p && n <= 65535; p++) /* stops once out of range */
+		n = n * 10 + (unsigned long)(*p - '0');
+	if (n < 1 || n > 65535) {
+		fail(x, line, "endpoint '%s': port %s is out of range (1..65535)", v, port);
+		return -1;
+	}
 	return 0;
 }
 
@@ -479,6 +537,141 @@ static int first_line(int a, int b, int c)
 	return a ? a : b ? b : c;
 }
 
+/*
+ * Endpoints in a comparable form.  Two processes cannot bind one address:
+ * the second fails to start, and what the cluster sends to it reaches the
+ * first, which would run another participant's statements on its own
+ * database.  So every endpoint must differ from every other one as an
+ * address, not just as text: the host is lower-cased, "localhost" taken as
+ * 127.0.0.1, a numeric host canonicalised the way the resolver reads it
+ * (127.1, [0:0::1]), the port read as a number.  Host names are not looked
+ * up: a load must not wait for DNS.  A wildcard host (*, 0.0.0.0, ::) binds
+ * its port on every address, so it clashes with any host on that port.
+ */
+struct ep_ent {
+	int line;
+	int ipc, wild;
+	unsigned port;
+	const char *ep;   /* as written */
+	char sect[80];
+	char host[PX_CFG_ENDPOINT_MAX + 1]; /* ipc: the path; tcp: the host, normalised */
+};
+
+static void ep_norm(struct ep_ent *e)
+{
+	if (strncmp(e->ep, "ipc://", 6) == 0) {
+		e->ipc = 1;
+		snprintf(e->host, sizeof(e->host), "%s", e->ep + 6);
+		return;
+	}
+	const char *host, *port;
+	size_t hlen;
+	if (tcp_split(e->ep, &host, &hlen, &port) != 0) /* checked when read */
+		return;
+	e->port = (unsigned)strtoul(port, NULL, 10);
+	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	char *h = e->host;
+	for (size_t i = 0; i < hlen; i++)
+		h[i] = (char)tolower((unsigned char)host[i]);
+	h[hlen] = '\0';
+	if (strcmp(h, "localhost") == 0)
+		snprintf(e->host, sizeof(e->host), "127.0.0.1");
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_family = AF_UNSPEC}, *ai = NULL;
+	if (getaddrinfo(h, NULL, &hints, &ai) == 0 && ai) {
+		char num[128]; /* an IPv6 address with a scope */
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, num, sizeof(num), NULL, 0, NI_NUMERICHOST) == 0)
+			snprintf(e->host, sizeof(e->host), "%s", num);
+	}
+	if (ai)
+		freeaddrinfo(ai);
+	e->wild = strcmp(h, "*") == 0 || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
+}
+
+static int cmp_ep(const void *a, const void *b)
+{
+	const struct ep_ent *x = a, *y = b;
+	if (x->ipc != y->ipc)
+		return x->ipc - y->ipc;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	int c = strcmp(x->host, y->host);
+	return c ? c : x->line - y->line;
+}
+
+/* Report the clash whose later endpoint comes first in the file. */
+static void check_endpoints(struct ctx *x)
+{
+	size_t n = x->nparts, k = 0;
+	for (unsigned i = 0; i < PX_CFG_COORD_MAX; i++)
+		n += x->co_hdr[i] != 0;
+	struct ep_ent *e = calloc(n, sizeof(*e));
+	if (e == NULL) {
+		fail(x, 0, "out of memory");
+		return;
+	}
+	for (unsigned i = 0; i < PX_CFG_COORD_MAX; i++)
+		if (x->co_hdr[i]) {
+			e[k].line = x->co_line[i][KC_ENDPOINT];
+			e[k].ep = x->co[i].endpoint;
+			snprintf(e[k++].sect, sizeof(e->sect), "coordinator.%u", i);
+		}
+	for (size_t i = 0; i < x->nparts; i++) {
+		e[k].line = x->parts[i].line[KP_ENDPOINT];
+		e[k].ep = x->parts[i].p.endpoint;
+		snprintf(e[k++].sect, sizeof(e->sect), "participant.%s", x->parts[i].p.name);
+	}
+	for (size_t i = 0; i < n; i++)
+		ep_norm(&e[i]);
+	/* one group per port (tcp) or path (ipc), sorted by host, then line */
+	qsort(e, n, sizeof(*e), cmp_ep);
+	const struct ep_ent *bad = NULL, *other = NULL;
+	for (size_t g = 0, h; g < n; g = h) {
+		const struct ep_ent *first = &e[g], *wild = NULL;
+		for (h = g; h < n && e[h].ipc == e[g].ipc && e[h].port == e[g].port &&
+			    (!e[g].ipc || strcmp(e[h].host, e[g].host) == 0);
+		     h++) {
+			if (e[h].line < first->line)
+				first = &e[h];
+			if (e[h].wild && (wild == NULL || e[h].line < wild->line))
+				wild = &e[h];
+		}
+		const struct ep_ent *run = NULL; /* first of the entries with this host */
+		for (size_t i = g; i < h; i++) {
+			const struct ep_ent *p = NULL;
+			if (run == NULL || strcmp(run->host, e[i].host) != 0)
+				run = &e[i];
+			else
+				p = run;
+			if (p == NULL && e[i].wild && first != &e[i])
+				p = first;
+			if (p == NULL && wild && wild->line < e[i].line)
+				p = wild;
+			if (p && (bad == NULL || e[i].line < bad->line)) {
+				bad = &e[i];
+				other = p;
+			}
+		}
+	}
+	if (bad && strcmp(bad->host, other->host) == 0)
+		fail(x, bad->line,
+		     "endpoint '%s' of [%s] is the same address as '%s' of [%s] (line %d): every "
+		     "coordinator and participant needs an endpoint of its own (only one process can "
+		     "bind it, and messages meant for the other would reach that one); give one of "
+		     "them another %s",
+		     bad->ep, bad->sect, other->ep, other->sect, other->line, bad->ipc ? "path" : "port");
+	else if (bad)
+		fail(x, bad->line,
+		     "endpoint '%s' of [%s] and '%s' of [%s] (line %d) share port %u, and '%s' binds "
+		     "every address: every coordinator and participant needs an endpoint of its own; "
+		     "give one of them another port",
+		     bad->ep, bad->sect, other->ep, other->sect, other->line, bad->port,
+		     bad->wild ? bad->ep : other->ep);
+	free(e);
+}
+
 static void check_all(struct ctx *x)
 {
 	struct px_config *c = &x->cfg;
@@ -547,6 +740,7 @@ static void check_all(struct ctx *x)
 			return;
 		}
 	}
+	check_endpoints(x);
 }
 
 /* ------------------------------------------------------------ API */

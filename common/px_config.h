@@ -10,7 +10,12 @@
  *     [participant.NAME]   NAME [A-Za-z0-9_-]+, 1..63: id (1..65534),
  *                          endpoint, conninfo, pool (1..1024, default 8)
  *
- * Endpoints start with tcp:// or ipc://.  Numbers are unsigned decimal.
+ * Endpoints start with tcp:// or ipc://; a tcp:// one is tcp://HOST:PORT
+ * with PORT 1..65535.  No two coordinators or participants may have the
+ * same endpoint, compared as addresses: localhost is 127.0.0.1, numeric
+ * hosts are read as the resolver reads them, a wildcard host (*, 0.0.0.0,
+ * ::) takes its port on every address; host names are not looked up.
+ * Numbers are unsigned decimal.
  * Unknown sections or keys, duplicate keys or sections, and indented lines
  * (libinih would read them as continuations of the previous value) are
  * errors.  A line may hold at most 197 characters (libinih's fixed line

@@ -28,6 +28,7 @@
 
 #include "px_byte.h"
 #include "px_msg.h"
+#include "px_update.h" /* enum px_node_kind */
 
 /* Largest length a non-nullable string without a limit of its own may
  * carry; anything bigger cannot fit in a frame anyway. */
@@ -86,6 +87,12 @@ static int exec_status_ok(unsigned v)
 static int bool_ok(unsigned v)
 {
 	return v <= 1;
+}
+
+/* Who answers a PING: a replica or an agent (a client binds nothing). */
+static int node_kind_ok(unsigned v)
+{
+	return v == PX_NODE_REPLICA || v == PX_NODE_AGENT;
 }
 
 /* Ids strictly ascending (which also rules out duplicates). */
@@ -403,6 +410,25 @@ static int dec_vote(struct px_rcur *r, struct px_mvote *m)
 	return r->err;
 }
 
+static int dec_ping(struct px_rcur *r, struct px_mping *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->req = px_get_u64(r);
+	return r->err;
+}
+
+static int dec_pong(struct px_rcur *r, struct px_mpong *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->req = px_get_u64(r);
+	m->kind = px_get_u8(r);
+	rcheck(r, node_kind_ok(m->kind));
+	m->id = px_get_u16(r);
+	px_get_str(r, PX_NAME_MAX, 0, &m->cluster);
+	px_get_str(r, PX_NAME_MAX, 0, &m->name);
+	return r->err;
+}
+
 static int dec_payload(struct px_rcur *r, struct px_msg *m)
 {
 	switch (m->type) {
@@ -442,6 +468,10 @@ static int dec_payload(struct px_rcur *r, struct px_msg *m)
 		return dec_prepare(r, &m->u.prepare);
 	case PX_MSG_VOTE:
 		return dec_vote(r, &m->u.vote);
+	case PX_MSG_PING:
+		return dec_ping(r, &m->u.ping);
+	case PX_MSG_PONG:
+		return dec_pong(r, &m->u.pong);
 	}
 	return PX_ETYPE;
 }
@@ -759,6 +789,21 @@ static void enc_vote(struct px_wcur *w, const struct px_mvote *m)
 	put_str(w, m->reason, PX_REASON_MAX, 0);
 }
 
+static void enc_ping(struct px_wcur *w, const struct px_mping *m)
+{
+	px_put_u64(w, m->req);
+}
+
+static void enc_pong(struct px_wcur *w, const struct px_mpong *m)
+{
+	px_put_u64(w, m->req);
+	wcheck(w, node_kind_ok(m->kind));
+	px_put_u8(w, m->kind);
+	px_put_u16(w, m->id);
+	put_str(w, m->cluster, PX_NAME_MAX, 0);
+	put_str(w, m->name, PX_NAME_MAX, 0);
+}
+
 static void enc_payload(struct px_wcur *w, const struct px_msg *m)
 {
 	switch (m->type) {
@@ -815,6 +860,12 @@ static void enc_payload(struct px_wcur *w, const struct px_msg *m)
 		break;
 	case PX_MSG_VOTE:
 		enc_vote(w, &m->u.vote);
+		break;
+	case PX_MSG_PING:
+		enc_ping(w, &m->u.ping);
+		break;
+	case PX_MSG_PONG:
+		enc_pong(w, &m->u.pong);
 		break;
 	default:
 		px_wfail(w, PX_ETYPE);
@@ -974,6 +1025,10 @@ const char *px_type_name(int type)
 		return "prepare";
 	case PX_MSG_VOTE:
 		return "vote";
+	case PX_MSG_PING:
+		return "ping";
+	case PX_MSG_PONG:
+		return "pong";
 	}
 	return "unknown";
 }

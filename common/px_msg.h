@@ -38,6 +38,7 @@
 #define PX_SYNC_MAX 64u         /* entries in one SYNC reply */
 #define PX_FRAME_MAX (32u << 20) /* whole frame, header included */
 #define PX_NULL_LEN 0xFFFFFFFFu /* string length meaning SQL NULL */
+#define PX_NAME_MAX 63u         /* cluster and participant names (PONG) */
 
 enum px_type {
 	/* Paxos Commit between agents and coordinator replicas */
@@ -62,7 +63,10 @@ enum px_type {
 	PX_MSG_EXEC_RESULT = 16,
 	PX_MSG_PREPARE = 17,
 	PX_MSG_VOTE = 18,
-	PX_MSG_TYPE_MAX_ = 19 /* not a type */
+	/* anyone -> replica or agent: who answers at this endpoint? */
+	PX_MSG_PING = 19,
+	PX_MSG_PONG = 20,
+	PX_MSG_TYPE_MAX_ = 21 /* not a type */
 };
 
 /* Value of one Paxos instance (gid, participant). */
@@ -321,6 +325,27 @@ struct px_mvote {
 	struct px_str reason;
 };
 
+/* PING: req u64.  Asks the process bound at an endpoint who it is, so that
+ * a tool can tell a misdirected endpoint (another node, or another
+ * cluster's) from a healthy one: a client's DEALER cannot see who answers
+ * it, only which endpoint it connected to. */
+struct px_mping {
+	uint64_t req;
+};
+
+/* PONG: req u64 (the ping's), kind u8 (PX_NODE_REPLICA or PX_NODE_AGENT of
+ *   px_update.h), id u16 (the replica's or participant's id), cluster (the
+ *   cluster name), name (the participant's name; empty for a replica, whose
+ *   name is coordinator.<id>).  Names are at most PX_NAME_MAX bytes and may
+ *   be empty (a driver that does not know them). */
+struct px_mpong {
+	uint64_t req;
+	uint8_t kind;
+	uint16_t id;
+	struct px_str cluster;
+	struct px_str name;
+};
+
 struct px_msg {
 	uint8_t type; /* enum px_type */
 	union {
@@ -342,6 +367,8 @@ struct px_msg {
 		struct px_mexec_result exec_result;
 		struct px_mprepare prepare;
 		struct px_mvote vote;
+		struct px_mping ping;
+		struct px_mpong pong;
 	} u;
 };
 
@@ -386,7 +413,8 @@ int px_encode(const struct px_msg *m, void *buf, size_t cap, size_t *outlen);
  */
 int px_str_next(const uint8_t *base, uint32_t len, uint32_t *pos, struct px_str *s);
 
-/* The gid a message is about (empty for heartbeat, sync_req and sync). */
+/* The gid a message is about (empty for heartbeat, sync_req, sync, ping and
+ * pong). */
 struct px_str px_msg_gid(const struct px_msg *m);
 
 /* Helpers. */

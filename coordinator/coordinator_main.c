@@ -591,6 +591,7 @@ int main(int argc, char **argv)
 		.max_future_ms = PX_GID_MAX_FUTURE_MS,
 		.rms = d.rms,
 		.nrms = d.cfg.npart,
+		.cluster = d.cfg.name,
 		.log = core_log,
 	};
 	d.rep = px_replica_new(&rc_);

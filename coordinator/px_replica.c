@@ -376,6 +376,16 @@ static void on_msg(struct px_replica *r, struct px_update *u, struct px_addr fro
 	case PX_MSG_STATUS_REQ:
 		px_acc_status(r, u, from, &m->u.status_req);
 		break;
+	case PX_MSG_PING: { /* who answers at this endpoint (paxcommit cluster) */
+		const char *cl = r->cfg.cluster ? r->cfg.cluster : "";
+		struct px_msg p = {.type = PX_MSG_PONG};
+		p.u.pong.req = m->u.ping.req;
+		p.u.pong.kind = PX_NODE_REPLICA;
+		p.u.pong.id = r->cfg.id;
+		p.u.pong.cluster = px_str_of(cl, (uint32_t)strnlen(cl, PX_NAME_MAX));
+		px_update_send(u, from, &p, 0);
+		break;
+	}
 	default:
 		r->st.bad_msgs++;
 		px_log(r, "bad message: unexpected type %s", px_type_name(m->type));

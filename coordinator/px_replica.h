@@ -46,6 +46,7 @@ struct px_replica_config {
 	uint32_t max_future_ms;
 	const uint16_t *rms;    /* known participant ids (sorted); NULL: any */
 	uint16_t nrms;
+	const char *cluster;    /* the cluster name a PONG gives; NULL: empty */
 	/* Optional sink for notable events (one line, no newline).  Called
 	 * synchronously from px_replica_step. */
 	void (*log)(void *ctx, const char *line);

@@ -1436,6 +1436,8 @@ int main(int argc, char **argv)
 		/* A transaction may live at most the coordinators' GC horizon. */
 		.remember_ms = (uint32_t)(a.cfg.horizon_ms > UINT32_MAX ? UINT32_MAX : a.cfg.horizon_ms),
 		.skew_ms = PX_GID_MAX_FUTURE_MS, /* the agent takes no gid born further ahead */
+		.cluster = a.cfg.name,
+		.name = a.me->name,
 		.log = core_log,
 	};
 	a.pa = pa_core_new(&pc);

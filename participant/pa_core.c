@@ -653,6 +653,19 @@ static void on_lost(struct pa_core *c, struct px_update *u, const struct pa_even
 		ack(c, u, t);
 }
 
+/* Anyone may ask who answers at this agent's endpoint (paxcommit cluster). */
+static void on_ping(struct pa_core *c, struct px_update *u, struct px_addr from, const struct px_mping *m)
+{
+	struct px_msg p = {.type = PX_MSG_PONG};
+	p.u.pong.req = m->req;
+	p.u.pong.kind = PX_NODE_AGENT;
+	p.u.pong.id = c->cfg.rm;
+	const char *cl = c->cfg.cluster ? c->cfg.cluster : "", *nm = c->cfg.name ? c->cfg.name : "";
+	p.u.pong.cluster = px_str_of(cl, (uint32_t)strnlen(cl, PX_NAME_MAX));
+	p.u.pong.name = px_str_of(nm, (uint32_t)strnlen(nm, PX_NAME_MAX));
+	px_update_send(u, from, &p, 0);
+}
+
 static void on_status(struct pa_core *c, struct px_update *u, struct px_addr from, const struct px_moutcome *m)
 {
 	if (future(c, m->gid, "outcome"))
@@ -956,6 +969,9 @@ void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update
 			break;
 		case PX_MSG_OUTCOME:
 			on_status(c, u, ev->from, &m->u.outcome);
+			break;
+		case PX_MSG_PING:
+			on_ping(c, u, ev->from, &m->u.ping);
 			break;
 		default:
 			c->st.bad_msgs++;

@@ -55,6 +55,9 @@ struct pa_config {
 	 * a gid would never become ambiguous, so it could never be forgotten.
 	 * skew_ms must be at least this (px_gid.h says why). */
 	uint32_t max_future_ms;
+	/* What a PONG names (the cluster, this participant); NULL: empty.  The
+	 * strings must outlive the core. */
+	const char *cluster, *name;
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 };

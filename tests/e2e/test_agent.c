@@ -255,6 +255,8 @@ int main(int argc, char **argv)
 		.remember_ms = 60000,
 		.skew_ms = 500,
 		.max_future_ms = 500, /* at most skew_ms (pa_config) */
+		.cluster = cfg.name,
+		.name = me->name,
 		.log = core_log,
 	};
 	struct pa_core *pa = pa_core_new(&pc);

@@ -16,6 +16,7 @@
 
 #include "px_byte.h"
 #include "px_msg.h"
+#include "px_update.h"
 
 #define STR(lit) px_str_of(lit, (uint32_t)(sizeof(lit) - 1))
 #define BUF_CAP 8192
@@ -222,6 +223,16 @@ int main(int argc, char **argv)
 			m->u.vote.rm = 2;
 			m->u.vote.val = PX_VAL_ABORTED;
 			m->u.vote.reason = STR("0A000 cannot PREPARE a transaction that has executed LISTEN");
+			break;
+		case PX_MSG_PING:
+			m->u.ping.req = 1005;
+			break;
+		case PX_MSG_PONG:
+			m->u.pong.req = 1005;
+			m->u.pong.kind = PX_NODE_AGENT;
+			m->u.pong.id = 2;
+			m->u.pong.cluster = STR("bank");
+			m->u.pong.name = STR("savings");
 			break;
 		}
 		emit(dir, "seed", m);

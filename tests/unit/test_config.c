@@ -352,7 +352,7 @@ static void test_horizon_le_timeout(void **state)
 		   "horizon_ms (600000) must be greater than txn_timeout_ms (700000)");
 }
 
-#define COORD(n) "[coordinator." #n "]\nendpoint = tcp://h:" #n "\ndata_dir = d" #n "\n"
+#define COORD(n) "[coordinator." #n "]\nendpoint = tcp://h:700" #n "\ndata_dir = d" #n "\n"
 
 static void test_coordinator_ids(void **state)
 {
@@ -436,6 +436,115 @@ static void test_bad_endpoint(void **state)
 		   "data_dir must not be empty");
 }
 
+#define PART_A_EP(ep) "[participant.a]\nid = 1\nendpoint = " ep "\nconninfo = dbname=a\n"
+
+/* Rule: a tcp:// endpoint is HOST:PORT with PORT 1..65535 in decimal; the
+ * error names the line and says what to write. */
+static void test_endpoint_port(void **state)
+{
+	(void)state;
+	expect_err(CLUSTER COORD0 PART_A_EP("tcp://h:65536"), 8,
+		   "endpoint 'tcp://h:65536': port 65536 is out of range (1..65535)");
+	expect_err(CLUSTER COORD0 PART_A_EP("tcp://h:99999999999999999999999"), 8,
+		   "port 99999999999999999999999 is out of range (1..65535)");
+	expect_err(CLUSTER "[coordinator.0]\nendpoint = tcp://127.0.0.1:0\ndata_dir = d\n" PART_A, 4,
+		   "endpoint 'tcp://127.0.0.1:0': port 0 is out of range (1..65535)");
+	expect_err(CLUSTER COORD0 PART_A_EP("tcp://h:71x"), 8,
+		   "endpoint 'tcp://h:71x': port '71x' is not a number (1..65535)");
+	expect_err(CLUSTER COORD0 PART_A_EP("tcp://h:-1"), 8, "port '-1' is not a number");
+	expect_err(CLUSTER COORD0 PART_A_EP("tcp://h:"), 8, "port '' is not a number");
+	expect_err(CLUSTER COORD0 PART_A_EP("tcp://h:*"), 8,
+		   "port '*' (any free port) cannot be found by the other processes");
+	expect_err(CLUSTER COORD0 PART_A_EP("tcp://h"), 8,
+		   "endpoint 'tcp://h' has no port: write tcp://HOST:PORT");
+	expect_err(CLUSTER COORD0 PART_A_EP("tcp://[::1]"), 8, "has no port");
+	expect_err(CLUSTER COORD0 PART_A_EP("tcp://:7100"), 8,
+		   "endpoint 'tcp://:7100' has no host before the port: write tcp://HOST:PORT");
+
+	/* the edges, IPv6 and ZeroMQ's source;destination form are fine */
+	struct px_config c;
+	assert_int_equal(load_text(CLUSTER "[coordinator.0]\nendpoint = tcp://h:65535\ndata_dir = d\n"
+				   "[participant.a]\nid = 1\nendpoint = tcp://[::1]:1\nconninfo = x\n"
+				   "[participant.b]\nid = 2\nendpoint = tcp://10.0.0.9:0;10.0.0.1:7100\n"
+				   "conninfo = x\n", &c), 0);
+	assert_string_equal(c.coord[0].endpoint, "tcp://h:65535");
+	assert_string_equal(c.part[0].endpoint, "tcp://[::1]:1");
+	px_config_free(&c);
+}
+
+#define PART_B(ep) "[participant.b]\nid = 2\nendpoint = " ep "\nconninfo = dbname=b\n"
+
+/* Rule: no two participants share an endpoint, however it is spelled; the
+ * later line is reported, naming the earlier one and what to change. */
+static void test_endpoint_two_participants(void **state)
+{
+	(void)state;
+	/* PART_A's endpoint is on line 8, PART_B's on line 12 */
+	expect_err(CLUSTER COORD0 PART_A PART_B("tcp://127.0.0.1:7100"), 12,
+		   "endpoint 'tcp://127.0.0.1:7100' of [participant.b] is the same address as "
+		   "'tcp://127.0.0.1:7100' of [participant.a] (line 8)");
+	expect_err(CLUSTER COORD0 PART_A PART_B("tcp://127.0.0.1:7100"), 12,
+		   "give one of them another port");
+	expect_err(CLUSTER COORD0 PART_A PART_B("tcp://localhost:7100"), 12,
+		   "'tcp://localhost:7100' of [participant.b] is the same address as 'tcp://127.0.0.1:7100'");
+	expect_err(CLUSTER COORD0 PART_A PART_B("tcp://LocalHost:7100"), 12, "same address");
+	expect_err(CLUSTER COORD0 PART_A PART_B("tcp://127.0.0.1:07100"), 12, "same address");
+	expect_err(CLUSTER COORD0 PART_A PART_B("tcp://127.1:7100"), 12, "same address");
+	expect_err(CLUSTER COORD0 PART_A PART_B("tcp://10.0.0.9:0;127.0.0.1:7100"), 12, "same address");
+	/* a wildcard binds the port on every address */
+	expect_err(CLUSTER COORD0 PART_A PART_B("tcp://*:7100"), 12,
+		   "'tcp://*:7100' of [participant.b] and 'tcp://127.0.0.1:7100' of [participant.a] "
+		   "(line 8) share port 7100, and 'tcp://*:7100' binds every address");
+	expect_err(CLUSTER COORD0 PART_B("tcp://0.0.0.0:7100") PART_A, 12,
+		   "'tcp://127.0.0.1:7100' of [participant.a] and 'tcp://0.0.0.0:7100' of "
+		   "[participant.b] (line 8) share port 7100");
+	expect_err(CLUSTER COORD0
+		   "[participant.a]\nid = 1\nendpoint = tcp://[::1]:7100\nconninfo = a\n"
+		   PART_B("tcp://[0:0::1]:7100"), 12, "same address");
+	expect_err(CLUSTER COORD0
+		   "[participant.a]\nid = 1\nendpoint = ipc:///run/px/a\nconninfo = a\n"
+		   PART_B("ipc:///run/px/a"), 12,
+		   "'ipc:///run/px/a' of [participant.b] is the same address as 'ipc:///run/px/a' of "
+		   "[participant.a] (line 8): every coordinator and participant needs an endpoint of "
+		   "its own");
+	expect_err(CLUSTER COORD0
+		   "[participant.a]\nid = 1\nendpoint = ipc:///run/px/a\nconninfo = a\n"
+		   PART_B("ipc:///run/px/a"), 12, "give one of them another path");
+
+	/* the same port on other hosts, another port, another path: fine */
+	struct px_config c;
+	assert_int_equal(load_text(CLUSTER COORD0 PART_A PART_B("tcp://10.0.0.2:7100")
+				   "[participant.c]\nid = 3\nendpoint = tcp://127.0.0.1:7101\nconninfo = c\n"
+				   "[participant.d]\nid = 4\nendpoint = ipc:///run/px/d\nconninfo = d\n"
+				   "[participant.e]\nid = 5\nendpoint = ipc:///run/px/e\nconninfo = e\n"
+				   "[participant.f]\nid = 6\nendpoint = tcp://[::1]:7100\nconninfo = f\n", &c), 0);
+	assert_int_equal(c.npart, 6);
+	px_config_free(&c);
+}
+
+/* Rule: no participant on a coordinator's endpoint, and no two coordinators
+ * on one. */
+static void test_endpoint_coordinators(void **state)
+{
+	(void)state;
+	/* COORD0's endpoint (tcp://127.0.0.1:7000) is on line 4 */
+	expect_err(CLUSTER COORD0 PART_B("tcp://localhost:7000"), 8,
+		   "'tcp://localhost:7000' of [participant.b] is the same address as "
+		   "'tcp://127.0.0.1:7000' of [coordinator.0] (line 4)");
+	/* whichever comes first in the file */
+	expect_err(CLUSTER PART_B("tcp://127.0.0.1:7000") COORD0, 8,
+		   "'tcp://127.0.0.1:7000' of [coordinator.0] is the same address as "
+		   "'tcp://127.0.0.1:7000' of [participant.b] (line 5)");
+	expect_err(CLUSTER COORD(0) COORD(1)
+		   "[coordinator.2]\nendpoint = tcp://H:7001\ndata_dir = d2\n" PART_A, 10,
+		   "'tcp://H:7001' of [coordinator.2] is the same address as 'tcp://h:7001' of "
+		   "[coordinator.1] (line 7)");
+	/* the first clash in the file is the one reported */
+	expect_err(CLUSTER COORD0 PART_A PART_B("tcp://127.0.0.1:7000")
+		   "[participant.c]\nid = 3\nendpoint = tcp://127.0.0.1:7100\nconninfo = c\n", 12,
+		   "of [coordinator.0] (line 4)");
+}
+
 /* Rule: lines libinih would misread are refused with their line number. */
 static void test_line_level(void **state)
 {
@@ -487,6 +596,9 @@ int main(void)
 		cmocka_unit_test(test_bad_participant_name),
 		cmocka_unit_test(test_long_participant_name),
 		cmocka_unit_test(test_bad_endpoint),
+		cmocka_unit_test(test_endpoint_port),
+		cmocka_unit_test(test_endpoint_two_participants),
+		cmocka_unit_test(test_endpoint_coordinators),
 		cmocka_unit_test(test_line_level),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

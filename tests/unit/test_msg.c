@@ -18,6 +18,7 @@
 
 #include "px_byte.h"
 #include "px_msg.h"
+#include "px_update.h"
 
 #define CAP_SMALL (64u * 1024)
 #define S(lit) px_str_of(lit, (uint32_t)(sizeof(lit) - 1))
@@ -243,6 +244,16 @@ static void sample(int type, struct px_msg *m, uint8_t *scratch, size_t cap)
 		m->u.vote.val = PX_VAL_PREPARED;
 		m->u.vote.reason = S("53400 maximum number of prepared transactions reached");
 		break;
+	case PX_MSG_PING:
+		m->u.ping.req = 1005;
+		break;
+	case PX_MSG_PONG:
+		m->u.pong.req = 1005;
+		m->u.pong.kind = PX_NODE_AGENT;
+		m->u.pong.id = 2;
+		m->u.pong.cluster = S("bank");
+		m->u.pong.name = S("savings");
+		break;
 	default:
 		fail_msg("no sample for type %d", type);
 	}
@@ -397,6 +408,16 @@ static void assert_msg_eq(const struct px_msg *a, const struct px_msg *b)
 		assert_int_equal(a->u.vote.rm, b->u.vote.rm);
 		assert_int_equal(a->u.vote.val, b->u.vote.val);
 		assert_true(px_str_eq(a->u.vote.reason, b->u.vote.reason));
+		break;
+	case PX_MSG_PING:
+		assert_int_equal(a->u.ping.req, b->u.ping.req);
+		break;
+	case PX_MSG_PONG:
+		assert_int_equal(a->u.pong.req, b->u.pong.req);
+		assert_int_equal(a->u.pong.kind, b->u.pong.kind);
+		assert_int_equal(a->u.pong.id, b->u.pong.id);
+		assert_true(px_str_eq(a->u.pong.cluster, b->u.pong.cluster));
+		assert_true(px_str_eq(a->u.pong.name, b->u.pong.name));
 		break;
 	default:
 		fail_msg("unexpected type %d", a->type);
@@ -1744,6 +1765,8 @@ static void test_encoder_rejects_bad_enums(void **state)
 	BAD(PX_MSG_EXEC_RESULT, exec_result.status, 5);
 	BAD(PX_MSG_PREPARE, prepare.abort, 4);
 	BAD(PX_MSG_VOTE, vote.val, PX_VAL_NONE);
+	BAD(PX_MSG_PONG, pong.kind, PX_NODE_CLIENT);
+	BAD(PX_MSG_PONG, pong.kind, 0);
 #undef BAD
 	free(m);
 }
@@ -1979,6 +2002,83 @@ static void test_encoder_frame_too_long(void **state)
 }
 
 /* ================================================================ */
+/* PING / PONG                                                       */
+/* ================================================================ */
+
+static int raw_pong(uint8_t kind, uint32_t cluster_len, uint32_t name_len)
+{
+	struct fb f;
+
+	fb_begin(&f, 1024, PX_MSG_PONG);
+	px_put_u64(&f.w, 77);
+	px_put_u8(&f.w, kind);
+	px_put_u16(&f.w, 2);
+	fb_fill(&f, cluster_len, 'c');
+	fb_fill(&f, name_len, 'n');
+	return fb_decode(&f);
+}
+
+/* Pin the layout; names up to PX_NAME_MAX, empty ones too; a kind that is
+ * neither replica nor agent, or a longer name, is refused both ways. */
+static void test_ping_pong(void **state)
+{
+	static const uint8_t want[] = {
+		0x50, 0x58, 0x01, 0x14, 0x16, 0x00, 0x00, 0x00, /* header: PONG, 22 bytes */
+		0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* req */
+		0x01,                                           /* kind: replica */
+		0x02, 0x00,                                     /* id */
+		0x03, 0x00, 0x00, 0x00, 'd', 'e', 'v',          /* cluster */
+		0x00, 0x00, 0x00, 0x00,                         /* name: none */
+	};
+	char big[PX_NAME_MAX + 1];
+	struct px_msg *m = new_msg(), d;
+	uint8_t buf[256], scratch[64];
+	size_t n = 0;
+
+	(void)state;
+	memset(m, 0, sizeof(*m));
+	m->type = PX_MSG_PONG;
+	m->u.pong.req = 7;
+	m->u.pong.kind = PX_NODE_REPLICA;
+	m->u.pong.id = 2;
+	m->u.pong.cluster = S("dev");
+	assert_int_equal(px_encode(m, buf, sizeof(buf), &n), PX_EOK);
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(px_decode(want, sizeof(want), &d), PX_EOK);
+	assert_int_equal(d.u.pong.kind, PX_NODE_REPLICA);
+	assert_int_equal(d.u.pong.id, 2);
+	assert_int_equal(d.u.pong.cluster.len, 3);
+	assert_ptr_equal(d.u.pong.cluster.p, (const char *)want + 23);
+	assert_int_equal(d.u.pong.name.len, 0);
+	assert_int_equal(px_msg_gid(&d).len, 0);
+
+	/* PING is just the request number */
+	sample(PX_MSG_PING, m, scratch, sizeof(scratch));
+	m->u.ping.req = UINT64_MAX;
+	assert_int_equal(roundtrip(m), PX_HDR_LEN + 8);
+
+	assert_int_equal(raw_pong(PX_NODE_AGENT, PX_NAME_MAX, PX_NAME_MAX), PX_EOK);
+	assert_int_equal(raw_pong(PX_NODE_AGENT, 0, 0), PX_EOK);
+	assert_int_equal(raw_pong(PX_NODE_AGENT, PX_NAME_MAX + 1, 1), PX_ETOOLONG);
+	assert_int_equal(raw_pong(PX_NODE_AGENT, 1, PX_NAME_MAX + 1), PX_ETOOLONG);
+	assert_int_equal(raw_pong(PX_NODE_CLIENT, 1, 1), PX_EVALUE);
+	assert_int_equal(raw_pong(0, 1, 1), PX_EVALUE);
+	assert_int_equal(raw_pong(0xFF, 1, 1), PX_EVALUE);
+
+	memset(big, 'x', sizeof(big));
+	sample(PX_MSG_PONG, m, scratch, sizeof(scratch));
+	m->u.pong.name = px_str_of(big, PX_NAME_MAX);
+	roundtrip(m);
+	m->u.pong.name = px_str_of(big, PX_NAME_MAX + 1);
+	assert_int_equal(encode_err(m), PX_ETOOLONG);
+	sample(PX_MSG_PONG, m, scratch, sizeof(scratch));
+	m->u.pong.cluster = px_str_of(big, PX_NAME_MAX + 1);
+	assert_int_equal(encode_err(m), PX_ETOOLONG);
+	free(m);
+}
+
+/* ================================================================ */
 /* names and small helpers                                           */
 /* ================================================================ */
 
@@ -2060,6 +2160,7 @@ int main(void)
 		cmocka_unit_test(test_encoder_no_space),
 		cmocka_unit_test(test_encoder_value_error_first),
 		cmocka_unit_test(test_encoder_frame_too_long),
+		cmocka_unit_test(test_ping_pong),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_str_eq),
 	};

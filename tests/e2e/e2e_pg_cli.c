@@ -1,0 +1,232 @@
+/*
+ * e2e_pg_cli.c - end-to-end tests of the `paxcommit` tool over real
+ * PostgreSQL: a devcluster (tests/e2e/pgc.h) and the built tool
+ * ($PAXCOMMIT_BIN/paxcommit) run through the shell, its output and exit
+ * status checked, the databases looked at with libpq.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e2e_run.h"
+#include "paxcommit.h"
+#include "px_config.h"
+#include "px_msg.h"
+
+#include "pgc.h"
+
+static char g_out[64 * 1024]; /* the last run's stdout and stderr */
+
+/* Run `paxcommit --config CONF ARGS` through sh (ARGS may redirect); its
+ * output in g_out (cut at 64 KiB); returns its exit status. */
+static int cli(const char *conf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int cli(const char *conf, const char *fmt, ...)
+{
+	const char *bin = getenv("PAXCOMMIT_BIN");
+	char args[1024], cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "'%s/paxcommit' --config '%s' %s 2>&1", bin && *bin ? bin : "build/bin", conf,
+		 args);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	size_t n = 0, got;
+	char skip[4096];
+	while ((got = fread(g_out + n, 1, sizeof(g_out) - 1 - n, p)) > 0)
+		n += got;
+	while (fread(skip, 1, sizeof(skip), p) > 0) /* past 64 KiB: drain, so it can exit */
+		;
+	g_out[n] = '\0';
+	int st = pclose(p);
+	print_message("  $ paxcommit %s -> %d\n%s", args, WIFEXITED(st) ? WEXITSTATUS(st) : -1, g_out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The last output contains the formatted text, or the test fails. */
+static void saw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void saw(const char *fmt, ...)
+{
+	char want[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	if (!strstr(g_out, want))
+		fail_msg("expected \"%s\" in the output above", want);
+}
+
+/* Endpoint of a section ("participant.a", "coordinator.0") in c->conf. */
+static void endpoint_of(struct pgc *c, const char *sect, char *out, size_t cap)
+{
+	struct px_config cfg;
+	char err[600];
+	if (px_config_load(c->conf, &cfg, err, sizeof(err)))
+		fail_msg("%s", err);
+	const char *ep = NULL;
+	if (!strncmp(sect, "coordinator.", 12))
+		ep = cfg.coord[atoi(sect + 12)].endpoint;
+	else if (px_config_part_by_name(&cfg, sect + 12))
+		ep = px_config_part_by_name(&cfg, sect + 12)->endpoint;
+	assert_non_null(ep);
+	snprintf(out, cap, "%s", ep);
+	px_config_free(&cfg);
+}
+
+/* Write a copy of c->conf to path (under the test's directory) with the
+ * endpoint of [s1] set to e1 and, if s2, that of [s2] to e2. */
+static void conf_with(struct pgc *c, const char *path, const char *s1, const char *e1, const char *s2,
+		      const char *e2)
+{
+	FILE *in = fopen(c->conf, "r"), *out = fopen(path, "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	char line[512], sect[128] = "";
+	int done = 0;
+	while (fgets(line, sizeof(line), in)) {
+		if (line[0] == '[')
+			sscanf(line, "[%127[^]]", sect);
+		if (!strncmp(line, "endpoint", 8) && !strcmp(sect, s1)) {
+			fprintf(out, "endpoint = %s\n", e1);
+			done++;
+		} else if (!strncmp(line, "endpoint", 8) && s2 && !strcmp(sect, s2)) {
+			fprintf(out, "endpoint = %s\n", e2);
+			done++;
+		} else {
+			fputs(line, out);
+		}
+	}
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(done, s2 ? 2 : 1);
+}
+
+/* `paxcommit cluster` asks who answers: with participants a and b swapped
+ * in the configuration, both are reachable (a TCP connect succeeds, which
+ * is all it checked before) but each endpoint is the other agent's, and it
+ * says so and exits 1; with the right configuration it says healthy and
+ * exits 0. */
+static void test_cluster_names_who_answers(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 1, 2);
+	char ea[256], eb[256], e0[256], path[400], alias[300];
+	endpoint_of(c, "participant.a", ea, sizeof(ea));
+	endpoint_of(c, "participant.b", eb, sizeof(eb));
+	endpoint_of(c, "coordinator.0", e0, sizeof(e0));
+
+	snprintf(path, sizeof(path), "%s/swapped.conf", c->base);
+	conf_with(c, path, "participant.a", eb, "participant.b", ea);
+	assert_int_equal(cli(path, "cluster"), 1);
+	saw("participant.a %s misdirected: answered as participant.b (id 2) of cluster dev\n", eb);
+	saw("participant.b %s misdirected: answered as participant.a (id 1) of cluster dev\n", ea);
+	saw("leader: coordinator.0\n");
+
+	assert_int_equal(cli(c->conf, "cluster"), 0);
+	saw("coordinator.0 %s up, trusts coordinator.0\n", e0);
+	saw("leader: coordinator.0\n");
+	saw("participant.a %s healthy (participant.a, id 1)\n", ea);
+	saw("participant.b %s healthy (participant.b, id 2)\n", eb);
+
+	/* a coordinator's endpoint where an agent answers, and the other way round */
+	snprintf(path, sizeof(path), "%s/coord-swapped.conf", c->base);
+	conf_with(c, path, "coordinator.0", ea, "participant.a", e0);
+	assert_int_equal(cli(path, "cluster"), 1);
+	saw("coordinator.0 %s misdirected: answered as participant.a (id 1) of cluster dev\n", ea);
+	saw("participant.a %s misdirected: answered as coordinator.0 of cluster dev\n", e0);
+	saw("leader: none\n");
+	saw("participant.b %s healthy (participant.b, id 2)\n", eb);
+
+	/* b on a's address spelled another way: refused when the file is read */
+	snprintf(alias, sizeof(alias), "tcp://localhost:%s", strrchr(ea, ':') + 1);
+	snprintf(path, sizeof(path), "%s/alias.conf", c->base);
+	conf_with(c, path, "participant.b", alias, NULL, NULL);
+	assert_int_equal(cli(path, "cluster"), 2);
+	saw("paxcommit: %s:", path);
+	saw("endpoint '%s' of [participant.b] is the same address as '%s' of [participant.a]", alias, ea);
+	saw("give one of them another port");
+}
+
+/* Write text, then n bytes of fill, then tail to path. */
+static void write_sql(const char *path, const char *text, size_t n, char fill, const char *tail)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	for (size_t i = 0; i < n; i++)
+		fputc(fill, f);
+	fputs(tail, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* exec -f FILE and -f - (standard input): a 300 KiB statement, more than
+ * one argument can carry, commits; a missing file, a file over the
+ * statement limit and standard input twice are refused with exit 2 and
+ * nothing run. */
+static void test_exec_sql_from_file(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 1, 2);
+	sql(c, "a", "CREATE TABLE big(id int PRIMARY KEY, v text)");
+	sql(c, "b", "CREATE TABLE big(id int PRIMARY KEY, v text)");
+	const size_t big = 300 * 1024;
+	char q1[400], q2[400], q3[400], q4[400], none[400];
+	snprintf(q1, sizeof(q1), "%s/q1.sql", c->base);
+	write_sql(q1, "INSERT INTO big VALUES (1, '", big, 'x', "')\n");
+	assert_int_equal(cli(c->conf, "exec -p a -f '%s' -p b 'INSERT INTO big VALUES (1, repeat($$y$$, 3))'", q1),
+			 0);
+	saw("committed dev_");
+	assert_int_equal(sql_long(c, "a", "SELECT length(v) FROM big WHERE id = 1"), (long)big);
+	assert_int_equal(sql_long(c, "b", "SELECT length(v) FROM big WHERE id = 1"), 3);
+
+	snprintf(q2, sizeof(q2), "%s/q2.sql", c->base);
+	write_sql(q2, "INSERT INTO big VALUES (2, '", big, 'z', "')\n");
+	assert_int_equal(cli(c->conf, "exec -p b 'SELECT 1' -p a -f - < '%s'", q2), 0);
+	saw("committed dev_");
+	assert_int_equal(sql_long(c, "a", "SELECT length(v) FROM big WHERE id = 2 AND v LIKE 'zzz%%'"), (long)big);
+
+	/* exactly the limit, with the one trailing newline that is not part of it */
+	const char *head = "SELECT length('", *tail = "')";
+	size_t fill = PX_SQL_MAX - strlen(head) - strlen(tail);
+	snprintf(q3, sizeof(q3), "%s/q3.sql", c->base);
+	write_sql(q3, head, fill, 'w', "')\n");
+	assert_int_equal(cli(c->conf, "exec -p a -f '%s'", q3), 0);
+	saw("a\t%zu\n", fill);
+	saw("committed dev_");
+
+	/* refused, nothing run */
+	snprintf(none, sizeof(none), "%s/no-such.sql", c->base);
+	assert_int_equal(cli(c->conf, "exec -p a -f '%s'", none), 2);
+	saw("cannot open %s: No such file or directory", none);
+	snprintf(q4, sizeof(q4), "%s/q4.sql", c->base);
+	write_sql(q4, head, fill + 1, 'w', "')\n");
+	assert_int_equal(cli(c->conf, "exec -p a -f '%s'", q4), 2);
+	saw("%s is over the statement limit of %u bytes", q4, PX_SQL_MAX);
+	assert_int_equal(cli(c->conf, "exec -p a -f - -p b -f - < '%s'", q2), 2);
+	saw("-f - (standard input) may be given only once");
+	assert_int_equal(cli(c->conf, "exec -p a -f '%s' -p b 'SELECT 1'", none), 2);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM big"), 2);
+	assert_int_equal(in_doubt(c, "a") + in_doubt(c, "b"), 0);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("e2e_pg_cli: needs root (to run PostgreSQL as the postgres user); skipped\n");
+		return 0;
+	}
+	const struct CMUnitTest all[] = {
+		cmocka_unit_test_setup_teardown(test_cluster_names_who_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_sql_from_file, setup, teardown),
+	};
+	return e2e_run("e2e_pg_cli", all, sizeof(all) / sizeof(all[0]));
+}
