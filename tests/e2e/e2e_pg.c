@@ -62,9 +62,6 @@ static void test_commit_two_and_three(void **state)
 		assert_int_equal(st[i].rc, 0);
 		pc_rows_free(&st[i].rows);
 	}
-	/* one participant twice in one call is refused before anything is sent */
-	struct pc_stmt twice[2] = {{.participant = "a", .sql = "SELECT 1"}, {.participant = "a", .sql = "SELECT 2"}};
-	assert_int_equal(pc_exec_parallel(t, twice, 2), PC_EINVAL);
 	/* rows come back through exec */
 	struct pc_rows *rows;
 	assert_int_equal(pc_exec(t, "c", "SELECT id, v, NULL::text AS n FROM t", 0, NULL, &rows), 0);
@@ -80,6 +77,17 @@ static void test_commit_two_and_three(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(sql_long(c, names[i], "SELECT count(*) FROM t WHERE id = 2"), 1);
 	wait_no_doubt(c, names, 3, 5000);
+	/* One participant twice in one call is refused before anything is
+	 * sent, and dooms the transaction: its earlier statement must not
+	 * commit without the ones refused. */
+	assert_int_equal(pc_begin(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (3, 'three')", 0, NULL, NULL), 0);
+	struct pc_stmt twice[2] = {{.participant = "a", .sql = "SELECT 1"}, {.participant = "a", .sql = "SELECT 2"}};
+	assert_int_equal(pc_exec_parallel(t, twice, 2), PC_EINVAL);
+	assert_int_equal(pc_commit(t, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_ABORTED);
+	pc_txn_free(&t);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t WHERE id = 3"), 0);
 	/* devcluster.state names another build now (as when comparing builds):
 	 * `start` must refuse while the old process runs, and keep its pid file,
 	 * so that `kill` still finds it. */
@@ -183,6 +191,10 @@ static void test_sql_error_aborts_everywhere(void **state)
 	assert_int_equal(pc_exec(t, "a", big, 0, NULL, NULL), PC_EINVAL);
 	assert_non_null(strstr(pc_conn_errmsg(pc), "limit"));
 	free(big);
+	/* ... and the transaction is doomed */
+	assert_int_equal(pc_exec(t, "a", "SELECT 1", 0, NULL, NULL), PC_EDOOMED);
+	pc_txn_free(&t);
+	assert_int_equal(pc_begin(pc, &t), 0);
 	assert_int_equal(pc_exec(t, "nobody", "SELECT 1", 0, NULL, NULL), PC_EINVAL);
 	pc_txn_free(&t);
 	/* transaction control behind the coordinators' back is refused */
@@ -249,6 +261,10 @@ static void test_sql_error_aborts_everywhere(void **state)
 	struct pc_stmt st4[2] = {{.participant = "a", .sql = "INSERT INTO t VALUES (50)"},
 				 {.participant = "a", .sql = "INSERT INTO t VALUES (51)"}};
 	assert_int_equal(pc_exec_commit(t, st4, 2, PC_WAIT_APPLIED, &r), PC_EINVAL);
+	assert_int_equal(pc_commit(t, PC_WAIT_APPLIED, &r), 0); /* refused: doomed */
+	assert_int_equal(r.outcome, PC_ABORTED);
+	pc_txn_free(&t);
+	assert_int_equal(pc_begin(pc, &t), 0);
 	struct pc_stmt st5[2] = {{.participant = "a", .sql = "INSERT INTO t VALUES (52)"},
 				 {.participant = "nobody", .sql = "SELECT 1"}};
 	assert_int_equal(pc_exec_commit(t, st5, 2, PC_WAIT_APPLIED, &r), 0);
