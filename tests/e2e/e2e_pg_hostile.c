@@ -1154,7 +1154,7 @@ static void test_8_prepare_failure_reasons(void **state)
 	struct pc_conn *pc = connect_to(c);
 	pc_set_timeouts(pc, 5000, 15000);
 	static const char *const on_a[] = {"LISTEN foo", "CREATE TEMP TABLE tt(x int)", "INSERT INTO t8 VALUES (3)"};
-	static const char *const want[][2] = {{"0A000", "LISTEN"}, {"0A000", "temporary"}, {"53400", ""}};
+	static const char *const want[][2] = {{"0A000", "LISTEN"}, {"0A000", "temporary"}, {"53200", "maximum number of prepared transactions"}};
 	PGconn *fill = own_conn(c, "a");
 	long filled = 0;
 	for (int k = 0; k < 3; k++) {
