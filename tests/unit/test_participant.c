@@ -7,6 +7,7 @@
  * database actions of update.db by token, and decodes update.now so each
  * test can assert what the agent sent.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -258,6 +259,29 @@ static void prepared(struct pdrv *d, struct px_str gid)
 	p_db(d, tok, PA_DB_OK, 0, NULL);
 	assert_int_equal(nsent(&d->u, PX_MSG_2A), NREP);
 	px_update_reset(&d->u);
+}
+
+/* Report a failed action with PostgreSQL's words. */
+static void p_db_why(struct pdrv *d, uint64_t token, uint8_t status, const char *why)
+{
+	struct pa_event ev = {.kind = PA_EV_DB, .now = d->now, .token = token, .status = status,
+			      .reason = px_str_of(why, (uint32_t)strlen(why))};
+	pa_core_step(d->c, &ev, &d->u);
+}
+
+/* The session of gid's open transaction ended. */
+static void p_lost(struct pdrv *d, struct px_str gid)
+{
+	struct pa_event ev = {.kind = PA_EV_LOST, .now = d->now, .gid = gid, .reason = px_str_of("terminated", 10)};
+	pa_core_step(d->c, &ev, &d->u);
+}
+
+static int has_db(const struct px_update *u, uint8_t kind)
+{
+	for (size_t i = 0; i < u->ndb; i++)
+		if (u->db[i].kind == kind)
+			return 1;
+	return 0;
 }
 
 /* ================================================================ tests */
@@ -946,6 +970,153 @@ static void test_future_gid_never_tracked(void **state)
 	p_close(&d);
 }
 
+
+/* Rule: a session lost with the transaction open and idle dooms the gid:
+ * its next statement is refused (never run in a fresh transaction), and a
+ * prepare votes `aborted` and tells the client why. */
+static void test_lost_session_dooms(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg m, out;
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	exec0(&d, g, PA_DB_OK);
+	p_lost(&d, g);
+	assert_int_equal(d.u.ndb, 0);
+	assert_int_equal(pa_core_stats(d.c)->sessions_lost, 1);
+	px_update_reset(&d.u);
+	m = mexec(g, 1);
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 0); /* nothing runs */
+	assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+	assert_int_equal(out.u.exec_result.status, PX_EXEC_ERROR);
+	assert_non_null(memmem(out.u.exec_result.reason.p, out.u.exec_result.reason.len, "lost", 4));
+	px_update_reset(&d.u);
+	m = mprepare(g, 0);
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 0);
+	assert_voted(&d.u, g, PX_VAL_ABORTED, &PSET12);
+	assert_true(sent_to(&d.u, PX_MSG_VOTE, CLIENT(9), &out));
+	assert_int_equal(out.u.vote.val, PX_VAL_ABORTED);
+	assert_non_null(memmem(out.u.vote.reason.p, out.u.vote.reason.len, "lost", 4));
+	p_close(&d);
+}
+
+/* Rule: a PREPARE TRANSACTION that fails with an error votes `aborted`,
+ * and the client that ran the statements hears PostgreSQL's words. */
+static void test_prepare_failure_reason_to_client(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg out;
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	uint64_t tok = exec_and_prepare(&d, g);
+	p_db_why(&d, tok, PA_DB_FAILED, "0A000 cannot PREPARE a transaction that has executed LISTEN");
+	assert_voted(&d.u, g, PX_VAL_ABORTED, &PSET12);
+	assert_true(sent_to(&d.u, PX_MSG_VOTE, CLIENT(9), &out));
+	assert_int_equal(out.u.vote.rm, RM);
+	assert_non_null(memmem(out.u.vote.reason.p, out.u.vote.reason.len, "PREPARE TRANSACTION failed: 0A000", 33));
+	p_close(&d);
+}
+
+/* Rule: a statement still running at its client's deadline is cancelled
+ * (once), and its transaction rolled back when it ends. */
+static void test_cancel_at_client_deadline(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	struct px_msg m = mexec(g, 0);
+	m.u.exec.timeout_ms = 2000;
+	p_msg(&d, CLIENT(9), &m);
+	uint64_t tok = only_db(&d.u, PA_DB_EXEC, g)->token;
+	px_update_reset(&d.u);
+	p_timer(&d, T0 + 1999);
+	assert_false(has_db(&d.u, PA_DB_CANCEL));
+	px_update_reset(&d.u);
+	p_timer(&d, T0 + 2000);
+	assert_true(has_db(&d.u, PA_DB_CANCEL));
+	assert_int_equal(pa_core_stats(d.c)->cancels, 1);
+	px_update_reset(&d.u);
+	p_timer(&d, T0 + 2500);
+	assert_false(has_db(&d.u, PA_DB_CANCEL)); /* once */
+	px_update_reset(&d.u);
+	struct px_msg r = mresult(g, 100, PX_EXEC_SQLERR);
+	p_db(&d, tok, PA_DB_FAILED, 0, &r);
+	only_db(&d.u, PA_DB_ROLLBACK, g);
+	p_close(&d);
+}
+
+/* Rule: an abort decision never waits for a running statement. */
+static void test_abort_decision_cancels_statement(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	struct px_msg m = mexec(g, 0);
+	p_msg(&d, CLIENT(9), &m);
+	uint64_t tok = only_db(&d.u, PA_DB_EXEC, g)->token;
+	px_update_reset(&d.u);
+	m = mdecision(g, PX_OUT_ABORT);
+	p_msg(&d, REPLICA(0), &m);
+	assert_true(has_db(&d.u, PA_DB_CANCEL));
+	assert_int_equal(d.u.db[0].token, 0); /* no result of its own */
+	px_update_reset(&d.u);
+	struct px_msg r = mresult(g, 100, PX_EXEC_SQLERR);
+	p_db(&d, tok, PA_DB_FAILED, 0, &r); /* cancelled: the statement's token still counts */
+	only_db(&d.u, PA_DB_ROLLBACK, g);
+	p_close(&d);
+}
+
+/* Rule: a decided outcome that PostgreSQL refuses is counted once and
+ * tried again with a growing backoff, not at every decision or tick. */
+static void test_refused_outcome_backoff(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	p_open(&d, 10, 0);
+	struct px_str g = mkgid(gb, 1);
+	prepared(&d, g);
+	struct px_msg m = mdecision(g, PX_OUT_COMMIT);
+	p_msg(&d, REPLICA(0), &m);
+	uint64_t tok = only_db(&d.u, PA_DB_COMMIT_PREPARED, g)->token;
+	px_update_reset(&d.u);
+	p_db_why(&d, tok, PA_DB_LOST, "42501 permission denied");
+	assert_int_equal(pa_core_stats(d.c)->apply_failures, 1);
+	px_update_reset(&d.u);
+	/* the leader's next DECISION does not try again before the backoff */
+	p_msg(&d, REPLICA(0), &m);
+	assert_false(has_db(&d.u, PA_DB_COMMIT_PREPARED));
+	px_update_reset(&d.u);
+	p_timer(&d, T0 + 2 * RESEND_MS - 1);
+	assert_false(has_db(&d.u, PA_DB_COMMIT_PREPARED));
+	px_update_reset(&d.u);
+	p_timer(&d, T0 + 2 * RESEND_MS);
+	tok = only_db(&d.u, PA_DB_COMMIT_PREPARED, g)->token;
+	px_update_reset(&d.u);
+	p_db_why(&d, tok, PA_DB_LOST, "42501 permission denied");
+	assert_int_equal(pa_core_stats(d.c)->apply_failures, 1); /* counted once per gid */
+	px_update_reset(&d.u);
+	p_timer(&d, T0 + 2 * RESEND_MS + 4 * RESEND_MS - 1); /* doubled */
+	assert_false(has_db(&d.u, PA_DB_COMMIT_PREPARED));
+	px_update_reset(&d.u);
+	p_timer(&d, T0 + 2 * RESEND_MS + 4 * RESEND_MS);
+	tok = only_db(&d.u, PA_DB_COMMIT_PREPARED, g)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
+	assert_int_equal(pa_core_stats(d.c)->committed, 1);
+	p_close(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -969,6 +1140,11 @@ int main(void)
 		cmocka_unit_test(test_restart_ambiguous_gid_no_aborted_vote),
 		cmocka_unit_test(test_finished_gid_late_prepare_no_second_value),
 		cmocka_unit_test(test_future_gid_never_tracked),
+		cmocka_unit_test(test_lost_session_dooms),
+		cmocka_unit_test(test_prepare_failure_reason_to_client),
+		cmocka_unit_test(test_cancel_at_client_deadline),
+		cmocka_unit_test(test_abort_decision_cancels_statement),
+		cmocka_unit_test(test_refused_outcome_backoff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
