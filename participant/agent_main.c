@@ -294,6 +294,9 @@ static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t 
 /* The connection broke: every action on it is "lost". */
 static void conn_broken(struct agent *a, struct conn *c, const char *why)
 {
+	char whybuf[PX_REASON_MAX + 1]; /* why may be PQerrorMessage(c->pg), freed below */
+	snprintf(whybuf, sizeof(whybuf), "%s", why);
+	why = whybuf;
 	logf_(LV_WARN, "database connection %d lost%s%s: %s", c->idx, c->borrowed ? " (gid=" : "",
 	      c->borrowed ? c->gid : "", why);
 	if (c->res) {

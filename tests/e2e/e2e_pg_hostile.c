@@ -1023,8 +1023,10 @@ static void join_all(struct pgc *c, pthread_t *th, struct sleeper *s, int n)
 static void cancel_after_timeout(struct pgc *c, int abandon)
 {
 	enum { N = 8 };
-	struct sleeper s[N];
-	pthread_t th[N];
+	/* static: a thread left behind by a failed assertion (cmocka jumps out
+	 * of the test) must not write into a dead stack frame */
+	static struct sleeper s[N];
+	static pthread_t th[N];
 	uint64_t t0 = cl_now_ms();
 	for (int i = 0; i < N; i++) {
 		s[i] = (struct sleeper){.c = c, .abandon = abandon, .exec_ms = 2000};
@@ -1098,8 +1100,9 @@ static void test_7_cancel_abandoned(void **state)
 static void test_7_cancel_on_rollback_gid(void **state)
 {
 	struct pgc *c = *state;
-	struct sleeper s = {.c = c, .exec_ms = 60000};
-	pthread_t th;
+	static struct sleeper s; /* static: see cancel_after_timeout */
+	static pthread_t th;
+	s = (struct sleeper){.c = c, .exec_ms = 60000};
 	assert_int_equal(pthread_create(&th, NULL, sleeper_main, &s), 0);
 	uint64_t end = cl_now_ms() + 5000;
 	while ((!s.ready || sleeping_on(c, "a") < 1) && cl_now_ms() < end)
