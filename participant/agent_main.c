@@ -127,7 +127,6 @@ struct conn {
 	int nf;         /* columns, -1 before the first row description */
 	uint32_t nrows;
 	int too_big;    /* over RESULT_MAX: rows are dropped, the statement cancelled */
-	int copy;       /* the statement started a COPY to or from the client */
 };
 
 struct agent {
@@ -537,7 +536,6 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 			c->nf = -1;
 			c->nrows = 0;
 			c->too_big = 0;
-			c->copy = 0;
 			int sent_ok;
 			if (j->then && pg_gid(a, j->then, pgid, sizeof(pgid)) == 0) {
 				snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", pgid);
@@ -1093,7 +1091,6 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 			 * client that is not there: close the session (the gid's
 			 * transaction is then lost, and it aborts). */
 			PQclear(r);
-			c->copy = 1;
 			conn_broken(a, c, "COPY from or to the client is not supported; session closed");
 			return;
 		} else if (c->job && c->job->kind == PA_DB_EXEC && c->step == 1 &&
