@@ -257,6 +257,8 @@ static int count_abort(struct px_replica *r, struct px_lead *l, struct px_addr f
 	return popcount8(slot->mask) >= px_quorum(r);
 }
 
+static void maybe_give_up(struct px_replica *r, struct px_update *u, struct px_txn *t, int i);
+
 void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_m2b *m)
 {
 	if (from.id >= r->cfg.n)
@@ -268,9 +270,22 @@ void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		return;
 	}
 	if (!(m->flags & PX_ACC_OK)) {
+		struct px_txn *t = px_txn_get(r, m->gid);
+		if ((m->flags & (PX_ACC_BELOW_HORIZON | PX_ACC_FORGOTTEN)) && px_is_leader(r) && t && t->lead &&
+		    t->lead->rbal && m->bal == t->lead->rbal) {
+			/* Our recovery 2a met an acceptor that will never take
+			 * the gid (below its horizon, or forgotten without an
+			 * outcome): it counts as refusing for ever, as in a 1b.
+			 * Ignoring it made the leader resend its 2a for ever. */
+			int i = pidx(&t->lead->pset, m->rm);
+			if (i >= 0) {
+				t->lead->below[i] |= (uint8_t)(1u << from.id);
+				maybe_give_up(r, u, t, i);
+			}
+			return;
+		}
 		/* Our recovery 2a was refused for a higher promise: take a
 		 * higher ballot and start phase 1 again. */
-		struct px_txn *t = px_txn_get(r, m->gid);
 		if (px_is_leader(r) && t && t->lead && t->lead->rbal && m->bal == t->lead->rbal &&
 		    m->mbal > r->ballot) {
 			px_bump_round(r, u, m->mbal);

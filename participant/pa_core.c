@@ -43,6 +43,7 @@ struct pa_txn {
 	uint8_t late_result; /* the client takes the running statement's result with the ack */
 	uint8_t unknown;    /* replicas answering UNKNOWN_GID (bitmask) */
 	uint8_t ambiguous;  /* maybe voted by an earlier incarnation: see pa_config */
+	uint8_t presumed;   /* outcome ABORT presumed from a majority's UNKNOWN_GID */
 	struct px_pset pset; /* n == 0: not known (found by a scan) */
 	uint64_t token;     /* of the running database action */
 	uint64_t ptoken;    /* PREPARE pipelined behind the running statement, 0: none */
@@ -687,8 +688,8 @@ static void on_status(struct pa_core *c, struct px_update *u, struct px_addr fro
 		/* A majority will never accept this gid and none knows an
 		 * outcome: it cannot commit.  Presumed abort. */
 		pa_log(c, "gid=%s unknown to a majority of coordinators: rolling back", t->k.s);
-		c->st.presumed_aborts++;
 		t->outcome = PX_OUT_ABORT;
+		t->presumed = 1;
 		finish(c, u, t);
 	}
 }
@@ -813,6 +814,17 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 			else if (t->want_vote)
 				vote(c, u, t, PX_VAL_PREPARED);
 			t->next = c->now + c->cfg.resend_ms;
+		} else if (t->presumed) {
+			/* Presumed abort, and PostgreSQL no longer holds it
+			 * prepared: what this agent knew was a stale view (a
+			 * scan's), and whoever finished it (an XA-style client)
+			 * knew the outcome.  A majority's UNKNOWN_GID proves no
+			 * commit only while it is still prepared here (README,
+			 * "Status and presumed abort"): state nothing. */
+			pa_log(c, "gid=%s no longer prepared here: finished by someone else, outcome not known here",
+			       t->k.s);
+			txn_drop(c, t);
+			return;
 		} else if (t->outcome) {
 			ack(c, u, t); /* not prepared here: already applied */
 		} else if (t->ambiguous) {
@@ -837,6 +849,8 @@ static void on_db(struct pa_core *c, struct px_update *u, const struct pa_event 
 				c->st.committed++;
 			else
 				c->st.rolled_back++;
+			if (t->presumed)
+				c->st.presumed_aborts++;
 			if (t->apply_fails)
 				pa_log(c, "gid=%s %s applied after %u refused tries", t->k.s,
 				       t->outcome == PX_OUT_COMMIT ? "COMMIT" : "ROLLBACK", t->apply_fails);

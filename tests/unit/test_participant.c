@@ -771,8 +771,54 @@ static void test_scan_presumed_abort(void **state)
 	p_msg(&d, REPLICA(0), &m); /* the same replica twice is still one */
 	assert_int_equal(d.u.ndb, 0);
 	p_msg(&d, REPLICA(2), &m);
-	only_db(&d.u, PA_DB_ROLLBACK_PREPARED, g);
+	tok = only_db(&d.u, PA_DB_ROLLBACK_PREPARED, g)->token;
+	assert_int_equal(pa_core_stats(d.c)->presumed_aborts, 0); /* counted once applied */
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL);
 	assert_int_equal(pa_core_stats(d.c)->presumed_aborts, 1);
+	assert_true(sent_to(&d.u, PX_MSG_DECISION_ACK, REPLICA(0), &m));
+	assert_int_equal(m.u.decision_ack.outcome, PX_OUT_ABORT);
+	p_close(&d);
+}
+
+/* Rule: a presumed abort states ABORT only if PostgreSQL still held the gid
+ * prepared after a majority answered UNKNOWN_GID.  A scan saw it prepared;
+ * its XA-style client then committed it, acked, and the replicas forgot it
+ * past their horizon.  The agent's ROLLBACK PREPARED finds nothing: it must
+ * not acknowledge ABORT (the simulator's seed 7348571 at 1 replica). */
+static void test_presumed_abort_stale_scan(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[64];
+	struct px_msg m;
+	p_open(&d, 10, 60000);
+	size_t n = px_gid_make_xa(gb, 64, "t", T0, 0x0123456789abcdefULL, 1);
+	struct px_str g = px_str_of(gb, (uint32_t)n);
+	struct pa_event ev = {.kind = PA_EV_START, .now = d.now};
+	pa_core_step(d.c, &ev, &d.u);
+	uint64_t tok = d.u.db[0].token;
+	px_update_reset(&d.u);
+	struct pa_event res = {.kind = PA_EV_DB, .now = d.now, .token = tok, .status = PA_DB_OK,
+			       .gids = &g, .ngids = 1};
+	pa_core_step(d.c, &res, &d.u);
+	px_update_reset(&d.u);
+	p_timer(&d, T0 + 1);
+	assert_true(sent_to(&d.u, PX_MSG_STATUS_REQ, REPLICA(1), &m));
+	uint64_t req = m.u.status_req.req;
+	px_update_reset(&d.u);
+	m = moutcome(g, req, PX_ST_UNKNOWN_GID);
+	p_msg(&d, REPLICA(0), &m);
+	p_msg(&d, REPLICA(2), &m);
+	tok = only_db(&d.u, PA_DB_ROLLBACK_PREPARED, g)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_FAILED, 0, NULL); /* "does not exist" */
+	tok = only_db(&d.u, PA_DB_CHECK, g)->token;
+	px_update_reset(&d.u);
+	p_db(&d, tok, PA_DB_OK, 0, NULL); /* not prepared */
+	assert_int_equal(nsent(&d.u, PX_MSG_DECISION_ACK), 0);
+	assert_int_equal(pa_core_stats(d.c)->presumed_aborts, 0);
+	assert_int_equal(pa_core_tracked(d.c), 0);
 	p_close(&d);
 }
 
@@ -1136,6 +1182,7 @@ int main(void)
 		cmocka_unit_test(test_thrifty_same_majority_everywhere),
 		cmocka_unit_test(test_idle_timeout_rolls_back),
 		cmocka_unit_test(test_scan_presumed_abort),
+		cmocka_unit_test(test_presumed_abort_stale_scan),
 		cmocka_unit_test(test_exec_busy_at_max_open),
 		cmocka_unit_test(test_restart_ambiguous_gid_no_aborted_vote),
 		cmocka_unit_test(test_finished_gid_late_prepare_no_second_value),

@@ -1549,6 +1549,44 @@ static void test_lead_recovery(void **state)
 }
 
 
+/* Rule: a recovery 2a that a majority refuses for ever (2b flagged below
+ * the horizon, or forgotten without an outcome) makes the leader give the
+ * gid up, as the same answers to its 1a do.  Before, such 2b's were
+ * ignored and the leader resent its 2a for ever (the simulator's seeds
+ * 4547 at 3 replicas and 9101815 at 5). */
+static void test_lead_recovery_2a_refused_for_ever(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_request(&d, g, PX_WAIT_DECIDED);
+	drv_flush(&d);
+	drv_timer(&d, T0 + TIMEOUT_MS);
+	assert_true(find_1a(&d.u, 0, 1, &out));
+	uint32_t b = out.u.m1a.bal;
+	drv_flush(&d);
+	m = m1b(g, 1, b, 0, PX_VAL_NONE, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(0), &m);
+	drv_msg(&d, REPLICA(1), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_2A), 3);
+	drv_flush(&d);
+	for (uint8_t acc = 0; acc < 3; acc += 2) {
+		m = m2b(g, 1, b, PX_VAL_ABORTED, pset(2, 1, 2));
+		m.u.m2b.flags = acc ? PX_ACC_BELOW_HORIZON : PX_ACC_FORGOTTEN;
+		m.u.m2b.mbal = 0;
+		drv_msg(&d, REPLICA(acc), &m);
+		assert_int_equal(nsent(&d.u, 0, PX_MSG_FORGET), acc ? 3 : 0);
+	}
+	assert_true(sent_to(&d.u, 0, PX_MSG_FORGET, REPLICA(1), &out));
+	assert_int_equal(out.u.forget.outcome, PX_OUT_NONE);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_UNKNOWN_GID);
+	assert_int_equal(px_replica_outcome(d.r, g), PX_OUT_NONE);
+	drv_close(&d);
+}
+
 /* Rule: `aborted` chosen under another participant set still decides ABORT
  * (all chosen values of a gid name one set); `prepared` under another set
  * never counts towards COMMIT. */
@@ -1951,6 +1989,7 @@ int main(void)
 		cmocka_unit_test(test_lead_commit_malformed_gid),
 		cmocka_unit_test(test_lead_commit_busy),
 		cmocka_unit_test(test_lead_recovery),
+		cmocka_unit_test(test_lead_recovery_2a_refused_for_ever),
 		cmocka_unit_test(test_lead_abort_under_other_set),
 		cmocka_unit_test(test_lead_switch_set_keeps_acceptor_set),
 		cmocka_unit_test(test_lead_future_gid_refused),
