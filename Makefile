@@ -49,8 +49,13 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
 # 3 2b sent before its record is durable, 4 recovery ignores accepted values,
 # 5 the checkpoint snapshot forgets promises, 6 an XA-style gid its client
-# left is never recovered, 7 a replica takes on gids born in the future.
-PLANTED   := 1 2 3 4 5 6 7
+# left is never recovered, 7 a replica takes on gids born in the future,
+# 8 `aborted` 2b counted across ballots, 9 a 1a leaves before its round
+# record is durable (a restart reuses the ballot), 10 an agent votes
+# `aborted` at ballot 0 for an ambiguous gid, 12 an agent ignores a lost
+# session (its next statement would BEGIN anew).  (11, the commit log
+# accepting a torn record, builds the commit log with the flag too.)
+PLANTED   := 1 2 3 4 5 6 7 8 9 10 12
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 
 SIM       := $(BUILD)/bin/paxcommit-sim
@@ -80,9 +85,11 @@ BENCH_DECIDE := $(BUILD)/bin/bench_decide
 
 # Simulator workload of `make test-sim`: seeds per replica count.
 SIM_SEEDS ?= 4000
+# ... and the window of new seeds (from the commit hash) each run adds.
+SIM_WINDOW ?= 2000
 
 .PHONY: all test test-unit test-sim test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
-	check-commitlog-purity bench bench-commitlog
+	check-commitlog-purity bench bench-commitlog soak
 
 all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS)
 
@@ -218,14 +225,18 @@ test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL)
 	$(REPLAY_MSG) tests/fuzz/corpus/msg
 	$(REPLAY_CL) tests/fuzz/corpus/commitlog
 
+# By hand: millions of new seeds (SOAK_SECONDS, default 3600).
+soak: $(SIM)
+	@bash tests/sim/soak.sh $(SIM)
+
 test-sim: $(SIM) $(PLANTED_SIMS)
-	@bash tests/sim/run.sh $(SIM) $(SIM_SEEDS)
+	@bash tests/sim/run.sh $(SIM) $(SIM_SEEDS) $(SIM_WINDOW)
 	@bash tests/sim/planted.sh $(PLANTED_SIMS)
 
 # Sanitizer build: everything above under ASan + UBSan, in its own tree.
 asan: deps
 	$(MAKE) BUILD=build/asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		EXTRA_LDFLAGS="-fsanitize=address,undefined" SIM_SEEDS=$(or $(ASAN_SIM_SEEDS),300) \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" SIM_SEEDS=$(or $(ASAN_SIM_SEEDS),300) SIM_WINDOW=$(or $(ASAN_SIM_WINDOW),100) \
 		all check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-e2e
 
 # Coverage-guided fuzzing with clang's libFuzzer: the wire decoder, then

@@ -228,13 +228,25 @@ static struct px_txn *learner_txn(struct px_replica *r, struct px_update *u, str
 
 /* Count an aborted 2b; returns 1 once a majority accepted it at one
  * ballot under one participant set. */
+#if defined(PX_PLANT_BUG)
+#define PX_PLANT_BUG_IS(n) (PX_PLANT_BUG == (n))
+#else
+#define PX_PLANT_BUG_IS(n) 0
+#endif
+
 static int count_abort(struct px_replica *r, struct px_lead *l, struct px_addr from, const struct px_m2b *m)
 {
 	uint64_t psh = px_hash(m->pset.rm, sizeof(m->pset.rm[0]) * m->pset.n);
 	struct px_atally *slot = NULL, *low = NULL;
 	for (unsigned k = 0; k < PX_ATALLY; k++) {
 		struct px_atally *a = &l->ab[k];
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 8
+		/* Planted bug for the simulator's self-test: `aborted` 2b's
+		 * counted across ballots. */
+		if (a->mask && a->rm == m->rm && a->psh == psh) {
+#else
 		if (a->mask && a->rm == m->rm && a->bal == m->bal && a->psh == psh) {
+#endif
 			slot = a;
 			break;
 		}
@@ -247,7 +259,8 @@ static int count_abort(struct px_replica *r, struct px_lead *l, struct px_addr f
 	}
 	if (!slot)
 		slot = low;
-	if (!(slot->mask && slot->rm == m->rm && slot->bal == m->bal && slot->psh == psh)) {
+	if (!(slot->mask && slot->rm == m->rm && slot->psh == psh &&
+	      (slot->bal == m->bal || (PX_PLANT_BUG_IS(8))))) {
 		slot->rm = m->rm;
 		slot->bal = m->bal;
 		slot->psh = psh;
@@ -347,6 +360,7 @@ static void give_up(struct px_replica *r, struct px_update *u, struct px_txn *t,
 	if (t->lead->gaveup)
 		return;
 	t->lead->gaveup = 1;
+	r->st.give_ups++;
 	px_log(r, "gid=%s given up: %s", t->k.s, why);
 	struct px_msg m = {.type = PX_MSG_FORGET};
 	m.u.forget.gid = px_txn_gid(t);
@@ -685,7 +699,13 @@ static void send_1a(struct px_replica *r, struct px_update *u, struct px_txn *t,
 	m.u.m1a.bal = r->ballot;
 	if (rm != PX_RM_ANY)
 		m.u.m1a.pset = t->lead->pset;
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 9
+	/* Planted bug for the simulator's self-test: the 1a leaves before
+	 * its ballot's round record is durable, so a restart can reuse it. */
+	px_send_replicas(r, u, &m, 0);
+#else
 	px_send_replicas(r, u, &m, 1); /* held: the ballot's round is being logged */
+#endif
 }
 
 /* Finish an undecided gid with this leader's ballot.  Returns 1 if the

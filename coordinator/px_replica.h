@@ -85,6 +85,7 @@ struct px_replica_stats {
 				  * here after a deferred first vote */
 	uint64_t future_gids;    /* messages refused for a gid born more than
 				  * max_future_ms ahead of this replica's clock */
+	uint64_t give_ups;       /* gids given up (FORGET without an outcome) */
 };
 
 /* Create a replica.  Copies cfg (rms must outlive the replica).  Returns

@@ -104,6 +104,7 @@ struct pa_stats {
 	uint64_t cancels;        /* statements cancelled (client gone, or abort) */
 	uint64_t apply_failures; /* decided outcomes PostgreSQL refused to apply */
 	uint64_t future_gids; /* refused: born more than max_future_ms ahead */
+	uint64_t ambiguous;   /* not prepared, maybe voted before: left to recovery */
 };
 
 struct pa_core *pa_core_new(const struct pa_config *cfg);

@@ -12,6 +12,10 @@ declare -A what=(
 	[5]="checkpoint snapshot forgets promises"
 	[6]="recovery never finishes an XA-style gid its client left"
 	[7]="a replica takes on gids born far ahead of its clock"
+	[8]="learner counts aborted 2b across ballots"
+	[9]="a 1a leaves before its round record is durable (a restart reuses the ballot)"
+	[10]="an agent votes aborted at ballot 0 for an ambiguous gid"
+	[12]="an agent ignores a session lost between two statements"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so

@@ -83,7 +83,10 @@ struct heldmsg {
 	uint8_t lazy; /* deferred: need not cost a sync of its own */
 };
 
-enum pg_state { PG_OPEN = 1, PG_PREPARED, PG_COMMITTED, PG_ABORTED };
+/* PG_LEFT: a statement left the transaction block (a COMMIT or ROLLBACK
+ * got past the agent's refusal); the session is outside any block, so
+ * what runs next would run in autocommit. */
+enum pg_state { PG_OPEN = 1, PG_PREPARED, PG_COMMITTED, PG_ABORTED, PG_LEFT };
 
 struct pgtx {
 	struct px_key k;
@@ -91,6 +94,7 @@ struct pgtx {
 	uint8_t failed;  /* a statement failed: PREPARE will roll back */
 	uint8_t was_prepared;
 	uint32_t stmts;  /* statements that ran in this PostgreSQL transaction */
+	uint8_t sess_lost; /* its session ended: a statement now would BEGIN anew */
 };
 
 struct dbact {
@@ -164,6 +168,9 @@ struct node {
 	struct pa_core *pa;
 	struct px_map pg;
 	struct dbact *acts;
+	int restarted;      /* replica: up again after a crash, no 1a sent since */
+	uint32_t bal_used;  /* replica: highest ballot any incarnation sent a 1a or 2a with */
+	uint32_t bal_inc;   /* ... and that incarnation */
 	/* client */
 	struct client c;
 };
@@ -193,7 +200,38 @@ struct world {
 	/* gids born far in the future that a client sent (EV_FUTURE) */
 	char future[FUTURE_MAX][200];
 	int nfuture;
+	/* Swarm testing: the fault kinds this seed uses (F_* bits).  Each
+	 * seed switches whole kinds on or off, so that rare combinations
+	 * (say, late messages with no crashes at all) get runs of their own. */
+	uint32_t swarm;
 };
+
+/* Fault kinds, each on or off per seed (sim_run).  The B_* kinds are
+ * targeted (FoundationDB's BUGGIFY): they steer a seed into a rare path. */
+enum {
+	F_DROP = 1u << 0, F_DUP = 1u << 1, F_DELAY = 1u << 2, F_PART = 1u << 3,
+	F_CRASH_REP = 1u << 4, F_CRASH_AGENT = 1u << 5, F_CLIENT_DIE = 1u << 6, F_CRASH_SEND = 1u << 7,
+	F_DISK = 1u << 8, F_LOST_SESSION = 1u << 9, F_FUTURE = 1u << 10, F_LEAVE_BLOCK = 1u << 11,
+	B_PREPARE_CRASH = 1u << 12, /* an agent restarts in the middle of a PREPARE */
+	B_ROUND_CRASH = 1u << 13,   /* a replica restarts right after a round bump */
+	B_LATE = 1u << 14,          /* messages held back past the GC horizon */
+	B_ABORT_HIGH = 1u << 15,    /* slow first votes: recovery aborts at higher ballots */
+	B_XA_DIE = 1u << 16,        /* XA-style clients die at every step */
+	F_NKINDS = 17
+};
+const char *const sim_cov_names[COV_N] = {
+	"ambiguous", "presumed_abort", "give_up", "bump_after_restart", "lost_session", "left_block",
+	"abort_high_ballot", "below_horizon", "prepare_crash", "xa_death", "round_crash"};
+
+static const char *const fault_names[F_NKINDS] = {
+	"drop", "dup", "delay", "partition", "crash-replica", "crash-agent", "client-death", "crash-on-send",
+	"disk-fault", "lost-session", "future-gids", "leave-block", "b-prepare-crash", "b-round-crash", "b-late",
+	"b-abort-high", "b-xa-die"};
+
+static int on(const struct world *w, uint32_t kind)
+{
+	return w->faults_on && (w->swarm & kind);
+}
 
 static uint64_t rnd(struct world *w, uint64_t n)
 {
@@ -436,6 +474,19 @@ static void claim(struct world *w, struct px_str gid, uint8_t outcome, const cha
 		return;
 	}
 	if (tr->learned == PX_OUT_NONE) {
+		if (outcome == PX_OUT_ABORT && !strncmp(who, "coordinator.", 12)) {
+			/* A replica decides ABORT only once `aborted` is chosen
+			 * for some instance of the gid (under any set): by a
+			 * majority at one ballot. */
+			int chosen = 0;
+			for (uint16_t rm = 1; rm <= w->M && !chosen; rm++) {
+				struct insttrack *it = inst_track(w, gid, rm, 0);
+				chosen = it && it->chosen == PX_VAL_ABORTED;
+			}
+			if (!chosen)
+				violation(w, "learned but not chosen: %s states ABORT for %s, but aborted is chosen for no participant",
+					  who, tr->k.s);
+		}
 		if (outcome == PX_OUT_COMMIT) {
 			/* Learn only what was chosen: prepared, by a majority
 			 * at one ballot, for every participant. */
@@ -477,6 +528,15 @@ static void accepted(struct world *w, int acceptor, const struct px_m2b *b)
 		if (it->s[i].bal == b->bal && it->s[i].val == b->val)
 			sl = &it->s[i];
 	if (!sl) {
+		/* One value per ballot: a ballot has one proposer (the
+		 * participant at ballot 0, one replica above), which proposes
+		 * one value.  Two values accepted at one ballot mean a proposer
+		 * that reused a ballot (lost its round record) or voted twice
+		 * (an agent that forgot its vote). */
+		for (uint8_t i = 0; i < it->n; i++)
+			if (it->s[i].bal == b->bal)
+				violation(w, "one value per ballot: instance %s accepted both prepared and aborted at ballot %u",
+					  it->k.s, b->bal);
 		if (it->n == 16)
 			return;
 		sl = &it->s[it->n++];
@@ -527,12 +587,18 @@ static void inspect(struct world *w, int from, const struct px_msg *m)
 	case PX_MSG_1B:
 		if (m->u.m1b.flags & PX_ACC_DECIDED)
 			claim(w, m->u.m1b.gid, m->u.m1b.outcome, who);
+		if (m->u.m1b.flags & PX_ACC_BELOW_HORIZON)
+			w->res->cov[COV_BELOW_HORIZON]++;
 		break;
 	case PX_MSG_2B:
 		if (m->u.m2b.flags & PX_ACC_DECIDED)
 			claim(w, m->u.m2b.gid, m->u.m2b.outcome, who);
 		if ((m->u.m2b.flags & PX_ACC_OK) && w->n[from].kind == K_REP)
 			accepted(w, w->n[from].idx, &m->u.m2b);
+		if ((m->u.m2b.flags & PX_ACC_OK) && m->u.m2b.bal > 0 && m->u.m2b.val == PX_VAL_ABORTED)
+			w->res->cov[COV_ABORT_HIGH]++;
+		if (m->u.m2b.flags & PX_ACC_BELOW_HORIZON)
+			w->res->cov[COV_BELOW_HORIZON]++;
 		break;
 	case PX_MSG_FORGET:
 		claim(w, m->u.forget.gid, m->u.forget.outcome, who);
@@ -583,13 +649,38 @@ static void net_send(struct world *w, int from, struct px_addr to, const uint8_t
 	w->res->msgs++;
 	int self = dst == from;
 	int acc_reply = m->type == PX_MSG_1B || m->type == PX_MSG_2B;
+	int lead_msg = m->type == PX_MSG_1A || m->type == PX_MSG_2A;
+	if (lead_msg && w->n[from].kind == K_REP) {
+		/* A proposer's ballots are its own and never reused: a restart
+		 * must come back above every ballot an earlier incarnation used
+		 * (its round record is durable before its 1a leaves). */
+		struct node *fn = &w->n[from];
+		uint32_t bal = m->type == PX_MSG_1A ? m->u.m1a.bal : m->u.m2a.bal;
+		if (bal && fn->bal_used && fn->bal_inc != fn->inc && bal <= fn->bal_used)
+			violation(w, "ballot reuse: coordinator.%d (incarnation %u) sends %s at ballot %u, but incarnation %u "
+				     "already used ballot %u",
+				  fn->idx, fn->inc, px_type_name(m->type), bal, fn->bal_inc, fn->bal_used);
+		if (bal > fn->bal_used || (bal && fn->bal_inc != fn->inc && bal == fn->bal_used)) {
+			fn->bal_used = bal;
+			fn->bal_inc = fn->inc;
+		}
+	}
+	if (m->type == PX_MSG_1A && w->n[from].kind == K_REP && w->n[from].restarted) {
+		w->res->cov[COV_BUMP_RESTART]++;
+		w->n[from].restarted = 0;
+	}
+	int unsynced = w->n[from].kind == K_REP && sdisk_appended(w->n[from].disk) > sdisk_durable(w->n[from].disk);
 	if (w->faults_on && w->n[from].kind == K_REP && w->o.crash_replicas &&
 	    (rnd(w, 10000) < w->p_crash_send ||
-	     (acc_reply && sdisk_appended(w->n[from].disk) > sdisk_durable(w->n[from].disk) &&
-	      chance(w, 100)))) {
+	     (acc_reply && unsynced && (w->swarm & (F_CRASH_SEND | F_CRASH_REP)) && chance(w, 100)) ||
+	     (lead_msg && on(w, B_ROUND_CRASH) && chance(w, unsynced ? 250 : 30)))) {
 		/* Crash right after this message leaves, above all when an
 		 * acceptor's reply leaves with writes not yet synced: those
-		 * writes are lost (the window a durability bug falls into). */
+		 * writes are lost (the window a durability bug falls into).
+		 * Targeted: a leader's 1a or 2a, just after the round bump
+		 * that made its ballot (a restart must not reuse it). */
+		if (lead_msg && on(w, B_ROUND_CRASH))
+			w->res->cov[COV_ROUND_CRASH]++;
 		struct ev *ce = ev_new(w, w->now, EV_CRASH, from);
 		ce->inc = UINT32_MAX;
 	}
@@ -611,6 +702,19 @@ static void net_send(struct world *w, int from, struct px_addr to, const uint8_t
 		}
 		if (copies && chance(w, w->p_delay)) {
 			delay += 10 + rnd(w, 500);
+			w->res->delayed++;
+		}
+		/* Targeted: a message held back until the GC horizon (6 s in
+		 * these runs) has passed its gid's birth. */
+		if (copies && on(w, B_LATE) && chance(w, 20)) {
+			delay += 3000 + rnd(w, 6000);
+			w->res->delayed++;
+		}
+		/* Targeted: a first vote slower than the transaction timeout,
+		 * so that recovery proposes `aborted` at a higher ballot while
+		 * it is still on the way. */
+		if (copies && on(w, B_ABORT_HIGH) && m->type == PX_MSG_2A && m->u.m2a.bal == 0 && chance(w, 300)) {
+			delay += w->timeout_ms + rnd(w, 2 * (uint64_t)w->timeout_ms + 1);
 			w->res->delayed++;
 		}
 	}
@@ -721,7 +825,13 @@ static void start_sync(struct world *w, int i)
 		return;
 	}
 	nd->syncing = 1;
-	ev_new(w, w->now + 1 + rnd(w, w->disk_ms), EV_SYNC, i);
+	uint64_t lat = 1 + rnd(w, w->disk_ms);
+	/* Targeted: now and then an fsync stalls, so that the others'
+	 * answers overtake this replica's own durable write (a leader's 2a
+	 * can then leave before its own promise and round are on disk). */
+	if (on(w, B_ROUND_CRASH) && chance(w, 100))
+		lat += 10 + rnd(w, 40);
+	ev_new(w, w->now + lat, EV_SYNC, i);
 }
 
 static void db_schedule(struct world *w, int i, const struct pa_db_action *a, const struct px_update *u);
@@ -872,6 +982,11 @@ static void db_schedule(struct world *w, int i, const struct pa_db_action *a, co
 	nd->acts = d;
 	struct ev *e = ev_new(w, d->at, EV_DB, i);
 	e->act = d;
+	/* Targeted: the agent restarts while its PREPARE runs. */
+	if (d->kind == PA_DB_PREPARE && on(w, B_PREPARE_CRASH) && chance(w, 150)) {
+		struct ev *ce = ev_new(w, w->now + rnd(w, d->at - w->now + 1), EV_CRASH, i);
+		ce->inc = UINT32_MAX;
+	}
 }
 
 /* Apply an action's effect on the database; returns its status. */
@@ -883,17 +998,31 @@ static uint8_t db_effect(struct world *w, int i, struct dbact *d, uint8_t *prepa
 	struct pgtx *p = d->kind == PA_DB_SCAN ? NULL : pg_get(nd, gid);
 	char who[48];
 	snprintf(who, sizeof(who), "participant.%d (database)", nd->idx);
-	int lost = w->faults_on && chance(w, 10);
+	int lost = on(w, F_LOST_SESSION) && chance(w, 10);
 	switch (d->kind) {
 	case PA_DB_EXEC: {
 		if (!exec || px_decode(d->frame, d->flen, exec) || exec->type != PX_MSG_EXEC) {
 			violation(w, "agent handed a bad EXEC frame to the database");
 			return PA_DB_FAILED;
 		}
-		if (!p)
+		if (!p) {
 			p = pg_take(nd, gid);
-		else if (p->state != PG_OPEN)
+		} else if (p->state == PG_ABORTED && p->sess_lost && !p->was_prepared) {
+			/* As a driver does that takes any session for it: a new
+			 * session, a new BEGIN, without the statements before. */
+			trace(w, "  participant.%d: %s runs on a new session (a new BEGIN)", nd->idx, p->k.s);
+			p->state = PG_OPEN;
+			p->stmts = 0;
+			p->failed = 0;
+			p->sess_lost = 0;
+		} else if (p->state == PG_LEFT) {
+			violation(w, "isolation: a statement of %s ran outside its transaction block on participant %d "
+				     "(the agent carried on after a statement left it)",
+				  p->k.s, nd->idx);
 			return PA_DB_FAILED;
+		} else if (p->state != PG_OPEN) {
+			return PA_DB_FAILED;
+		}
 		if (p->state == 0)
 			p->state = PG_OPEN;
 		result->type = PX_MSG_EXEC_RESULT;
@@ -902,7 +1031,18 @@ static uint8_t db_effect(struct world *w, int i, struct dbact *d, uint8_t *prepa
 		result->u.exec_result.gid = gid;
 		if (lost) {
 			p->state = PG_ABORTED; /* the session died with the connection */
+			p->sess_lost = 1;
 			return PA_DB_LOST;
+		}
+		if (on(w, F_LEAVE_BLOCK) && chance(w, 40)) {
+			/* The statement ended the block (a COMMIT or ROLLBACK the
+			 * refusal missed); the driver sees the transaction state
+			 * PostgreSQL reports and fails the statement. */
+			p->state = PG_LEFT;
+			w->res->cov[COV_LEFT_BLOCK]++;
+			result->u.exec_result.status = PX_EXEC_ERROR;
+			result->u.exec_result.reason = px_str_of("the statement ended the transaction block", 41);
+			return PA_DB_FAILED;
 		}
 		if (d->stop) {
 			p->failed = 1;
@@ -923,6 +1063,13 @@ static uint8_t db_effect(struct world *w, int i, struct dbact *d, uint8_t *prepa
 		return PA_DB_OK;
 	}
 	case PA_DB_PREPARE:
+		if (p && p->state == PG_LEFT) {
+			/* PREPARE TRANSACTION outside a block prepares nothing:
+			 * PostgreSQL warns and tags it ROLLBACK, and the driver
+			 * reads the tag (agent_main.c): failed. */
+			p->state = PG_ABORTED;
+			return PA_DB_FAILED;
+		}
 		if (!p || p->state != PG_OPEN)
 			return PA_DB_FAILED;
 		if (p->failed || chance(w, 50)) { /* e.g. a deferred constraint fails */
@@ -935,6 +1082,7 @@ static uint8_t db_effect(struct world *w, int i, struct dbact *d, uint8_t *prepa
 				p->was_prepared = 1;
 			} else {
 				p->state = PG_ABORTED;
+				p->sess_lost = 1;
 			}
 			return PA_DB_LOST;
 		}
@@ -957,7 +1105,7 @@ static uint8_t db_effect(struct world *w, int i, struct dbact *d, uint8_t *prepa
 		return lost ? PA_DB_LOST : PA_DB_OK;
 	}
 	case PA_DB_ROLLBACK:
-		if (p && p->state == PG_OPEN)
+		if (p && (p->state == PG_OPEN || p->state == PG_LEFT))
 			p->state = PG_ABORTED;
 		return PA_DB_OK;
 	case PA_DB_CHECK:
@@ -995,6 +1143,8 @@ static void lose_idle_session(struct world *w, int i)
 		if (busy)
 			continue;
 		p->state = PG_ABORTED;
+		p->sess_lost = 1;
+		w->res->cov[COV_LOST_SESSION]++;
 		struct pa_event ev = {.kind = PA_EV_LOST, .gid = px_str_of(p->k.s, p->k.len),
 				      .reason = px_str_of("terminated", 10)};
 		pa_step(w, i, &ev);
@@ -1041,7 +1191,7 @@ static void on_db_done(struct world *w, int i, struct dbact *d)
 	free(exec);
 	free(d->frame);
 	free(d);
-	if (w->faults_on && chance(w, 20))
+	if (on(w, F_LOST_SESSION) && chance(w, 20))
 		lose_idle_session(w, i);
 }
 
@@ -1285,10 +1435,43 @@ static void client_answer(struct world *w, int i, uint8_t status)
 	}
 }
 
+/* A client dies (its process ends); it restarts later with new gids. */
+static void client_die(struct world *w, int i)
+{
+	struct node *nd = &w->n[i];
+	struct client *c = &nd->c;
+	trace(w, "client.%d dies", nd->idx);
+	if (c->tr && c->tr->xa && c->state != C_DONE)
+		w->res->cov[COV_XA_DIE]++;
+	if (c->state == C_XPREP)
+		/* Its sessions close: an open transaction rolls back, unless
+		 * its PREPARE was already on the way. */
+		for (uint16_t k = 0; k < c->tr->pset.n; k++) {
+			struct pgtx *p = pg_get(agent_node(w, c->tr->pset.rm[k]), px_str_of(c->tr->k.s, c->tr->k.len));
+			if (p && p->state == PG_OPEN) {
+				int prep = chance(w, 500);
+				p->state = prep ? PG_PREPARED : PG_ABORTED;
+				p->was_prepared |= (uint8_t)prep;
+			}
+		}
+	c->state = C_DEAD;
+	nd->inc++;
+	struct ev *e = ev_new(w, w->now + 200 + rnd(w, 1500), EV_RESTART, i);
+	e->inc = nd->inc;
+}
+
+/* Targeted: an XA-style client dies at any of its steps (open, prepared,
+ * voted, decided, part applied). */
+static int xa_dies(struct world *w, int i)
+{
+	struct client *c = &w->n[i].c;
+	return on(w, B_XA_DIE) && c->tr && c->tr->xa && c->state != C_DONE && c->state != C_DEAD && chance(w, 120);
+}
+
 /* XA-style: the client applies the outcome on its own sessions and acks
  * for each participant; now and then it leaves one (as if it died), for
  * the agents to finish from the leader's DECISION. */
-static void xa_apply(struct world *w, int i, uint8_t outcome)
+static int xa_apply(struct world *w, int i, uint8_t outcome)
 {
 	struct node *nd = &w->n[i];
 	struct client *c = &nd->c;
@@ -1303,6 +1486,10 @@ static void xa_apply(struct world *w, int i, uint8_t outcome)
 			violation(w, "validity: %s told COMMIT for %s, but participant %u is not prepared", who, tr->k.s, rm);
 		if (chance(w, 100))
 			continue; /* left to the agents */
+		if (xa_dies(w, i)) {
+			client_die(w, i); /* part applied */
+			return 1;
+		}
 		if (p && p->state == PG_PREPARED) {
 			if (outcome == PX_OUT_COMMIT && p->stmts != tr->ok_stmts[rm])
 				violation(w, "atomicity: %s commits on participant %u with %u statements, its client ran %u",
@@ -1316,6 +1503,7 @@ static void xa_apply(struct world *w, int i, uint8_t outcome)
 		a.u.decision_ack.outcome = outcome;
 		client_send(w, i, px_addr_of(PX_NODE_REPLICA, c->target), &a);
 	}
+	return 0;
 }
 
 /* XA-style: PREPARE's results on the client's own sessions; then the votes. */
@@ -1344,8 +1532,8 @@ static void xa_prepared(struct world *w, int i)
 static void client_decided(struct world *w, int i, uint8_t status)
 {
 	struct client *c = &w->n[i].c;
-	if (c->tr->xa)
-		xa_apply(w, i, status_outcome(status));
+	if (c->tr->xa && xa_apply(w, i, status_outcome(status)))
+		return;
 	client_answer(w, i, status);
 	c->state = C_POLL;
 	c->polls = 2;
@@ -1475,23 +1663,8 @@ static void client_tick(struct world *w, int i)
 	struct client *c = &nd->c;
 	if (w->now < c->wake)
 		return;
-	if (w->faults_on && chance(w, w->p_die)) {
-		trace(w, "client.%d dies", nd->idx);
-		if (c->state == C_XPREP)
-			/* Its sessions close: an open transaction rolls back,
-			 * unless its PREPARE was already on the way. */
-			for (uint16_t k = 0; k < c->tr->pset.n; k++) {
-				struct pgtx *p = pg_get(agent_node(w, c->tr->pset.rm[k]), px_str_of(c->tr->k.s, c->tr->k.len));
-				if (p && p->state == PG_OPEN) {
-					int prep = chance(w, 500);
-					p->state = prep ? PG_PREPARED : PG_ABORTED;
-					p->was_prepared |= (uint8_t)prep;
-				}
-			}
-		c->state = C_DEAD;
-		nd->inc++;
-		struct ev *e = ev_new(w, w->now + 200 + rnd(w, 1500), EV_RESTART, i);
-		e->inc = nd->inc;
+	if ((w->faults_on && chance(w, w->p_die)) || xa_dies(w, i)) {
+		client_die(w, i);
 		return;
 	}
 	switch (c->state) {
@@ -1569,6 +1742,7 @@ static void node_start(struct world *w, int i)
 	nd->timer_at = 0;
 	px_update_init(&nd->u);
 	trace(w, "%s starts", node_name(w, i, nb, sizeof(nb)));
+	nd->restarted = nd->inc > 0;
 	if (nd->kind == K_REP) {
 		struct px_replica_config cfg = rep_cfg(w, nd->idx);
 		nd->rep = px_replica_new(&cfg);
@@ -1636,6 +1810,7 @@ static void node_crash(struct world *w, int i)
 		w->res->recoveries += st->recoveries;
 		w->res->leader_changes += st->leader_changes;
 		w->res->forgotten += st->forgotten;
+		w->res->cov[COV_GIVE_UP] += st->give_ups;
 		px_replica_destroy(&nd->rep);
 		if (sdisk_crash(nd->disk, rng_next(&w->rng))) /* unsynced writes are lost */
 			exit(2);
@@ -1646,6 +1821,10 @@ static void node_crash(struct world *w, int i)
 		nd->nheld = 0;
 	} else if (nd->kind == K_AGENT) {
 		w->res->presumed_aborts += pa_core_stats(nd->pa)->presumed_aborts;
+		w->res->cov[COV_AMBIGUOUS] += pa_core_stats(nd->pa)->ambiguous;
+		for (struct dbact *d = nd->acts; d; d = d->next)
+			if (!d->cancelled && d->kind == PA_DB_PREPARE)
+				w->res->cov[COV_PREPARE_CRASH]++;
 		pa_core_destroy(&nd->pa);
 		/* Statements in flight either reached the database or not. */
 		for (struct dbact *d = nd->acts; d; d = d->next) {
@@ -1664,8 +1843,10 @@ static void node_crash(struct world *w, int i)
 		size_t pos = 0;
 		struct pgtx *p;
 		while ((p = px_map_next(&nd->pg, &pos)))
-			if (p->state == PG_OPEN)
+			if (p->state == PG_OPEN || p->state == PG_LEFT) {
 				p->state = PG_ABORTED;
+				p->sess_lost = 1;
+			}
 	}
 	px_update_free(&nd->u);
 	struct ev *e = ev_new(w, w->now + 50 + rnd(w, 2500), EV_RESTART, i);
@@ -1678,7 +1859,9 @@ static void schedule_faults(struct world *w)
 {
 	/* Crashes and partitions at random times in the fault window. */
 	for (int i = 0; i < w->R + w->M; i++) {
-		if (w->n[i].kind == K_REP && !w->o.crash_replicas)
+		if (w->n[i].kind == K_REP && (!w->o.crash_replicas || !(w->swarm & F_CRASH_REP)))
+			continue;
+		if (w->n[i].kind == K_AGENT && !(w->swarm & F_CRASH_AGENT))
 			continue;
 		uint64_t t = rnd(w, FAULT_MS);
 		int k = 0;
@@ -1697,7 +1880,7 @@ static void schedule_faults(struct world *w)
 		t += 300 + rnd(w, 2000);
 	}
 	/* Half the seeds: a client sends messages for gids born far ahead. */
-	if (chance(w, 500))
+	if ((w->swarm & F_FUTURE) && chance(w, 500))
 		for (int k = (int)rnd(w, 4); k >= 0; k--)
 			ev_new(w, rnd(w, FAULT_MS), EV_FUTURE, w->R + w->M + (int)rnd(w, (uint64_t)w->C));
 }
@@ -1978,9 +2161,12 @@ static void cleanup(struct world *w)
 			w->res->recoveries += st->recoveries;
 			w->res->leader_changes += st->leader_changes;
 			w->res->forgotten += st->forgotten;
+			w->res->cov[COV_GIVE_UP] += st->give_ups;
 		}
-		if (nd->pa)
+		if (nd->pa) {
 			w->res->presumed_aborts += pa_core_stats(nd->pa)->presumed_aborts;
+			w->res->cov[COV_AMBIGUOUS] += pa_core_stats(nd->pa)->ambiguous;
+		}
 		px_replica_destroy(&nd->rep);
 		pa_core_destroy(&nd->pa);
 		if (nd->up)
@@ -2046,6 +2232,14 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 		w->resend_ms = 5 + (uint32_t)rnd(w, 40);
 	}
 	if (o->faults) {
+		/* Swarm: a quarter of the seeds use every fault kind, the
+		 * others each kind with even odds. */
+		if (chance(w, 250))
+			w->swarm = (1u << F_NKINDS) - 1;
+		else
+			for (unsigned k = 0; k < F_NKINDS; k++)
+				if (chance(w, 500))
+					w->swarm |= 1u << k;
 		w->p_drop = (unsigned)rnd(w, o->stress ? 300 : 150);
 		w->p_dup = (unsigned)rnd(w, 100);
 		w->p_delay = (unsigned)rnd(w, 150);
@@ -2054,7 +2248,22 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 		w->p_die = (unsigned)rnd(w, 30);
 		w->p_crash_send = (unsigned)rnd(w, o->stress ? 30 : 5);
 		w->p_disk_fault = (unsigned)rnd(w, 10);
+		if (!(w->swarm & F_DROP))
+			w->p_drop = 0;
+		if (!(w->swarm & F_DUP))
+			w->p_dup = 0;
+		if (!(w->swarm & F_DELAY))
+			w->p_delay = 0;
+		if (!(w->swarm & F_PART))
+			w->p_part = 0;
+		if (!(w->swarm & F_CLIENT_DIE))
+			w->p_die = 0;
+		if (!(w->swarm & F_CRASH_SEND))
+			w->p_crash_send = 0;
+		if (!(w->swarm & F_DISK))
+			w->p_disk_fault = 0;
 	}
+	res->swarm = w->swarm;
 	for (int i = 0; i < w->nn; i++) {
 		struct node *nd = &w->n[i];
 		nd->kind = i < w->R ? K_REP : i < w->R + w->M ? K_AGENT : K_CLIENT;
@@ -2069,6 +2278,13 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 		if (w->n[i].skew < slowest)
 			slowest = w->n[i].skew;
 	w->n[w->R + w->M].skew = slowest + SIM_MAX_FUTURE_MS - 1;
+	if (o->trace && o->faults) {
+		char kinds[512] = "";
+		for (unsigned k = 0; k < F_NKINDS; k++)
+			if (w->swarm & (1u << k))
+				snprintf(kinds + strlen(kinds), sizeof(kinds) - strlen(kinds), " %s", fault_names[k]);
+		trace(w, "faults of this seed:%s", kinds);
+	}
 	for (int i = 0; i < w->nn; i++)
 		node_start(w, i);
 	if (o->faults)
@@ -2101,6 +2317,7 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 	res->settle_time = w->now > heal_at ? w->now - heal_at : 0;
 	final_checks(w);
 	cleanup(w);
+	res->cov[COV_PRESUMED] = res->presumed_aborts;
 	free(w);
 	return res->violations ? 1 : 0;
 }

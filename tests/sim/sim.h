@@ -26,6 +26,24 @@ struct sim_opts {
 	FILE *out;         /* trace and failure output */
 };
 
+/* Rare paths the simulator counts, so that a run shows each was exercised
+ * (make test-sim fails when one ran zero times). */
+enum sim_cov {
+	COV_AMBIGUOUS,      /* an agent left an ambiguous gid to recovery */
+	COV_PRESUMED,       /* presumed aborts applied */
+	COV_GIVE_UP,        /* a leader gave a gid up */
+	COV_BUMP_RESTART,   /* a restarted replica took a new ballot */
+	COV_LOST_SESSION,   /* a session ended between two statements */
+	COV_LEFT_BLOCK,     /* a statement left its transaction block */
+	COV_ABORT_HIGH,     /* `aborted` accepted at a ballot above 0 */
+	COV_BELOW_HORIZON,  /* an acceptor refused a gid below its horizon */
+	COV_PREPARE_CRASH,  /* an agent restarted with a PREPARE in flight */
+	COV_XA_DIE,         /* an XA-style client died mid-transaction */
+	COV_ROUND_CRASH,    /* a replica crashed right after a round bump */
+	COV_N
+};
+extern const char *const sim_cov_names[COV_N];
+
 struct sim_result {
 	uint64_t steps;
 	uint64_t txns, committed, aborted, unknown; /* client answers */
@@ -33,6 +51,8 @@ struct sim_result {
 	uint64_t recoveries, leader_changes, forgotten, presumed_aborts, checkpoints, disk_faults;
 	uint64_t end_time;     /* virtual ms when the run ended */
 	uint64_t settle_time;  /* virtual ms from heal to everything decided */
+	uint64_t cov[COV_N];
+	uint32_t swarm;        /* fault kinds this seed used */
 	int violations;
 	char first_violation[512];
 };
