@@ -1314,11 +1314,11 @@ static void log_stats(struct agent *a, const char *why)
 	      "stats%s: tracked=%zu prepared=%" PRIu64 " voted_aborted=%" PRIu64 " committed=%" PRIu64
 	      " rolled_back=%" PRIu64 " idle_rollbacks=%" PRIu64 " resolved_by_scan=%" PRIu64 " presumed_aborts=%" PRIu64
 	      " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64 " send_dropped=%" PRIu64 " connections_up=%d/%d borrowed=%d proto_sent=%" PRIu64
-	      " sessions_lost=%" PRIu64 " cancels=%" PRIu64 " apply_failures=%" PRIu64 " future_gids=%" PRIu64,
+	      " sessions_lost=%" PRIu64 " cancels=%" PRIu64 " apply_failures=%" PRIu64 " future_gids=%" PRIu64 " ambiguous=%" PRIu64,
 	      why, pa_core_tracked(a->pa), s->prepared, s->voted_aborted, s->committed, s->rolled_back,
 	      s->idle_rollbacks, s->resolved_by_scan, s->presumed_aborts, a->bad_frames + ns->bad_shape, s->bad_msgs,
 	      ns->send_dropped, up, a->nconn, borrowed, px_net_proto_sent(a->net), s->sessions_lost, s->cancels,
-	      s->apply_failures, s->future_gids);
+	      s->apply_failures, s->future_gids, s->ambiguous);
 	a->last = *s;
 }
 
