@@ -254,7 +254,11 @@ int pc_xa_commit(struct pc_txn *t, struct pc_result *res);
 int pc_xa_rollback(struct pc_txn *t, struct pc_result *res);
 /* The outcome is applied on every participant: tell the coordinators, so
  * that they forget t at once.  Optional: without it, the participants'
- * agents check and finish t after a retransmission time. */
+ * agents check and finish t after a retransmission time.  Call it only
+ * once COMMIT PREPARED (or ROLLBACK PREPARED) succeeded on every
+ * participant: the coordinators then forget t, and a participant still
+ * holding it prepared long after (past the GC horizon) would be rolled back
+ * by presumed abort.  If one failed, do not call it: the agents finish it. */
 int pc_xa_done(struct pc_txn *t);
 
 /* Result accessors.  Strings stay valid until pc_rows_free. */
