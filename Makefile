@@ -49,9 +49,12 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # Bugs (PX_PLANT_BUG): 1 quorum of one, 2 2b counted across ballots,
 # 3 2b sent before its record is durable, 4 recovery ignores accepted values,
 # 5 the checkpoint snapshot forgets promises, 6 an XA-style gid its client
-# left is never recovered, 7 a replica takes on gids born in the future.
-PLANTED   := 1 2 3 4 5 6 7
+# left is never recovered, 7 a replica takes on gids born in the future,
+# 11 the commit log's recovery accepts a record whose CRC fails.
+PLANTED   := 1 2 3 4 5 6 7 11
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
+# Bugs planted in the commit log: its objects are built with the flag too.
+PLANTED_CL := 11
 
 SIM       := $(BUILD)/bin/paxcommit-sim
 COORD     := $(BUILD)/bin/paxcommit-coordinator
@@ -144,14 +147,18 @@ $(BUILD)/tests/e2e_%: tests/e2e/e2e_%.c $(E2E_LIB) tests/e2e/cluster.h tests/e2e
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) -Itests/e2e $< $(E2E_LIB) $(LIBPC) -o $@ -lcmocka -lpq -lzmq -linih -lpthread $(LDFLAGS)
 
+# The objects of planted bug N: the core, and the commit log if N is in
+# PLANTED_CL, built with -DPX_PLANT_BUG=N.
+planted_objs = $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) \
+	$(if $(filter $(1),$(PLANTED_CL)),$(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CL_SRCS)),$(CL_OBJS))
 define planted_rules
-$(BUILD)/obj-bug$(1)/%.o: %.c $(CORE_HDRS)
+$(BUILD)/obj-bug$(1)/%.o: %.c $(CORE_HDRS) $(CL_HDRS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) -DPX_PLANT_BUG=$(1) $$(INC) -c $$< -o $$@
 
-$(BUILD)/tests/paxcommit-sim-bug$(1): $(SIM_SRCS) $(SIM_HDRS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) $(CL_OBJS)
+$(BUILD)/tests/paxcommit-sim-bug$(1): $(SIM_SRCS) $(SIM_HDRS) $(call planted_objs,$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(INC) -Itests/sim $(SIM_SRCS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) $(CL_OBJS) -o $$@ $$(LDFLAGS)
+	$$(CC) $$(CFLAGS) $$(INC) -Itests/sim $(SIM_SRCS) $(call planted_objs,$(1)) -o $$@ $$(LDFLAGS)
 endef
 $(foreach b,$(PLANTED),$(eval $(call planted_rules,$(b))))
 

@@ -286,6 +286,10 @@ static int frame_check(const struct frames *s, size_t p, size_t *flen, int *sync
 	if (len > s->n - p - CL_FRAME_HDR)
 		return FRAME_PAST_END;
 	want = cl_crc32c(0, b + p + 8, (size_t)len + 1) ^ (flag ? CL_CRC_SYNCED : 0);
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 11
+	/* Planted bug 11: a record whose CRC fails is taken for a good one. */
+	want = crc;
+#endif
 	if (want != crc)
 		return FRAME_CRC;
 	*flen = CL_FRAME_HDR + (size_t)len;

@@ -12,6 +12,7 @@ declare -A what=(
 	[5]="checkpoint snapshot forgets promises"
 	[6]="recovery never finishes an XA-style gid its client left"
 	[7]="a replica takes on gids born far ahead of its clock"
+	[11]="commit log recovery accepts a record whose CRC fails"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so
