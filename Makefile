@@ -53,10 +53,12 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # 8 `aborted` 2b counted across ballots, 9 a 1a leaves before its round
 # record is durable (a restart reuses the ballot), 10 an agent votes
 # `aborted` at ballot 0 for an ambiguous gid, 12 an agent ignores a lost
-# session (its next statement would BEGIN anew).  (11, the commit log
-# accepting a torn record, builds the commit log with the flag too.)
-PLANTED   := 1 2 3 4 5 6 7 8 9 10 12
+# session (its next statement would BEGIN anew).  11 the commit log's recovery
+# accepts a record whose CRC fails (its commit log is built with the flag).
+PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
+# Bugs planted in the commit log: its objects are built with the flag too.
+PLANTED_CL := 11
 
 SIM       := $(BUILD)/bin/paxcommit-sim
 COORD     := $(BUILD)/bin/paxcommit-coordinator
@@ -151,14 +153,18 @@ $(BUILD)/tests/e2e_%: tests/e2e/e2e_%.c $(E2E_LIB) tests/e2e/cluster.h tests/e2e
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) -Itests/e2e $< $(E2E_LIB) $(LIBPC) -o $@ -lcmocka -lpq -lzmq -linih -lpthread $(LDFLAGS)
 
+# The objects of planted bug N: the core, and the commit log if N is in
+# PLANTED_CL, built with -DPX_PLANT_BUG=N.
+planted_objs = $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) \
+	$(if $(filter $(1),$(PLANTED_CL)),$(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CL_SRCS)),$(CL_OBJS))
 define planted_rules
-$(BUILD)/obj-bug$(1)/%.o: %.c $(CORE_HDRS)
+$(BUILD)/obj-bug$(1)/%.o: %.c $(CORE_HDRS) $(CL_HDRS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) -DPX_PLANT_BUG=$(1) $$(INC) -c $$< -o $$@
 
-$(BUILD)/tests/paxcommit-sim-bug$(1): $(SIM_SRCS) $(SIM_HDRS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) $(CL_OBJS)
+$(BUILD)/tests/paxcommit-sim-bug$(1): $(SIM_SRCS) $(SIM_HDRS) $(call planted_objs,$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(INC) -Itests/sim $(SIM_SRCS) $(patsubst %.c,$(BUILD)/obj-bug$(1)/%.o,$(CORE_SRCS)) $(CL_OBJS) -o $$@ $$(LDFLAGS)
+	$$(CC) $$(CFLAGS) $$(INC) -Itests/sim $(SIM_SRCS) $(call planted_objs,$(1)) -o $$@ $$(LDFLAGS)
 endef
 $(foreach b,$(PLANTED),$(eval $(call planted_rules,$(b))))
 

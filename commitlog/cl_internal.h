@@ -47,14 +47,17 @@ struct cl_log {
 	size_t nsegs, capsegs;
 	struct cl_file *active;
 	uint64_t woff;
+	int active_v2; /* the active segment is of version 2: frames may be flagged */
 
 	uint64_t last_seq;    /* last record appended */
 	uint64_t durable_seq; /* last record known durable */
 	uint64_t snap_seq;    /* the snapshot covers 1..snap_seq */
 
-	/* Records appended since the last sync, framed, ready to write. */
+	/* Records appended since the last sync, framed, ready to write.  The
+	 * first bwritten bytes were written already (cl_log_write), not synced;
+	 * they all belong to the active segment (before any break). */
 	uint8_t *buf;
-	size_t blen, bcap;
+	size_t blen, bcap, bwritten;
 	struct cl_break *breaks;
 	size_t nbreaks, capbreaks;
 	uint64_t fill; /* bytes the segment being filled holds once buf is written */

@@ -68,6 +68,7 @@ struct cl_io_crash {
 	struct crash_file **open; /* files opened through this layer */
 	size_t nopen, capopen;
 	uint64_t opno;
+	struct cl_crash_stats st;
 };
 
 /* ---- small helpers ---- */
@@ -155,9 +156,10 @@ static int op_apply(uint8_t **p, size_t *len, const struct file_op *op)
 	}
 }
 
-/* Apply a torn version of a write: keep a prefix, maybe garbage after it. */
+/* Apply a torn version of a write: keep a prefix, maybe garbage after it.
+ * *kept gets the number of its bytes kept. */
 static int op_apply_torn(uint8_t **p, size_t *len, const struct file_op *op, uint64_t *rng,
-			 const struct cl_crash_plan *plan)
+			 const struct cl_crash_plan *plan, uint64_t *kept)
 {
 	uint64_t keep, glen = 0, k;
 	int garbage, err;
@@ -173,7 +175,19 @@ static int op_apply_torn(uint8_t **p, size_t *len, const struct file_op *op, uin
 		err = bytes_resize(p, len, op->off + keep + glen > *len ? op->off + keep + glen : *len);
 	for (k = 0; !err && k < glen; k++)
 		(*p)[op->off + keep + k] = (uint8_t)rng_next(rng);
+	*kept = keep;
 	return err;
+}
+
+/* Count one write (or page) of `len` bytes of which `keep` survived. */
+static void count_fate(struct cl_crash_stats *st, uint64_t keep, uint64_t len)
+{
+	if (keep >= len)
+		st->kept++;
+	else if (keep)
+		st->torn++;
+	else
+		st->lost++;
 }
 
 static void ops_clear(struct inode *ino)
@@ -649,6 +663,11 @@ uint64_t cl_io_crash_unsynced(const struct cl_io_crash *c)
 	return n;
 }
 
+void cl_io_crash_stats(const struct cl_io_crash *c, struct cl_crash_stats *out)
+{
+	*out = c->st;
+}
+
 /* ---- the crash ---- */
 
 static int unlink_one(void *arg, const char *name)
@@ -664,25 +683,107 @@ static int collect(void *arg, const char *name)
 	return names_set(arg, name, NULL);
 }
 
+/* CL_CRASH_PAGES: each page of each unsynced write on its own. */
+static int settle_pages(struct inode *ino, uint64_t *rng, const struct cl_crash_plan *plan,
+			struct cl_crash_stats *st)
+{
+	uint64_t page = plan->page > 0 ? (uint64_t)plan->page : 512;
+	size_t nres = 0, kres, ires = 0;
+	int hole = 0, reordered = 0, err = 0;
+
+	for (size_t i = 0; i < ino->nops; i++)
+		nres += ino->ops[i].kind != OP_WRITE;
+	kres = (size_t)rng_upto(rng, nres);
+	for (size_t i = 0; !err && i < ino->nops; i++) {
+		const struct file_op *op = &ino->ops[i];
+		uint64_t end = op->off + op->len, a, b;
+
+		if (op->kind != OP_WRITE) {
+			if (ires++ < kres)
+				err = op_apply(&ino->dur, &ino->dlen, op);
+			continue;
+		}
+		st->writes++;
+		for (a = op->off; !err && a < end; a = b) {
+			uint64_t plen, keep, fate = rng_next(rng) % 3;
+			const uint8_t *src = op->data + (a - op->off);
+			int rest = 0; /* 0 as it was, 1 zeros, 2 garbage */
+
+			b = (a / page + 1) * page;
+			if (b > end)
+				b = end;
+			plen = b - a;
+			if (fate == 0) {
+				keep = 0; /* lost: the page stays as it was */
+			} else if (fate == 1 || plen == 1) {
+				keep = plen;
+			} else {
+				keep = 1 + rng_upto(rng, plen - 2);
+				rest = plan->garbage == 1 ? 2
+				       : plan->garbage == 0 ? (int)(rng_next(rng) & 1)
+							    : (int)(rng_next(rng) % 3);
+			}
+			err = bytes_write(&ino->dur, &ino->dlen, a, src, keep);
+			if (!err && rest && b > ino->dlen)
+				err = bytes_resize(&ino->dur, &ino->dlen, b);
+			for (uint64_t k = a + keep; !err && rest && k < b; k++)
+				ino->dur[k] = rest == 1 ? 0 : (uint8_t)rng_next(rng);
+			count_fate(st, keep, plen);
+			if (keep && hole)
+				reordered = 1;
+			if (keep < plen)
+				hole = 1;
+		}
+	}
+	st->reordered += (uint64_t)reordered;
+	ops_clear(ino);
+	return err;
+}
+
 /* The content ino has after the crash, computed into its durable buffer. */
 static int settle(struct inode *ino, uint64_t *rng, const struct cl_crash_plan *plan,
-		  const struct file_op *last_write)
+		  const struct file_op *last_write, struct cl_crash_stats *st)
 {
-	int err = 0;
+	uint64_t kept;
+	int err = 0, hole = 0;
 
+	if (plan->mode == CL_CRASH_PAGES)
+		return settle_pages(ino, rng, plan, st);
 	if (plan->mode == CL_CRASH_PREFIX) {
 		size_t keep = (size_t)rng_upto(rng, ino->nops);
 
-		for (size_t i = 0; !err && i < keep; i++) {
-			if (i + 1 == keep && ino->ops[i].kind == OP_WRITE)
-				err = op_apply_torn(&ino->dur, &ino->dlen, &ino->ops[i], rng, plan);
-			else
-				err = op_apply(&ino->dur, &ino->dlen, &ino->ops[i]);
+		for (size_t i = 0; !err && i < ino->nops; i++) {
+			const struct file_op *op = &ino->ops[i];
+
+			st->writes += op->kind == OP_WRITE;
+			if (i >= keep) {
+				if (op->kind == OP_WRITE)
+					count_fate(st, 0, op->len);
+			} else if (i + 1 == keep && op->kind == OP_WRITE) {
+				err = op_apply_torn(&ino->dur, &ino->dlen, op, rng, plan, &kept);
+				count_fate(st, kept, op->len);
+			} else {
+				err = op_apply(&ino->dur, &ino->dlen, op);
+				if (op->kind == OP_WRITE)
+					count_fate(st, op->len, op->len);
+			}
 		}
-	} else if (last_write) {
-		for (size_t i = 0; i < ino->nops; i++)
-			if (&ino->ops[i] == last_write)
-				err = op_apply_torn(&ino->dur, &ino->dlen, last_write, rng, plan);
+	} else {
+		for (size_t i = 0; !err && i < ino->nops; i++) {
+			const struct file_op *op = &ino->ops[i];
+
+			if (op->kind != OP_WRITE)
+				continue;
+			st->writes++;
+			if (op == last_write) {
+				err = op_apply_torn(&ino->dur, &ino->dlen, op, rng, plan, &kept);
+				count_fate(st, kept, op->len);
+				st->reordered += kept && hole;
+			} else {
+				count_fate(st, 0, op->len);
+				hole = hole || op->len;
+			}
+		}
 	}
 	ops_clear(ino);
 	return err;
@@ -690,7 +791,7 @@ static int settle(struct inode *ino, uint64_t *rng, const struct cl_crash_plan *
 
 int cl_io_crash_crash(struct cl_io_crash *c, uint64_t seed, const struct cl_crash_plan *p)
 {
-	struct cl_crash_plan plan = {-1, -1, -1, -1};
+	struct cl_crash_plan plan = {-1, -1, -1, -1, 0};
 	const struct file_op *last_write = NULL;
 	struct names after = {0}, old = {0};
 	struct inode **link, *ino;
@@ -701,6 +802,7 @@ int cl_io_crash_crash(struct cl_io_crash *c, uint64_t seed, const struct cl_cras
 		plan = *p;
 	if (!p)
 		plan.mode = (int)(rng_next(&rng) & 1);
+	c->st.crashes++;
 
 	/* Kill every open file. */
 	for (size_t i = 0; i < c->nopen; i++) {
@@ -732,7 +834,7 @@ int cl_io_crash_crash(struct cl_io_crash *c, uint64_t seed, const struct cl_cras
 	 * gives one result) and forget the others. */
 	for (ino = c->inodes; ino; ino = ino->next) {
 		if (ino->live && !err)
-			err = settle(ino, &rng, &plan, last_write);
+			err = settle(ino, &rng, &plan, last_write, &c->st);
 	}
 	for (link = &c->inodes; *link;) {
 		ino = *link;

@@ -21,8 +21,18 @@
  *         last unsynced write of the whole directory may survive torn;
  *       CL_CRASH_PREFIX: for every file, a prefix (in issue order) of its
  *         unsynced changes survives, the last write of it possibly torn;
+ *       CL_CRASH_PAGES: what a disk and a page cache do: every unsynced
+ *         write is cut into pages (plan->page bytes, at multiples of it in
+ *         the file), and each page, on its own, reaches the disk whole, is
+ *         lost, or is torn; so a later page may persist while an earlier
+ *         one does not (reordering).  Unsynced size changes survive as an
+ *         issue-order prefix;
  *   - a torn write keeps a prefix of its bytes; the rest of its range is
  *     either left as it was or, with garbage, overwritten by random bytes.
+ *     A torn page keeps a prefix of its bytes; the rest of the page's part
+ *     of the write is left as it was, zeroed, or (garbage) random.
+ * Bytes that no unsynced write covers are never changed: what was synced
+ * stays intact unless the owner overwrote it since.
  *
  * After a crash every file opened before it is dead: its methods fail with
  * EIO (close still works), and the new state counts as durable.
@@ -38,7 +48,8 @@ struct cl_io_crash;
 
 enum cl_crash_mode {
 	CL_CRASH_DROP = 0,  /* unsynced changes lost; the last write may be torn */
-	CL_CRASH_PREFIX = 1 /* a prefix of each file's unsynced changes survives */
+	CL_CRASH_PREFIX = 1, /* a prefix of each file's unsynced changes survives */
+	CL_CRASH_PAGES = 2   /* each unsynced page persists, is lost or is torn, on its own */
 };
 
 struct cl_crash_plan {
@@ -46,6 +57,18 @@ struct cl_crash_plan {
 	long tear;      /* bytes kept of the torn write: -1 random, else capped at its length */
 	int garbage;    /* -1 random; 0 the rest of the torn range is untouched; 1 garbage */
 	long dir_ops;   /* namespace ops kept since the last sync_dir: -1 random, else capped */
+	long page;      /* CL_CRASH_PAGES: page size in bytes; <= 0: 512 */
+};
+
+/* What the crashes so far did to unsynced writes (cumulative). */
+struct cl_crash_stats {
+	uint64_t crashes;
+	uint64_t writes;    /* unsynced writes found at a crash */
+	uint64_t kept;      /* writes (PAGES: pages) that survived whole */
+	uint64_t torn;      /* writes (PAGES: pages) that survived in part */
+	uint64_t lost;      /* writes (PAGES: pages) that did not survive at all */
+	uint64_t reordered; /* files in which a crash kept bytes of a write or
+			     * page after one it did not keep whole */
 };
 
 /*
@@ -66,5 +89,8 @@ int cl_io_crash_crash(struct cl_io_crash *c, uint64_t seed, const struct cl_cras
 
 /* Bytes written (by write) and not yet synced, over all files. */
 uint64_t cl_io_crash_unsynced(const struct cl_io_crash *c);
+
+/* What the crashes made so far did (counted since cl_io_crash_new). */
+void cl_io_crash_stats(const struct cl_io_crash *c, struct cl_crash_stats *out);
 
 #endif

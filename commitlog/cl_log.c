@@ -4,7 +4,9 @@
  * Appending only frames records into a buffer (no I/O).  cl_log_sync()
  * writes the buffer with one write per segment it touches and makes it
  * durable with one sync per segment, so a batch of records costs one
- * write and one fdatasync in the common case.
+ * write and one fdatasync in the common case.  cl_log_write() may write
+ * the part of the buffer that goes to the active segment earlier, without
+ * a sync; cl_log_sync() then writes only the rest.
  *
  * Segment rollover happens inside cl_log_sync: the records that belong to
  * the old segment are written and synced first, and only then is the next
@@ -172,7 +174,7 @@ int cl__seg_create(struct cl_log *log, uint64_t first_seq)
 
 	memset(hdr, 0, sizeof(hdr));
 	cl_put32(hdr, CL_SEG_MAGIC);
-	cl_put32(hdr + 4, CL_FORMAT_VERSION);
+	cl_put32(hdr + 4, CL_SEG_VERSION);
 	cl_put64(hdr + 8, first_seq);
 	cl_put32(hdr + 20, cl_crc32c(0, hdr, 20));
 
@@ -206,6 +208,7 @@ int cl__seg_create(struct cl_log *log, uint64_t first_seq)
 	if (log->active)
 		io->close(io->ctx, log->active);
 	log->active = f;
+	log->active_v2 = 1;
 	log->woff = CL_SEG_HDR;
 	e = io->sync_dir(io->ctx);
 	if (e)
@@ -337,6 +340,7 @@ static int reserve(struct cl_log *log, size_t bytes, size_t nbreaks)
 static void push(struct cl_log *log, uint8_t type, const void *data, uint32_t len)
 {
 	uint64_t size = CL_FRAME_HDR + (uint64_t)len;
+	uint8_t *p = log->buf + log->blen;
 
 	if (log->fill > CL_SEG_HDR && log->fill + size > log->seg_size) {
 		log->breaks[log->nbreaks].off = log->blen;
@@ -344,7 +348,15 @@ static void push(struct cl_log *log, uint8_t type, const void *data, uint32_t le
 		log->nbreaks++;
 		log->fill = CL_SEG_HDR;
 	}
-	cl__frame_put(log->buf + log->blen, type, data, len);
+	cl__frame_put(p, type, data, len);
+	/* The first record since the last sync will be written right after
+	 * durable bytes (a new segment's header is durable too): flag it
+	 * (cl_format.h), so that recovery can tell later damage before it
+	 * from a crash's. */
+	if (log->blen == 0 && log->active_v2) {
+		cl_put32(p, len | CL_LEN_SYNCED);
+		cl_put32(p + 4, cl_get32(p + 4) ^ CL_CRC_SYNCED);
+	}
 	log->blen += (size_t)size;
 	log->fill += size;
 	log->last_seq++;
@@ -389,23 +401,59 @@ int cl_log_appendv(struct cl_log *log, const struct cl_iov *recs, size_t n, uint
 
 /* ---- syncing ---- */
 
-/* Write buf[from..to) at the end of the active segment and sync it. */
-static int write_chunk(struct cl_log *log, size_t from, size_t to)
+/* Write buf[from..to) at the end of the active segment, but for its first
+ * `done` bytes, which were written before (cl_log_write). */
+static int write_part(struct cl_log *log, size_t from, size_t to, size_t done)
+{
+	char name[CL_NAME_MAX];
+	int e;
+
+	if (to - from <= done)
+		return 0;
+	e = log->io->write(log->io->ctx, log->active, log->woff, log->buf + from + done,
+			   to - from - done);
+	if (e) {
+		cl__seg_name(name, log->segs[log->nsegs - 1], 0);
+		return cl__io_fail(log, e, "write", name, log->woff);
+	}
+	log->woff += to - from - done;
+	return 0;
+}
+
+/* Write buf[from..to) (its first `done` bytes written already) at the end
+ * of the active segment and sync it. */
+static int write_chunk(struct cl_log *log, size_t from, size_t to, size_t done)
 {
 	char name[CL_NAME_MAX];
 	int e;
 
 	if (to == from)
 		return 0;
-	cl__seg_name(name, log->segs[log->nsegs - 1], 0);
-	e = log->io->write(log->io->ctx, log->active, log->woff, log->buf + from, to - from);
+	e = write_part(log, from, to, done);
 	if (e)
-		return cl__io_fail(log, e, "write", name, log->woff);
-	log->woff += to - from;
+		return e;
 	e = log->io->sync(log->io->ctx, log->active);
-	if (e)
+	if (e) {
+		cl__seg_name(name, log->segs[log->nsegs - 1], 0);
 		return cl__io_fail(log, e, "sync", name, UINT64_MAX);
+	}
 	return 0;
+}
+
+int cl_log_write(struct cl_log *log)
+{
+	size_t to;
+	int err;
+
+	if (log->err)
+		return CL_EFAILED;
+	/* Only what goes to the active segment: the next one may be created
+	 * only once this one is synced (cl_log_sync does that). */
+	to = log->nbreaks ? log->breaks[0].off : log->blen;
+	err = write_part(log, 0, to, log->bwritten);
+	if (!err)
+		log->bwritten = to;
+	return err;
 }
 
 int cl_log_sync(struct cl_log *log, uint64_t *durable_seq)
@@ -416,7 +464,7 @@ int cl_log_sync(struct cl_log *log, uint64_t *durable_seq)
 	if (log->err)
 		return CL_EFAILED;
 	for (size_t i = 0; !err && i < log->nbreaks; i++) {
-		err = write_chunk(log, from, log->breaks[i].off);
+		err = write_chunk(log, from, log->breaks[i].off, i ? 0 : log->bwritten);
 		if (!err) {
 			log->durable_seq = log->breaks[i].seq - 1;
 			err = cl__seg_create(log, log->breaks[i].seq);
@@ -424,11 +472,12 @@ int cl_log_sync(struct cl_log *log, uint64_t *durable_seq)
 		from = log->breaks[i].off;
 	}
 	if (!err)
-		err = write_chunk(log, from, log->blen);
+		err = write_chunk(log, from, log->blen, log->nbreaks ? 0 : log->bwritten);
 	if (err)
 		return err;
 	log->durable_seq = log->last_seq;
 	log->blen = 0;
+	log->bwritten = 0;
 	log->nbreaks = 0;
 	if (durable_seq)
 		*durable_seq = log->durable_seq;

@@ -17,7 +17,10 @@
  *
  * Recovery (cl_log_open) replays the snapshot, then every record after it,
  * in order, through a callback; see README.md for the rules that tell a
- * torn tail (cut off and reported) from corruption (a hard error).
+ * torn tail (cut off and reported) from corruption (a hard error).  A
+ * crash may lose, tear or reorder whatever was written and not synced;
+ * recovery returns every durable record and a prefix of the others, each
+ * whole and unchanged.
  *
  * Checkpoint: the owner writes its live state as a set of records; they
  * replace every record up to the current seq, and the log files those
@@ -68,11 +71,12 @@ enum cl_flags {
 	 * an append flushes only data, not a new file size. */
 	CL_NO_PREALLOC = 1u << 0,
 	/* Operator's repair switch, off by default: treat the first bad record
-	 * of the last segment as a torn tail even if valid records follow it
-	 * (they are cut off and counted in dropped_bytes).  Use it only after
-	 * deciding that those records were never acknowledged, e.g. after a
-	 * crash that persisted a later page of an unsynced write but not an
-	 * earlier one. */
+	 * of the last segment as a torn tail even if records that prove it
+	 * durable follow it (they are cut off and counted in dropped_bytes).
+	 * Use it only after deciding that those records were never
+	 * acknowledged, e.g. in a segment of format version 1 after a crash
+	 * that persisted a later page of an unsynced write but not an earlier
+	 * one (version 2 cuts that case by itself). */
 	CL_SALVAGE_TAIL = 1u << 1
 };
 
@@ -107,6 +111,17 @@ struct cl_iov {
 	uint32_t len;
 };
 
+/* What recovery found where it cut a torn tail (struct cl_recovery). */
+enum cl_damage {
+	CL_DAMAGE_NONE = 0,     /* nothing was cut */
+	CL_DAMAGE_SHORT = 1,    /* a partial frame header at the end of the file */
+	CL_DAMAGE_ZERO = 2,     /* zeros where a record should start, then non-zero bytes */
+	CL_DAMAGE_TYPE0 = 3,    /* a frame header with type 0 */
+	CL_DAMAGE_TOO_LONG = 4, /* a length above max_record */
+	CL_DAMAGE_PAST_END = 5, /* a length that runs past the end of the file */
+	CL_DAMAGE_CRC = 6       /* a whole frame whose CRC does not match */
+};
+
 /* What recovery found, for logs and tests. */
 struct cl_recovery {
 	uint64_t snapshot_seq;     /* seq the snapshot covers; 0: no snapshot */
@@ -115,9 +130,14 @@ struct cl_recovery {
 	uint64_t last_seq;         /* the last seq recovered (next append: +1) */
 	uint32_t segments;         /* segment files read */
 	uint32_t removed;          /* leftover files removed: temp files, covered segments */
-	uint64_t dropped_bytes;    /* torn tail cut off the last segment (0: none) */
+	uint64_t dropped_bytes;    /* torn tail cut off the last segment (0: none):
+				    * dropped_offset up to its last non-zero byte */
 	uint64_t dropped_offset;   /* where the cut was made */
 	char dropped_file[40];     /* in which file ("" if none) */
+	int dropped_damage;        /* enum cl_damage: what was found at dropped_offset */
+	uint64_t dropped_records;  /* whole records found after the damage and cut with it
+				    * (written, never synced: a crash kept a later page
+				    * of them and not an earlier one) */
 };
 
 struct cl_log;
@@ -167,6 +187,19 @@ int cl_log_appendv(struct cl_log *log, const struct cl_iov *recs, size_t n, uint
  * Errors: CL_EIO, CL_ENOSPC, CL_ENOMEM (the log is then FAILED), CL_EFAILED.
  */
 int cl_log_sync(struct cl_log *log, uint64_t *durable_seq);
+
+/*
+ * Write the records appended since the last write or sync that belong to
+ * the active segment, without making them durable (no fdatasync): they
+ * reach the file (the page cache, and perhaps part of them the disk) before
+ * cl_log_sync(), which then writes only the rest and syncs.  Records past
+ * a segment rollover wait for cl_log_sync(), which must sync a segment
+ * before it creates the next.  durable_seq does not change.  A crash may
+ * keep any part of what was written and not synced, in any order; recovery
+ * then returns whole records of it, a prefix in seq order, or none.
+ * Errors: CL_EIO, CL_ENOSPC (the log is then FAILED), CL_EFAILED.
+ */
+int cl_log_write(struct cl_log *log);
 
 /* The seq of the last record appended (or recovered); 0 if none ever. */
 uint64_t cl_log_last_seq(const struct cl_log *log);

@@ -28,35 +28,47 @@
  *    file that ends exactly there).
  *
  * 5. Otherwise the bytes from p on are damage, and the question is whether
- *    they can be a torn write (to cut off) or must be corruption (to report):
+ *    they can be a crash's (to cut off) or must be corruption (to report).
+ *    A crash damages only what was written since the last sync: the end of
+ *    the last segment, from some offset D on, where D is at or before p.
+ *    But inside that end it may do anything a disk does: lose a write,
+ *    keep part of one, or keep a later page of it and lose an earlier one,
+ *    so valid records may follow the damage.  So:
  *    - in a segment that is not the last: corruption.  A segment is synced
  *      whole before the next one is created (cl_log.c), so its end was
  *      durable and no crash can tear it;
- *    - in the last segment, if a valid record starts anywhere after p (every
- *      byte offset is tried): corruption.  A crash tears only what was
- *      written since the last sync, which is the end of the file: a torn
- *      write is followed by nothing but its own garbage or zeros, never by a
- *      good record.  A bad record followed by a good one means a record
- *      that was once good (and perhaps acknowledged) went bad;
+ *    - in the last segment, if a valid record after p carries the flag
+ *      (version-2 segments, cl_format.h): corruption.  The flag says that
+ *      every byte before that record was durable when it was written, p
+ *      included, so p was synced and its record went bad afterwards (and
+ *      may have been acknowledged).  No flagged record can follow a crash's
+ *      damage: the log flags only the first record written after a sync,
+ *      at the durable end D, and D <= p;
+ *    - in a version-1 last segment (no flags), if a valid record starts
+ *      anywhere after p: corruption, the rule of version 1;
  *    - otherwise, a torn tail: the file is cut at p (truncated, then
  *      preallocated again), and the bytes dropped (p up to the last
- *      non-zero byte) are reported in struct cl_recovery.
- *    Corruption is a hard error naming the file and offset; it is never
- *    skipped, because skipping could silently lose an acknowledged record.
- *    The CL_SALVAGE_TAIL flag lets an operator cut at p in the last segment
- *    anyway.
+ *      non-zero byte), what was found at p and the whole records found
+ *      after it (written, never synced) are reported in struct cl_recovery.
+ *    Valid frames after p are found by trying every byte offset after p,
+ *    then hopping from frame to frame.  Corruption is a hard error naming
+ *    the file and offset; it is never skipped, because skipping could
+ *    silently lose an acknowledged record.  The CL_SALVAGE_TAIL flag lets
+ *    an operator cut at p in the last segment anyway.
  *
  * 6. Everything recovered is then made durable (fdatasync of the last
  *    segment, fsync of the directory): records written before a process
  *    crash may still sit in the page cache, and the owner will act on what
  *    it replayed as if it were durable.
  *
- * What cannot be told apart: a crash that persisted a later page of an
- * unsynced write but not an earlier one looks like corruption (a hole, then
- * good records) and is reported as such; real damage to the very last
- * records, with nothing good after them, looks like a torn write and is cut
- * off.  No log without a separately stored end pointer can tell these
- * apart; the first case fails safe.
+ * What cannot be told apart: damage to records that no flagged record
+ * follows (the records of the last sync before the crash, or of a sync
+ * whose successor's flagged record was lost too) looks like a crash's and
+ * is cut off, with whatever valid records follow it.  No log without a
+ * separately stored end pointer can tell these apart; the flag stores the
+ * end pointer of each sync in the next one.  (Version 1 reported a hole
+ * followed by valid records as corruption, so a replica whose unsynced
+ * pages persisted out of order could not start.)
  */
 #include "cl_internal.h"
 
@@ -228,54 +240,82 @@ static int read_all(struct cl_log *log, struct cl_file *f, const char *name, uin
 
 /* What frame_check finds at a position. */
 enum frame_state {
-	FRAME_OK,
-	FRAME_SHORT,    /* fewer bytes left than a frame header */
-	FRAME_ZERO,     /* an all-zero frame header */
-	FRAME_TYPE0,    /* type 0 */
-	FRAME_TOO_LONG, /* length above max_record */
-	FRAME_PAST_END, /* length runs past the end of the file */
-	FRAME_CRC       /* CRC mismatch */
+	FRAME_OK = CL_DAMAGE_NONE,
+	FRAME_SHORT = CL_DAMAGE_SHORT,       /* fewer bytes left than a frame header */
+	FRAME_ZERO = CL_DAMAGE_ZERO,         /* an all-zero frame header */
+	FRAME_TYPE0 = CL_DAMAGE_TYPE0,       /* type 0 */
+	FRAME_TOO_LONG = CL_DAMAGE_TOO_LONG, /* length above max_record */
+	FRAME_PAST_END = CL_DAMAGE_PAST_END, /* length runs past the end of the file */
+	FRAME_CRC = CL_DAMAGE_CRC            /* CRC mismatch */
 };
 
-/* Is there a valid record frame at b[p..n)?  If so, *flen gets its size. */
-static int frame_check(const uint8_t *b, size_t n, size_t p, uint32_t max, size_t *flen)
-{
-	uint32_t len, crc;
+/* A segment's frames: where they are, and how they are read. */
+struct frames {
+	const uint8_t *b;
+	size_t n;
+	uint32_t max; /* max_record */
+	int v2;       /* version 2: frames may carry CL_LEN_SYNCED */
+};
 
-	if (n - p < CL_FRAME_HDR)
+/* A frame's payload length, without the flag. */
+static uint32_t frame_len(const struct frames *s, size_t p)
+{
+	uint32_t len = cl_get32(s->b + p);
+
+	return s->v2 ? len & ~CL_LEN_SYNCED : len;
+}
+
+/* Is there a valid record frame at p?  If so, *flen gets its size and
+ * *synced (if not NULL) whether it carries the flag. */
+static int frame_check(const struct frames *s, size_t p, size_t *flen, int *synced)
+{
+	const uint8_t *b = s->b;
+	uint32_t raw, len, crc, want;
+	int flag;
+
+	if (s->n - p < CL_FRAME_HDR)
 		return FRAME_SHORT;
-	len = cl_get32(b + p);
+	raw = cl_get32(b + p);
 	crc = cl_get32(b + p + 4);
 	if (b[p + 8] == 0)
-		return len == 0 && crc == 0 ? FRAME_ZERO : FRAME_TYPE0;
-	if (len > max)
+		return raw == 0 && crc == 0 ? FRAME_ZERO : FRAME_TYPE0;
+	flag = s->v2 && (raw & CL_LEN_SYNCED);
+	len = flag ? raw & ~CL_LEN_SYNCED : raw;
+	if (len > s->max)
 		return FRAME_TOO_LONG;
-	if (len > n - p - CL_FRAME_HDR)
+	if (len > s->n - p - CL_FRAME_HDR)
 		return FRAME_PAST_END;
-	if (cl_crc32c(0, b + p + 8, (size_t)len + 1) != crc)
+	want = cl_crc32c(0, b + p + 8, (size_t)len + 1) ^ (flag ? CL_CRC_SYNCED : 0);
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 11
+	/* Planted bug 11: a record whose CRC fails is taken for a good one. */
+	want = crc;
+#endif
+	if (want != crc)
 		return FRAME_CRC;
 	*flen = CL_FRAME_HDR + (size_t)len;
+	if (synced)
+		*synced = flag;
 	return FRAME_OK;
 }
 
-/* Describe what frame_check found at b[p..n) for an error message. */
-static const char *frame_why(int state, const uint8_t *b, size_t n, size_t p, char *why,
+/* Describe what frame_check found at p for an error message. */
+static const char *frame_why(int state, const struct frames *s, size_t p, char *why,
 			     size_t whylen)
 {
 	switch (state) {
 	case FRAME_SHORT:
-		snprintf(why, whylen, "partial record header (%zu bytes)", n - p);
+		snprintf(why, whylen, "partial record header (%zu bytes)", s->n - p);
 		return why;
 	case FRAME_ZERO:
 		return "zero bytes where a record should start, then non-zero bytes";
 	case FRAME_TYPE0:
 		return "record type 0";
 	case FRAME_TOO_LONG:
-		snprintf(why, whylen, "record length %" PRIu32 " exceeds max_record", cl_get32(b + p));
+		snprintf(why, whylen, "record length %" PRIu32 " exceeds max_record", frame_len(s, p));
 		return why;
 	case FRAME_PAST_END:
 		snprintf(why, whylen, "record length %" PRIu32 " runs past the end of the file",
-			 cl_get32(b + p));
+			 frame_len(s, p));
 		return why;
 	default:
 		return "CRC mismatch";
@@ -283,17 +323,39 @@ static const char *frame_why(int state, const uint8_t *b, size_t n, size_t p, ch
 }
 
 /* The first offset in [from, n) where a valid record starts, or n. */
-static size_t find_valid_record(const uint8_t *b, size_t n, size_t from, uint32_t max)
+static size_t find_valid_record(const struct frames *s, size_t from)
 {
 	size_t flen;
 
-	for (size_t q = from; q + CL_FRAME_HDR <= n; q++) {
-		if (b[q + 8] == 0) /* cheap: type 0 is never a record */
+	for (size_t q = from; q + CL_FRAME_HDR <= s->n; q++) {
+		if (s->b[q + 8] == 0) /* cheap: type 0 is never a record */
 			continue;
-		if (frame_check(b, n, q, max, &flen) == FRAME_OK)
+		if (frame_check(s, q, &flen, NULL) == FRAME_OK)
 			return q;
 	}
-	return n;
+	return s->n;
+}
+
+/* From q, a valid frame, to the end of the file: hop from frame to frame,
+ * and over what is not a frame to the next one.  *count gets the frames
+ * seen; returns the offset of the first flagged one, or n. */
+static size_t walk_after(const struct frames *s, size_t q, uint64_t *count)
+{
+	size_t flen, first = s->n;
+	int synced;
+
+	*count = 0;
+	while (q < s->n) {
+		if (frame_check(s, q, &flen, &synced) == FRAME_OK) {
+			if (synced && first == s->n)
+				first = q;
+			(*count)++;
+			q += flen;
+		} else {
+			q = find_valid_record(s, q + 1);
+		}
+	}
+	return first;
 }
 
 /* One past the last non-zero byte of b[from..n), or from if all are zero. */
@@ -305,7 +367,7 @@ static size_t nonzero_end(const uint8_t *b, size_t n, size_t from)
 }
 
 static int deliver(struct cl_log *log, cl_replay_fn fn, void *ctx, uint64_t seq,
-		   const uint8_t *frame)
+		   const uint8_t *frame, size_t flen)
 {
 	struct cl_record r;
 	int rc;
@@ -313,7 +375,7 @@ static int deliver(struct cl_log *log, cl_replay_fn fn, void *ctx, uint64_t seq,
 	if (!fn)
 		return 0;
 	r.seq = seq;
-	r.len = cl_get32(frame);
+	r.len = (uint32_t)(flen - CL_FRAME_HDR);
 	r.type = frame[8];
 	r.data = frame + CL_FRAME_HDR;
 	r.snapshot = 0;
@@ -324,9 +386,10 @@ static int deliver(struct cl_log *log, cl_replay_fn fn, void *ctx, uint64_t seq,
 	return 0;
 }
 
-/* Check a segment's header: magic, CRC, version, first seq. */
+/* Check a segment's header: magic, CRC, version (*version gets it), first
+ * seq. */
 static int check_header(struct cl_log *log, const char *name, const uint8_t *b, size_t n,
-			uint64_t first)
+			uint64_t first, uint32_t *version)
 {
 	if (n < CL_SEG_HDR)
 		return cl__fail(log, CL_ECORRUPT,
@@ -336,9 +399,11 @@ static int check_header(struct cl_log *log, const char *name, const uint8_t *b, 
 		return cl__fail(log, CL_ECORRUPT, "%s offset 0: not a segment (bad magic)", name);
 	if (cl_crc32c(0, b, 20) != cl_get32(b + 20))
 		return cl__fail(log, CL_ECORRUPT, "%s offset 0: segment header CRC mismatch", name);
-	if (cl_get32(b + 4) != CL_FORMAT_VERSION)
+	*version = cl_get32(b + 4);
+	if (*version < CL_SEG_VERSION_MIN || *version > CL_SEG_VERSION)
 		return cl__fail(log, CL_EVERSION, "%s: segment format version %" PRIu32
-				", this code reads %u", name, cl_get32(b + 4), CL_FORMAT_VERSION);
+				", this code reads %u to %u", name, *version, CL_SEG_VERSION_MIN,
+				CL_SEG_VERSION);
 	if (cl_get64(b + 8) != first)
 		return cl__fail(log, CL_ECORRUPT,
 				"%s offset 8: header says first seq %" PRIu64 ", the name says %" PRIu64,
@@ -348,7 +413,7 @@ static int check_header(struct cl_log *log, const char *name, const uint8_t *b, 
 
 /* Cut the last segment at `at` (rule 5). */
 static int cut_tail(struct cl_log *log, struct cl_file *f, const char *name, uint64_t at,
-		    uint64_t dropped)
+		    uint64_t dropped, int state, uint64_t records)
 {
 	struct cl_io *io = log->io;
 	int e;
@@ -365,6 +430,8 @@ static int cut_tail(struct cl_log *log, struct cl_file *f, const char *name, uin
 	}
 	log->rec.dropped_bytes = dropped;
 	log->rec.dropped_offset = at;
+	log->rec.dropped_damage = state;
+	log->rec.dropped_records = records;
 	snprintf(log->rec.dropped_file, sizeof(log->rec.dropped_file), "%s", name);
 	return 0;
 }
@@ -380,8 +447,10 @@ static int read_segment(struct cl_log *log, uint64_t first, int is_last, cl_repl
 	struct cl_io *io = log->io;
 	char name[CL_NAME_MAX], why[96];
 	struct cl_file *f = NULL;
-	size_t n = 0, p, flen = 0, end, q;
-	uint64_t seq = first;
+	struct frames fr;
+	size_t n = 0, p, flen = 0, end, q, syn;
+	uint64_t seq = first, after = 0;
+	uint32_t version = 0;
 	int err, e, state = FRAME_OK;
 
 	cl__seg_name(name, first, 0);
@@ -390,14 +459,18 @@ static int read_segment(struct cl_log *log, uint64_t first, int is_last, cl_repl
 		return cl__io_fail(log, e, "open", name, UINT64_MAX);
 	err = read_all(log, f, name, buf, cap, &n);
 	if (!err)
-		err = check_header(log, name, *buf, n, first);
+		err = check_header(log, name, *buf, n, first, &version);
+	fr.b = *buf;
+	fr.n = n;
+	fr.max = log->max_record;
+	fr.v2 = version >= 2;
 	p = CL_SEG_HDR;
 	while (!err) {
-		state = frame_check(*buf, n, p, log->max_record, &flen);
+		state = frame_check(&fr, p, &flen, NULL);
 		if (state != FRAME_OK)
 			break;
 		if (seq > log->snap_seq) {
-			err = deliver(log, fn, ctx, seq, *buf + p);
+			err = deliver(log, fn, ctx, seq, *buf + p, flen);
 			log->rec.log_records++;
 		}
 		p += flen;
@@ -413,18 +486,31 @@ static int read_segment(struct cl_log *log, uint64_t first, int is_last, cl_repl
 			err = cl__fail(log, CL_ECORRUPT,
 				       "%s offset %zu: %s, in a segment that is not the last: "
 				       "corruption in the middle of the log",
-				       name, p, frame_why(state, *buf, n, p, why, sizeof(why)));
+				       name, p, frame_why(state, &fr, p, why, sizeof(why)));
 			goto close;
 		}
-		q = find_valid_record(*buf, n, p + 1, log->max_record);
+		q = find_valid_record(&fr, p + 1);
+		syn = q < n ? walk_after(&fr, q, &after) : n;
 		if (q < n && !(log->flags & CL_SALVAGE_TAIL)) {
-			err = cl__fail(log, CL_ECORRUPT,
-				       "%s offset %zu: %s, followed by a valid record at offset %zu: "
-				       "corruption in the middle of the log",
-				       name, p, frame_why(state, *buf, n, p, why, sizeof(why)), q);
-			goto close;
+			/* Version 1: any valid record after the damage.  Version
+			 * 2: a flagged one, written when p was durable. */
+			if (!fr.v2) {
+				err = cl__fail(log, CL_ECORRUPT,
+					       "%s offset %zu: %s, followed by a valid record at offset "
+					       "%zu: corruption in the middle of the log",
+					       name, p, frame_why(state, &fr, p, why, sizeof(why)), q);
+				goto close;
+			}
+			if (syn < n) {
+				err = cl__fail(log, CL_ECORRUPT,
+					       "%s offset %zu: %s, followed by a valid record at offset "
+					       "%zu written after offset %zu was durable: corruption in "
+					       "the middle of the log",
+					       name, p, frame_why(state, &fr, p, why, sizeof(why)), syn, p);
+				goto close;
+			}
 		}
-		err = cut_tail(log, f, name, p, end - p);
+		err = cut_tail(log, f, name, p, end - p, state, q < n ? after : 0);
 		if (err)
 			goto close;
 	}
@@ -432,6 +518,7 @@ static int read_segment(struct cl_log *log, uint64_t first, int is_last, cl_repl
 	*next = seq;
 	if (is_last) {
 		log->active = f;
+		log->active_v2 = fr.v2;
 		log->woff = p;
 		return 0;
 	}

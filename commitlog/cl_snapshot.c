@@ -54,10 +54,10 @@ static int snapshot_parse(struct cl_log *log, const uint8_t *b, size_t n, cl_rep
 		return snap_corrupt(log, 0, "not a snapshot (bad magic)");
 	if (cl_crc32c(0, b, 36) != cl_get32(b + 36))
 		return snap_corrupt(log, 0, "snapshot header CRC mismatch");
-	if (cl_get32(b + 4) != CL_FORMAT_VERSION)
+	if (cl_get32(b + 4) != CL_SNAP_VERSION)
 		return cl__fail(log, CL_EVERSION,
 				CL_SNAP_NAME ": format version %" PRIu32 ", this code reads %u",
-				cl_get32(b + 4), CL_FORMAT_VERSION);
+				cl_get32(b + 4), CL_SNAP_VERSION);
 	seq = cl_get64(b + 8);
 	count = cl_get64(b + 16);
 	body_len = cl_get64(b + 24);
@@ -238,7 +238,7 @@ int cl_log_checkpoint_commit(struct cl_log *log)
 	if (err)
 		return err;
 	cl_put32(hdr, CL_SNAP_MAGIC);
-	cl_put32(hdr + 4, CL_FORMAT_VERSION);
+	cl_put32(hdr + 4, CL_SNAP_VERSION);
 	cl_put64(hdr + 8, ck->seq);
 	cl_put64(hdr + 16, ck->count);
 	cl_put64(hdr + 24, ck->body_len);

@@ -523,9 +523,10 @@ static int open_log(struct daemon *d, const char *dir)
 	const struct cl_recovery *rec = cl_log_recovery(d->log);
 	logf_(LV_INFO,
 	      "replica=%u recovered commit log %s in %" PRIu64 " ms: snapshot at seq %" PRIu64 " (%" PRIu64
-	      " records), %" PRIu64 " log records, %u segments, torn tail %" PRIu64 " bytes",
+	      " records), %" PRIu64 " log records, %u segments, torn tail %" PRIu64 " bytes (%" PRIu64
+	      " unsynced records after the damage cut with it)",
 	      g_id, dir, px_wall_ms() - t0, rec->snapshot_seq, rec->snapshot_records, rec->log_records, rec->segments,
-	      rec->dropped_bytes);
+	      rec->dropped_bytes, rec->dropped_records);
 	d->base = cl_log_last_seq(d->log);
 	d->last_ckpt = rec->snapshot_seq;
 	struct px_event ev = {.kind = PX_EV_START, .now = clock_now(d), .recs = rs.v, .nrecs = rs.n};

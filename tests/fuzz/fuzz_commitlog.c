@@ -7,7 +7,8 @@
  * files: frame number seq - first of a segment whose name says it starts
  * at first (or the next frame of the snapshot), with that length, type and
  * payload, and a CRC32C that matches, as computed here by a bitwise
- * implementation independent of the library.
+ * implementation independent of the library (in a version-2 segment, with
+ * the length's flag bit and the CRC's XOR for it).
  * A successful recovery must also be stable: opening again replays the
  * same records and cuts nothing; appending a record then works and the
  * record is replayed by the next open.  Any violation aborts.
@@ -25,6 +26,8 @@
  *   byte 1     first seq of segment 2, minus 1
  *   byte 2     snapshot seq (with 0x10)
  *   bytes 3-8  u16 LE lengths of the segment 1, segment 2, snapshot parts
+ *              (15 bits; the top bit of the first one: the segments'
+ *              valid headers say format version 2, else 1)
  *   the parts, in that order (each cut to what is left)
  *
  * Built with -fsanitize=fuzzer for fuzzing, or linked with replay.c to run
@@ -94,17 +97,35 @@ struct verify {
 	uint64_t last_type, last_len; /* of the last log record replayed */
 };
 
-/* Does the frame at b[pos..n) hold exactly rec, with a good CRC? */
-static int frame_is(const uint8_t *b, size_t n, size_t pos, const struct cl_record *r)
+/* Format version 2 (segments only): bit 31 of a frame's length is a flag,
+ * and a flagged frame's CRC is XORed with this. */
+#define LEN_SYNCED 0x80000000u
+#define CRC_SYNCED 0x53594E43u
+
+/* A frame's length field, without the flag if v2. */
+static uint32_t len_of(const uint8_t *b, size_t pos, int v2)
 {
-	uint32_t len;
+	return get32(b + pos) & (v2 ? ~LEN_SYNCED : ~0u);
+}
+
+/* Does the frame at b[pos..n) hold exactly rec, with a good CRC? */
+static int frame_is(const uint8_t *b, size_t n, size_t pos, int v2, const struct cl_record *r)
+{
+	uint32_t len, x;
 
 	if (pos > n || n - pos < 9)
 		return 0;
-	len = get32(b + pos);
+	len = len_of(b, pos, v2);
+	x = v2 && (get32(b + pos) & LEN_SYNCED) ? CRC_SYNCED : 0;
 	return len == r->len && len <= n - pos - 9 && b[pos + 8] == r->type && r->type != 0 &&
 	       (len == 0 || memcmp(b + pos + 9, r->data, len) == 0) &&
-	       ref_crc32c(0, b + pos + 8, (size_t)len + 1) == get32(b + pos + 4);
+	       (ref_crc32c(0, b + pos + 8, (size_t)len + 1) ^ x) == get32(b + pos + 4);
+}
+
+/* Is f a segment of format version 2 (by its header)? */
+static int seg_v2(const struct file *f)
+{
+	return f->n >= 24 && get32(f->b + 4) == 2;
 }
 
 /* Offset of frame number k (0-based) of a segment, walking the length
@@ -112,11 +133,12 @@ static int frame_is(const uint8_t *b, size_t n, size_t pos, const struct cl_reco
 static size_t frame_at(const struct file *f, uint64_t k)
 {
 	size_t pos = 24;
+	int v2 = seg_v2(f);
 
 	for (; k > 0; k--) {
-		if (pos > f->n || f->n - pos < 9 || get32(f->b + pos) > f->n - pos - 9)
+		if (pos > f->n || f->n - pos < 9 || len_of(f->b, pos, v2) > f->n - pos - 9)
 			return SIZE_MAX;
-		pos += 9 + (size_t)get32(f->b + pos);
+		pos += 9 + (size_t)len_of(f->b, pos, v2);
 	}
 	return pos;
 }
@@ -129,7 +151,7 @@ static int verify_fn(void *ctx, const struct cl_record *r)
 	v->count++;
 	if (r->snapshot) {
 		/* snapshot records come in file order */
-		check(v->snap.present && frame_is(v->snap.b, v->snap.n, v->snap.pos, r));
+		check(v->snap.present && frame_is(v->snap.b, v->snap.n, v->snap.pos, 0, r));
 		v->snap.pos += 9 + (size_t)r->len;
 		return 0;
 	}
@@ -142,7 +164,8 @@ static int verify_fn(void *ctx, const struct cl_record *r)
 		if (v->first[i] > r->seq)
 			continue;
 		pos = frame_at(&v->seg[i], r->seq - v->first[i]);
-		found = pos != SIZE_MAX && frame_is(v->seg[i].b, v->seg[i].n, pos, r);
+		found = pos != SIZE_MAX && frame_is(v->seg[i].b, v->seg[i].n, pos,
+						    seg_v2(&v->seg[i]), r);
 	}
 	check(found);
 	v->last_type = r->type;
@@ -209,11 +232,11 @@ static int open_verified(struct cl_io_mem *mem, const struct cl_config *cfg, str
 	return cl_log_open(cfg, verify_fn, v, log);
 }
 
-static void segment_header(uint8_t *h, uint64_t first)
+static void segment_header(uint8_t *h, uint64_t first, uint32_t version)
 {
 	memset(h, 0, 24);
 	memcpy(h, "CLSG", 4);
-	put32(h + 4, 1);
+	put32(h + 4, version);
 	put64(h + 8, first);
 	put32(h + 20, ref_crc32c(0, h, 20));
 }
@@ -260,6 +283,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *part[3];
 	size_t plen[3], left, off = 9;
 	uint8_t flags, hdr[40];
+	uint32_t version;
 	uint64_t last, count;
 	int rc;
 
@@ -269,8 +293,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&v, 0, sizeof(v));
 	v.seg2_first = (uint64_t)data[1] + 1;
 	left = size - off;
+	version = data[4] & 0x80 ? 2 : 1;
 	for (int i = 0; i < 3; i++) {
-		plen[i] = (size_t)data[3 + 2 * i] | (size_t)data[4 + 2 * i] << 8;
+		plen[i] = ((size_t)data[3 + 2 * i] | (size_t)data[4 + 2 * i] << 8) & 0x7fff;
 		if (plen[i] > left)
 			plen[i] = left;
 		part[i] = data + off;
@@ -281,11 +306,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	mem = cl_io_mem_new();
 	check(mem != NULL);
-	segment_header(hdr, 1);
+	segment_header(hdr, 1, version);
 	make_file(mem, "log-00000000000000000001.seg", hdr, flags & 0x01 ? 24 : 0, part[0],
 		  plen[0]);
 	if ((flags & 0x02) && v.seg2_first != 1) {
-		segment_header(hdr, v.seg2_first);
+		segment_header(hdr, v.seg2_first, version);
 		make_file(mem, seg2, hdr, flags & 0x04 ? 24 : 0, part[1], plen[1]);
 	}
 	if (flags & 0x08) {

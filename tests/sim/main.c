@@ -150,6 +150,11 @@ int main(int argc, char **argv)
 			tot.presumed_aborts += res.presumed_aborts;
 			tot.checkpoints += res.checkpoints;
 			tot.disk_faults += res.disk_faults;
+			tot.torn_writes += res.torn_writes;
+			tot.reorders += res.reorders;
+			tot.torn_tails += res.torn_tails;
+			tot.crc_cuts += res.crc_cuts;
+			tot.reorder_cuts += res.reorder_cuts;
 			tot.violations += res.violations;
 			for (int k = 0; k < COV_N; k++)
 				tot.cov[k] += res.cov[k];
@@ -178,19 +183,20 @@ done:
 	       " unknown=%" PRIu64 " msgs=%" PRIu64 " faults: dropped=%" PRIu64 " duplicated=%" PRIu64
 	       " delayed=%" PRIu64 " partitions=%" PRIu64 " crashes=%" PRIu64 " | recoveries=%" PRIu64
 	       " leader_changes=%" PRIu64 " forgotten=%" PRIu64 " presumed_aborts=%" PRIu64 " checkpoints=%" PRIu64
-	       " fsync_failures=%" PRIu64
+	       " fsync_failures=%" PRIu64 " torn_writes=%" PRIu64 " reorders=%" PRIu64 " torn_tails=%" PRIu64
+	       " crc_cuts=%" PRIu64 " reorder_cuts=%" PRIu64
 	       " max_settle_ms=%" PRIu64 " violations=%d failing_seeds=%" PRIu64 " time=%.1fs seeds/min=%.0f\n",
 	       tot.steps, seeds ? (double)tot.steps / (double)seeds : 0.0, tot.txns, tot.committed, tot.aborted,
 	       tot.unknown, tot.msgs, tot.dropped, tot.duplicated, tot.delayed, tot.partitions, tot.crashes,
 	       tot.recoveries, tot.leader_changes, tot.forgotten, tot.presumed_aborts, tot.checkpoints,
-	       tot.disk_faults, max_settle,
+	       tot.disk_faults, tot.torn_writes, tot.reorders, tot.torn_tails, tot.crc_cuts, tot.reorder_cuts, max_settle,
 	       tot.violations,
 	       bad, secs, secs > 0 ? (double)seeds * 60.0 / secs : 0.0);
 	/* How often each rare path ran (tests/sim/run.sh fails on a zero). */
 	printf("sim-coverage:");
 	for (int k = 0; k < COV_N; k++)
 		printf(" %s=%" PRIu64, sim_cov_names[k], tot.cov[k]);
-	printf("\n");
+	printf(" torn_tails=%" PRIu64 " crc_cuts=%" PRIu64 "\n", tot.torn_tails, tot.crc_cuts);
 	if (expect)
 		return bad ? 0 : 1;
 	return bad ? 1 : 0;

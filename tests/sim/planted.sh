@@ -15,6 +15,7 @@ declare -A what=(
 	[8]="learner counts aborted 2b across ballots"
 	[9]="a 1a leaves before its round record is durable (a restart reuses the ballot)"
 	[10]="an agent votes aborted at ballot 0 for an ambiguous gid"
+	[11]="commit log recovery accepts a record whose CRC fails"
 	[12]="an agent ignores a session lost between two statements"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters

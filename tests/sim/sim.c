@@ -854,6 +854,13 @@ static void apply_update(struct world *w, int i)
 		if (!u->rec[k].lazy)
 			nd->eager_upto = sdisk_appended(nd->disk);
 	}
+	/* The round's records are written now and synced later (EV_SYNC): a
+	 * crash in between finds them on the disk, unsynced. */
+	if (u->nrec) {
+		int rc = sdisk_write(nd->disk);
+		if (rc)
+			violation(w, "coordinator.%d: write to the commit log failed (%d)", nd->idx, rc);
+	}
 	for (size_t k = 0; k < u->nnow; k++)
 		net_send(w, i, u->now[k].to, u->arena + u->now[k].off, u->now[k].len);
 	for (size_t k = 0; k < u->nheld; k++) {
@@ -1758,6 +1765,8 @@ static void node_start(struct world *w, int i)
 			nd->up = 0;
 			return;
 		}
+		if (sdisk_violation(nd->disk))
+			violation(w, "coordinator.%d: commit log recovery: %s", nd->idx, sdisk_violation(nd->disk));
 		nd->eager_upto = sdisk_appended(nd->disk);
 		struct px_event ev = {.kind = PX_EV_START, .recs = recs, .nrecs = nrecs};
 		ev.now = clock_of(w, i);
@@ -1812,7 +1821,7 @@ static void node_crash(struct world *w, int i)
 		w->res->forgotten += st->forgotten;
 		w->res->cov[COV_GIVE_UP] += st->give_ups;
 		px_replica_destroy(&nd->rep);
-		if (sdisk_crash(nd->disk, rng_next(&w->rng))) /* unsynced writes are lost */
+		if (sdisk_crash(nd->disk, rng_next(&w->rng))) /* unsynced writes: lost, torn, reordered */
 			exit(2);
 		nd->syncing = 0;
 		nd->dfr_pending = 0;
@@ -2166,6 +2175,15 @@ static void cleanup(struct world *w)
 		if (nd->pa) {
 			w->res->presumed_aborts += pa_core_stats(nd->pa)->presumed_aborts;
 			w->res->cov[COV_AMBIGUOUS] += pa_core_stats(nd->pa)->ambiguous;
+		}
+		if (nd->disk) {
+			struct sdisk_stats ds;
+			sdisk_stats(nd->disk, &ds);
+			w->res->torn_writes += ds.torn_writes;
+			w->res->reorders += ds.reorders;
+			w->res->torn_tails += ds.torn_tails;
+			w->res->crc_cuts += ds.crc_cuts;
+			w->res->reorder_cuts += ds.reorder_cuts;
 		}
 		px_replica_destroy(&nd->rep);
 		pa_core_destroy(&nd->pa);

@@ -1,8 +1,9 @@
 /*
  * sim.h - deterministic simulator of a paxcommit cluster.
  *
- * One seed drives everything: N coordinator replicas (the real core, with a
- * fake disk that loses unsynced records on a crash), M participants (the
+ * One seed drives everything: N coordinator replicas (the real core and
+ * the real commit log, on a simulated disk that loses, tears and reorders
+ * unsynced writes on a crash), M participants (the
  * real agent core over a simulated PostgreSQL whose prepared transactions
  * survive crashes), and C clients, on one virtual clock in milliseconds.
  * Every message is encoded and decoded with the real codec.
@@ -49,6 +50,10 @@ struct sim_result {
 	uint64_t txns, committed, aborted, unknown; /* client answers */
 	uint64_t msgs, dropped, duplicated, delayed, partitions, crashes;
 	uint64_t recoveries, leader_changes, forgotten, presumed_aborts, checkpoints, disk_faults;
+	/* the replicas' disks (sim_disk.h): writes torn and files reordered by
+	 * crashes, torn tails cut by recovery, those cut at a record that
+	 * failed its CRC, those that cut whole records after the damage */
+	uint64_t torn_writes, reorders, torn_tails, crc_cuts, reorder_cuts;
 	uint64_t end_time;     /* virtual ms when the run ended */
 	uint64_t settle_time;  /* virtual ms from heal to everything decided */
 	uint64_t cov[COV_N];

@@ -77,17 +77,24 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* The frame of record seq, built here; returns its size. */
-static size_t build_frame(uint8_t *out, uint64_t seq)
+/* Format version 2: the flag in a frame's length ("everything before this
+ * frame was durable when it was written": the first record after a sync),
+ * and what it XORs into the CRC. */
+#define LEN_SYNCED 0x80000000u
+#define CRC_SYNCED 0x53594E43u
+
+/* The frame of record seq, built here, flagged or not; returns its size. */
+static size_t build_frame_flag(uint8_t *out, uint64_t seq, int synced)
 {
 	uint32_t len = rec_len(seq);
 
 	out[8] = rec_type(seq);
 	rec_fill(out + 9, seq, len);
-	put32(out, len);
-	put32(out + 4, ref_crc32c(0, out + 8, (size_t)len + 1));
+	put32(out, len | (synced ? LEN_SYNCED : 0));
+	put32(out + 4, ref_crc32c(0, out + 8, (size_t)len + 1) ^ (synced ? CRC_SYNCED : 0));
 	return 9 + len;
 }
+
 
 /* ---- collecting replayed records ---- */
 
@@ -274,7 +281,7 @@ static size_t frame_offsets(struct env *e, const char *name, size_t *offs, size_
 	assert_int_equal(cl_io_mem_view(e->mem, name, &d, &n), 0);
 	while (p + 9 <= n && k < max && d[p + 8] != 0) {
 		offs[k++] = p;
-		p += 9 + get32(d + p);
+		p += 9 + (get32(d + p) & ~LEN_SYNCED);
 	}
 	return k;
 }
@@ -408,13 +415,14 @@ static void test_roundtrip_format(void **state)
 	sync_ok(e.log);
 	/* the segment holds header + frames built here, and nothing more */
 	assert_int_equal(cl_io_mem_view(e.mem, SEG1, &d, &n), 0);
+	/* the first record after a sync (here: after the open) is flagged */
 	p = 0;
 	for (uint64_t s = 1; s <= 3; s++)
-		p += build_frame(want + p, s);
+		p += build_frame_flag(want + p, s, s == 1);
 	assert_int_equal(n, 24 + p);
 	assert_memory_equal(d + 24, want, p);
 	assert_memory_equal(d, "CLSG", 4);
-	assert_int_equal(get32(d + 4), 1);
+	assert_int_equal(get32(d + 4), 2);
 	assert_int_equal(get32(d + 8), 1);
 	assert_int_equal(get32(d + 20), ref_crc32c(0, d, 20));
 	env_free(&e);
@@ -595,7 +603,7 @@ static void tear_everywhere(unsigned flags)
 	size_t blen = 0, bounds[16], nb = 0;
 
 	for (uint64_t s = synced + 1; s <= last; s++) {
-		blen += build_frame(batch + blen, s);
+		blen += build_frame_flag(batch + blen, s, s == synced + 1);
 		bounds[nb++] = blen;
 	}
 	for (size_t t = 0; t <= blen; t++) {
@@ -818,8 +826,13 @@ static void test_midlog_corruption_last_segment(void **state)
 
 	(void)state;
 	build_multi(&e, 60);
+	/* ten more records, each synced on its own: every one of them is
+	 * flagged, written when everything before it was durable */
+	env_open_ok(&e);
+	append_range(e.log, 61, 70, 1);
+	cl_log_close(&e.log);
 	/* the last segment: flip a payload byte of its second record, which
-	 * is followed by valid records */
+	 * is followed by valid records written after it was durable */
 	{
 		uint64_t first = 0;
 		struct cl_log *log = NULL;
@@ -828,7 +841,7 @@ static void test_midlog_corruption_last_segment(void **state)
 		assert_true(cl_log_segment_count(log) >= 3);
 		cl_log_close(&log);
 		/* find the last segment by its name */
-		for (uint64_t s = 60; s >= 1 && !first; s--) {
+		for (uint64_t s = 70; s >= 1 && !first; s--) {
 			seg_name(name, s);
 			if (cl_io_mem_view(e.mem, name, &d, &len) == 0)
 				first = s;
@@ -842,6 +855,7 @@ static void test_midlog_corruption_last_segment(void **state)
 	expect_corrupt(&e, name, offs[1], "middle of the log");
 	assert_true(has(cl_log_errmsg(e.log), "CRC mismatch"));
 	assert_true(has(cl_log_errmsg(e.log), "followed by a valid record"));
+	assert_true(has(cl_log_errmsg(e.log), "was durable"));
 	/* never repaired: the same error again, the file untouched */
 	expect_corrupt(&e, name, offs[1], "middle of the log");
 	/* the operator's switch cuts it off instead */
@@ -849,6 +863,290 @@ static void test_midlog_corruption_last_segment(void **state)
 	env_open_ok(&e);
 	assert_int_equal(cl_log_recovery(e.log)->dropped_offset, offs[1]);
 	assert_int_equal(cl_log_last_seq(e.log), cl_log_recovery(e.log)->log_records);
+	env_free(&e);
+}
+
+/*
+ * Damage inside the records of the last sync, followed by more of them:
+ * nothing written after that sync proves those bytes durable, and a crash
+ * that persisted a later page of the batch but not an earlier one leaves
+ * exactly this.  It is cut as a torn tail, the whole records after it
+ * counted.  Damage that a later sync's flagged record follows is
+ * corruption.
+ */
+static void test_damage_in_last_batch(void **state)
+{
+	const struct cl_recovery *rec;
+	struct env e;
+	size_t offs[64], n, len;
+	uint8_t *d;
+
+	(void)state;
+	env_init(&e, 1u << 16, 0);
+	env_open_ok(&e);
+	append_range(e.log, 1, 5, 1); /* five syncs: 1..5 each flagged */
+	append_range(e.log, 6, 12, 0);
+	sync_ok(e.log); /* one batch: 6 flagged, 7..12 not */
+	cl_log_close(&e.log);
+	n = frame_offsets(&e, SEG1, offs, 64);
+	assert_int_equal(n, 12);
+	assert_int_equal(cl_io_mem_view(e.mem, SEG1, &d, &len), 0);
+	for (size_t k = 0; k < 12; k++)
+		assert_int_equal(get32(d + offs[k]) >> 31, k <= 5);
+	/* record 3: records 4, 5 and 6 were written after it was durable */
+	d[offs[2] + 6] ^= 0x10;
+	expect_corrupt(&e, SEG1, offs[2], "was durable");
+	assert_true(has(cl_log_errmsg(e.log), "CRC mismatch"));
+	d[offs[2] + 6] ^= 0x10;
+	/* record 8: only 9..12 follow, of the same batch */
+	d[offs[7] + 9 + 1] ^= 0x04;
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 7);
+	rec = cl_log_recovery(e.log);
+	assert_int_equal(rec->dropped_offset, offs[7]);
+	assert_int_equal(rec->dropped_damage, CL_DAMAGE_CRC);
+	assert_int_equal(rec->dropped_records, 4);
+	assert_int_equal(rec->dropped_bytes, offs[11] + frame_size(12) - offs[7]);
+	/* cut for good, and the log goes on from seq 8 */
+	append_range(e.log, 8, 9, 0);
+	sync_ok(e.log);
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 9);
+	assert_int_equal(cl_log_recovery(e.log)->dropped_bytes, 0);
+	env_free(&e);
+}
+
+/* Appends 7..40 (about 1.8 KiB) after 1..6 were synced, and writes them
+ * without a sync: the state of a replica that crashes between the write
+ * and the fdatasync.  Returns the offset where the unsynced bytes start. */
+static size_t unsynced_batch(struct env *e)
+{
+	size_t base = 24, unsynced = 0;
+
+	env_init(e, 1u << 16, 0);
+	env_open_ok(e);
+	append_range(e->log, 1, 6, 2);
+	for (uint64_t s = 1; s <= 6; s++)
+		base += frame_size(s);
+	append_range(e->log, 7, 40, 0);
+	assert_int_equal(cl_log_write(e->log), 0);
+	for (uint64_t s = 7; s <= 40; s++)
+		unsynced += frame_size(s);
+	assert_int_equal(cl_io_crash_unsynced(e->crash), unsynced);
+	assert_true(unsynced > 1024);
+	return base;
+}
+
+/*
+ * The bug the simulator found once its crashes tore and reordered writes:
+ * power loss during the fdatasync of a write that spans several pages may
+ * persist a later page but not an earlier one.  Recovery then found a bad
+ * or zero record followed by valid ones, called it corruption in the
+ * middle of the log, and the replica could not start, though nothing
+ * synced was damaged.  Now: the records of 1..6 come back, the cut is at
+ * the hole, and the whole records after it (never synced) are counted.
+ */
+static void test_reordered_pages_are_a_torn_tail(void **state)
+{
+	const struct cl_recovery *rec;
+	struct env e;
+	uint8_t *d;
+	size_t len, base;
+
+	(void)state;
+	base = unsynced_batch(&e);
+	/* power loss: the write persisted whole... */
+	env_crash(&e, CL_CRASH_DROP, 1L << 20, 0, -1, 1);
+	/* ...but for its first 512-byte page */
+	assert_int_equal(cl_io_mem_view(e.mem, SEG1, &d, &len), 0);
+	memset(d + base, 0, 512 - base % 512);
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 6);
+	rec = cl_log_recovery(e.log);
+	assert_int_equal(rec->dropped_offset, base);
+	assert_int_equal(rec->dropped_damage, CL_DAMAGE_ZERO);
+	assert_true(rec->dropped_records > 10);
+	/* the torn page's prefix kept, the rest of it zero */
+	env_free(&e);
+	base = unsynced_batch(&e);
+	env_crash(&e, CL_CRASH_DROP, 1L << 20, 0, -1, 1);
+	assert_int_equal(cl_io_mem_view(e.mem, SEG1, &d, &len), 0);
+	memset(d + base + 40, 0, 512 - (base + 40) % 512);
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 6);
+	assert_int_equal(cl_log_recovery(e.log)->dropped_damage, CL_DAMAGE_CRC);
+	append_range(e.log, 7, 8, 0);
+	sync_ok(e.log);
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 8);
+	env_free(&e);
+}
+
+/*
+ * The same, with the crash backend's page model: several unsynced writes,
+ * each page of them persisted, lost or torn on its own, over many seeds.
+ * Every recovery must succeed with every durable record and a prefix of
+ * the others, each intact.
+ */
+static void test_reordered_pages_every_seed(void **state)
+{
+	struct cl_crash_stats st;
+	uint64_t reordered = 0, cuts = 0, extra = 0;
+
+	(void)state;
+	for (uint64_t seed = 0; seed < 400; seed++) {
+		struct cl_crash_plan plan = {CL_CRASH_PAGES, -1, -1, -1, seed % 3 ? 512 : 64};
+		uint64_t durable, L, last = 0;
+		struct env e;
+
+		env_init(&e, seed % 5 ? 4096 : 1024, seed % 7 ? 0 : CL_NO_PREALLOC);
+		env_open_ok(&e);
+		for (int round = 0; round < 3 + (int)(seed % 4); round++) {
+			append_range(e.log, last + 1, last + 8, 0);
+			last += 8;
+			assert_int_equal(cl_log_write(e.log), 0);
+			if ((seed + (uint64_t)round) % 3 == 0)
+				sync_ok(e.log);
+		}
+		append_range(e.log, last + 1, last + 5, 0); /* appended, never written */
+		last += 5;
+		if (seed % 4 == 0) { /* the final sync's fdatasync fails */
+			cl_io_fault_arm(e.fault, CL_FAULT_SYNC, 1, EIO, 0);
+			assert_int_equal(cl_log_sync(e.log, NULL), CL_EIO);
+		}
+		durable = cl_log_durable_seq(e.log);
+		cl_io_fault_disarm(e.fault);
+		assert_int_equal(cl_io_crash_crash(e.crash, seed, &plan), 0);
+		cl_log_close(&e.log);
+		env_open_ok(&e);
+		L = cl_log_last_seq(e.log);
+		assert_true(L >= durable && L <= last);
+		expect_log_records(&e.got, 1, L);
+		cuts += cl_log_recovery(e.log)->dropped_records > 0;
+		extra += L > durable;
+		cl_io_crash_stats(e.crash, &st);
+		reordered += st.reordered;
+		/* and it goes on */
+		append_range(e.log, L + 1, L + 2, 0);
+		sync_ok(e.log);
+		env_open_ok(&e);
+		expect_log_records(&e.got, 1, L + 2);
+		env_free(&e);
+	}
+	/* the seeds did reorder, cut whole records, and keep unsynced ones */
+	assert_true(reordered > 100);
+	assert_true(cuts > 20);
+	assert_true(extra > 20);
+}
+
+/* cl_log_write: a write without a sync; the sync then writes the rest. */
+static void test_write_then_sync(void **state)
+{
+	struct env e;
+	uint64_t w, s;
+
+	(void)state;
+	env_init(&e, 1024, 0);
+	env_open_ok(&e);
+	append_range(e.log, 1, 5, 0);
+	w = cl_io_fault_calls(e.fault, CL_FAULT_WRITE);
+	s = cl_io_fault_calls(e.fault, CL_FAULT_SYNC);
+	assert_int_equal(cl_log_write(e.log), 0);
+	assert_int_equal(cl_io_fault_calls(e.fault, CL_FAULT_WRITE), w + 1);
+	assert_int_equal(cl_io_fault_calls(e.fault, CL_FAULT_SYNC), s);
+	assert_int_equal(cl_log_durable_seq(e.log), 0);
+	assert_true(cl_io_crash_unsynced(e.crash) > 0);
+	/* nothing new: no I/O */
+	assert_int_equal(cl_log_write(e.log), 0);
+	assert_int_equal(cl_io_fault_calls(e.fault, CL_FAULT_WRITE), w + 1);
+	/* the sync writes only what came after, and syncs */
+	append_range(e.log, 6, 7, 0);
+	sync_ok(e.log);
+	assert_int_equal(cl_io_fault_calls(e.fault, CL_FAULT_WRITE), w + 2);
+	assert_int_equal(cl_io_fault_calls(e.fault, CL_FAULT_SYNC), s + 1);
+	/* written and synced with nothing after: the sync only syncs */
+	append_range(e.log, 8, 9, 0);
+	assert_int_equal(cl_log_write(e.log), 0);
+	sync_ok(e.log);
+	assert_int_equal(cl_io_fault_calls(e.fault, CL_FAULT_WRITE), w + 3);
+	assert_int_equal(cl_io_fault_calls(e.fault, CL_FAULT_SYNC), s + 2);
+	/* past a rollover the write stops at the segment's end */
+	append_range(e.log, 10, 40, 0);
+	assert_int_equal(cl_log_write(e.log), 0);
+	assert_int_equal(cl_log_segment_count(e.log), 1);
+	assert_int_equal(cl_log_durable_seq(e.log), 9);
+	/* power loss now: every unsynced write lost */
+	env_crash(&e, CL_CRASH_DROP, 0, 0, -1, 1);
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 9);
+	append_range(e.log, 10, 40, 0);
+	assert_int_equal(cl_log_write(e.log), 0);
+	sync_ok(e.log);
+	assert_true(cl_log_segment_count(e.log) > 1);
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 40);
+	/* a FAILED log writes nothing */
+	append_range(e.log, 41, 42, 0);
+	cl_io_fault_arm(e.fault, CL_FAULT_WRITE, 1, EIO, 0);
+	assert_int_equal(cl_log_write(e.log), CL_EIO);
+	assert_int_equal(cl_log_write(e.log), CL_EFAILED);
+	env_free(&e);
+}
+
+/* A segment of format version 1 (no flags) is still read, by the rules of
+ * version 1 (any valid record after damage is corruption), and appended
+ * to without flags; the next segment is of version 2. */
+static void test_version1_segment(void **state)
+{
+	uint8_t seg[2048], *d;
+	struct env e;
+	size_t p = 24, offs[64], len;
+
+	(void)state;
+	memset(seg, 0, sizeof(seg));
+	memcpy(seg, "CLSG", 4);
+	put32(seg + 4, 1);
+	seg[8] = 1; /* first seq 1 */
+	put32(seg + 20, ref_crc32c(0, seg, 20));
+	for (uint64_t s = 1; s <= 5; s++)
+		p += build_frame_flag(seg + p, s, 0);
+	env_init(&e, 1024, 0);
+	assert_int_equal(cl_io_mem_set(e.mem, SEG1, seg, sizeof(seg) / 2), 0);
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 5);
+	append_range(e.log, 6, 8, 1);
+	cl_log_close(&e.log);
+	assert_int_equal(cl_io_mem_view(e.mem, SEG1, &d, &len), 0);
+	assert_int_equal(get32(d + 4), 1);
+	assert_int_equal(frame_offsets(&e, SEG1, offs, 64), 8);
+	for (size_t k = 0; k < 8; k++)
+		assert_int_equal(get32(d + offs[k]) >> 31, 0);
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 8);
+	cl_log_close(&e.log);
+	/* damage followed by a valid record: corruption, as in version 1 */
+	d[offs[6] + 4] ^= 1;
+	expect_corrupt(&e, SEG1, offs[6], "followed by a valid record");
+	d[offs[6] + 4] ^= 1;
+	/* a flagged frame is not a record in version 1: it is damage */
+	put32(d + offs[7], get32(d + offs[7]) | LEN_SYNCED);
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 7);
+	assert_int_equal(cl_log_recovery(e.log)->dropped_damage, CL_DAMAGE_TOO_LONG);
+	/* a rollover creates a segment of version 2 */
+	append_range(e.log, 8, 30, 0);
+	sync_ok(e.log);
+	assert_true(cl_log_segment_count(e.log) > 1);
+	{
+		char name[40];
+
+		seg_name(name, 30);
+		for (uint64_t s = 30; cl_io_mem_view(e.mem, name, &d, &len) != 0; s--)
+			seg_name(name, s - 1);
+		assert_int_equal(get32(d + 4), 2);
+	}
+	env_open_ok(&e);
+	expect_log_records(&e.got, 1, 30);
 	env_free(&e);
 }
 
@@ -904,11 +1202,14 @@ static void test_bad_headers_and_gaps(void **state)
 	d[21] ^= 1;
 	expect_corrupt(&e, name2, 0, "header CRC");
 	d[21] ^= 1;
-	put32(d + 4, 2);
+	put32(d + 4, 3);
 	put32(d + 20, ref_crc32c(0, d, 20));
 	assert_int_equal(env_open(&e), CL_EVERSION);
 	assert_true(has(cl_log_errmsg(e.log), name2));
-	put32(d + 4, 1);
+	put32(d + 4, 0);
+	put32(d + 20, ref_crc32c(0, d, 20));
+	assert_int_equal(env_open(&e), CL_EVERSION);
+	put32(d + 4, 2);
 	d[8]++;
 	put32(d + 20, ref_crc32c(0, d, 20));
 	expect_corrupt(&e, name2, 8, "first seq");
@@ -1531,7 +1832,7 @@ static void test_crash_backend_model(void **state)
 	struct cl_io_crash *c;
 	struct cl_io *io;
 	struct cl_file *f;
-	struct cl_crash_plan plan = {CL_CRASH_DROP, 0, 0, 0};
+	struct cl_crash_plan plan = {CL_CRASH_DROP, 0, 0, 0, 0};
 	uint8_t *d;
 	size_t len;
 
@@ -1651,6 +1952,11 @@ int main(void)
 		cmocka_unit_test(test_torn_tail_reported_then_append),
 		cmocka_unit_test(test_torn_header_no_prealloc),
 		cmocka_unit_test(test_midlog_corruption_last_segment),
+		cmocka_unit_test(test_damage_in_last_batch),
+		cmocka_unit_test(test_reordered_pages_are_a_torn_tail),
+		cmocka_unit_test(test_reordered_pages_every_seed),
+		cmocka_unit_test(test_write_then_sync),
+		cmocka_unit_test(test_version1_segment),
 		cmocka_unit_test(test_midlog_corruption_earlier_segment),
 		cmocka_unit_test(test_bad_headers_and_gaps),
 		cmocka_unit_test(test_preallocated_zeros_are_the_end),

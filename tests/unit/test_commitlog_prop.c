@@ -26,8 +26,11 @@
  *
  * Records after D (appended, written or not, never reported durable) may
  * survive, but only as a prefix of what was appended, whole and unchanged:
- * a crash may persist part of an unsynced write (the crash backend tears the
- * last unsynced write), and a failed sync may have written its data.  In
+ * a crash may persist part of the unsynced writes (the crash backend drops
+ * all but the last, which it may tear; or keeps an in-order prefix; or
+ * keeps, loses or tears each page on its own, so that a later page may
+ * persist while an earlier one does not), records are written without a
+ * sync (cl_log_write), and a failed sync may have written its data.  In
  * the schedules that crash with "drop every unsynced write, tear nothing",
  * the check is exact: L == D.
  *
@@ -177,6 +180,7 @@ struct sched {
 	struct model *m;
 	struct stats *st;
 	int exact;  /* every crash of this schedule drops all unsynced writes */
+	int crashed; /* the restart under way follows power loss */
 	int failed; /* the log reported an I/O error: restart before going on */
 	unsigned long seed;
 };
@@ -195,10 +199,11 @@ static void crash_disk(struct sched *s)
 {
 	struct cl_crash_plan plan;
 
-	plan.mode = s->exact ? CL_CRASH_DROP : (int)below(&s->rng, 2);
+	plan.mode = s->exact ? CL_CRASH_DROP : (int)below(&s->rng, 3);
 	plan.tear = s->exact ? 0 : -1;
 	plan.garbage = -1;
 	plan.dir_ops = -1;
+	plan.page = below(&s->rng, 2) ? 512 : 64;
 	assert_int_equal(cl_io_crash_crash(s->crash, rnd(&s->rng), &plan), 0);
 }
 
@@ -237,7 +242,7 @@ static void restart(struct sched *s)
 	/* 1 */
 	CHECK(s, m->durable <= L && L <= m->last, "durable %llu, recovered %llu, appended %llu",
 	      (unsigned long long)m->durable, (unsigned long long)L, (unsigned long long)m->last);
-	if (s->exact)
+	if (s->exact && s->crashed) /* a clean restart finds what was written, too */
 		CHECK(s, L == m->durable, "exact crash: recovered %llu, durable %llu",
 		      (unsigned long long)L, (unsigned long long)m->durable);
 	/* 2: the tail is S+1..L */
@@ -272,6 +277,7 @@ static void restart(struct sched *s)
 	m->ck_ok = S;
 	m->ntried = 0;
 	s->failed = 0;
+	s->crashed = 0;
 	free(rp);
 	free(want);
 }
@@ -282,6 +288,7 @@ static void crash(struct sched *s)
 	if (below(&s->rng, 4) != 0) /* else the fault stays armed for the recovery */
 		cl_io_fault_disarm(s->fault);
 	crash_disk(s);
+	s->crashed = 1;
 	restart(s);
 }
 
@@ -349,6 +356,18 @@ static void op_sync(struct sched *s)
 	CHECK(s, d == s->m->last, "sync: durable %llu, appended %llu", (unsigned long long)d,
 	      (unsigned long long)s->m->last);
 	s->m->durable = d;
+}
+
+/* Append, then write without a sync (cl_log_write): the records reach the
+ * file, and a crash may keep any part of them. */
+static void op_write(struct sched *s)
+{
+	int rc;
+
+	op_append(s);
+	rc = cl_log_write(s->log);
+	if (rc)
+		io_error(s, rc, "write");
 }
 
 static void op_checkpoint(struct sched *s)
@@ -469,7 +488,7 @@ static void run_schedule(unsigned long seed, struct stats *st, struct model *m)
 		else if (r < 95)
 			op_crash_in_sync(&s);
 		else
-			op_append(&s);
+			op_write(&s);
 	}
 	crash(&s);
 
