@@ -107,6 +107,11 @@ struct px_replica {
 	uint64_t next_hb;
 	uint64_t round;      /* leader round (durable once logged) */
 	uint32_t ballot;     /* current leader ballot, 0 when not leading */
+	uint8_t ballot_spent; /* a gid that got a 2a of ours at `ballot` was dropped:
+			       * it may come back (a late message, an agent asking
+			       * after its tombstone went), and recovering it again
+			       * at this ballot could propose a second value.  The
+			       * next recovery takes a fresh ballot first. */
 	uint32_t maxbal_seen;
 	uint64_t next_sync;
 

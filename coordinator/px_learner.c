@@ -414,6 +414,24 @@ void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		return;
 	}
 	int gone = (m->flags & (PX_ACC_BELOW_HORIZON | PX_ACC_FORGOTTEN)) != 0;
+	if (t->outcome && !l->pset.n && m->rm == PX_RM_ANY && gone) {
+		/* Decided, with participants unknown here, and a majority will
+		 * never take the gid again.  Some acceptor of each chosen
+		 * value's majority dropped it, so it got a FORGET: every
+		 * participant acknowledged (or nothing was chosen).  Forget it
+		 * too, or it stays live for ever asking for its set. */
+		l->probe_below |= bit;
+		if (popcount8(l->probe_below) >= px_quorum(r) && !l->gaveup) {
+			l->gaveup = 1;
+			px_log(r, "gid=%s decided %s, participants unknown, and a majority forgot it: forgetting it", t->k.s,
+			       t->outcome == PX_OUT_COMMIT ? "commit" : "abort");
+			struct px_msg f = {.type = PX_MSG_FORGET};
+			f.u.forget.gid = px_txn_gid(t);
+			f.u.forget.outcome = t->outcome;
+			px_send_replicas(r, u, &f, 0);
+		}
+		return;
+	}
 	if (l->rbal == 0 || m->bal != l->rbal)
 		return;
 	if (!(m->flags & PX_ACC_OK) && !gone && m->mbal > l->rbal && m->mbal > r->ballot) {
@@ -718,6 +736,16 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 	if (l->rbal == r->ballot && r->now < l->next_resend)
 		return 0; /* a new ballot starts at once, a retry waits */
 	l->next_resend = r->now + r->cfg.resend_ms;
+	if (l->rbal != r->ballot && r->ballot_spent) {
+		/* This ballot proposed values for a gid since dropped: should
+		 * this be that gid again, it must not get a second value at
+		 * the same ballot (one value per ballot).  A fresh one. */
+		px_bump_round(r, u, r->ballot);
+		if (r->ballot_spent)
+			return 0; /* the round record could not be logged: retry */
+		px_log(r, "gid=%s recovery takes a fresh ballot %u (the last one proposed for a gid since forgotten)",
+		       t->k.s, r->ballot);
+	}
 	if (l->rbal != r->ballot) {
 		l->rbal = r->ballot;
 		memset(l->promised, 0, sizeof(l->promised));

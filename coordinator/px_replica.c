@@ -68,6 +68,10 @@ struct px_txn *px_txn_new(struct px_replica *r, struct px_str gid, uint64_t birt
 
 void px_txn_drop(struct px_replica *r, struct px_txn *t)
 {
+	if (t->lead && r->ballot && t->lead->rbal == r->ballot)
+		for (uint16_t i = 0; i < t->lead->pset.n && i < PX_PSET_MAX; i++)
+			if (t->lead->sent2a[i])
+				r->ballot_spent = 1;
 	px_map_del(&r->txns, &t->k);
 	free(t->lead);
 	free(t);
@@ -199,6 +203,7 @@ void px_bump_round(struct px_replica *r, struct px_update *u, uint32_t above)
 		return;
 	r->round = round;
 	r->ballot = (uint32_t)b;
+	r->ballot_spent = 0;
 	if (r->ballot > r->maxbal_seen)
 		r->maxbal_seen = r->ballot;
 }
