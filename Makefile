@@ -81,7 +81,7 @@ BENCH_DECIDE := $(BUILD)/bin/bench_decide
 # Simulator workload of `make test-sim`: seeds per replica count.
 SIM_SEEDS ?= 4000
 
-.PHONY: all test test-unit test-sim test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
+.PHONY: all test test-unit test-sim test-model test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog
 
 all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS)
@@ -184,7 +184,7 @@ deps:
 
 test: deps
 	$(MAKE) all
-	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-e2e
+	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-model test-e2e
 
 # The core must stay pure: fail if it includes I/O headers or reads a clock.
 check-core-purity:
@@ -221,6 +221,10 @@ test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL)
 test-sim: $(SIM) $(PLANTED_SIMS)
 	@bash tests/sim/run.sh $(SIM) $(SIM_SEEDS)
 	@bash tests/sim/planted.sh $(PLANTED_SIMS)
+
+# The SPIN model of the protocol (tests/model/README.md): needs spin and gcc only.
+test-model:
+	@bash tests/model/run.sh
 
 # Sanitizer build: everything above under ASan + UBSan, in its own tree.
 asan: deps
