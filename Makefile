@@ -90,7 +90,7 @@ SIM_SEEDS ?= 4000
 # ... and the window of new seeds (from the commit hash) each run adds.
 SIM_WINDOW ?= 2000
 
-.PHONY: all test test-unit test-sim test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
+.PHONY: all test test-unit test-sim test-model test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog soak
 
 all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS)
@@ -197,7 +197,7 @@ deps:
 
 test: deps
 	$(MAKE) all
-	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-e2e
+	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-model test-e2e
 
 # The core must stay pure: fail if it includes I/O headers or reads a clock.
 check-core-purity:
@@ -238,6 +238,10 @@ soak: $(SIM)
 test-sim: $(SIM) $(PLANTED_SIMS)
 	@bash tests/sim/run.sh $(SIM) $(SIM_SEEDS) $(SIM_WINDOW)
 	@bash tests/sim/planted.sh $(PLANTED_SIMS)
+
+# The SPIN model of the protocol (tests/model/README.md): needs spin and gcc only.
+test-model:
+	@bash tests/model/run.sh
 
 # Sanitizer build: everything above under ASan + UBSan, in its own tree.
 asan: deps
