@@ -53,9 +53,10 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # 8 `aborted` 2b counted across ballots, 9 a 1a leaves before its round
 # record is durable (a restart reuses the ballot), 10 an agent votes
 # `aborted` at ballot 0 for an ambiguous gid, 12 an agent ignores a lost
-# session (its next statement would BEGIN anew).  11 the commit log's recovery
+# session (its next statement would BEGIN anew), 13 a learner makes its
+# acceptor hold a gid it refuses below the horizon.  11 the commit log's recovery
 # accepts a record whose CRC fails (its commit log is built with the flag).
-PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12
+PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 # Bugs planted in the commit log: its objects are built with the flag too.
 PLANTED_CL := 11

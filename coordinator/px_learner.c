@@ -128,15 +128,29 @@ void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, u
 	}
 	if (t->outcome)
 		return;
-	/* Our acceptor takes the decision's set if it has none yet (it has
-	 * then accepted nothing, so fixing its set is safe). */
-	if (!t->pset.n && t->lead && t->lead->pset.n)
-		t->pset = t->lead->pset;
-	struct px_rec rec = {.type = PX_REC_DECISION, .gid = px_txn_gid(t), .outcome = outcome, .pset = t->pset};
-	if (px_rec_put(u, &rec))
-		return;
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 13
+	/* Planted bug for the simulator's self-test: the acceptor takes on
+	 * a gid it refuses below its horizon when its learner learns it. */
+	if (1) {
+#else
+	if (t->acc_known || t->birth >= r->horizon) {
+#endif
+		/* Our acceptor takes the decision's set if it has none yet (it
+		 * has then accepted nothing, so fixing its set is safe). */
+		if (!t->pset.n && t->lead && t->lead->pset.n)
+			t->pset = t->lead->pset;
+		struct px_rec rec = {.type = PX_REC_DECISION, .gid = px_txn_gid(t), .outcome = outcome,
+				     .pset = t->pset};
+		if (px_rec_put(u, &rec))
+			return;
+		t->acc_known = 1;
+	}
+	/* Else our acceptor never held the gid and refuses it below its
+	 * horizon, for ever: it may have answered UNKNOWN_GID for it.  The
+	 * outcome stays the learner's (no record: it is chosen at a majority
+	 * of the others, durably), or the acceptor would hold the gid again
+	 * and take a late vote on it. */
 	t->outcome = outcome;
-	t->acc_known = 1;
 	if (!t->lead)
 		return;
 	if (outcome == PX_OUT_COMMIT)

@@ -17,12 +17,14 @@ declare -A what=(
 	[10]="an agent votes aborted at ballot 0 for an ambiguous gid"
 	[11]="commit log recovery accepts a record whose CRC fails"
 	[12]="an agent ignores a session lost between two statements"
+	[13]="a learner makes its acceptor hold a gid it refuses below the horizon"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so
 # that one runs the recovery-storm schedules.
 declare -A args=(
 	[5]="--replicas 3 --seeds 1500 --stress"
+	[13]="--replicas 3,5 --seeds 3000"
 )
 fail=0
 for sim in "$@"; do

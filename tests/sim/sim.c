@@ -123,6 +123,7 @@ struct truth {
 				 (exec_commit: statements it sent) */
 	uint8_t exec_commit;  /* statements, PREPARE and commit request sent at once */
 	uint8_t xa;           /* XA-style: the client prepares and votes itself */
+	uint8_t refused;      /* replicas whose acceptor said it refuses the gid for ever */
 	char how[96];
 };
 
@@ -572,6 +573,24 @@ static void accepted(struct world *w, int acceptor, const struct px_m2b *b)
 	claim(w, b->gid, PX_OUT_COMMIT, "the acceptors (prepared chosen for every participant)");
 }
 
+/* A refusal for ever (below the horizon, or forgotten with no outcome) is
+ * one: presumed abort counts on it.  The acceptor that stated one never
+ * promises or accepts anything for the gid after it. */
+static void refusal(struct world *w, int from, struct px_str gid, uint8_t flags, const char *what)
+{
+	if (w->n[from].kind != K_REP)
+		return;
+	struct truth *tr = truth_get(w, gid);
+	if (!tr)
+		return;
+	uint8_t bit = (uint8_t)(1u << w->n[from].idx);
+	if ((flags & PX_ACC_OK) && (tr->refused & bit))
+		violation(w, "refusal broken: coordinator.%d sends a %s with its %s for %s, which it refused for ever before",
+			  w->n[from].idx, what, strcmp(what, "1b") ? "vote accepted" : "promise", tr->k.s);
+	if ((flags & PX_ACC_BELOW_HORIZON) || ((flags & PX_ACC_FORGOTTEN) && !(flags & PX_ACC_DECIDED)))
+		tr->refused |= bit;
+}
+
 /* Every message that leaves a process is checked for what it states. */
 static void inspect(struct world *w, int from, const struct px_msg *m)
 {
@@ -589,6 +608,7 @@ static void inspect(struct world *w, int from, const struct px_msg *m)
 			claim(w, m->u.m1b.gid, m->u.m1b.outcome, who);
 		if (m->u.m1b.flags & PX_ACC_BELOW_HORIZON)
 			w->res->cov[COV_BELOW_HORIZON]++;
+		refusal(w, from, m->u.m1b.gid, m->u.m1b.flags, "1b");
 		break;
 	case PX_MSG_2B:
 		if (m->u.m2b.flags & PX_ACC_DECIDED)
@@ -599,6 +619,7 @@ static void inspect(struct world *w, int from, const struct px_msg *m)
 			w->res->cov[COV_ABORT_HIGH]++;
 		if (m->u.m2b.flags & PX_ACC_BELOW_HORIZON)
 			w->res->cov[COV_BELOW_HORIZON]++;
+		refusal(w, from, m->u.m2b.gid, m->u.m2b.flags, "2b");
 		break;
 	case PX_MSG_FORGET:
 		claim(w, m->u.forget.gid, m->u.forget.outcome, who);

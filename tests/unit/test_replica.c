@@ -1636,6 +1636,53 @@ static void test_lead_fresh_ballot_after_drop(void **state)
 	drv_close(&d);
 }
 
+/* Rule: a gid this acceptor refuses for ever (never held, born below its
+ * durable horizon) stays the learner's when the leader learns its outcome
+ * from the other acceptors: no DECISION record, and the acceptor still
+ * refuses votes on it.  Before, px_lrn_learn made the acceptor hold it
+ * again (and logged it so), and a late ballot-0 vote was then accepted on
+ * a gid this acceptor had answered UNKNOWN_GID for (found by the SPIN
+ * model, tests/model: presumed abort relies on that refusal). */
+static void test_lead_learn_below_horizon_stays_learners(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	struct px_str g = mkgid(gb, T0, 1);
+	lead_open(&d, 3, NULL, 0, 100);
+	drv_timer(&d, T0 + 2 * HORIZON_MS); /* horizon T0 + 60 s, */
+	drv_flush(&d);                       /* durable */
+	assert_true(px_replica_horizon(d.r) > T0);
+	assert_int_equal(px_replica_leader(d.r), 0);
+
+	/* the other two accepted both votes (a leader before us asked them) */
+	for (uint16_t rm = 1; rm <= 2; rm++)
+		for (uint8_t acc = 1; acc <= 2; acc++)
+			deliver_2b(&d, acc, g, rm, 0, PX_VAL_PREPARED);
+	assert_int_equal(px_replica_outcome(d.r, g), PX_OUT_COMMIT);
+	assert_int_equal(nrecs(&d.u, PX_REC_DECISION), 0);
+	assert_true(sent_to(&d.u, 0, PX_MSG_DECISION, AGENT(1), &out));
+	drv_flush(&d);
+
+	/* a late ballot-0 vote: still refused below the horizon */
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 0);
+	assert_true(sent(&d.u, 1, PX_MSG_2B, 0, &out, NULL) || sent(&d.u, 0, PX_MSG_2B, 0, &out, NULL));
+	assert_true(out.u.m2b.flags & PX_ACC_BELOW_HORIZON);
+	assert_false(out.u.m2b.flags & PX_ACC_OK);
+	drv_flush(&d);
+
+	/* and after a restart nothing of it is back */
+	drv_crash(&d);
+	d.now += 10;
+	struct px_replica_config c = rcfg(0, 3);
+	drv_start(&d, &c);
+	assert_int_equal(px_replica_live(d.r), 0);
+	drv_close(&d);
+}
+
 /* Rule: `aborted` chosen under another participant set still decides ABORT
  * (all chosen values of a gid name one set); `prepared` under another set
  * never counts towards COMMIT. */
@@ -2040,6 +2087,7 @@ int main(void)
 		cmocka_unit_test(test_lead_recovery),
 		cmocka_unit_test(test_lead_recovery_2a_refused_for_ever),
 		cmocka_unit_test(test_lead_fresh_ballot_after_drop),
+		cmocka_unit_test(test_lead_learn_below_horizon_stays_learners),
 		cmocka_unit_test(test_lead_abort_under_other_set),
 		cmocka_unit_test(test_lead_switch_set_keeps_acceptor_set),
 		cmocka_unit_test(test_lead_future_gid_refused),
