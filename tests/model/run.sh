@@ -32,9 +32,11 @@ variants=(
 	"correct-plain-crash|-DPLAIN_ONLY -DNO_L2 -DFOCUS -DNO_HORIZON|ok"
 	"correct-gc-xa|-DXA_ONLY -DNO_CRASH -DNO_L2 -DFOCUS|ok"
 	"correct-gc-plain|-DPLAIN_ONLY -DNO_CRASH -DNO_L2 -DFOCUS|ok"
+	"correct-recovery-gc|-DXA_ONLY -DNO_CRASH -DNO_L2 -DNO_AGENTS|ok"
 	"correct-full|${MODEL_FULL_DEFS:-}|bounded:${MODEL_FULL_SECONDS:-45}"
 	"bug-presumed|-DBUG_PRESUMED -DXA_ONLY -DNO_CRASH -DNO_L2 -DFOCUS|error"
 	"bug-quorum|-DBUG_QUORUM|error"
+	"code-revive|-DCODE_REVIVE -DXA_ONLY -DNO_CRASH -DNO_L2 -DNO_AGENTS|error"
 )
 
 pass=0
