@@ -16,14 +16,21 @@
  * Variants (-D to spin):
  *   BUG_PRESUMED  the agent presumes abort from its own tracked view;
  *   BUG_QUORUM    the leader learns from a quorum of one acceptor;
- *   CODE_REVIVE   the learner makes a gid it learns an outcome for known to
- *                 its acceptor even when that acceptor is past the horizon
- *                 (what px_lrn_learn does today);
- *   MISTAKE_EARLY_FORGET  FORGET after the first ack, not after all;
+ *   CODE_REVIVE   the leader makes a txn for a gid whose tombstone the
+ *                 horizon pruned, and px_lrn_learn hands it to its acceptor
+ *                 (learner_txn and px_lrn_learn today);
+ *   MISTAKE_EARLY_FORGET  FORGET after the first ack, not after all.
+ * Sub-models (the same rules, fewer behaviours):
  *   XA_ONLY / PLAIN_ONLY  one kind of gid only (default: either);
  *   VICTIM=n      the replica that may crash (default: any one);
- *   NO_CRASH      no crash at all.
- * See README.md beside this file.
+ *   NO_CRASH      no crash at all;
+ *   NO_L2         no leader at ballot 2;  NO_L1: none at ballot 1;
+ *   NO_AGENTS     the agents take no step;
+ *   NO_HORIZON    the horizon never passes;
+ *   FOCUS         no leader recovery or sync, no `aborted` client vote,
+ *                 agent 1 never scans.
+ * The properties are assertions inside the steps (CHECK_CHOSEN, SAY,
+ * SAY_WEAK_ABORT and the leaders' one value per ballot).  See README.md.
  */
 
 /* ---------------------------------------------------------------- values */
