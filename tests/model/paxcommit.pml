@@ -16,14 +16,21 @@
  * Variants (-D to spin):
  *   BUG_PRESUMED  the agent presumes abort from its own tracked view;
  *   BUG_QUORUM    the leader learns from a quorum of one acceptor;
- *   CODE_REVIVE   the learner makes a gid it learns an outcome for known to
- *                 its acceptor even when that acceptor is past the horizon
- *                 (what px_lrn_learn does today);
- *   MISTAKE_EARLY_FORGET  FORGET after the first ack, not after all;
+ *   CODE_REVIVE   the leader makes a txn for a gid whose tombstone the
+ *                 horizon pruned, and px_lrn_learn hands it to its acceptor
+ *                 (learner_txn and px_lrn_learn today);
+ *   MISTAKE_EARLY_FORGET  FORGET after the first ack, not after all.
+ * Sub-models (the same rules, fewer behaviours):
  *   XA_ONLY / PLAIN_ONLY  one kind of gid only (default: either);
  *   VICTIM=n      the replica that may crash (default: any one);
- *   NO_CRASH      no crash at all.
- * See README.md beside this file.
+ *   NO_CRASH      no crash at all;
+ *   NO_L2         no leader at ballot 2;  NO_L1: none at ballot 1;
+ *   NO_AGENTS     the agents take no step;
+ *   NO_HORIZON    the horizon never passes;
+ *   FOCUS         no leader recovery or sync, no `aborted` client vote,
+ *                 agent 1 never scans.
+ * The properties are assertions inside the steps (CHECK_CHOSEN, SAY,
+ * SAY_WEAK_ABORT and the leaders' one value per ballot).  See README.md.
  */
 
 /* ---------------------------------------------------------------- values */
@@ -301,6 +308,15 @@ inline REC_FORGET(x, o) { /* lazy with an outcome, synced without */
 #define LOUT(b) (LK(b) -> aout[(b) - 1] : NONE)
 /* its acceptor refuses the gid for ever: forgotten, or unknown below the horizon */
 #define GONE_HERE(a) (ast[a] != LIVE && (ast[a] == TOMB || below[a]))
+/* learner_txn: may the leader on replica b-1 make a txn for the gid?  Not
+ * for a forgotten one (its tombstone); nor, here, for one its acceptor
+ * refuses below the horizon.  CODE_REVIVE: as the code did before its fixes,
+ * only the tombstone is checked (see README.md, "Findings"). */
+#ifdef CODE_REVIVE
+#define CAN_TRACK(b) (ast[(b) - 1] != TOMB)
+#else
+#define CAN_TRACK(b) (ast[(b) - 1] != TOMB && !(ast[(b) - 1] != LIVE && below[(b) - 1]))
+#endif
 /* replica a has a txn for the gid: its acceptor's, or its leader's */
 #define TXN(a) (ast[a] == LIVE || LK((a) + 1))
 
@@ -521,7 +537,7 @@ inline lrn_reported(o) {
 /* px_lrn_asked: the leader on replica a tracks a gid an agent holds */
 inline ASKED(r) {
 	if
-	:: lact[a + 1] == 1 && ast[a] != TOMB ->
+	:: lact[a + 1] == 1 && CAN_TRACK(a + 1) ->
 		LEAD_MAKE(a + 1);
 		if :: lasker[a + 1] == 0 -> lasker[a + 1] = (r) + 1 :: else -> skip fi
 	:: else -> skip
@@ -531,7 +547,7 @@ inline ASKED(r) {
 /* px_acc_status: acceptor a answers agent r's status request */
 #define ANS_OUT(a) (aout[a] != NONE && (ast[a] != ABSENT || LK((a) + 1)))
 #define ANS_UNK(a) (!ANS_OUT(a) && (ast[a] == TOMB || (ast[a] == ABSENT && below[a])))
-#define ASK_NEW(a) (lact[(a) + 1] == 1 && ast[a] != TOMB && !ANS_OUT(a) && (!LK((a) + 1) || lasker[(a) + 1] == 0))
+#define ASK_NEW(a) (lact[(a) + 1] == 1 && CAN_TRACK((a) + 1) && !ANS_OUT(a) && (!LK((a) + 1) || lasker[(a) + 1] == 0))
 #define STAT_NEW(a, r) ((ANS_UNK(a) && !(unk[r] & (1 << (a)))) || ASK_NEW(a))
 
 inline acc_status(r) {
@@ -626,13 +642,14 @@ inline lead_req() {
 	if :: LPS(b) == NONE -> lps_[b] = PS_FULL :: else -> skip fi;
 	lreq[b] = 1
 }
-#define REQ_NEW (ast[H] != TOMB && (!LK(b) || !lreq[b]))
+#define REQ_NEW (CAN_TRACK(b) && (!LK(b) || !lreq[b]))
 
 /* px_lrn_sync: the live gid entry of acceptor x (a held message: x syncs first) */
 inline lead_sync(x) {
 	SYNC(x);
 	if
 	:: ast[H] == TOMB -> mfgt = mfgt | FBIT(aout[H]) /* forgotten here: forget it there too */
+	:: ast[H] != TOMB && !CAN_TRACK(b) -> skip
 	:: else ->
 		LEAD_MAKE(b);
 		if :: LPS(b) == NONE && apset[x] != NONE -> lps_[b] = apset[x] :: else -> skip fi;
@@ -641,7 +658,7 @@ inline lead_sync(x) {
 }
 #define SYNC_NEW(x) \
 	((ast[H] == TOMB && !(mfgt & FBIT(aout[H]))) || \
-	 (ast[H] != TOMB && (!LK(b) || (LPS(b) == NONE && apset[x] != NONE) || (aout[x] != NONE && aout[H] == NONE))))
+	 (CAN_TRACK(b) && (!LK(b) || (LPS(b) == NONE && apset[x] != NONE) || (aout[x] != NONE && aout[H] == NONE))))
 
 #ifdef MISTAKE_EARLY_FORGET
 #define FORGET_NOW(b) 1
@@ -657,7 +674,7 @@ inline lead_ack(r) {
 }
 
 #define L2BTRACK(X) \
-	:: d_step { L_ON && (ps2b & (1 << (X))) && ast[H] != TOMB && (!LK(b) || LPS(b) == NONE) -> \
+	:: d_step { L_ON && (ps2b & (1 << (X))) && CAN_TRACK(b) && (!LK(b) || LPS(b) == NONE) -> \
 		    LEAD_MAKE(b); if :: LPS(b) == NONE -> lps_[b] = X :: else -> skip fi }
 #define LSYNC(x) :: d_step { L_ON && ast[x] == LIVE && SYNC_NEW(x) -> lead_sync(x) }
 #define LANYPS(X) :: d_step { L_ON && LK(b) && LPS(b) == NONE && ANYHAS(ANYOK(X)) -> LEAD_MAKE(b); lps_[b] = X }
