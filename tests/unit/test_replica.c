@@ -114,6 +114,15 @@ static void drv_crash(struct drv *d)
 	px_update_free(&d->u);
 }
 
+/* Crash, let 10 ms pass, and start again from the log as replica id of n. */
+static void drv_restart(struct drv *d, uint8_t id, uint8_t n)
+{
+	drv_crash(d);
+	d->now += 10;
+	struct px_replica_config c = rcfg(id, n);
+	drv_start(d, &c);
+}
+
 static void drv_close(struct drv *d)
 {
 	drv_crash(d);
@@ -746,10 +755,7 @@ static void test_acc_restart_keeps_state(void **state)
 	struct px_str g = mkgid(gb, T0, 1);
 	accept_then_reaccept(&d, g);
 
-	drv_crash(&d);
-	d.now += 10;
-	struct px_replica_config c = rcfg(1, 3);
-	drv_start(&d, &c);
+	drv_restart(&d, 1, 3);
 	assert_int_equal(px_replica_live(d.r), 1);
 	struct px_msg hb = mheartbeat(0, 0);
 	drv_msg(&d, REPLICA(0), &hb);
@@ -963,10 +969,7 @@ static void test_acc_restart_keeps_gc_state(void **state)
 	drv_msg(&d, REPLICA(0), &m);
 	drv_flush(&d);
 
-	drv_crash(&d);
-	d.now += 10;
-	struct px_replica_config c = rcfg(1, 3);
-	drv_start(&d, &c);
+	drv_restart(&d, 1, 3);
 	assert_int_equal(px_replica_live(d.r), 0);
 	assert_int_equal(px_replica_tombstones(d.r), 1);
 	assert_int_equal(px_replica_outcome(d.r, g1), PX_OUT_ABORT);
@@ -1675,10 +1678,7 @@ static void test_lead_learn_below_horizon_stays_learners(void **state)
 	drv_flush(&d);
 
 	/* and after a restart nothing of it is back */
-	drv_crash(&d);
-	d.now += 10;
-	struct px_replica_config c = rcfg(0, 3);
-	drv_start(&d, &c);
+	drv_restart(&d, 0, 3);
 	assert_int_equal(px_replica_live(d.r), 0);
 	drv_close(&d);
 }
@@ -1801,10 +1801,7 @@ static void test_acc_snapshot_equals_log(void **state)
 	drv_checkpoint(&d);
 	assert_true(d.nlog > 0 && d.nlog <= full);
 
-	drv_crash(&d);
-	d.now += 10;
-	struct px_replica_config c = rcfg(1, 3);
-	drv_start(&d, &c);
+	drv_restart(&d, 1, 3);
 	assert_int_equal(px_replica_live(d.r), 2);
 	assert_int_equal(px_replica_tombstones(d.r), 1);
 	assert_int_equal(px_replica_outcome(d.r, g2), PX_OUT_COMMIT);
