@@ -71,6 +71,9 @@ PG_INC    := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/p
 # of one), and daemon bug 1 (amnesia: restart ignores the commit log).
 COORD_BUG1 := $(BUILD)/planted-bug1/paxcommit-coordinator
 COORD_DBUG1 := $(BUILD)/planted-daemon-bug1/paxcommit-coordinator
+# The agent with planted bug 1: a dirty session's reset never rides ahead
+# of its next query (tests/e2e/planted.sh, e2e_pg_hostile).
+AGENT_ABUG1 := $(BUILD)/planted-agent-bug1/paxcommit-participant
 LIBPC     := $(BUILD)/lib/libpaxcommit.a
 LIBPC_SO  := $(BUILD)/lib/libpaxcommit.so
 # The shared library's objects: the same sources, position-independent.
@@ -94,7 +97,7 @@ SIM_WINDOW ?= 2000
 .PHONY: all test test-unit test-sim test-model test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog soak
 
-all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS)
+all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS)
 
 $(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
@@ -132,6 +135,10 @@ $(COORD_BUG1): coordinator/coordinator_main.c $(patsubst %.c,$(BUILD)/obj-bug1/%
 $(COORD_DBUG1): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=1 $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+
+$(AGENT_ABUG1): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DPX_PLANT_AGENT_BUG=1 $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih $(LDFLAGS)
 
 $(LIBPC): $(CLIENT_OBJS) $(NET_OBJS) $(CONF_OBJS) $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -224,9 +231,10 @@ $(BUILD)/tests/so_smoke: tests/unit/so_smoke.c $(LIBPC_SO)
 
 # End-to-end: real coordinator processes over ZeroMQ on loopback, with the
 # scripted test participant (tests/e2e/test_agent.c).
-test-e2e: $(COORD) $(AGENT) $(CLI) $(TEST_AGENT) $(E2E_BINS) $(COORD_BUG1) $(COORD_DBUG1)
+test-e2e: $(COORD) $(AGENT) $(CLI) $(TEST_AGENT) $(E2E_BINS) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1)
 	@set -e; for t in $(E2E_BINS); do echo "== $$t"; PAXCOMMIT_BIN=$(BUILD)/bin PAXCOMMIT_TEST_BIN=$(BUILD)/tests $$t; done
-	@bash tests/e2e/planted.sh $(BUILD)/tests/e2e_coord $(BUILD)/tests $(dir $(COORD_BUG1)) $(dir $(COORD_DBUG1))
+	@bash tests/e2e/planted.sh $(BUILD)/tests/e2e_coord $(BUILD)/tests $(dir $(COORD_BUG1)) $(dir $(COORD_DBUG1)) \
+		$(BUILD)/tests/e2e_pg_hostile $(BUILD)/bin $(AGENT_ABUG1)
 
 test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL)
 	$(REPLAY_MSG) tests/fuzz/corpus/msg

@@ -108,7 +108,8 @@ struct conn {
 	struct job *job; /* running */
 	int step;        /* EXEC: 0 BEGIN running, 1 statement running */
 	int pipeline;    /* in pipeline mode: [BEGIN,] statement[, PREPARE], sync */
-	int pbegin;      /* the pipeline's first query is BEGIN */
+	int pdiscard;    /* the pipeline's first query is DISCARD ALL (dirty) */
+	int pbegin;      /* the pipeline's next query is BEGIN */
 	int pends;       /* pipeline: queries whose results ended so far */
 	struct job *q, *qtail; /* more work of the borrower */
 	/* result of the running query */
@@ -119,6 +120,8 @@ struct conn {
 	uint64_t retry_at, backoff;
 	int warned;
 	int resetting; /* DISCARD ALL running: the session goes back to the pool clean */
+	int dirty;     /* a borrower's session state may remain: reset before any other use */
+	uint64_t dirty_at;
 	/* The running statement's rows, gathered one row at a time (libpq's
 	 * single-row mode), so that a result over the limit is refused
 	 * without ever being held whole. */
@@ -144,6 +147,7 @@ struct agent {
 	uint64_t now, timer_at, stats_at;
 	struct pa_stats last;
 	uint64_t bad_frames;
+	uint64_t resets_piped, resets_alone; /* DISCARD ALLs ahead of other work, and on their own */
 	char prefix[PX_CFG_NAME_MAX + 2]; /* "<cluster>_" */
 	char suffix[8];                   /* "_<participant id>" */
 	char options[1024];               /* libpq `options`: the conninfo's, plus lock_timeout */
@@ -336,6 +340,8 @@ static void conn_broken(struct agent *a, struct conn *c, const char *why)
 	c->began = 0;
 	c->exec_failed = 0;
 	c->resetting = 0;
+	c->dirty = 0; /* a new session starts clean */
+	c->pdiscard = 0;
 }
 
 /* A query was queued on c: mark it busy and push it out (PQflush may need
@@ -353,11 +359,36 @@ static int sent(struct agent *a, struct conn *c)
 	return 0;
 }
 
-/* extended != 0: the extended query protocol, which runs exactly one
- * statement (so "UPDATE ...; COMMIT" cannot sneak a COMMIT in). */
+/* Planted agent bug 1 (tests/e2e/planted.sh): a dirty session's DISCARD
+ * ALL is never sent ahead of its next query, only on its own once idle. */
+#if defined(PX_PLANT_AGENT_BUG) && PX_PLANT_AGENT_BUG == 1
+#define DISCARD_AHEAD 0
+#else
+#define DISCARD_AHEAD 1
+#endif
+
+/* nparams >= 0: the extended query protocol, which runs exactly one
+ * statement (so "UPDATE ...; COMMIT" cannot sneak a COMMIT in); -1: the
+ * simple protocol, for the agent's own statements.  On a dirty session,
+ * DISCARD ALL goes ahead of it in one pipeline (see send_pipelined). */
 static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparams, const char *const *params)
 {
 	c->pbegin = 0;
+	c->pdiscard = 0;
+	if (c->dirty && DISCARD_AHEAD) { /* the reset rides ahead of it (send_pipelined) */
+		if (!PQenterPipelineMode(c->pg) || !PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0) ||
+		    !PQsendQueryParams(c->pg, sql, nparams > 0 ? nparams : 0, NULL, params, NULL, NULL, 0) ||
+		    !PQpipelineSync(c->pg)) {
+			conn_broken(a, c, PQerrorMessage(c->pg));
+			return -1;
+		}
+		c->dirty = 0;
+		a->resets_piped++;
+		c->pipeline = 1;
+		c->pdiscard = 1;
+		c->pends = 0;
+		return sent(a, c);
+	}
 	int ok = nparams >= 0 ? PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)
 			      : PQsendQuery(c->pg, sql);
 	if (!ok) {
@@ -367,23 +398,33 @@ static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparam
 	return sent(a, c);
 }
 
-/* One pipeline: BEGIN (begin), the statement, PREPARE TRANSACTION
- * (prepare: its SQL) and one sync point, so that PostgreSQL answers all
- * of it with one write, and the agent wakes once.  A failed statement
- * makes PostgreSQL skip the PREPARE (PGRES_PIPELINE_ABORTED) and leaves
- * the transaction failed, not ended: query_done then rolls it back before
- * it reports the PREPARE failed. */
+/* One pipeline: DISCARD ALL (if the session is dirty), BEGIN (begin),
+ * the statement, PREPARE TRANSACTION (prepare: its SQL) and one sync
+ * point, so that PostgreSQL answers all of it with one write, and the
+ * agent wakes once.  A failed statement makes PostgreSQL skip the PREPARE
+ * (PGRES_PIPELINE_ABORTED) and leaves the transaction failed, not ended:
+ * query_done then rolls it back before it reports the PREPARE failed.
+ * DISCARD ALL first in the segment runs and commits on its own before
+ * BEGIN (PostgreSQL commits a statement that refuses a transaction block
+ * at once); if it fails, PostgreSQL skips the rest, and conn_io closes the
+ * session, so nothing runs in a session that was not reset. */
 static int send_pipelined(struct agent *a, struct conn *c, int begin, const char *sql, int nparams,
 			  const char *const *params, const char *prepare)
 {
+	int discard = c->dirty && DISCARD_AHEAD;
 	if (!PQenterPipelineMode(c->pg) ||
+	    (discard && !PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0)) ||
 	    (begin && !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) ||
 	    !PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) ||
 	    (prepare && !PQsendQueryParams(c->pg, prepare, 0, NULL, NULL, NULL, NULL, 0)) || !PQpipelineSync(c->pg)) {
 		conn_broken(a, c, PQerrorMessage(c->pg));
 		return -1;
 	}
+	if (discard)
+		c->dirty = 0;
+	a->resets_piped += (uint64_t)discard;
 	c->pipeline = 1;
+	c->pdiscard = discard;
 	c->pbegin = begin;
 	c->pends = 0;
 	return sent(a, c);
@@ -550,7 +591,7 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 			 * of it in the pipeline, once BEGIN's results are in
 			 * (conn_io): single-row mode applies to the query whose
 			 * results come next. */
-			if (sent_ok && !c->pbegin)
+			if (sent_ok && !c->pbegin && !c->pdiscard)
 				PQsetSingleRowMode(c->pg);
 			free(blk);
 			free(pv);
@@ -611,16 +652,33 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 	}
 }
 
-/* A session goes back to the pool only in a known state: whatever the
- * client's statements changed (SET search_path, SET ROLE, SET SESSION
- * AUTHORIZATION, statement_timeout, default_transaction_*,
- * session_replication_role, lock_timeout, session advisory locks, LISTEN,
- * prepared statements, temporary tables) is undone, as poolers do, before
- * it serves another gid or a COMMIT PREPARED.  A reset that fails closes
- * the session instead (query_done). */
+/* A session serves another gid or a COMMIT PREPARED only in a known
+ * state: whatever a client's statements changed (SET search_path, SET
+ * ROLE, SET SESSION AUTHORIZATION, statement_timeout,
+ * default_transaction_*, session_replication_role, lock_timeout, session
+ * advisory locks, LISTEN, prepared statements, temporary tables) is
+ * undone first, as poolers do, with DISCARD ALL.  A session released by
+ * its gid is marked dirty (conn_dirty); its next query carries the
+ * DISCARD ALL ahead of it in one pipeline (send_sql, send_pipelined), so
+ * under load the reset costs PostgreSQL no round trip of its own.  One
+ * left idle and dirty for RESET_IDLE_MS is reset on its own (conn_reset,
+ * from the main loop), so that a client's advisory locks, LISTENs and
+ * temporary tables do not outlive it for long.  A reset that fails closes
+ * the session instead (query_done, conn_io). */
+#define RESET_IDLE_MS 50
+
+static void conn_dirty(struct agent *a, struct conn *c)
+{
+	if (!c->dirty)
+		c->dirty_at = clock_now(a);
+	c->dirty = 1;
+}
+
 static void conn_reset(struct agent *a, struct conn *c)
 {
+	c->dirty = 0;
 	c->resetting = 1;
+	a->resets_alone++;
 	if (send_sql(a, c, "DISCARD ALL", -1, NULL) == 0)
 		return;
 	c->resetting = 0; /* send_sql broke the connection */
@@ -712,7 +770,7 @@ static void conn_next(struct agent *a, struct conn *c, uint8_t kind, uint8_t sta
 			push(&a->svc, &a->svc_tail, j); /* (nothing should be queued) */
 		c->borrowed = 0;
 		c->began = 0;
-		conn_reset(a, c);
+		conn_dirty(a, c);
 		return;
 	}
 	if (c->borrowed && c->q)
@@ -752,6 +810,7 @@ static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t 
 			c->err = 0;
 			c->sqlstate[0] = 0;
 			c->errmsg[0] = 0;
+			c->pdiscard = 0;
 			c->pbegin = 0;
 			c->pends = 0;
 		} else {
@@ -969,7 +1028,7 @@ static void query_done(struct agent *a, struct conn *c)
 		/* Sessions here are in a known state, but a refusal is worth a
 		 * clean one before the next try. */
 		if (refused && c->state == C_IDLE && !c->borrowed)
-			conn_reset(a, c);
+			conn_dirty(a, c);
 		return;
 	}
 	case J_CANCEL:
@@ -1045,10 +1104,11 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 			 * except that the statement's end, with its PREPARE behind
 			 * it, finishes the statement. */
 			c->pends++;
-			if (c->pbegin && c->pends == 1 && c->job && c->job->kind == PA_DB_EXEC)
+			if ((c->pdiscard || c->pbegin) && c->pends == c->pdiscard + c->pbegin && c->job &&
+			    c->job->kind == PA_DB_EXEC)
 				PQsetSingleRowMode(c->pg); /* the statement's results come next */
-			if (c->pends == c->pbegin + 1 && c->job && c->job->kind == PA_DB_EXEC && c->job->then &&
-			    c->job->then->piped) {
+			if (c->pends == c->pdiscard + c->pbegin + 1 && c->job && c->job->kind == PA_DB_EXEC &&
+			    c->job->then && c->job->then->piped) {
 				query_done(a, c);
 				if (c->state != C_BUSY)
 					return;
@@ -1072,7 +1132,22 @@ static void conn_io(struct agent *a, struct conn *c, int readable, int writable)
 				PQclear(r);
 				continue;
 			}
-			if (c->pbegin && c->pends == 0 && st == PGRES_COMMAND_OK) {
+			if (c->pdiscard && c->pends == 0) { /* DISCARD ALL's */
+				if (st != PGRES_COMMAND_OK) {
+					/* PostgreSQL skips the rest: nothing ran unreset */
+					char why[PX_REASON_MAX + 64];
+					const char *ss = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+					const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+					snprintf(why, sizeof(why), "DISCARD ALL failed (%.5s %.400s): closing the session",
+						 ss ? ss : "", msg ? msg : PQerrorMessage(c->pg));
+					PQclear(r);
+					conn_broken(a, c, why);
+					return;
+				}
+				PQclear(r);
+				continue;
+			}
+			if (c->pbegin && c->pends == c->pdiscard && st == PGRES_COMMAND_OK) {
 				PQclear(r); /* BEGIN's */
 				continue;
 			}
@@ -1314,11 +1389,12 @@ static void log_stats(struct agent *a, const char *why)
 	      "stats%s: tracked=%zu prepared=%" PRIu64 " voted_aborted=%" PRIu64 " committed=%" PRIu64
 	      " rolled_back=%" PRIu64 " idle_rollbacks=%" PRIu64 " resolved_by_scan=%" PRIu64 " presumed_aborts=%" PRIu64
 	      " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64 " send_dropped=%" PRIu64 " connections_up=%d/%d borrowed=%d proto_sent=%" PRIu64
-	      " sessions_lost=%" PRIu64 " cancels=%" PRIu64 " apply_failures=%" PRIu64 " future_gids=%" PRIu64 " ambiguous=%" PRIu64,
+	      " sessions_lost=%" PRIu64 " cancels=%" PRIu64 " apply_failures=%" PRIu64 " future_gids=%" PRIu64 " ambiguous=%" PRIu64
+	      " resets_piped=%" PRIu64 " resets_alone=%" PRIu64,
 	      why, pa_core_tracked(a->pa), s->prepared, s->voted_aborted, s->committed, s->rolled_back,
 	      s->idle_rollbacks, s->resolved_by_scan, s->presumed_aborts, a->bad_frames + ns->bad_shape, s->bad_msgs,
 	      ns->send_dropped, up, a->nconn, borrowed, px_net_proto_sent(a->net), s->sessions_lost, s->cancels,
-	      s->apply_failures, s->future_gids, s->ambiguous);
+	      s->apply_failures, s->future_gids, s->ambiguous, a->resets_piped, a->resets_alone);
 	a->last = *s;
 }
 
@@ -1491,6 +1567,12 @@ int main(int argc, char **argv)
 				if (w < timeout)
 					timeout = w;
 			}
+			if (c->state == C_IDLE && c->dirty && !c->borrowed) {
+				uint64_t due = c->dirty_at + RESET_IDLE_MS;
+				long w = due > now ? (long)(due - now) : 0;
+				if (w < timeout)
+					timeout = w;
+			}
 		}
 		timeout = px_wait_ms(timeout, now, a.timer_at);
 		timeout = px_wait_ms(timeout, now, px_net_lazy_due(a.net));
@@ -1537,6 +1619,9 @@ int main(int argc, char **argv)
 		for (int i = 0; i < a.nconn; i++)
 			if (a.conn[i].state == C_DOWN && a.conn[i].retry_at <= now)
 				conn_connect(&a, &a.conn[i]);
+			else if (a.conn[i].state == C_IDLE && a.conn[i].dirty && !a.conn[i].borrowed &&
+				 now >= a.conn[i].dirty_at + RESET_IDLE_MS)
+				conn_reset(&a, &a.conn[i]); /* left idle: reset it now */
 		if (!a.timer_at || now >= a.timer_at) {
 			a.timer_at = 0;
 			struct pa_event ev = {.kind = PA_EV_TIMER, .now = now};

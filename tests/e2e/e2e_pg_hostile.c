@@ -888,6 +888,56 @@ static void test_4_advisory_lock(void **state)
 	print_message("  the lock was free %llu ms later\n", (unsigned long long)(cl_now_ms() - t0));
 }
 
+/* A dirty session's DISCARD ALL rides ahead of its next query, in one
+ * pipeline with it, so that under load the reset costs no round trip of
+ * its own.  Back to back, each transaction finds the session the one
+ * before it left dirty moments ago: fifty clients that set search_path,
+ * each followed at once by one that INSERTs.  Every INSERT must land in
+ * public, and the agent's stats line must show the resets went in
+ * pipelines (resets_piped), not only as lone resets of idle sessions. */
+static void test_4_reset_rides_along(void **state)
+{
+	struct pgc *c = *state;
+	sql(c, "a", "CREATE TABLE t4a(id int)");
+	sql(c, "a", "CREATE SCHEMA evil4");
+	sql(c, "a", "CREATE TABLE evil4.t4a(id int)");
+	char log[400];
+	snprintf(log, sizeof(log), "%s/participant.a.log", c->dir);
+	long before = cluster_log_stat(log, "resets_piped");
+	struct pc_conn *pc = connect_to(c);
+	pc_set_timeouts(pc, 5000, 15000);
+	char val[600];
+	static const char *const sp[] = {"SET search_path = evil4, public"};
+	enum { N = 50 };
+	for (int k = 0; k < N && !g_fail[0]; k++) {
+		int o = run_a(pc, sp, 1, val, sizeof(val), NULL);
+		if (o == PC_UNKNOWN || o == -100)
+			note("poisoning transaction %d: %s", k, run_name(o));
+		char q[80];
+		snprintf(q, sizeof(q), "INSERT INTO t4a VALUES (%d)", k);
+		const char *st[1] = {q};
+		o = run_a(pc, st, 1, val, sizeof(val), NULL);
+		if (o != PC_COMMITTED)
+			note("probe %d: %s %s", k, run_name(o), val);
+	}
+	pc_conn_close(&pc);
+	long pub = sql_long(c, "a", "SELECT count(*) FROM public.t4a"), ev = sql_long(c, "a", "SELECT count(*) FROM evil4.t4a");
+	print_message("  back to back: probes' rows in public.t4a %ld, in evil4.t4a %ld\n", pub, ev);
+	if (ev || pub != N)
+		note("%ld of %d INSERTs went to evil4.t4a, %ld to public.t4a", ev, N, pub);
+	/* the agent logs its stats every 10 s */
+	uint64_t end = cl_now_ms() + 25000;
+	long now;
+	while ((now = cluster_log_stat(log, "resets_piped")) < (before < 0 ? 0 : before) + N / 2 && cl_now_ms() < end)
+		cl_pause_ms(200);
+	print_message("  resets in a pipeline with the next query: %ld (before the test %ld), alone: %ld\n", now,
+		      before, cluster_log_stat(log, "resets_alone"));
+	if (now < (before < 0 ? 0 : before) + N / 2)
+		note("only %ld resets rode ahead of another query (%ld before the test); want at least %d more", now,
+		     before, N / 2);
+	check_notes();
+}
+
 /* ------------------------------------------ 6. huge results */
 
 static long vm_hwm_kb(pid_t pid)
@@ -1295,6 +1345,7 @@ int main(void)
 		T(test_4_set_role),
 		T(test_4_session_settings),
 		T(test_4_advisory_lock),
+		T(test_4_reset_rides_along),
 		T(test_6_huge_result_memory),
 		T(test_7_cancel_on_timeout),
 		T(test_7_cancel_abandoned),
