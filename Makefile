@@ -56,7 +56,7 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # session (its next statement would BEGIN anew), 13 a learner makes its
 # acceptor hold a gid it refuses below the horizon.  11 the commit log's recovery
 # accepts a record whose CRC fails (its commit log is built with the flag).
-PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13
+PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13 14
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 # Bugs planted in the commit log: its objects are built with the flag too.
 PLANTED_CL := 11
@@ -93,6 +93,9 @@ BENCH_DECIDE := $(BUILD)/bin/bench_decide
 SIM_SEEDS ?= 4000
 # ... and the window of new seeds (from the commit hash) each run adds.
 SIM_WINDOW ?= 2000
+# Gray mode (tests/sim/gray.sh): seeds at 3 and 5 replicas, fixed and window.
+SIM_GRAY_SEEDS ?= 300
+SIM_GRAY_WINDOW ?= 300
 
 .PHONY: all test test-unit test-sim test-model test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog soak
@@ -246,6 +249,7 @@ soak: $(SIM)
 
 test-sim: $(SIM) $(PLANTED_SIMS)
 	@bash tests/sim/run.sh $(SIM) $(SIM_SEEDS) $(SIM_WINDOW)
+	@bash tests/sim/gray.sh $(SIM) $(SIM_GRAY_SEEDS) $(SIM_GRAY_WINDOW)
 	@bash tests/sim/planted.sh $(PLANTED_SIMS)
 
 # The SPIN model of the protocol (tests/model/README.md): needs spin and gcc only.

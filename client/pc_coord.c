@@ -396,9 +396,12 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 	}
 	int n = c->cfg.ncoord;
 	int target = c->leader >= 0 ? c->leader : 0;
-	/* A silent target is given up for the next replica after this long;
-	 * a follower then points us at the leader it trusts. */
-	uint64_t patience = 2u * c->cfg.lease_ms + 100u;
+	/* A silent target is given up for the next replica after this long; a
+	 * follower then points us at the leader it trusts.  A leader that no
+	 * longer hears a majority (or is heard by none) is deposed by check
+	 * quorum within about lease + 2 heartbeats, so by then the follower
+	 * knows its successor. */
+	uint64_t patience = c->cfg.lease_ms + 2u * c->cfg.heartbeat_ms + 50u;
 	uint64_t start = pc_mono_ms(), deadline = start + timeout_ms;
 	uint64_t next_send = start, backoff = 5;
 	struct acks ak = {.ps = &ps};

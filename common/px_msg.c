@@ -262,6 +262,8 @@ static int dec_heartbeat(struct px_rcur *r, struct px_mheartbeat *m)
 	m->leader = px_get_u8(r);
 	m->maxbal = px_get_u32(r);
 	m->horizon = px_get_u64(r);
+	m->hears = px_get_u8(r);
+	m->heard_by = px_get_u8(r);
 	return r->err;
 }
 
@@ -669,6 +671,8 @@ static void enc_heartbeat(struct px_wcur *w, const struct px_mheartbeat *m)
 	px_put_u8(w, m->leader);
 	px_put_u32(w, m->maxbal);
 	px_put_u64(w, m->horizon);
+	px_put_u8(w, m->hears);
+	px_put_u8(w, m->heard_by);
 }
 
 static void enc_sync_req(struct px_wcur *w, const struct px_msync_req *m)

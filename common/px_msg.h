@@ -208,12 +208,18 @@ struct px_mforget {
 };
 
 /* HEARTBEAT: replica u8, leader u8 (whom the sender trusts; 0xFF none),
- *            maxbal u32 (highest ballot the sender has seen), horizon u64 */
+ *            maxbal u32 (highest ballot the sender has seen), horizon u64,
+ *            hears u8 (bit i: the sender heard replica i within its lease,
+ *            itself included), heard_by u8 (bit i: replica i, heard within
+ *            the lease, said in its last heartbeat that it hears the sender;
+ *            the sender's own bit set) */
 struct px_mheartbeat {
 	uint8_t replica;
 	uint8_t leader;
 	uint32_t maxbal;
 	uint64_t horizon;
+	uint8_t hears;
+	uint8_t heard_by;
 };
 
 /* SYNC_REQ: bal u32 (the asking leader's ballot), cursor u64 */

@@ -81,7 +81,7 @@ static struct px_txn *acc_take(struct px_replica *r, struct px_update *u, struct
 	return t;
 }
 
-static int pset_known(const struct px_replica *r, const struct px_pset *s)
+int px_pset_known(const struct px_replica *r, const struct px_pset *s)
 {
 	if (!r->cfg.rms)
 		return 1;
@@ -262,7 +262,7 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	int xa = px_gid_is_xa(m->gid.p, m->gid.len);
 	int voter = xa ? from_client : from_agent && from.id == m->rm;
 	if ((m->bal == 0) != (from_agent || from_client) || (m->bal == 0 && !voter) ||
-	    !px_pset_valid(&m->pset) || !px_pset_has(&m->pset, m->rm) || !pset_known(r, &m->pset) ||
+	    !px_pset_valid(&m->pset) || !px_pset_has(&m->pset, m->rm) || !px_pset_known(r, &m->pset) ||
 	    m->val == PX_VAL_NONE) {
 		r->st.bad_msgs++;
 		px_log(r, "gid=%.*s bad message: 2a rm %u ballot %u from %s %llu", (int)m->gid.len, m->gid.p,
@@ -354,6 +354,20 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	}
 }
 
+/* A leader sends its DECISION to the replicas only when it sends it again
+ * (some participant's ack is late): its own may not reach that participant
+ * (a link cut one way), so a follower passes it on.  The participants ack
+ * to us; px_lrn_ack passes the acks on to the leader. */
+static void relay_decision(struct px_replica *r, struct px_update *u, const struct px_mdecision *m)
+{
+	if (px_is_leader(r) || !px_pset_known(r, &m->pset))
+		return;
+	struct px_msg d = {.type = PX_MSG_DECISION};
+	d.u.decision = *m;
+	r->st.relayed++;
+	px_send_agents(r, u, &m->pset, &d);
+}
+
 void px_acc_decision(struct px_replica *r, struct px_update *u, const struct px_mdecision *m)
 {
 	uint64_t birth;
@@ -373,6 +387,8 @@ void px_acc_decision(struct px_replica *r, struct px_update *u, const struct px_
 		if (t->outcome != m->outcome)
 			px_log(r, "gid=%.*s CONFLICTING DECISION %u after %u", (int)m->gid.len, m->gid.p,
 			       m->outcome, t->outcome);
+		else
+			relay_decision(r, u, m);
 		return;
 	}
 	t = acc_take(r, u, m->gid, birth);
@@ -381,6 +397,8 @@ void px_acc_decision(struct px_replica *r, struct px_update *u, const struct px_
 	if (!t->pset.n)
 		t->pset = m->pset;
 	px_lrn_learn(r, u, t, m->outcome, "decision message");
+	if (t->outcome == m->outcome)
+		relay_decision(r, u, m);
 }
 
 void px_acc_forget(struct px_replica *r, struct px_update *u, const struct px_mforget *m)

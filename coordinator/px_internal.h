@@ -52,6 +52,7 @@ struct px_lead {
 				 written into the acceptor's own (px_txn.pset) */
 	uint64_t since;       /* when this leader started tracking the gid */
 	uint64_t next_resend; /* next retransmission */
+	uint8_t prepares;     /* PREPAREs sent (from the second, through the followers too) */
 	struct px_tally tally[PX_PSET_MAX][PX_TALLY]; /* by pset index */
 	struct px_atally ab[PX_ATALLY]; /* aborts, whatever set they name */
 	uint32_t rbal;        /* recovery ballot in use; 0: not recovering */
@@ -103,6 +104,10 @@ struct px_replica {
 
 	/* election */
 	uint64_t last_heard[PX_REPLICAS_MAX];
+	uint8_t peer_hears[PX_REPLICAS_MAX];  /* whom each peer heard (its last heartbeat) */
+	uint8_t peer_heard_by[PX_REPLICAS_MAX]; /* who each peer said hears it */
+	uint8_t peer_leader[PX_REPLICAS_MAX]; /* whom each peer trusted (its last heartbeat) */
+	uint8_t had_quorum, started_quorum;   /* CheckQuorum state, for the log and stats */
 	uint8_t leader;      /* trusted leader, PX_NO_LEADER before start */
 	uint64_t next_hb;
 	uint64_t round;      /* leader round (durable once logged) */
@@ -161,6 +166,7 @@ int px_gid_birth(struct px_replica *r, struct px_str gid, uint64_t *birth);
 uint64_t px_future(struct px_replica *r, struct px_str gid, uint64_t birth, const char *what);
 int px_is_leader(const struct px_replica *r);
 void px_send_replicas(struct px_replica *r, struct px_update *u, const struct px_msg *m, int held);
+int px_pset_known(const struct px_replica *r, const struct px_pset *s);
 void px_send_agents(struct px_replica *r, struct px_update *u, const struct px_pset *s,
 		    const struct px_msg *m);
 struct px_str px_txn_gid(const struct px_txn *t);

@@ -523,10 +523,25 @@ void px_lrn_ack(struct px_replica *r, struct px_update *u, struct px_addr from,
 		const struct px_mdecision_ack *m)
 {
 	struct px_txn *t = px_txn_get(r, m->gid);
+	int relayed = from.kind == PX_NODE_REPLICA;
+	if (relayed && (from.id >= r->cfg.n || from.id == r->cfg.id))
+		return;
+	if (!px_is_leader(r)) {
+		/* A follower passes an agent's or client's ack on to the
+		 * leader: it came here because the leader's link may be cut. */
+		if (!relayed && r->leader != PX_NO_LEADER && r->leader != r->cfg.id) {
+			struct px_msg a = {.type = PX_MSG_DECISION_ACK};
+			a.u.decision_ack = *m;
+			r->st.relayed++;
+			px_update_send(u, px_addr_of(PX_NODE_REPLICA, r->leader), &a, 0);
+		}
+		return;
+	}
 	/* An XA-style gid's client applied the outcome itself and acks for
-	 * the participants it finished. */
+	 * the participants it finished; a follower passes on either. */
 	if (!t || !t->lead || !t->outcome ||
-	    (from.kind == PX_NODE_CLIENT ? !is_xa(t) : from.kind != PX_NODE_AGENT || from.id != m->rm))
+	    (relayed ? 0
+		     : from.kind == PX_NODE_CLIENT ? !is_xa(t) : from.kind != PX_NODE_AGENT || from.id != m->rm))
 		return;
 	int i = pidx(&t->lead->pset, m->rm);
 	if (i < 0)
@@ -597,7 +612,9 @@ static void add_waiter(struct px_lead *l, struct px_addr to, uint64_t req, uint8
 	l->nwait++;
 }
 
-static void send_prepare(struct px_replica *r, struct px_update *u, struct px_txn *t)
+/* again: sent before and no vote came from some participant: send it
+ * through the followers too, for a link from us to it that is cut one way. */
+static void send_prepare(struct px_replica *r, struct px_update *u, struct px_txn *t, int again)
 {
 	if (is_xa(t))
 		return; /* recovery (a higher ballot) decides a vote that never came */
@@ -606,6 +623,9 @@ static void send_prepare(struct px_replica *r, struct px_update *u, struct px_tx
 	p.u.prepare.abort = t->lead->abort_req;
 	p.u.prepare.pset = t->lead->pset;
 	px_send_agents(r, u, &t->lead->pset, &p);
+	for (uint8_t i = 0; again && i < r->cfg.n; i++)
+		if (i != r->cfg.id)
+			px_update_send(u, px_addr_of(PX_NODE_REPLICA, i), &p, 0);
 }
 
 void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr from, uint64_t req,
@@ -705,7 +725,7 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 	/* The client's own PREPAREs usually make ours redundant: then ours
 	 * go out only at the retransmission time (px_lrn_tick). */
 	if (!prepare_sent || abort)
-		send_prepare(r, u, t);
+		send_prepare(r, u, t, l->prepares < UINT8_MAX && l->prepares++ > 0);
 	l->next_resend = r->now + r->cfg.resend_ms;
 }
 
@@ -852,7 +872,7 @@ void px_lrn_tick(struct px_replica *r, struct px_update *u)
 #endif
 			recover(r, u, t);
 		} else if (l->requested && r->now >= l->next_resend) {
-			send_prepare(r, u, t);
+			send_prepare(r, u, t, l->prepares < UINT8_MAX && l->prepares++ > 0);
 			l->next_resend = r->now + r->cfg.resend_ms;
 		}
 	}

@@ -3,10 +3,24 @@
  * the replica core.
  *
  * Leader election is Omega from heartbeats: every replica heartbeats the
- * others each heartbeat_ms and trusts as leader the lowest id it has heard
- * from within lease_ms (itself included).  Safety never depends on a unique
- * leader: ballots are partitioned by replica id (b = round * n + id + 1) and
- * a round is logged before any message of its ballot leaves.
+ * others each heartbeat_ms and trusts as leader the lowest id that is alive
+ * and hears a majority.  Safety never depends on a unique leader: ballots
+ * are partitioned by replica id (b = round * n + id + 1) and a round is
+ * logged before any message of its ballot leaves.
+ *
+ * Liveness under one-way faults (CheckQuorum).  A heartbeat says whom its
+ * sender heard within its lease, and who said they hear it.  A replica
+ * that hears no majority, or is heard by none, itself included, does not
+ * lead, and nobody trusts it: a leader that can still send but no longer
+ * receive (a firewall rule, a full queue) is deposed within about
+ * lease_ms + 2 heartbeat_ms although its heartbeats keep arriving, and so
+ * is one whose heartbeats no longer get out.
+ * A replica also trusts a leader it does not hear itself when a peer it
+ * hears does hear that leader and trusts it (a link cut one way, or a
+ * bridge): it then points clients there instead of leading a second
+ * majority of its own.  The relay never goes through more than one peer,
+ * so a dead leader cannot be kept alive by replicas vouching for each
+ * other.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -247,29 +261,121 @@ void px_replica_destroy(struct px_replica **rp)
 	*rp = NULL;
 }
 
-/* Omega: the lowest id heard from within the lease, or ourselves. */
+static int heard(const struct px_replica *r, uint8_t i)
+{
+	return r->last_heard[i] && r->now < r->last_heard[i] + r->cfg.lease_ms;
+}
+
+static int popcount8(uint8_t x)
+{
+	int n = 0;
+	for (; x; x &= (uint8_t)(x - 1))
+		n++;
+	return n;
+}
+
+/* Whom this replica heard within the lease, itself included (bit i). */
+static uint8_t hears(const struct px_replica *r)
+{
+	uint8_t m = (uint8_t)(1u << r->cfg.id);
+	for (uint8_t i = 0; i < r->cfg.n; i++)
+		if (i != r->cfg.id && heard(r, i))
+			m |= (uint8_t)(1u << i);
+	return m;
+}
+
+/* Who hears us: the peers we hear whose last heartbeat said they hear us
+ * (as of their lease), and ourselves. */
+static uint8_t heard_by(const struct px_replica *r)
+{
+	uint8_t m = (uint8_t)(1u << r->cfg.id);
+	for (uint8_t i = 0; i < r->cfg.n; i++)
+		if (i != r->cfg.id && heard(r, i) && (r->peer_hears[i] & (1u << r->cfg.id)))
+			m |= (uint8_t)(1u << i);
+	return m;
+}
+
+static int has_quorum(const struct px_replica *r, uint8_t mask)
+{
+	uint8_t all = (uint8_t)((1u << r->cfg.n) - 1);
+	return popcount8(mask & all) >= px_quorum(r);
+}
+
+/* May lead: hears a majority and is heard by one (both ways: a replica
+ * that can receive but not send is deposed as one that can send but not
+ * receive). */
+static int self_eligible(const struct px_replica *r)
+{
+	return has_quorum(r, hears(r)) && has_quorum(r, heard_by(r));
+}
+
+static int peer_eligible(const struct px_replica *r, uint8_t p)
+{
+	return has_quorum(r, r->peer_hears[p]) && has_quorum(r, r->peer_heard_by[p]);
+}
+
+/* Omega with CheckQuorum: the lowest id that is alive, hears a majority
+ * and is heard by one -- ourselves; a peer we hear whose last heartbeat
+ * said so; or a leader we do not hear that a peer we hear both hears and
+ * trusts.  PX_NO_LEADER when none is. */
 static uint8_t trusted(const struct px_replica *r)
 {
-	for (uint8_t i = 0; i < r->cfg.n; i++) {
-		if (i == r->cfg.id)
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 14
+	/* Planted bug for the simulator's self-test: no check quorum (Omega
+	 * from heartbeats alone, as before): a leader that can send but not
+	 * receive is trusted for as long as the fault lasts. */
+	for (uint8_t i = 0; i < r->cfg.n; i++)
+		if (i == r->cfg.id || heard(r, i))
 			return i;
-		if (r->last_heard[i] && r->now < r->last_heard[i] + r->cfg.lease_ms)
-			return i;
-	}
 	return r->cfg.id;
+#endif
+	for (uint8_t i = 0; i < r->cfg.n; i++) {
+		if (i == r->cfg.id) {
+			if (self_eligible(r))
+				return i;
+			continue;
+		}
+		if (heard(r, i)) {
+			if (peer_eligible(r, i))
+				return i;
+			continue;
+		}
+		for (uint8_t p = 0; p < r->cfg.n; p++)
+			if (p != r->cfg.id && p != i && heard(r, p) && r->peer_leader[p] == i &&
+			    (r->peer_hears[p] & (1u << i)) && peer_eligible(r, p))
+				return i;
+	}
+	return PX_NO_LEADER;
 }
 
 static void elect(struct px_replica *r, struct px_update *u)
 {
+	int q = self_eligible(r);
+	if (q != r->had_quorum) {
+		if (!q) {
+			r->st.quorum_losses++;
+			px_log(r, "check quorum: this replica hears %d and is heard by %d of %u replicas within "
+			       "lease_ms=%u: it does not lead",
+			       popcount8(hears(r)), popcount8(heard_by(r)), r->cfg.n, r->cfg.lease_ms);
+		} else if (r->started_quorum) {
+			px_log(r, "check quorum: this replica hears a majority again");
+		}
+		r->had_quorum = (uint8_t)q;
+		r->started_quorum |= (uint8_t)q;
+	}
 	uint8_t l = trusted(r);
 	if (l == r->leader)
 		return;
 	uint8_t old = r->leader;
 	r->leader = l;
-	if (old == PX_NO_LEADER)
-		px_log(r, "leader change: trusting coordinator.%u", l);
-	else
-		px_log(r, "leader change: trusting coordinator.%u (was coordinator.%u)", l, old);
+	char was[40] = "";
+	if (old != PX_NO_LEADER)
+		snprintf(was, sizeof(was), " (was coordinator.%u)", old);
+	if (l == PX_NO_LEADER) {
+		px_log(r, "leader change: trusting no leader%s: none it hears hears a majority", was);
+	} else {
+		px_log(r, "leader change: trusting coordinator.%u%s", l, was);
+	}
 	if (old == r->cfg.id)
 		px_lead_end(r, u);
 	if (l == r->cfg.id)
@@ -283,6 +389,8 @@ static void heartbeat(struct px_replica *r, struct px_update *u)
 	m.u.heartbeat.leader = r->leader;
 	m.u.heartbeat.maxbal = r->maxbal_seen;
 	m.u.heartbeat.horizon = r->horizon;
+	m.u.heartbeat.hears = hears(r);
+	m.u.heartbeat.heard_by = heard_by(r);
 	for (uint8_t i = 0; i < r->cfg.n; i++)
 		if (i != r->cfg.id)
 			px_update_send(u, px_addr_of(PX_NODE_REPLICA, i), &m, 0);
@@ -290,11 +398,11 @@ static void heartbeat(struct px_replica *r, struct px_update *u)
 
 static void tick(struct px_replica *r, struct px_update *u)
 {
+	elect(r, u); /* first: the heartbeat says whom we trust now */
 	if (r->now >= r->next_hb) {
 		heartbeat(r, u);
 		r->next_hb = r->now + r->cfg.heartbeat_ms;
 	}
-	elect(r, u);
 	px_acc_tick(r, u);
 	px_lrn_tick(r, u);
 	px_update_timer(u, r->next_hb);
@@ -343,9 +451,17 @@ static void on_msg(struct px_replica *r, struct px_update *u, struct px_addr fro
 		if (from.kind == PX_NODE_REPLICA)
 			px_acc_decision(r, u, &m->u.decision);
 		break;
-	case PX_MSG_DECISION_ACK:
-		if (from.kind == PX_NODE_AGENT || from.kind == PX_NODE_CLIENT) /* client: XA-style gids */
-			px_lrn_ack(r, u, from, &m->u.decision_ack);
+	case PX_MSG_DECISION_ACK: /* client: XA-style gids; replica: one passed on */
+		px_lrn_ack(r, u, from, &m->u.decision_ack);
+		break;
+	case PX_MSG_PREPARE:
+		/* A leader's PREPARE sent again through us: its own may not
+		 * reach the participants (a link cut one way). */
+		if (from.kind == PX_NODE_REPLICA && from.id < r->cfg.n && from.id != r->cfg.id &&
+		    px_pset_valid(&m->u.prepare.pset) && px_pset_known(r, &m->u.prepare.pset)) {
+			r->st.relayed++;
+			px_send_agents(r, u, &m->u.prepare.pset, m);
+		}
 		break;
 	case PX_MSG_FORGET:
 		if (from.kind == PX_NODE_REPLICA)
@@ -356,6 +472,9 @@ static void on_msg(struct px_replica *r, struct px_update *u, struct px_addr fro
 		if (from.kind != PX_NODE_REPLICA || h->replica >= r->cfg.n || h->replica != from.id)
 			break;
 		r->last_heard[h->replica] = r->now ? r->now : 1;
+		r->peer_hears[h->replica] = h->hears;
+		r->peer_heard_by[h->replica] = h->heard_by;
+		r->peer_leader[h->replica] = h->leader;
 		if (h->maxbal > r->maxbal_seen)
 			r->maxbal_seen = h->maxbal;
 		elect(r, u);

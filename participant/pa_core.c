@@ -53,6 +53,7 @@ struct pa_txn {
 	struct px_addr exec_to;
 	uint64_t exec_req;
 	uint8_t decider;    /* 1 + id of the replica whose DECISION we apply; 0: not known */
+	uint8_t acks;       /* acks sent: a decision that comes again means ours was lost */
 	uint8_t lost;       /* the session of its open transaction ended (it is GONE) */
 	uint8_t cancelled;  /* a cancel of the running statement was asked */
 	uint8_t abandon;    /* its client stopped waiting: roll back after the statement */
@@ -363,9 +364,11 @@ static void ack(struct pa_core *c, struct px_update *u, struct pa_txn *t)
 	m.u.decision_ack.gid = gid_of(t);
 	m.u.decision_ack.rm = c->cfg.rm;
 	m.u.decision_ack.outcome = t->outcome;
-	/* To the leader that sent the decision (only a leader sends one);
-	 * to every replica when the outcome came another way. */
-	if (t->decider)
+	/* To the replica that sent the decision; to every replica when the
+	 * outcome came another way, or when the decision comes again (our ack
+	 * did not arrive: a link to the leader may be cut one way, and a
+	 * follower passes an ack on to the leader). */
+	if (t->decider && !t->acks++)
 		/* lazy: the client has its own ack; the leader only forgets */
 		px_update_send_lazy(u, px_addr_of(PX_NODE_REPLICA, (uint64_t)(t->decider - 1)), &m);
 	else
@@ -986,6 +989,11 @@ void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update
 				on_exec(c, u, ev->from, m);
 			break;
 		case PX_MSG_PREPARE:
+			/* A replica's PREPARE comes from the leader (or, sent
+			 * again, through a follower): the likely leader for our
+			 * thrifty first votes, once a decision named one. */
+			if (c->leader_hint && ev->from.kind == PX_NODE_REPLICA && ev->from.id < c->cfg.nreplicas)
+				c->leader_hint = (uint8_t)(ev->from.id + 1);
 			on_prepare(c, u, &m->u.prepare);
 			break;
 		case PX_MSG_DECISION:

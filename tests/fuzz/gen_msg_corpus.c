@@ -149,6 +149,8 @@ int main(int argc, char **argv)
 			m->u.heartbeat.leader = 0xFF;
 			m->u.heartbeat.maxbal = 12;
 			m->u.heartbeat.horizon = 1000;
+			m->u.heartbeat.hears = 0x03;
+			m->u.heartbeat.heard_by = 0x01;
 			break;
 		case PX_MSG_SYNC_REQ:
 			m->u.sync_req.bal = 12;

@@ -18,6 +18,7 @@ declare -A what=(
 	[11]="commit log recovery accepts a record whose CRC fails"
 	[12]="an agent ignores a session lost between two statements"
 	[13]="a learner makes its acceptor hold a gid it refuses below the horizon"
+	[14]="no check quorum: a leader that cannot receive stays trusted (gray mode)"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so
@@ -25,6 +26,7 @@ declare -A what=(
 declare -A args=(
 	[5]="--replicas 3 --seeds 1500 --stress"
 	[13]="--replicas 3,5 --seeds 3000"
+	[14]="--replicas 3,5 --seeds 100 --gray"
 )
 fail=0
 for sim in "$@"; do

@@ -40,6 +40,8 @@
 #define MAXNODES 24
 #define FAULT_MS 8000u   /* faults are injected during [0, FAULT_MS) */
 #define SETTLE_MS 30000u /* the stated bound: all settled this long after */
+#define GRAY_FAULTS 4      /* gray mode: faults per seed, one at a time */
+#define GRAY_SLACK_MS 100u /* gray mode: a transaction's own time, on top of the bound */
 #define CLIENT_DEADLINE_MS 4000u
 /* How far ahead of a replica's or agent's clock a client's may be (README
  * "gid format"; PX_GID_MAX_FUTURE_MS in the daemons).  It is the agents'
@@ -59,7 +61,8 @@ static uint64_t rng_next(uint64_t *s)
 
 /* ---------------------------------------------------------- structures */
 
-enum ev_type { EV_DELIVER = 1, EV_TIMER, EV_SYNC, EV_DB, EV_CRASH, EV_RESTART, EV_CLIENT, EV_PART, EV_HEAL, EV_FUTURE };
+enum ev_type { EV_DELIVER = 1, EV_TIMER, EV_SYNC, EV_DB, EV_CRASH, EV_RESTART, EV_CLIENT, EV_PART, EV_HEAL, EV_FUTURE,
+	       EV_GRAY };
 
 struct ev {
 	uint64_t t, seq;
@@ -205,6 +208,12 @@ struct world {
 	 * seed switches whole kinds on or off, so that rare combinations
 	 * (say, late messages with no crashes at all) get runs of their own. */
 	uint32_t swarm;
+	/* Gray mode (sim_opts.gray): long one-way and partial faults, one at
+	 * a time, with no other fault; commits must go on during each. */
+	int gray_on, gray_kind, gray_target;
+	uint64_t gray_start, gray_heal_at, last_commit;
+	uint64_t gray_stall; /* the longest stall of the current fault */
+	uint64_t gray_commits; /* commits answered during the current fault */
 };
 
 /* Fault kinds, each on or off per seed (sim_run).  The B_* kinds are
@@ -708,7 +717,10 @@ static void net_send(struct world *w, int from, struct px_addr to, const uint8_t
 	int copies = 1;
 	uint64_t delay = self ? 0 : 1 + rnd(w, 3);
 	const char *fate = "";
-	if (!self && w->faults_on) {
+	if (!self && w->gray_on && w->blocked[from][dst]) {
+		copies = 0;
+		fate = " [partitioned]";
+	} else if (!self && w->faults_on) {
 		if (w->blocked[from][dst]) {
 			copies = 0;
 			fate = " [partitioned]";
@@ -1269,7 +1281,7 @@ static void client_begin(struct world *w, int i)
 {
 	struct node *nd = &w->n[i];
 	struct client *c = &nd->c;
-	if (c->done >= w->o.txns) {
+	if (c->done >= w->o.txns && !(w->o.gray && w->now < w->gray_heal_at)) {
 		c->state = C_DONE;
 		return;
 	}
@@ -1416,7 +1428,10 @@ static void client_request(struct world *w, int i)
 	}
 	if (!defer)
 		client_send(w, i, px_addr_of(PX_NODE_REPLICA, c->target), &m);
-	c->next_send = w->now + (defer ? 200 : 300);
+	/* A silent replica is given up for the next after this long: as the
+	 * client library's patience in gray mode (a leader deposed by check
+	 * quorum is known to be within about lease + 2 heartbeats). */
+	c->next_send = w->now + (defer ? 200 : w->o.gray ? w->lease_ms + 2 * w->hb_ms : 300);
 	client_wake(w, i, c->next_send);
 }
 
@@ -1425,6 +1440,7 @@ static void client_commit(struct world *w, int i)
 	struct client *c = &w->n[i].c;
 	c->asked_rollback = (uint8_t)(c->failed || c->tr->rollback);
 	c->asked = 0;
+	c->redirect = 0; /* a redirect was for the last transaction's request */
 	c->state = C_COMMIT;
 	c->deadline = w->now + CLIENT_DEADLINE_MS;
 	client_request(w, i);
@@ -1438,6 +1454,21 @@ static void client_next(struct world *w, int i)
 	client_wake(w, i, w->now + 1 + rnd(w, 20));
 }
 
+/* Gray mode: an outcome answered (COMMITTED or ABORTED: the workload
+ * rolls back on purpose too, and a transaction caught by the fault may be
+ * aborted).  The stall of the current fault is the longest time without
+ * one, counted from the fault's start; gray_end also wants a commit. */
+static void gray_answer(struct world *w, int committed)
+{
+	if (!w->gray_on)
+		return;
+	w->gray_commits += committed != 0;
+	uint64_t from = w->last_commit > w->gray_start ? w->last_commit : w->gray_start;
+	if (w->now - from > w->gray_stall)
+		w->gray_stall = w->now - from;
+	w->last_commit = w->now;
+}
+
 static void client_answer(struct world *w, int i, uint8_t status)
 {
 	struct client *c = &w->n[i].c;
@@ -1447,6 +1478,7 @@ static void client_answer(struct world *w, int i, uint8_t status)
 	      status == PX_ST_COMMITTED ? "COMMITTED" : status == PX_ST_ABORTED ? "ABORTED" : "UNKNOWN", tr->k.s);
 	if (status == PX_ST_COMMITTED) {
 		w->res->committed++;
+		gray_answer(w, 1);
 		if (c->asked_rollback)
 			violation(w, "client truth: %s asked to roll back but got COMMITTED", tr->k.s);
 		if (tr->wait == PX_WAIT_APPLIED)
@@ -1458,6 +1490,7 @@ static void client_answer(struct world *w, int i, uint8_t status)
 			}
 	} else if (status == PX_ST_ABORTED) {
 		w->res->aborted++;
+		gray_answer(w, 0);
 	} else {
 		w->res->unknown++;
 	}
@@ -1732,7 +1765,8 @@ static void client_tick(struct world *w, int i)
 			m.u.status_req.gid = px_str_of(c->tr->k.s, c->tr->k.len);
 			client_send(w, i, px_addr_of(PX_NODE_REPLICA, (uint64_t)r), &m);
 		}
-		client_wake(w, i, w->now + 300);
+		/* gray mode: a steady stream of commits, so that a stall shows */
+		client_wake(w, i, w->now + (w->o.gray ? 20 : 300));
 		break;
 	default:
 		break;
@@ -1986,6 +2020,144 @@ static void partition(struct world *w)
 	ev_new(w, w->block_until, EV_PART, -2);
 }
 
+/* ------------------------------------------------------------ gray mode */
+
+/* Long faults that leave a connected majority with every participant and
+ * client, one at a time (sim_opts.gray): each is aimed at the leader of the
+ * moment, and commits must go on within the stated bound while it lasts. */
+enum {
+	G_LEADER_DEAF,          /* nothing reaches the leader; it still sends */
+	G_LEADER_MUTE,          /* nothing the leader sends arrives; it still hears */
+	G_LEADER_DEAF_REPLICAS, /* the leader hears no replica (clients, agents yes) */
+	G_LEADER_MUTE_REPLICAS, /* no replica hears the leader */
+	G_LEADER_TO_FOLLOWER,   /* one link leader -> follower cut */
+	G_FOLLOWER_TO_LEADER,   /* one link follower -> leader cut */
+	G_BRIDGE,               /* leader <-> one follower cut both ways */
+	G_ISOLATE_LEADER,       /* the leader cut off both ways */
+	G_ISOLATE_FOLLOWER,     /* one follower cut off both ways */
+	G_AGENT_TO_LEADER,      /* one agent cannot send to the leader */
+	G_LEADER_TO_AGENT,      /* the leader cannot send to one agent */
+	G_CLIENT_TO_LEADER,     /* one client cannot send to the leader */
+	G_LEADER_TO_CLIENT,     /* the leader cannot send to one client */
+	G_N
+};
+_Static_assert(G_N == SIM_GRAY_KINDS, "sim.h's SIM_GRAY_KINDS");
+const char *const sim_gray_names[SIM_GRAY_KINDS] = {
+	"leader-deaf", "leader-mute", "leader-deaf-to-replicas", "leader-mute-to-replicas", "leader-to-follower",
+	"follower-to-leader", "bridge", "isolate-leader", "isolate-follower", "agent-to-leader", "leader-to-agent",
+	"client-to-leader", "leader-to-client"};
+
+/* The leader most up replicas trust (the lowest id if none is). */
+static int gray_leader(struct world *w)
+{
+	int votes[8] = {0}, best = 0;
+	for (int i = 0; i < w->R; i++)
+		if (w->n[i].up) {
+			uint8_t l = px_replica_leader(w->n[i].rep);
+			if (l < w->R)
+				votes[l]++;
+		}
+	for (int l = 1; l < w->R; l++)
+		if (votes[l] > votes[best])
+			best = l;
+	return best;
+}
+
+static void gray_begin(struct world *w)
+{
+	int n = w->R + w->M + w->C, L = gray_leader(w);
+	int f = (L + 1 + (int)rnd(w, (uint64_t)(w->R - 1))) % w->R; /* a follower */
+	int a = w->R + (int)rnd(w, (uint64_t)w->M), c = w->R + w->M + (int)rnd(w, (uint64_t)w->C);
+	int k = (int)rnd(w, G_N);
+	memset(w->blocked, 0, sizeof(w->blocked));
+	for (int j = 0; j < n; j++) {
+		switch (k) {
+		case G_LEADER_DEAF: w->blocked[j][L] = 1; break;
+		case G_LEADER_MUTE: w->blocked[L][j] = 1; break;
+		case G_LEADER_DEAF_REPLICAS: w->blocked[j][L] = j < w->R; break;
+		case G_LEADER_MUTE_REPLICAS: w->blocked[L][j] = j < w->R; break;
+		case G_ISOLATE_LEADER: w->blocked[j][L] = w->blocked[L][j] = 1; break;
+		case G_ISOLATE_FOLLOWER: w->blocked[j][f] = w->blocked[f][j] = 1; break;
+		default: break;
+		}
+	}
+	if (k == G_LEADER_TO_FOLLOWER || k == G_BRIDGE)
+		w->blocked[L][f] = 1;
+	if (k == G_FOLLOWER_TO_LEADER || k == G_BRIDGE)
+		w->blocked[f][L] = 1;
+	if (k == G_AGENT_TO_LEADER)
+		w->blocked[a][L] = 1;
+	if (k == G_LEADER_TO_AGENT)
+		w->blocked[L][a] = 1;
+	if (k == G_CLIENT_TO_LEADER)
+		w->blocked[c][L] = 1;
+	if (k == G_LEADER_TO_CLIENT)
+		w->blocked[L][c] = 1;
+	for (int j = 0; j < n; j++)
+		w->blocked[j][j] = 0;
+	w->gray_on = 1;
+	w->gray_kind = k;
+	w->gray_target = L;
+	w->gray_start = w->now;
+	w->gray_stall = 0;
+	w->gray_commits = 0;
+	w->res->gray_faults++;
+	w->res->gray_by_kind[k]++;
+	trace(w, "GRAY %s begins: leader coordinator.%d, follower coordinator.%d, participant.%d, client.%d",
+	      sim_gray_names[k], L, f, a - w->R + 1, c - w->R - w->M);
+}
+
+/* The bound on a stall: the issue's 2 x lease + resend, plus one
+ * transaction's own time in the simulated cluster. */
+static uint64_t gray_bound(const struct world *w)
+{
+	return 2ull * w->lease_ms + w->resend_ms + GRAY_SLACK_MS;
+}
+
+static void gray_end(struct world *w)
+{
+	if (!w->gray_on)
+		return;
+	uint64_t from = w->last_commit > w->gray_start ? w->last_commit : w->gray_start;
+	if (w->now - from > w->gray_stall)
+		w->gray_stall = w->now - from;
+	uint64_t b = gray_bound(w);
+	trace(w, "GRAY %s ends after %" PRIu64 " ms: longest stall %" PRIu64 " ms (bound %" PRIu64 ")",
+	      sim_gray_names[w->gray_kind], w->now - w->gray_start, w->gray_stall, b);
+	if (w->gray_stall > w->res->gray_stall_by_kind[w->gray_kind])
+		w->res->gray_stall_by_kind[w->gray_kind] = w->gray_stall;
+	/* as a fraction of the bound, so that seeds of different timing compare */
+	uint32_t permille = (uint32_t)(w->gray_stall * 1000 / b);
+	if (permille > w->res->gray_worst_permille)
+		w->res->gray_worst_permille = permille;
+	if (!w->gray_commits)
+		violation(w, "liveness under a gray fault: %s (leader coordinator.%d): no commit in %" PRIu64 " ms",
+			  sim_gray_names[w->gray_kind], w->gray_target, w->now - w->gray_start);
+	if (w->gray_stall > b)
+		violation(w, "liveness under a gray fault: %s (leader coordinator.%d) stalled outcomes for %" PRIu64
+			     " ms, more than 2 x lease_ms (%u) + resend_ms (%u) + %u",
+			  sim_gray_names[w->gray_kind], w->gray_target, w->gray_stall, w->lease_ms, w->resend_ms,
+			  GRAY_SLACK_MS);
+	w->gray_on = 0;
+	memset(w->blocked, 0, sizeof(w->blocked));
+}
+
+/* The schedule: GRAY_FAULTS faults, each long (many leases), with healed
+ * gaps between them; returns when the last one ends. */
+static uint64_t schedule_gray(struct world *w)
+{
+	uint64_t t = 1000 + rnd(w, 500);
+	for (int k = 0; k < GRAY_FAULTS; k++) {
+		uint64_t dur = 4ull * gray_bound(w) + rnd(w, 2000);
+		struct ev *e = ev_new(w, t, EV_GRAY, -1);
+		e->arg = 1;
+		e = ev_new(w, t + dur, EV_GRAY, -1);
+		e->arg = 0;
+		t += dur + 500 + rnd(w, 1000);
+	}
+	return t;
+}
+
 /* ------------------------------------------------------------ the run */
 
 static int settled(struct world *w)
@@ -2082,6 +2254,12 @@ static void dispatch(struct world *w, struct ev *e)
 		return;
 	case EV_HEAL:
 		heal(w);
+		return;
+	case EV_GRAY:
+		if (e->arg)
+			gray_begin(w);
+		else
+			gray_end(w);
 		return;
 	case EV_DB:
 		if (nd->up)
@@ -2253,7 +2431,7 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 		w->rms[k] = (uint16_t)(k + 1);
 	px_map_init(&w->truths);
 	px_map_init(&w->insts);
-	w->faults_on = o->faults;
+	w->faults_on = o->faults && !o->gray;
 	/* Each seed gets its own timing, and fault intensities from calm to
 	 * stormy. */
 	w->hb_ms = 20 + (uint32_t)rnd(w, 100);
@@ -2270,7 +2448,7 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 		w->timeout_ms = 5 + (uint32_t)rnd(w, 60);
 		w->resend_ms = 5 + (uint32_t)rnd(w, 40);
 	}
-	if (o->faults) {
+	if (o->faults && !o->gray) {
 		/* Swarm: a quarter of the seeds use every fault kind, the
 		 * others each kind with even odds. */
 		if (chance(w, 250))
@@ -2326,11 +2504,14 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 	}
 	for (int i = 0; i < w->nn; i++)
 		node_start(w, i);
-	if (o->faults)
+	uint64_t heal_at = o->faults ? FAULT_MS : 0;
+	if (o->gray) {
+		heal_at = w->gray_heal_at = schedule_gray(w);
+	} else if (o->faults) {
 		schedule_faults(w);
-	uint64_t heal_at = o->faults ? FAULT_MS : 0, end = heal_at + SETTLE_MS;
-	if (o->faults)
 		ev_new(w, heal_at, EV_HEAL, -1);
+	}
+	uint64_t end = heal_at + SETTLE_MS;
 	uint64_t next_settle_check = 0;
 	struct ev *e;
 	while ((e = ev_pop(w))) {
@@ -2346,7 +2527,7 @@ int sim_run(const struct sim_opts *o, struct sim_result *res)
 		res->steps++;
 		dispatch(w, e);
 		ev_free(e);
-		if (!w->faults_on && w->now >= next_settle_check) {
+		if (!w->faults_on && w->now >= heal_at && w->now >= next_settle_check) {
 			next_settle_check = w->now + 50;
 			if (settled(w))
 				break;

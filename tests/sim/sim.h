@@ -23,6 +23,9 @@ struct sim_opts {
 	int faults;        /* 0: a calm run */
 	int crash_replicas; /* 0: never crash a replica (1-replica "no-crash" schedules) */
 	int stress;        /* 1: recovery storms (tiny timeouts, flapping leaders) */
+	int gray;          /* 1: gray mode: long one-way and partial faults aimed at
+			    * the leader, one at a time and nothing else; commits
+			    * must not stall longer than 2 lease + resend (+ slack) */
 	int trace;         /* print every event */
 	FILE *out;         /* trace and failure output */
 };
@@ -44,6 +47,8 @@ enum sim_cov {
 	COV_N
 };
 extern const char *const sim_cov_names[COV_N];
+#define SIM_GRAY_KINDS 13
+extern const char *const sim_gray_names[SIM_GRAY_KINDS];
 
 struct sim_result {
 	uint64_t steps;
@@ -58,6 +63,10 @@ struct sim_result {
 	uint64_t settle_time;  /* virtual ms from heal to everything decided */
 	uint64_t cov[COV_N];
 	uint32_t swarm;        /* fault kinds this seed used */
+	/* gray mode: faults run, per kind, and the longest stall per kind (ms);
+	 * the worst stall as a fraction of its seed's bound (per mille) */
+	uint64_t gray_faults, gray_by_kind[SIM_GRAY_KINDS], gray_stall_by_kind[SIM_GRAY_KINDS];
+	uint32_t gray_worst_permille;
 	int violations;
 	char first_violation[512];
 };

@@ -166,6 +166,8 @@ static void sample(int type, struct px_msg *m, uint8_t *scratch, size_t cap)
 		m->u.heartbeat.leader = 0;
 		m->u.heartbeat.maxbal = 12;
 		m->u.heartbeat.horizon = 123456789012ull;
+		m->u.heartbeat.hears = 0x0b;
+		m->u.heartbeat.heard_by = 0x13;
 		break;
 	case PX_MSG_SYNC_REQ:
 		m->u.sync_req.bal = 12;
@@ -328,6 +330,8 @@ static void assert_msg_eq(const struct px_msg *a, const struct px_msg *b)
 		assert_int_equal(a->u.heartbeat.leader, b->u.heartbeat.leader);
 		assert_int_equal(a->u.heartbeat.maxbal, b->u.heartbeat.maxbal);
 		assert_int_equal(a->u.heartbeat.horizon, b->u.heartbeat.horizon);
+		assert_int_equal(a->u.heartbeat.hears, b->u.heartbeat.hears);
+		assert_int_equal(a->u.heartbeat.heard_by, b->u.heartbeat.heard_by);
 		break;
 	case PX_MSG_SYNC_REQ:
 		assert_int_equal(a->u.sync_req.bal, b->u.sync_req.bal);
@@ -779,7 +783,9 @@ static void test_roundtrip_acceptor_edges(void **state)
 	m->u.heartbeat.leader = 0xFF;
 	m->u.heartbeat.maxbal = UINT32_MAX;
 	m->u.heartbeat.horizon = UINT64_MAX;
-	assert_int_equal(roundtrip(m), PX_HDR_LEN + 14);
+	m->u.heartbeat.hears = 0xFF;
+	m->u.heartbeat.heard_by = 0xFF;
+	assert_int_equal(roundtrip(m), PX_HDR_LEN + 16);
 
 	sample(PX_MSG_SYNC_REQ, m, scratch, sizeof(scratch));
 	m->u.sync_req.cursor = UINT64_MAX;

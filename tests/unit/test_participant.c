@@ -40,6 +40,7 @@ struct pdrv {
 	struct pa_core *c;
 	struct px_update u;
 	uint64_t now;
+	uint8_t leader; /* the replica PREPAREs come from */
 };
 
 static void p_open(struct pdrv *d, uint32_t max_open, uint32_t scan_ms)
@@ -245,7 +246,7 @@ static uint64_t exec_and_prepare(struct pdrv *d, struct px_str gid)
 {
 	exec0(d, gid, PA_DB_OK);
 	struct px_msg m = mprepare(gid, 0);
-	p_msg(d, REPLICA(0), &m);
+	p_msg(d, REPLICA(d->leader), &m);
 	uint64_t tok = only_db(&d->u, PA_DB_PREPARE, gid)->token;
 	assert_int_equal(nsent(&d->u, PX_MSG_2A), 0);
 	px_update_reset(&d->u);
@@ -614,6 +615,7 @@ static void test_thrifty_same_majority_everywhere(void **state)
 	struct pdrv d;
 	char gb[4][64];
 	p_open(&d, 10, 0);
+	d.leader = 1;
 	struct px_str g1 = mkgid(gb[0], 1);
 	prepared(&d, g1); /* no decision seen yet: to all */
 	decided(&d, g1, 1);

@@ -43,6 +43,10 @@ struct drv {
 	size_t nlog; /* every record persisted so far, copied out of the arena */
 	uint8_t *log[LOG_MAX];
 	uint32_t loglen[LOG_MAX];
+	/* peers that stay alive: each heartbeats (trusting `alive_leader`) at
+	 * every drv_timer, so that a jump of the clock past the lease does not
+	 * cost the replica its majority (CheckQuorum) */
+	uint8_t alive, alive_leader;
 };
 
 static struct px_replica_config rcfg(uint8_t id, uint8_t n)
@@ -168,9 +172,16 @@ static void drv_msg(struct drv *d, struct px_addr from, const struct px_msg *m)
 	free(dec);
 }
 
+static struct px_msg mheartbeat(uint8_t from, uint8_t leader);
+
 static void drv_timer(struct drv *d, uint64_t now)
 {
 	d->now = now;
+	for (uint8_t i = 0; i < 8; i++)
+		if (d->alive & (1u << i)) {
+			struct px_msg hb = mheartbeat(i, d->alive_leader);
+			drv_msg(d, px_addr_of(PX_NODE_REPLICA, i), &hb);
+		}
 	struct px_event ev = {.kind = PX_EV_TIMER, .now = now};
 	assert_int_equal(px_replica_step(d->r, &ev, &d->u), 0);
 }
@@ -324,6 +335,8 @@ static struct px_msg mheartbeat(uint8_t from, uint8_t leader)
 	m.type = PX_MSG_HEARTBEAT;
 	m.u.heartbeat.replica = from;
 	m.u.heartbeat.leader = leader;
+	m.u.heartbeat.hears = 0xFF;    /* it hears every replica */
+	m.u.heartbeat.heard_by = 0xFF; /* and every replica hears it */
 	return m;
 }
 
@@ -394,10 +407,12 @@ static void acc_open(struct drv *d)
 	struct px_msg hb = mheartbeat(0, 0);
 	drv_msg(d, REPLICA(0), &hb);
 	assert_int_equal(px_replica_leader(d->r), 0);
+	d->alive = 1u << 0;
 	drv_flush(d);
 }
 
-/* Leader under test: replica 0 of n (it trusts itself from the start). */
+/* Leader under test: replica 0 of n, once it hears a majority (CheckQuorum):
+ * heartbeats from replicas 1 .. n/2. */
 static void lead_open(struct drv *d, uint8_t n, const uint16_t *rms, uint16_t nrms, uint32_t max_live)
 {
 	memset(d, 0, sizeof(*d));
@@ -407,8 +422,137 @@ static void lead_open(struct drv *d, uint8_t n, const uint16_t *rms, uint16_t nr
 	c.nrms = nrms;
 	c.max_live = max_live;
 	drv_start(d, &c);
+	for (uint8_t i = 1; i <= n / 2; i++) {
+		struct px_msg hb = mheartbeat(i, 0);
+		drv_msg(d, REPLICA(i), &hb);
+		d->alive |= (uint8_t)(1u << i);
+	}
 	assert_int_equal(px_replica_leader(d->r), 0);
 	drv_flush(d);
+}
+
+/* ===================================================== check quorum */
+
+static struct px_msg mheartbeat_h(uint8_t from, uint8_t leader, uint8_t hears_mask)
+{
+	struct px_msg m = mheartbeat(from, leader);
+	m.u.heartbeat.hears = hears_mask;
+	return m;
+}
+
+static struct px_msg mheartbeat_hb(uint8_t from, uint8_t leader, uint8_t hears_mask, uint8_t heard_by_mask)
+{
+	struct px_msg m = mheartbeat_h(from, leader, hears_mask);
+	m.u.heartbeat.heard_by = heard_by_mask;
+	return m;
+}
+
+/* A leader that still sends but no longer receives (its peers' heartbeats
+ * stop arriving) stops leading once the lease runs out, says so in its
+ * heartbeats, and counts it; when it hears a majority again it leads. */
+static void test_cq_leader_deaf_steps_down(void **state)
+{
+	(void)state;
+	struct drv d;
+	struct px_msg out;
+	lead_open(&d, 3, NULL, 0, 100);
+	d.alive = 0; /* inbound cut: nothing arrives any more */
+	drv_timer(&d, T0 + 200);
+	assert_int_equal(px_replica_leader(d.r), 0); /* within the lease */
+	drv_flush(&d);
+	drv_timer(&d, T0 + 400);
+	assert_int_equal(px_replica_leader(d.r), PX_NO_LEADER);
+	assert_int_equal(px_replica_stats(d.r)->quorum_losses, 1);
+	assert_true(sent(&d.u, 0, PX_MSG_HEARTBEAT, 0, &out, NULL));
+	assert_int_equal(out.u.heartbeat.hears, 1u << 0); /* only itself */
+	assert_int_equal(out.u.heartbeat.leader, PX_NO_LEADER);
+	drv_flush(&d);
+	/* a commit request is pointed elsewhere, not taken */
+	char gb[64];
+	struct px_str g = mkgid(gb, T0, 1);
+	struct px_msg m = mcommit(7, g, PX_WAIT_DECIDED, pset(2, 1, 2));
+	drv_msg(&d, CLIENT(1), &m);
+	assert_true(sent(&d.u, 0, PX_MSG_OUTCOME, 0, &out, NULL));
+	assert_int_equal(out.u.outcome.status, PX_ST_NOT_LEADER);
+	drv_flush(&d);
+	/* healed: one peer is enough for a majority of 3 */
+	m = mheartbeat_h(2, PX_NO_LEADER, 0x06); /* 2 hears us not: 2 may lead */
+	drv_msg(&d, REPLICA(2), &m);
+	assert_int_equal(px_replica_leader(d.r), 2);
+	m = mheartbeat_h(2, PX_NO_LEADER, 0x07);
+	drv_msg(&d, REPLICA(2), &m);
+	assert_int_equal(px_replica_leader(d.r), 0);
+	drv_close(&d);
+}
+
+/* A leader whose messages no longer get out (it still hears everyone):
+ * its peers' heartbeats say they do not hear it, so it stops leading and
+ * trusts the replica they follow. */
+static void test_cq_leader_mute_steps_down(void **state)
+{
+	(void)state;
+	struct drv d;
+	lead_open(&d, 3, NULL, 0, 100);
+	struct px_msg m = mheartbeat(2, 0);
+	drv_msg(&d, REPLICA(2), &m);
+	d.alive = 0;
+	m = mheartbeat_hb(1, 1, 0x06, 0x06);
+	drv_msg(&d, REPLICA(1), &m);
+	assert_int_equal(px_replica_leader(d.r), 0); /* 2 still hears it */
+	m = mheartbeat_hb(2, 1, 0x06, 0x06);
+	drv_msg(&d, REPLICA(2), &m);
+	assert_int_equal(px_replica_leader(d.r), 1);
+	assert_int_equal(px_replica_stats(d.r)->quorum_losses, 1);
+	drv_close(&d);
+}
+
+/* A follower that still gets the deaf leader's heartbeats trusts it no
+ * more once they say it hears no majority: the next id that does leads. */
+static void test_cq_follower_deposes_deaf_leader(void **state)
+{
+	(void)state;
+	struct drv d;
+	memset(&d, 0, sizeof(d));
+	d.now = T0;
+	struct px_replica_config c = rcfg(1, 3);
+	drv_start(&d, &c);
+	struct px_msg m = mheartbeat_h(0, 0, 0x07);
+	drv_msg(&d, REPLICA(0), &m);
+	m = mheartbeat_h(2, 0, 0x07);
+	drv_msg(&d, REPLICA(2), &m);
+	assert_int_equal(px_replica_leader(d.r), 0);
+	drv_flush(&d);
+	m = mheartbeat_h(0, PX_NO_LEADER, 0x01); /* 0 hears only itself */
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(px_replica_leader(d.r), 1);
+		drv_close(&d);
+}
+
+/* A link cut one way (0 -> 2): replica 2 does not hear 0, but hears 1,
+ * which hears and trusts 0: replica 2 trusts 0 too and does not lead a
+ * majority of its own.  If 1 stops hearing 0, 2 stops trusting 0 (no
+ * replica vouches for a leader it does not hear itself). */
+static void test_cq_trust_through_a_peer(void **state)
+{
+	(void)state;
+	struct drv d;
+	memset(&d, 0, sizeof(d));
+	d.now = T0;
+	struct px_replica_config c = rcfg(2, 3);
+	drv_start(&d, &c);
+	struct px_msg m = mheartbeat_h(1, 0, 0x07);
+	drv_msg(&d, REPLICA(1), &m);
+	assert_int_equal(px_replica_leader(d.r), 0);
+	drv_flush(&d);
+	m = mheartbeat_h(1, 0, 0x06); /* 1 still says 0, but no longer hears it */
+	drv_msg(&d, REPLICA(1), &m);
+	assert_int_equal(px_replica_leader(d.r), 1);
+	drv_flush(&d);
+	/* and nobody heard at all: no leader, not even ourselves */
+	d.alive = 0;
+	drv_timer(&d, T0 + 1000);
+	assert_int_equal(px_replica_leader(d.r), PX_NO_LEADER);
+	drv_close(&d);
 }
 
 /* ===================================================== acceptor rules */
@@ -2064,6 +2208,10 @@ int main(void)
 		cmocka_unit_test(test_acc_snapshot_equals_log),
 		cmocka_unit_test(test_acc_future_gids_leave_no_state),
 		cmocka_unit_test(test_acc_existing_gid_kept_after_clock_set_back),
+		cmocka_unit_test(test_cq_leader_deaf_steps_down),
+		cmocka_unit_test(test_cq_leader_mute_steps_down),
+		cmocka_unit_test(test_cq_follower_deposes_deaf_leader),
+		cmocka_unit_test(test_cq_trust_through_a_peer),
 		cmocka_unit_test(test_lead_single_replica_leads),
 		cmocka_unit_test(test_lead_single_replica_commits),
 		cmocka_unit_test(test_lead_restart_new_round),
