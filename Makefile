@@ -75,6 +75,7 @@ COORD_DBUG1 := $(BUILD)/planted-daemon-bug1/paxcommit-coordinator
 # of its next query (tests/e2e/planted.sh, e2e_pg_hostile).
 AGENT_ABUG1 := $(BUILD)/planted-agent-bug1/paxcommit-participant
 LIBPC     := $(BUILD)/lib/libpaxcommit.a
+CHAOS_CLIENT := $(BUILD)/tests/chaos_client
 LIBPC_SO  := $(BUILD)/lib/libpaxcommit.so
 # The shared library's objects: the same sources, position-independent.
 LIBPC_SRCS := $(CLIENT_SRCS) $(NET_SRCS) $(CONF_SRCS) $(CORE_SRCS)
@@ -97,10 +98,10 @@ SIM_WINDOW ?= 2000
 SIM_GRAY_SEEDS ?= 300
 SIM_GRAY_WINDOW ?= 300
 
-.PHONY: all test test-unit test-sim test-model test-e2e test-fuzz-replay deps demo asan fuzz clean check-core-purity \
+.PHONY: all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog soak
 
-all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS)
+all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS) $(CHAOS_CLIENT)
 
 $(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
@@ -195,6 +196,10 @@ $(BENCH_BANK): bench/bench_bank.c $(LIBPC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lpthread $(LDFLAGS)
 
+$(CHAOS_CLIENT): tests/chaos/chaos_client.c $(LIBPC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lpthread $(LDFLAGS)
+
 $(BENCH_DECIDE): bench/bench_decide.c tests/e2e/cluster.c tests/e2e/cluster.h $(LIBPC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -Itests/e2e bench/bench_decide.c tests/e2e/cluster.c $(LIBPC) -o $@ -lzmq -linih -lpthread $(LDFLAGS)
@@ -208,7 +213,7 @@ deps:
 
 test: deps
 	$(MAKE) all
-	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-model test-e2e
+	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-model test-e2e test-chaos
 
 # The core must stay pure: fail if it includes I/O headers or reads a clock.
 check-core-purity:
@@ -238,6 +243,15 @@ test-e2e: $(COORD) $(AGENT) $(CLI) $(TEST_AGENT) $(E2E_BINS) $(COORD_BUG1) $(COO
 	@set -e; for t in $(E2E_BINS); do echo "== $$t"; PAXCOMMIT_BIN=$(BUILD)/bin PAXCOMMIT_TEST_BIN=$(BUILD)/tests $$t; done
 	@bash tests/e2e/planted.sh $(BUILD)/tests/e2e_coord $(BUILD)/tests $(dir $(COORD_BUG1)) $(dir $(COORD_DBUG1)) \
 		$(BUILD)/tests/e2e_pg_hostile $(BUILD)/bin $(AGENT_ABUG1)
+
+# Real processes on simulated hosts (network namespaces, iptables; root):
+# tests/chaos/chaos.py.  Quick mode by default; CHAOS_MINUTES=60 for the
+# long mode, CHAOS_SEED=S to replay a schedule.  Then the checker must catch
+# the planted daemon bugs.
+CHAOS = /usr/bin/python3 tests/chaos/chaos.py --bin $(BUILD)/bin --test-bin $(BUILD)/tests
+test-chaos: $(COORD) $(AGENT) $(CHAOS_CLIENT) $(COORD_BUG1) $(COORD_DBUG1)
+	$(CHAOS) $(if $(CHAOS_MINUTES),--minutes $(CHAOS_MINUTES)) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
+	@bash tests/chaos/planted.sh "$(CHAOS)" $(dir $(COORD_DBUG1)) $(dir $(COORD_BUG1))
 
 test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL)
 	$(REPLAY_MSG) tests/fuzz/corpus/msg

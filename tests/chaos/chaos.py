@@ -1,0 +1,616 @@
+#!/usr/bin/python3
+"""make test-chaos: paxcommit's real processes on simulated hosts, under faults.
+
+Every coordinator replica, every participant agent with its PostgreSQL, and
+the client run in a network namespace of their own, with an address of their
+own, joined by veth pairs to a bridge in a "switch" namespace.  Traffic never
+leaves the namespaces this script makes.  A nemesis injects faults, one at a
+time: kill -9 of a replica, an agent or a postmaster; SIGSTOP longer than the
+lease; a replica isolated both ways; the leader unable to receive, or to send
+(one-way partitions, with iptables); packet loss; the disk under a replica's
+commit log full.  Each heals itself.
+
+The workload (tests/chaos/chaos_client.c) runs bank transfers between the two
+databases through the agents and XA-style, and records every operation with
+its invocation, completion and outcome.  The checker (tests/chaos/checker.py),
+not part of the product, reads that history and the databases afterwards.
+
+Usage: chaos.py --bin DIR --test-bin DIR [--minutes M] [--seed S] [--keep]
+  quick mode (the default, for CI): every nemesis kind at least once;
+  --minutes M: the long mode, a random schedule for M minutes from the
+  printed seed.  Exit status: 0 no violation, 1 a violation, 2 setup failure.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checker  # noqa: E402
+
+NET = "10.213.{}.{}"
+LEASE_MS, HB_MS, RESEND_MS, TXN_TIMEOUT_MS = 300, 50, 200, 3000
+
+
+def log(msg):
+    print(f"chaos: {msg}", flush=True)
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def run(cmd, check=True, quiet=False, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stdout.strip()[-800:]}")
+    return r
+
+
+def pgbindir():
+    try:
+        d = run(["pg_config", "--bindir"]).stdout.strip()
+        if os.path.exists(os.path.join(d, "initdb")):
+            return d
+    except (RuntimeError, FileNotFoundError):
+        pass
+    for v in ("17", "16", "15"):
+        d = f"/usr/lib/postgresql/{v}/bin"
+        if os.path.exists(os.path.join(d, "initdb")):
+            return d
+    raise RuntimeError("no PostgreSQL server binaries (pg_config --bindir, /usr/lib/postgresql/*/bin)")
+
+
+class Hosts:
+    """Network namespaces: one per host, plus the switch with the bridge."""
+
+    def __init__(self, tag, names, subnet):
+        self.tag, self.names, self.subnet = tag, names, subnet
+        self.sw = f"px{tag}sw"
+        self.made = []
+        self.rules = {}  # host -> iptables rules added (for the report)
+
+    def ns(self, h):
+        return f"px{self.tag}{h}"
+
+    def addr(self, h):
+        return NET.format(self.subnet, 10 + self.names.index(h))
+
+    def up(self):
+        run(["ip", "netns", "add", self.sw])
+        self.made.append(self.sw)
+        run(["ip", "-n", self.sw, "link", "add", "br0", "type", "bridge"])
+        run(["ip", "-n", self.sw, "link", "set", "br0", "up"])
+        run(["ip", "-n", self.sw, "link", "set", "lo", "up"])
+        for k, h in enumerate(self.names):
+            n = self.ns(h)
+            run(["ip", "netns", "add", n])
+            self.made.append(n)
+            run(["ip", "-n", self.sw, "link", "add", f"v{k}", "type", "veth", "peer", "name", "eth0", "netns", n])
+            run(["ip", "-n", self.sw, "link", "set", f"v{k}", "master", "br0", "up"])
+            run(["ip", "-n", n, "addr", "add", f"{self.addr(h)}/24", "dev", "eth0"])
+            run(["ip", "-n", n, "link", "set", "eth0", "up"])
+            run(["ip", "-n", n, "link", "set", "lo", "up"])
+
+    def ipt(self, h, *args):
+        run(["ip", "netns", "exec", self.ns(h), "iptables", "-w", *args])
+
+    def flush(self, h):
+        run(["ip", "netns", "exec", self.ns(h), "iptables", "-w", "-F"], check=False)
+
+    def down(self):
+        # Deleting a namespace deletes its veth ends, bridge and iptables rules.
+        for n in reversed(self.made):
+            run(["ip", "netns", "del", n], check=False)
+        self.made = []
+
+    def leftovers(self):
+        out = run(["ip", "netns", "list"], check=False).stdout
+        return [ln.split()[0] for ln in out.splitlines() if ln.startswith(f"px{self.tag}")]
+
+
+class Cluster:
+    def __init__(self, a):
+        self.a = a
+        self.tag = f"{os.getpid() % 100000}"
+        self.coords = [f"c{i}" for i in range(a.coordinators)]
+        self.parts = ["a", "b"]
+        self.hosts = Hosts(self.tag, self.coords + ["pa", "pb", "cl"], 1 + os.getpid() % 200)
+        self.dir = tempfile.mkdtemp(prefix="pxchaos.")
+        os.chmod(self.dir, 0o755)
+        self.procs = {}  # name -> Popen
+        self.pgbin = pgbindir()
+        self.conf = os.path.join(self.dir, "cluster.conf")
+        self.coord_bin = os.path.join(a.coord_bin or a.bin, "paxcommit-coordinator")
+        self.agent_bin = os.path.join(a.bin, "paxcommit-participant")
+        self.tmpfs = []
+
+    # ---------------------------------------------------------- setup
+    def write_conf(self):
+        h = self.hosts
+        with open(self.conf, "w") as f:
+            f.write("; written by tests/chaos/chaos.py\n[cluster]\nname = chaos\n")
+            f.write(f"heartbeat_ms = {HB_MS}\nlease_ms = {LEASE_MS}\nresend_ms = {RESEND_MS}\n")
+            f.write(f"txn_timeout_ms = {TXN_TIMEOUT_MS}\n")
+            for i, c in enumerate(self.coords):
+                f.write(f"\n[coordinator.{i}]\nendpoint = tcp://{h.addr(c)}:7000\n")
+                f.write(f"data_dir = {self.dir}/{c}/data\n")
+            for k, x in enumerate(self.parts):
+                ph = "p" + x
+                f.write(f"\n[participant.{x}]\nid = {k + 1}\nendpoint = tcp://{h.addr(ph)}:7100\n")
+                f.write(f"conninfo = host={h.addr(ph)} port=5432 dbname=paxcommit user=postgres\npool = 8\n")
+
+    def as_pg(self, *cmd):
+        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *cmd]
+
+    def setup(self):
+        self.hosts.up()
+        for c in self.coords:
+            d = os.path.join(self.dir, c)
+            os.makedirs(d)
+            # The commit log on a small tmpfs of its own, for the disk-full nemesis.
+            run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", d])
+            self.tmpfs.append(d)
+        self.write_conf()
+        for x in self.parts:
+            pg = os.path.join(self.dir, f"pg.{x}")
+            os.makedirs(pg, mode=0o700)
+            shutil.chown(pg, "postgres", "postgres")
+            run(self.as_pg(f"{self.pgbin}/initdb", "-D", pg, "--auth=trust", "-U", "postgres", "--no-sync",
+                           "--encoding=UTF8", "--no-locale"))
+            with open(os.path.join(pg, "postgresql.conf"), "a") as f:
+                f.write(f"\nlisten_addresses = '{self.hosts.addr('p' + x)}'\nport = 5432\n")
+                f.write(f"unix_socket_directories = '{pg}'\nmax_prepared_transactions = 64\nfsync = on\n")
+                f.write("max_connections = 60\n")
+            with open(os.path.join(pg, "pg_hba.conf"), "a") as f:
+                f.write("host all all 10.213.0.0/16 trust\n")  # the suite's own hosts only
+            self.start_pg(x)
+        for x in self.parts:
+            self.psql(x, "postgres", "CREATE DATABASE paxcommit")
+            self.psql(x, "paxcommit", None, file=os.path.join(self.a.repo, "sql", "participant.sql"))
+            self.psql(x, "paxcommit", checker.SCHEMA.format(accounts=self.a.accounts))
+        for i in range(len(self.coords)):
+            self.start(f"coordinator.{i}")
+        for x in self.parts:
+            self.start(f"participant.{x}")
+        self.wait_ready()
+
+    def psql(self, x, db, sql, file=None):
+        cmd = ["psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-h", os.path.join(self.dir, f"pg.{x}"),
+               "-p", "5432", "-U", "postgres", "-d", db]
+        cmd += ["-f", file] if file else ["-c", sql]
+        return run(cmd)
+
+    def start_pg(self, x):
+        pg = os.path.join(self.dir, f"pg.{x}")
+        logf = open(os.path.join(self.dir, f"postgres.{x}.log"), "a")
+        p = subprocess.Popen(["ip", "netns", "exec", self.hosts.ns("p" + x),
+                              *self.as_pg(f"{self.pgbin}/postgres", "-D", pg)],
+                             stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[f"postgres.{x}"] = p
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            r = run(["psql", "-X", "-q", "-w", "-h", pg, "-p", "5432", "-U", "postgres", "-d", "postgres",
+                     "-c", "select 1"], check=False)
+            if r.returncode == 0:
+                return
+            if p.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"postgres.{x} did not start (see {self.dir}/postgres.{x}.log)")
+
+    def start(self, name):
+        kind, ident = name.split(".")
+        if kind == "postgres":
+            return self.start_pg(ident)
+        if kind == "coordinator":
+            host = self.coords[int(ident)]
+            cmd = [self.coord_bin, "--config", self.conf, "--id", ident, "--segment-mb", "1",
+                   "--checkpoint-records", "20000"]
+        else:
+            host = "p" + ident
+            cmd = [self.agent_bin, "--config", self.conf, "--name", ident]
+        logf = open(os.path.join(self.dir, f"{name}.log"), "a")
+        self.procs[name] = subprocess.Popen(["ip", "netns", "exec", self.hosts.ns(host), *cmd], stdout=logf,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self, name):
+        p = self.procs.get(name)
+        return p is not None and p.poll() is None
+
+    def wait_ready(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            bad = [n for n in self.procs if not self.alive(n)]
+            if bad:
+                raise RuntimeError(f"not running: {bad} (logs in {self.dir})")
+            if all("ready" in open(os.path.join(self.dir, f"{n}.log")).read()
+                   for n in self.procs if not n.startswith("postgres")):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"the cluster did not get ready in {timeout} s (logs in {self.dir})")
+
+    def signal(self, name, sig):
+        p = self.procs.get(name)
+        if p is not None and p.poll() is None:
+            os.kill(p.pid, sig)
+
+    def kill9(self, name):
+        p = self.procs.get(name)
+        if p is None:
+            return
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+        if name.startswith("postgres"):
+            # The postmaster's children go once it is gone; wait for them so
+            # that a restart does not find the old shared memory in use.
+            pg = os.path.join(self.dir, f"pg.{name.split('.')[1]}")
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                out = run(["pgrep", "-u", "postgres", "-f", f"-D {pg}"], check=False).stdout.strip()
+                if not out and not self.pg_children(pg):
+                    break
+                time.sleep(0.1)
+
+    def pg_children(self, pg):
+        n = 0
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    if os.readlink(f"/proc/{d}/cwd") == pg:
+                        n += 1
+                except OSError:
+                    pass
+        return n
+
+    def leader(self):
+        """The leader most live replicas trust, from their last "leader
+        change" log line (0 if none says)."""
+        votes = {}
+        for i in range(len(self.coords)):
+            if not self.alive(f"coordinator.{i}"):
+                continue
+            try:
+                lines = open(os.path.join(self.dir, f"coordinator.{i}.log")).read().splitlines()
+            except OSError:
+                continue
+            last = [ln for ln in lines if "leader change: trusting" in ln]
+            if last:
+                w = last[-1].split("trusting ")[1].split()
+                if w[0].startswith("coordinator."):
+                    lid = int(w[0].split(".")[1])
+                    votes[lid] = votes.get(lid, 0) + 1
+        return max(votes, key=lambda k: votes[k]) if votes else 0
+
+    def stop_all(self):
+        for name, p in list(self.procs.items()):
+            if p.poll() is None:
+                try:
+                    os.kill(p.pid, signal.SIGCONT)
+                    os.kill(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.time() + 15
+        for name, p in list(self.procs.items()):
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+
+    def teardown(self):
+        self.stop_all()
+        self.hosts.down()
+        for d in self.tmpfs:
+            run(["umount", d], check=False)
+        left = self.hosts.leftovers()
+        if left:
+            log(f"WARNING: namespaces left behind: {left}")
+        if not self.a.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            log(f"kept {self.dir}")
+
+
+# ------------------------------------------------------------- nemeses
+class Nemesis:
+    """One fault: begin() injects it, end() heals it.  connected: the fault
+    leaves a majority of replicas and every participant able to talk, so
+    commits must go on during it (the stall is measured from its start);
+    otherwise from its heal."""
+    kind = "?"
+    connected = True
+
+    def __init__(self, cl, rng):
+        self.cl, self.rng = cl, rng
+        self.target = ""
+
+    def begin(self):
+        pass
+
+    def end(self):
+        pass
+
+
+class KillCoordinator(Nemesis):
+    kind = "kill-coordinator"
+
+    def begin(self):
+        i = self.cl.leader() if self.rng.random() < 0.7 else self.rng.randrange(len(self.cl.coords))
+        self.target = f"coordinator.{i}"
+        self.cl.kill9(self.target)
+
+    def end(self):
+        self.cl.start(self.target)
+
+
+class KillAgent(Nemesis):
+    kind = "kill-agent"
+    connected = False  # every transfer needs both participants
+
+    def begin(self):
+        self.target = f"participant.{self.rng.choice(self.cl.parts)}"
+        self.cl.kill9(self.target)
+
+    def end(self):
+        self.cl.start(self.target)
+
+
+class KillPostmaster(Nemesis):
+    kind = "kill-postmaster"
+    connected = False
+
+    def begin(self):
+        self.target = f"postgres.{self.rng.choice(self.cl.parts)}"
+        self.cl.kill9(self.target)
+
+    def end(self):
+        self.cl.start(self.target)
+
+
+class PauseLeader(Nemesis):
+    kind = "pause-leader"
+
+    def begin(self):
+        self.target = f"coordinator.{self.cl.leader()}"
+        self.cl.signal(self.target, signal.SIGSTOP)
+
+    def end(self):
+        self.cl.signal(self.target, signal.SIGCONT)
+
+
+class IptNemesis(Nemesis):
+    def host_of_leader(self):
+        i = self.cl.leader()
+        self.target = f"coordinator.{i}"
+        return self.cl.coords[i]
+
+    def end(self):
+        for h in self.hosts:
+            self.cl.hosts.flush(h)
+
+
+class IsolateLeader(IptNemesis):
+    kind = "isolate-leader"
+
+    def begin(self):
+        h = self.host_of_leader()
+        self.hosts = [h]
+        self.cl.hosts.ipt(h, "-A", "INPUT", "-i", "eth0", "-j", "DROP")
+        self.cl.hosts.ipt(h, "-A", "OUTPUT", "-o", "eth0", "-j", "DROP")
+
+
+class LeaderDeaf(IptNemesis):
+    """The one-way partition of the issue: the leader still sends, and
+    receives nothing."""
+    kind = "leader-deaf"
+
+    def begin(self):
+        h = self.host_of_leader()
+        self.hosts = [h]
+        self.cl.hosts.ipt(h, "-A", "INPUT", "-i", "eth0", "-j", "DROP")
+
+
+class LeaderMute(IptNemesis):
+    kind = "leader-mute"
+
+    def begin(self):
+        h = self.host_of_leader()
+        self.hosts = [h]
+        self.cl.hosts.ipt(h, "-A", "OUTPUT", "-o", "eth0", "-j", "DROP")
+
+
+class IsolateFollower(IptNemesis):
+    kind = "isolate-follower"
+
+    def begin(self):
+        lead = self.cl.leader()
+        i = self.rng.choice([k for k in range(len(self.cl.coords)) if k != lead])
+        self.target = f"coordinator.{i}"
+        h = self.cl.coords[i]
+        self.hosts = [h]
+        self.cl.hosts.ipt(h, "-A", "INPUT", "-i", "eth0", "-j", "DROP")
+        self.cl.hosts.ipt(h, "-A", "OUTPUT", "-o", "eth0", "-j", "DROP")
+
+
+class Loss(IptNemesis):
+    """Random packet loss on every host's input (iptables statistic)."""
+    kind = "packet-loss"
+    connected = False  # degraded, not cut: reported, measured from the heal
+
+    def begin(self):
+        p = self.rng.choice([0.05, 0.1, 0.2])
+        self.target = f"all hosts, {int(p * 100)}%"
+        self.hosts = list(self.cl.hosts.names)
+        for h in self.hosts:
+            self.cl.hosts.ipt(h, "-A", "INPUT", "-i", "eth0", "-m", "statistic", "--mode", "random",
+                              "--probability", str(p), "-j", "DROP")
+
+
+class DiskFull(Nemesis):
+    """The tmpfs under a replica's commit log fills up: the replica must
+    fail-stop (exit 4) rather than acknowledge what it could not write; it
+    is started again once the disk has room."""
+    kind = "disk-full"
+
+    def begin(self):
+        i = self.rng.randrange(len(self.cl.coords))
+        self.target = f"coordinator.{i}"
+        self.fill = os.path.join(self.cl.dir, self.cl.coords[i], "filler")
+        run(["dd", "if=/dev/zero", f"of={self.fill}", "bs=1M", "count=64"], check=False)
+
+    def end(self):
+        try:
+            os.unlink(self.fill)
+        except OSError:
+            pass
+        p = self.cl.procs.get(self.target)
+        self.exit_code = p.poll() if p else None
+        if self.exit_code is not None:
+            self.cl.start(self.target)
+
+
+KINDS = [KillCoordinator, KillAgent, KillPostmaster, PauseLeader, IsolateLeader, LeaderDeaf, LeaderMute,
+         IsolateFollower, Loss, DiskFull]
+
+
+def schedule(rng, minutes, kinds=None, rounds=1):
+    """Quick mode: every kind once, in random order, then a second round of
+    the one-way and leader faults.  Long mode: random kinds for `minutes`.
+    kinds: only these, `rounds` times each (the planted-bug runs)."""
+    if kinds:
+        pick = [k for k in KINDS if k.kind in kinds] * rounds
+        rng.shuffle(pick)
+        return [(k, 5.0 + rng.random() * 3) for k in pick]
+    if minutes is None:
+        order = KINDS[:]
+        rng.shuffle(order)
+        extra = [LeaderDeaf, LeaderMute, KillCoordinator, PauseLeader]
+        rng.shuffle(extra)
+        return [(k, 6.0 + rng.random() * 4) for k in order + extra]
+    out, total = [], 0.0
+    while total < minutes * 60:
+        d = 5.0 + rng.random() * 15
+        out.append((rng.choice(KINDS), d))
+        total += d + 6
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", required=True, help="paxcommit binaries")
+    ap.add_argument("--test-bin", required=True, help="test binaries (chaos_client)")
+    ap.add_argument("--coord-bin", help="directory of another paxcommit-coordinator (a planted bug)")
+    ap.add_argument("--minutes", type=float, help="long mode: a random schedule this long")
+    ap.add_argument("--seed", type=int, help="the schedule's seed (default: random, printed)")
+    ap.add_argument("--coordinators", type=int, default=3, choices=[3, 5])
+    ap.add_argument("--threads", type=int, default=6)
+    ap.add_argument("--accounts", type=int, default=200)
+    ap.add_argument("--kinds", help="only these nemeses (comma-separated), --rounds times each")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--expect-violation", action="store_true",
+                    help="exit 0 only if the checker finds a violation (planted bugs)")
+    a = ap.parse_args()
+    a.repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if os.geteuid() != 0:
+        log("needs root (network namespaces, iptables, tmpfs)")
+        return 2
+    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    rng = random.Random(seed)
+    log(f"seed {seed} ({'long mode, %.0f min' % a.minutes if a.minutes else 'quick mode'}); "
+        f"replay: make test-chaos CHAOS_SEED={seed}" + (f" CHAOS_MINUTES={a.minutes:g}" if a.minutes else ""))
+    cl = Cluster(a)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    client = None
+    try:
+        try:
+            cl.setup()
+        except Exception as e:  # noqa: BLE001
+            log(f"setup failed: {e}")
+            return 2
+        hist = os.path.join(cl.dir, "history.tsv")
+        stop = os.path.join(cl.dir, "stop")
+        plan = schedule(rng, a.minutes, a.kinds.split(",") if a.kinds else None, a.rounds)
+        seconds = int(sum(d + 5 for _, d in plan) + 30)
+        dbs = []
+        for x in cl.parts:
+            dbs += ["--db", f"{x}=host={cl.hosts.addr('p' + x)} port=5432 dbname=paxcommit user=postgres "
+                             f"connect_timeout=2"]
+        client = subprocess.Popen(
+            ["ip", "netns", "exec", cl.hosts.ns("cl"), os.path.join(a.test_bin, "chaos_client"),
+             "--config", cl.conf, "--history", hist, "--seconds", str(seconds), "--threads", str(a.threads),
+             "--accounts", str(a.accounts), "--stop-file", stop, "--seed", str(seed), *dbs],
+            stdout=open(os.path.join(cl.dir, "client.log"), "w"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        time.sleep(3)  # a calm start: the first faults hit a cluster at work
+        events = []
+        for kind, dur in plan:
+            n = kind(cl, rng)
+            t0 = now_ms()
+            n.begin()
+            log(f"{n.kind} begins: {n.target} for {dur:.1f} s")
+            time.sleep(dur)
+            t1 = now_ms()
+            n.end()
+            events.append({"kind": n.kind, "target": n.target, "start": t0, "end": t1,
+                           "connected": n.connected, "exit_code": getattr(n, "exit_code", None)})
+            log(f"{n.kind} healed")
+            if client.poll() is not None:
+                log("the workload client ended early (see client.log)")
+                break
+            time.sleep(3 + rng.random() * 3)
+        # Heal everything, let the client finish and resolve its unknowns.
+        for name in list(cl.procs):
+            if not cl.alive(name):
+                cl.start(name)
+        open(stop, "w").close()
+        client.wait(timeout=240)
+        client = None
+        log(open(os.path.join(cl.dir, "client.log")).read().strip().splitlines()[-1:] or "no client output")
+        # In doubt transactions must drain within 2 x txn_timeout of healing.
+        drained_ms = checker.wait_drained(cl, 2 * TXN_TIMEOUT_MS + 4000)
+        # kill -9 of every replica, restart: no acknowledged outcome may change.
+        for i in range(len(cl.coords)):
+            cl.kill9(f"coordinator.{i}")
+        for i in range(len(cl.coords)):
+            cl.start(f"coordinator.{i}")
+        cl.wait_ready()
+        verify = run(["ip", "netns", "exec", cl.hosts.ns("cl"), os.path.join(a.test_bin, "chaos_client"),
+                      "--config", cl.conf, "--verify", hist], check=False)
+        with open(os.path.join(cl.dir, "verify.log"), "w") as f:
+            f.write(verify.stdout)
+        rep = checker.check(cl, hist, events, verify.stdout, drained_ms,
+                            {"lease_ms": LEASE_MS, "resend_ms": RESEND_MS, "txn_timeout_ms": TXN_TIMEOUT_MS})
+        checker.report(rep, seed)
+        with open(os.path.join(cl.dir, "report.json"), "w") as f:
+            json.dump(rep, f, indent=1)
+        bad = rep["violations"]
+        if a.expect_violation:
+            return 0 if bad else 1
+        return 1 if bad else 0
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 2
+    finally:
+        if client is not None and client.poll() is None:
+            client.kill()
+        cl.teardown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""The chaos suite's checker: not part of the product.  It reads the
+workload's history (tests/chaos/chaos_client.c) and the databases, and
+verifies:
+  - the totals: money is neither made nor lost;
+  - every account's balance is its start plus the deltas of the
+    transactions the databases hold (nothing applied twice or half);
+  - list-append: every transaction's log row is on both databases or on
+    neither, and never twice (a lost or doubled commit shows up);
+  - every COMMITTED (ok) is committed on every participant, every ABORTED
+    (fail) on none, every UNKNOWN (info) resolved to one outcome that both
+    databases agree with;
+  - nothing is left in pg_prepared_xacts once the faults heal (within
+    2 x txn_timeout_ms);
+  - after a kill -9 of every replica, the cluster still reports every
+    acknowledged outcome (chaos_client --verify): none changed or was lost;
+  - liveness: per fault, how long outcomes stopped, from the fault's start
+    when it left a connected majority with every participant, else from its
+    heal; the target is 2 x lease_ms + resend_ms (+ a transaction's own time
+    on a loaded 2-core machine, CHAOS_SLACK_MS).
+"""
+import os
+import subprocess
+import time
+
+SCHEMA = """
+CREATE TABLE chaos_accounts(id int PRIMARY KEY, balance bigint NOT NULL);
+INSERT INTO chaos_accounts SELECT g, 1000 FROM generate_series(1, {accounts}) g;
+CREATE TABLE chaos_log(gid text NOT NULL, op bigint NOT NULL, delta bigint NOT NULL, db text NOT NULL);
+GRANT ALL ON chaos_accounts, chaos_log TO paxcommit_agent;
+"""
+START_BALANCE = 1000
+CHAOS_SLACK_MS = int(os.environ.get("CHAOS_SLACK_MS", "700"))
+
+
+def query(cl, x, sql):
+    r = subprocess.run(["psql", "-X", "-q", "-w", "-At", "-F", "\t", "-h", os.path.join(cl.dir, f"pg.{x}"),
+                        "-p", "5432", "-U", "postgres", "-d", "paxcommit", "-c", sql],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"postgres.{x}: {sql}: {r.stdout.strip()}")
+    return [ln.split("\t") for ln in r.stdout.splitlines() if ln]
+
+
+def prepared(cl):
+    return {x: [r[0] for r in query(cl, x, "SELECT gid FROM pg_prepared_xacts")] for x in cl.parts}
+
+
+def wait_drained(cl, budget_ms):
+    """ms until no prepared transaction is left anywhere, or None."""
+    t0 = time.time()
+    while (time.time() - t0) * 1000 < budget_ms:
+        if not any(prepared(cl).values()):
+            return int((time.time() - t0) * 1000)
+        time.sleep(0.2)
+    return None
+
+
+def read_history(path):
+    ops, resolved, start = {}, {}, None
+    with open(path) as f:
+        for ln in f:
+            w = ln.rstrip("\n").split("\t")
+            if w[0] == "op" and len(w) >= 14:
+                ops[int(w[1])] = {"id": int(w[1]), "kind": w[3], "gid": w[4], "t0": int(w[5]), "t1": int(w[6]),
+                                  "outcome": w[7], "src": w[8], "dst": w[9], "asrc": int(w[10]),
+                                  "adst": int(w[11]), "amount": int(w[12]), "reason": w[13]}
+            elif w[0] == "resolve" and len(w) >= 4:
+                resolved[int(w[1])] = w[3]
+            elif w[0] == "start":
+                start = int(w[1])
+    return ops, resolved, start
+
+
+def check(cl, hist, events, verify_out, drained_ms, cfg):
+    v = []  # violations, in words
+    ops, resolved, _ = read_history(hist)
+    logs = {x: query(cl, x, "SELECT gid, op, delta FROM chaos_log") for x in cl.parts}
+    bal = {x: {int(r[0]): int(r[1]) for r in query(cl, x, "SELECT id, balance FROM chaos_accounts")}
+           for x in cl.parts}
+    # Totals.
+    total = sum(sum(b.values()) for b in bal.values())
+    want = START_BALANCE * sum(len(b) for b in bal.values())
+    if total != want:
+        v.append(f"totals: the databases hold {total}, not {want}")
+    # List-append: where each gid's rows are.
+    where = {}
+    for x, rows in logs.items():
+        for gid, op, delta in rows:
+            where.setdefault(gid, {}).setdefault(x, []).append((int(op), int(delta)))
+    for gid, per in where.items():
+        for x, rows in per.items():
+            if len(rows) > 1:
+                v.append(f"doubled: {gid} applied {len(rows)} times on {x}")
+        if len(per) != len(cl.parts):
+            v.append(f"atomicity: {gid} committed on {sorted(per)} only")
+    # Balances: start + the deltas of the committed transactions.
+    for x in cl.parts:
+        exp = {k: START_BALANCE for k in bal[x]}
+        for gid, per in where.items():
+            for op, delta in per.get(x, []):
+                o = ops.get(op)
+                if o is None:
+                    v.append(f"history: {gid} (op {op}) is in the database on {x} but not in the history")
+                    continue
+                acct = o["asrc"] if x == o["src"] else o["adst"]
+                exp[acct] = exp.get(acct, START_BALANCE) + delta
+        for k in bal[x]:
+            if bal[x][k] != exp.get(k):
+                v.append(f"balance: {x} account {k} holds {bal[x][k]}, its committed transactions say {exp.get(k)}")
+    # Client truth.
+    counts = {"ok": 0, "fail": 0, "info": 0}
+    unres = 0
+    for o in ops.values():
+        counts[o["outcome"]] = counts.get(o["outcome"], 0) + 1
+        on = sorted(where.get(o["gid"], {}))
+        if o["outcome"] == "ok" and len(on) != len(cl.parts):
+            v.append(f"client truth: op {o['id']} {o['gid']} answered COMMITTED, committed on {on}")
+        elif o["outcome"] == "fail" and on:
+            v.append(f"client truth: op {o['id']} {o['gid']} answered ABORTED, committed on {on}")
+        elif o["outcome"] == "info":
+            r = resolved.get(o["id"], "unresolved")
+            if r == "committed" and len(on) != len(cl.parts):
+                v.append(f"unknown resolved: op {o['id']} {o['gid']} status COMMITTED, committed on {on}")
+            elif r == "aborted" and on:
+                v.append(f"unknown resolved: op {o['id']} {o['gid']} status ABORTED, committed on {on}")
+            elif r not in ("committed", "aborted"):
+                unres += 1
+    # In doubt after healing.
+    left = prepared(cl)
+    if drained_ms is None:
+        v.append(f"in doubt: still prepared {2 * cfg['txn_timeout_ms'] + 4000} ms after healing: {left}")
+    # Durability across a kill -9 of every replica.
+    mism = [ln for ln in verify_out.splitlines() if "MISMATCH" in ln]
+    for ln in mism[:20]:
+        v.append(f"after kill -9 of every replica: {ln.strip()}")
+    summ = [ln for ln in verify_out.splitlines() if ln.startswith("verify: checked=")]
+    vsum = {}
+    if summ:
+        for kv in summ[-1].split()[1:]:
+            k, _, val = kv.partition("=")
+            vsum[k] = int(val) if val.isdigit() else val
+        if vsum.get("unknown_gid", 0):
+            v.append(f"after kill -9 of every replica: {vsum['unknown_gid']} acknowledged gids unknown "
+                     f"to the cluster (forgotten within the GC horizon)")
+        if vsum.get("undecided", 0):
+            v.append(f"after kill -9 of every replica: {vsum['undecided']} acknowledged outcomes are now "
+                     f"'undecided' (lost)")
+        if vsum.get("no_answer", 0) > max(10, vsum.get("checked", 0) // 100):
+            v.append(f"after kill -9 of every replica: no answer for {vsum['no_answer']} of "
+                     f"{vsum.get('checked', 0)} acknowledged gids")
+    else:
+        v.append("verify: chaos_client --verify printed no summary")
+    # Liveness per fault.
+    # The agents' path needs the leader for every decision; an XA-style
+    # commit is learned from a majority of acceptors and may go on without
+    # one, so only the agents' outcomes count for the stall.
+    answers = sorted(o["t1"] for o in ops.values() if o["outcome"] in ("ok", "fail") and o["kind"] == "agent")
+    target = 2 * cfg["lease_ms"] + cfg["resend_ms"]
+    per_kind = {}
+    for e in events:
+        frm = e["start"] if e["connected"] else e["end"]
+        to = e["end"] if e["connected"] else e["end"] + 4 * cfg["txn_timeout_ms"]
+        last, stall = frm, 0
+        for t in answers:
+            if t < frm:
+                continue
+            if t > to:
+                break
+            stall = max(stall, t - last)
+            last = t
+        if e["connected"]:
+            stall = max(stall, to - last)
+        else:  # from the heal to the first outcome
+            after = [t for t in answers if t >= frm]
+            stall = (after[0] - frm) if after else to - frm
+        e["stall_ms"] = stall
+        e["txns"] = sum(1 for o in ops.values() if e["start"] <= o["t0"] <= e["end"])
+        k = per_kind.setdefault(e["kind"], {"faults": 0, "txns": 0, "longest_stall_ms": 0,
+                                            "measured_from": "start" if e["connected"] else "heal",
+                                            "violations": 0})
+        k["faults"] += 1
+        k["txns"] += e["txns"]
+        k["longest_stall_ms"] = max(k["longest_stall_ms"], stall)
+        bound = target + CHAOS_SLACK_MS if e["connected"] else 2 * cfg["txn_timeout_ms"] + CHAOS_SLACK_MS
+        if stall > bound:
+            k["violations"] += 1
+            v.append(f"liveness: {e['kind']} ({e['target']}) stopped outcomes for {stall} ms from its "
+                     f"{'start' if e['connected'] else 'heal'}, more than {bound} ms")
+    return {"ops": len(ops), "counts": counts, "unresolved": unres, "drained_ms": drained_ms,
+            "verify": vsum, "per_kind": per_kind, "events": events, "violations": v,
+            "target_ms": target, "slack_ms": CHAOS_SLACK_MS}
+
+
+def report(rep, seed):
+    c = rep["counts"]
+    print(f"chaos report (seed {seed}): transactions={rep['ops']} committed={c.get('ok', 0)} "
+          f"aborted={c.get('fail', 0)} unknown={c.get('info', 0)} (unresolved {rep['unresolved']}); "
+          f"in-doubt drained in {rep['drained_ms']} ms; verify after kill -9 of every replica: {rep['verify']}")
+    print(f"  liveness target: {rep['target_ms']} ms (2 x lease + resend) + {rep['slack_ms']} ms slack from a "
+          f"connected fault's start; 2 x txn_timeout + slack from the heal otherwise")
+    print("  longest stall: the longest time without an outcome on the agents' path (it needs the leader)")
+    print(f"  {'nemesis':<18} {'faults':>6} {'txns':>6} {'longest stall':>14} {'from':>6} {'violations':>10}")
+    for kind, k in sorted(rep["per_kind"].items()):
+        print(f"  {kind:<18} {k['faults']:>6} {k['txns']:>6} {k['longest_stall_ms']:>11} ms {k['measured_from']:>6} "
+              f"{k['violations']:>10}")
+    print(f"  violations: {len(rep['violations'])}")
+    for s in rep["violations"][:40]:
+        print(f"  VIOLATION {s}")
