@@ -11,7 +11,7 @@ LDFLAGS := $(EXTRA_LDFLAGS)
 INC     := -Icommon -Icoordinator -Iparticipant -Icommitlog -Iclient
 
 # The pure protocol core: no zmq, no libpq, no <unistd.h>, no clock.
-CORE_SRCS := common/px_msg.c common/px_gid.c common/px_map.c common/px_update.c \
+CORE_SRCS := common/px_msg.c common/px_gid.c common/px_clock.c common/px_map.c common/px_update.c \
 	coordinator/px_rec.c coordinator/px_replica.c coordinator/px_acceptor.c \
 	coordinator/px_learner.c participant/pa_core.c
 # Headers of the core: everything in these folders but the transport and the
@@ -54,9 +54,10 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # record is durable (a restart reuses the ballot), 10 an agent votes
 # `aborted` at ballot 0 for an ambiguous gid, 12 an agent ignores a lost
 # session (its next statement would BEGIN anew), 13 a learner makes its
-# acceptor hold a gid it refuses below the horizon.  11 the commit log's recovery
+# acceptor hold a gid it refuses below the horizon, 14 no check quorum,
+# 15 a follower does not pass a client's request on to its leader.  11 the commit log's recovery
 # accepts a record whose CRC fails (its commit log is built with the flag).
-PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13 14
+PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 # Bugs planted in the commit log: its objects are built with the flag too.
 PLANTED_CL := 11

@@ -114,6 +114,7 @@ int pc_connect(const char *config_path, struct pc_conn **out, char *err, size_t 
 		return PC_ENOMEM;
 	}
 	c->leader = -1;
+	c->real_leader = -1;
 	if (px_config_load(config_path, &c->cfg, err, errcap)) {
 		free(c);
 		return PC_ECONFIG;
@@ -360,6 +361,31 @@ static int check_gid(struct pc_conn *c, const char *gid)
 
 /* Commit (abort == 0) or roll back, with retries; see paxcommit.h. */
 /* Clear res and c's error; check gid and the participants into *ps. */
+/* Where to send the next request, once `via` answered (or took) this one;
+ * named: the leader its answer names, or -1.  A follower passes requests on
+ * to its leader, so while the leader has been silent to us lately, we keep
+ * going through the follower that answered. */
+static void settle_leader(struct pc_conn *c, int via, int named)
+{
+	int lead = named >= 0 ? named : c->leader;
+	if (lead < 0 || lead == via) {
+		c->leader = via;
+		if (named >= 0)
+			c->real_leader = -1;
+		return;
+	}
+	uint64_t now = pc_mono_ms();
+	if (c->silent_at[lead] && now - c->silent_at[lead] < PC_SILENT_MS) {
+		if (c->real_leader != lead || c->leader != via)
+			c->via_since = now;
+		c->leader = via;
+		c->real_leader = lead;
+		return;
+	}
+	c->leader = lead;
+	c->real_leader = -1;
+}
+
 static int decide_start(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, struct pc_result *res,
 			struct px_pset *ps)
 {
@@ -395,6 +421,10 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 		m.u.commit_req.pset = ps;
 	}
 	int n = c->cfg.ncoord;
+	if (c->real_leader >= 0 && pc_mono_ms() - c->via_since >= PC_SILENT_MS) {
+		c->leader = c->real_leader; /* try the leader itself again */
+		c->real_leader = -1;
+	}
 	int target = c->leader >= 0 ? c->leader : 0;
 	/* A silent target is given up for the next replica after this long; a
 	 * follower then points us at the leader it trusts.  A leader that no
@@ -450,18 +480,24 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 			return got;
 		if (got == 3) { /* a majority of acceptors accepted every `prepared` vote */
 			res->outcome = PC_COMMITTED;
+			if (sends)
+				settle_leader(c, target, -1);
 			res->leader = c->leader;
 			return 0;
 		}
 		if (got == 2) {
 			/* Every participant applied it: that is wait=applied. */
 			res->outcome = ak.outcome == PX_OUT_COMMIT ? PC_COMMITTED : PC_ABORTED;
+			if (sends)
+				settle_leader(c, target, -1);
 			res->leader = c->leader;
 			return 0;
 		}
 		if (got == 0) {
-			if (silent && pc_mono_ms() >= next_send)
+			if (silent && pc_mono_ms() >= next_send) {
+				c->silent_at[target] = pc_mono_ms();
 				target = (target + 1) % n; /* silent: try the next replica */
+			}
 			continue;
 		}
 		silent = 0;
@@ -474,7 +510,7 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 		case PX_ST_ABORTED:
 			res->outcome = o->status == PX_ST_COMMITTED ? PC_COMMITTED : PC_ABORTED;
 			copy_reason(res, o);
-			c->leader = from;
+			settle_leader(c, from, o->leader < n ? o->leader : -1);
 			return 0;
 		case PX_ST_NOT_LEADER:
 			/* Go where it points, or to the next replica if it knows no

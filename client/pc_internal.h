@@ -23,7 +23,11 @@ struct pc_conn {
 	uint64_t client_id;
 	uint64_t seq;
 	uint64_t req;
-	int leader; /* last known leader, or -1 */
+	int leader; /* last known leader (or the follower that passes our
+		     * requests on to it, while it is silent to us), or -1 */
+	uint64_t silent_at[NREP_MAX]; /* when each replica last failed to answer */
+	int real_leader;    /* while `leader` is such a follower: the leader, else -1 */
+	uint64_t via_since; /* since when (the leader is tried again after PC_SILENT_MS) */
 	uint32_t exec_timeout_ms, commit_timeout_ms;
 	zmq_pollitem_t *items; /* room for every socket of net */
 	size_t items_cap;
@@ -53,6 +57,9 @@ struct pc_conn {
 /* With both flags, pc_decide sends the commit request only if the acks have
  * not all come within this long. */
 #define PC_ASK_LEADER_MS 200u
+/* A leader that did not answer is gone around (through a follower, which
+ * passes requests on) for this long before it is tried again. */
+#define PC_SILENT_MS 2000u
 /* Vote val (PX_VAL_*) at ballot 0 for every participant of the XA-style
  * gid, then commit (prepared) or roll it back (aborted) as pc_decide does;
  * a commit is also learned from a majority of acceptors' 2b. */

@@ -31,6 +31,7 @@
 #include <zmq.h>
 
 #include "cl_log.h"
+#include "px_clock.h"
 #include "px_config.h"
 #include "px_gid.h"
 #include "px_msg.h"
@@ -55,6 +56,7 @@ enum {
 
 #define LV_ERROR PX_LOG_ERROR
 #define LV_WARN PX_LOG_WARN
+#define CLOCK_WARN_MS 200u /* a wall clock this far off is logged (a step) */
 #define LV_INFO PX_LOG_INFO
 #define LV_DEBUG PX_LOG_DEBUG
 #define logf_ px_logf
@@ -134,7 +136,9 @@ struct daemon {
 	void *zctx;
 	struct px_net *net;
 	uint16_t *rms;
-	uint64_t now;
+	uint64_t now;              /* from clock */
+	struct px_clock clock;
+	uint64_t clock_warned_at;  /* last "clock:" warning, 0 while in step */
 	uint64_t timer_at;
 	uint64_t lazy_since; /* lazy records appended and not synced since (0: none) */
 	int dirty;           /* records appended and not synced */
@@ -152,9 +156,31 @@ struct daemon {
 
 static uint64_t clock_now(struct daemon *d)
 {
-	uint64_t t = px_wall_ms();
-	if (t > d->now)
-		d->now = t; /* the core's clock never goes back */
+	/* Paced by the monotonic clock, slewing towards the wall clock
+	 * (common/px_clock.h): a step of the host's clock neither freezes this
+	 * daemon nor expires all its timers at once; it never goes back. */
+	struct timespec m, w;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &w);
+	uint64_t wall = (uint64_t)w.tv_sec * 1000000u + (uint64_t)w.tv_nsec / 1000u;
+	uint64_t steps = d->clock.steps;
+	d->now = px_clock_read(&d->clock, (uint64_t)m.tv_sec * 1000000u + (uint64_t)m.tv_nsec / 1000u, wall);
+	int64_t off = px_clock_offset_ms(&d->clock, wall);
+	uint64_t mag = (uint64_t)(off < 0 ? -off : off);
+	if (d->clock.steps != steps) {
+		px_logf(PX_LOG_WARN, "clock: the wall clock is more than %u s ahead of this daemon's clock; joined it at once",
+			PX_CLOCK_STEP_MS / 1000u);
+	} else if (mag >= CLOCK_WARN_MS && (!d->clock_warned_at || d->now - d->clock_warned_at >= 10000u)) {
+		px_logf(PX_LOG_WARN,
+			"clock: the wall clock is %lld ms %s this daemon's clock (a step); following it at %u%% "
+			"(about %llu s to go)",
+			(long long)mag, off < 0 ? "behind" : "ahead of", PX_CLOCK_SLEW_PPM / 10000u,
+			(unsigned long long)(mag * 1000000u / PX_CLOCK_SLEW_PPM / 1000u));
+		d->clock_warned_at = d->now;
+	} else if (mag < CLOCK_WARN_MS / 2 && d->clock_warned_at) {
+		px_logf(PX_LOG_INFO, "clock: back in step with the wall clock (%lld ms)", (long long)off);
+		d->clock_warned_at = 0;
+	}
 	return d->now;
 }
 
@@ -461,13 +487,15 @@ static void log_stats(struct daemon *d, const char *why)
 	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
 	      " bad_identity=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu"
 	      " horizon_age_ms=%" PRIu64 " proto_sent=%" PRIu64 " commit_reqs=%" PRIu64 " syncs=%" PRIu64
-	      " deferred=%" PRIu64 " deferred_late=%" PRIu64 " defer_misses=%" PRIu64 " future_gids=%" PRIu64 " give_ups=%" PRIu64,
+	      " deferred=%" PRIu64 " deferred_late=%" PRIu64 " defer_misses=%" PRIu64 " future_gids=%" PRIu64 " give_ups=%" PRIu64
+	      " quorum_losses=%" PRIu64 " relayed=%" PRIu64 " relayed_reqs=%" PRIu64 " clock_offset_ms=%" PRId64,
 	      g_id, why, px_replica_leader(d->rep), px_replica_live(d->rep), px_replica_tombstones(d->rep),
 	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy,
 	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->send_dropped, d->checkpoints,
 	      cl_log_segment_count(d->log),
 	      px_replica_horizon(d->rep) ? d->now - px_replica_horizon(d->rep) : 0, px_net_proto_sent(d->net),
-	      s->commit_reqs, d->syncs, d->deferred, d->deferred_late, s->defer_misses, s->future_gids, s->give_ups);
+	      s->commit_reqs, d->syncs, d->deferred, d->deferred_late, s->defer_misses, s->future_gids, s->give_ups,
+	      s->quorum_losses, s->relayed, s->relayed_reqs, px_clock_offset_ms(&d->clock, px_wall_ms() * 1000u));
 	d->last_st = *s;
 }
 

@@ -95,6 +95,9 @@ struct px_tomb {
 	uint8_t outcome;
 };
 
+#define PX_RELAYS 256u      /* client requests passed on at once, at most */
+#define PX_RELAY_MS 10000u  /* how long the leader's answer is passed back */
+
 struct px_replica {
 	struct px_replica_config cfg;
 	struct px_replica_stats st;
@@ -107,6 +110,14 @@ struct px_replica {
 	uint8_t peer_hears[PX_REPLICAS_MAX];  /* whom each peer heard (its last heartbeat) */
 	uint8_t peer_heard_by[PX_REPLICAS_MAX]; /* who each peer said hears it */
 	uint8_t peer_leader[PX_REPLICAS_MAX]; /* whom each peer trusted (its last heartbeat) */
+	/* Client requests this follower passed on to its leader, by gid hash:
+	 * the leader's OUTCOME comes back here and goes on to the client (a
+	 * client that cannot reach the leader goes through a follower). */
+	struct px_relay {
+		uint64_t gh;
+		uint64_t until;
+		struct px_addr to;
+	} relays[PX_RELAYS];
 	uint8_t had_quorum, started_quorum;   /* CheckQuorum state, for the log and stats */
 	uint8_t leader;      /* trusted leader, PX_NO_LEADER before start */
 	uint64_t next_hb;
@@ -192,6 +203,8 @@ void px_lrn_1b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 void px_lrn_ack(struct px_replica *r, struct px_update *u, struct px_addr from,
 		const struct px_mdecision_ack *m);
 void px_lrn_sync(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_msync *m);
+/* A leader's OUTCOME for a request this follower passed on: to its client. */
+void px_lrn_relay_outcome(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_msg *m);
 void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr from, uint64_t req,
 		   struct px_str gid, const struct px_pset *pset, uint8_t wait, int abort);
 void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, uint8_t outcome,

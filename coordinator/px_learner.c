@@ -628,10 +628,26 @@ static void send_prepare(struct px_replica *r, struct px_update *u, struct px_tx
 			px_update_send(u, px_addr_of(PX_NODE_REPLICA, i), &p, 0);
 }
 
+void px_lrn_relay_outcome(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_msg *m)
+{
+	const struct px_moutcome *o = &m->u.outcome;
+	if (from.kind != PX_NODE_REPLICA || from.id >= r->cfg.n || from.id == r->cfg.id || !o->gid.len)
+		return;
+	uint64_t gh = px_hash(o->gid.p, o->gid.len);
+	struct px_relay *rl = &r->relays[gh % PX_RELAYS];
+	if (rl->gh != gh || !rl->until || rl->until < r->now)
+		return; /* not ours, or long ago: the client asked again elsewhere */
+	r->st.relayed_reqs++;
+	px_update_send(u, rl->to, m, 0);
+	if (o->status != PX_ST_UNDECIDED && o->status != PX_ST_BUSY)
+		rl->until = 0; /* final (or a redirect): nothing more to pass on */
+}
+
 void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr from, uint64_t req,
 		   struct px_str gid, const struct px_pset *pset, uint8_t wait, int abort)
 {
 	uint64_t birth;
+	uint8_t wait0 = wait;
 	int prepare_sent = (wait & PX_WAIT_PREPARE_SENT) != 0;
 	uint8_t quiet = (wait & PX_WAIT_ACKS_TO_CLIENT) != 0;
 	wait &= (uint8_t)~(PX_WAIT_PREPARE_SENT | PX_WAIT_ACKS_TO_CLIENT);
@@ -640,6 +656,40 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 	if (px_gid_is_xa(gid.p, gid.len))
 		wait = PX_WAIT_DECIDED; /* its client applies the outcome (a rollback too) */
 	if (!px_is_leader(r)) {
+#if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 15
+		if (0) /* planted: a follower never passes a client's request on */
+#else
+		if (from.kind == PX_NODE_CLIENT && r->leader < r->cfg.n && r->leader != r->cfg.id &&
+		    gid.len && gid.len <= PX_GID_MAX && px_pset_valid(pset))
+#endif
+		{
+			/* Pass it on to the leader we trust, and its answer back:
+			 * the client may be unable to reach the leader (it came
+			 * here because the leader was silent to it).  And still
+			 * point the client at the leader: it may be we that
+			 * cannot reach the leader (a link cut one way). */
+			struct px_msg f;
+			memset(&f, 0, sizeof(f));
+			if (abort) {
+				f.type = PX_MSG_ROLLBACK_REQ;
+				f.u.rollback_req.req = req;
+				f.u.rollback_req.gid = gid;
+				f.u.rollback_req.pset = *pset;
+			} else {
+				f.type = PX_MSG_COMMIT_REQ;
+				f.u.commit_req.req = req;
+				f.u.commit_req.gid = gid;
+				f.u.commit_req.wait = wait0;
+				f.u.commit_req.pset = *pset;
+			}
+			uint64_t gh = px_hash(gid.p, gid.len);
+			struct px_relay *rl = &r->relays[gh % PX_RELAYS];
+			rl->gh = gh;
+			rl->to = from;
+			rl->until = r->now + PX_RELAY_MS;
+			r->st.relayed_reqs++;
+			px_update_send(u, px_addr_of(PX_NODE_REPLICA, r->leader), &f, 0);
+		}
 		px_reply(u, from, req, gid, PX_ST_NOT_LEADER, r->leader == r->cfg.id ? PX_NO_LEADER : r->leader,
 			 "not the leader");
 		return;

@@ -500,6 +500,12 @@ static void on_msg(struct px_replica *r, struct px_update *u, struct px_addr fro
 	case PX_MSG_STATUS_REQ:
 		px_acc_status(r, u, from, &m->u.status_req);
 		break;
+	case PX_MSG_OUTCOME: /* the leader's answer to a request we passed on */
+		if (from.kind == PX_NODE_REPLICA)
+			px_lrn_relay_outcome(r, u, from, m);
+		else
+			r->st.bad_msgs++;
+		break;
 	case PX_MSG_PING: { /* who answers at this endpoint (paxcommit cluster) */
 		const char *cl = r->cfg.cluster ? r->cfg.cluster : "";
 		struct px_msg p = {.type = PX_MSG_PONG};

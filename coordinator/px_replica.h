@@ -90,6 +90,8 @@ struct px_replica_stats {
 				  * (CheckQuorum: it stops leading) */
 	uint64_t relayed;        /* messages passed on between the leader and the
 				  * participants (a link cut one way) */
+	uint64_t relayed_reqs;   /* client commit / rollback requests a follower
+				  * passed on to its leader (and answers back) */
 };
 
 /* Create a replica.  Copies cfg (rms must outlive the replica).  Returns

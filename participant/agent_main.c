@@ -30,6 +30,7 @@
 #include <zmq.h>
 
 #include "pa_core.h"
+#include "px_clock.h"
 #include "px_config.h"
 #include "px_gid.h"
 #include "px_msg.h"
@@ -47,6 +48,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 #define MIN_SERVER_VERSION 110000 /* starts_with(), PREPARE semantics we rely on */
 #define RESULT_MAX (PX_FRAME_MAX - 4096u)
 #define STATS_EVERY_MS 10000u
+#define CLOCK_WARN_MS 200u /* a wall clock this far off is logged (a step) */
 
 static volatile sig_atomic_t g_stop;
 static const char *g_name = "?";
@@ -145,6 +147,8 @@ struct agent {
 	struct job *svc, *svc_tail;   /* waiting for any free connection */
 	struct job *newq, *newq_tail; /* first EXEC of a gid, waiting for a connection */
 	uint64_t now, timer_at, stats_at;
+	struct px_clock clock;     /* now comes from it */
+	uint64_t clock_warned_at;  /* last "clock:" warning, 0 while in step */
 	struct pa_stats last;
 	uint64_t bad_frames;
 	uint64_t resets_piped, resets_alone; /* DISCARD ALLs ahead of other work, and on their own */
@@ -174,9 +178,31 @@ static int pg_gid(const struct agent *a, const struct job *j, char *out, size_t 
 
 static uint64_t clock_now(struct agent *a)
 {
-	uint64_t t = px_wall_ms();
-	if (t > a->now)
-		a->now = t;
+	/* Paced by the monotonic clock, slewing towards the wall clock
+	 * (common/px_clock.h): a step of the host's clock neither freezes this
+	 * daemon nor expires all its timers at once; it never goes back. */
+	struct timespec m, w;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &w);
+	uint64_t wall = (uint64_t)w.tv_sec * 1000000u + (uint64_t)w.tv_nsec / 1000u;
+	uint64_t steps = a->clock.steps;
+	a->now = px_clock_read(&a->clock, (uint64_t)m.tv_sec * 1000000u + (uint64_t)m.tv_nsec / 1000u, wall);
+	int64_t off = px_clock_offset_ms(&a->clock, wall);
+	uint64_t mag = (uint64_t)(off < 0 ? -off : off);
+	if (a->clock.steps != steps) {
+		px_logf(PX_LOG_WARN, "clock: the wall clock is more than %u s ahead of this daemon's clock; joined it at once",
+			PX_CLOCK_STEP_MS / 1000u);
+	} else if (mag >= CLOCK_WARN_MS && (!a->clock_warned_at || a->now - a->clock_warned_at >= 10000u)) {
+		px_logf(PX_LOG_WARN,
+			"clock: the wall clock is %lld ms %s this daemon's clock (a step); following it at %u%% "
+			"(about %llu s to go)",
+			(long long)mag, off < 0 ? "behind" : "ahead of", PX_CLOCK_SLEW_PPM / 10000u,
+			(unsigned long long)(mag * 1000000u / PX_CLOCK_SLEW_PPM / 1000u));
+		a->clock_warned_at = a->now;
+	} else if (mag < CLOCK_WARN_MS / 2 && a->clock_warned_at) {
+		px_logf(PX_LOG_INFO, "clock: back in step with the wall clock (%lld ms)", (long long)off);
+		a->clock_warned_at = 0;
+	}
 	return a->now;
 }
 

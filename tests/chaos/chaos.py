@@ -35,6 +35,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checker  # noqa: E402
 
 NET = "10.213.{}.{}"
+# libfaketime (Debian libfaketime) shifts one process's wall clock; the
+# monotonic clock stays true, as it does when a host's clock steps.
+FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+                 "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"]
 LEASE_MS, HB_MS, RESEND_MS, TXN_TIMEOUT_MS = 300, 50, 200, 3000
 
 
@@ -130,6 +134,17 @@ class Cluster:
         self.coord_bin = os.path.join(a.coord_bin or a.bin, "paxcommit-coordinator")
         self.agent_bin = os.path.join(a.bin, "paxcommit-participant")
         self.tmpfs = []
+        self.faketime = next((p for p in FAKETIME_LIBS if os.path.exists(p)), None)
+
+    def clock_file(self, name):
+        return os.path.join(self.dir, f"{name}.faketime")
+
+    def set_clock(self, name, offset_s):
+        """Step process `name`'s wall clock to offset_s from the true time
+        (libfaketime re-reads the file within a second)."""
+        with open(self.clock_file(name) + ".tmp", "w") as f:
+            f.write(f"{offset_s:+.3f}\n" if offset_s else "+0\n")
+        os.replace(self.clock_file(name) + ".tmp", self.clock_file(name))
 
     # ---------------------------------------------------------- setup
     def write_conf(self):
@@ -217,6 +232,11 @@ class Cluster:
             host = "p" + ident
             cmd = [self.agent_bin, "--config", self.conf, "--name", ident]
         logf = open(os.path.join(self.dir, f"{name}.log"), "a")
+        if self.faketime:
+            if not os.path.exists(self.clock_file(name)):
+                self.set_clock(name, 0)
+            cmd = ["env", f"LD_PRELOAD={self.faketime}", f"FAKETIME_TIMESTAMP_FILE={self.clock_file(name)}",
+                   "FAKETIME_CACHE_DURATION=1", "FAKETIME_DONT_FAKE_MONOTONIC=1", "NO_FAKE_STAT=1", *cmd]
         self.procs[name] = subprocess.Popen(["ip", "netns", "exec", self.hosts.ns(host), *cmd], stdout=logf,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -330,6 +350,7 @@ class Nemesis:
     otherwise from its heal."""
     kind = "?"
     connected = True
+    replica = False  # impairs one coordinator replica (two at once leave no majority of 3)
 
     def __init__(self, cl, rng):
         self.cl, self.rng = cl, rng
@@ -344,6 +365,7 @@ class Nemesis:
 
 class KillCoordinator(Nemesis):
     kind = "kill-coordinator"
+    replica = True
 
     def begin(self):
         i = self.cl.leader() if self.rng.random() < 0.7 else self.rng.randrange(len(self.cl.coords))
@@ -380,6 +402,7 @@ class KillPostmaster(Nemesis):
 
 class PauseLeader(Nemesis):
     kind = "pause-leader"
+    replica = True
 
     def begin(self):
         self.target = f"coordinator.{self.cl.leader()}"
@@ -402,6 +425,7 @@ class IptNemesis(Nemesis):
 
 class IsolateLeader(IptNemesis):
     kind = "isolate-leader"
+    replica = True
 
     def begin(self):
         h = self.host_of_leader()
@@ -414,6 +438,7 @@ class LeaderDeaf(IptNemesis):
     """The one-way partition of the issue: the leader still sends, and
     receives nothing."""
     kind = "leader-deaf"
+    replica = True
 
     def begin(self):
         h = self.host_of_leader()
@@ -423,6 +448,7 @@ class LeaderDeaf(IptNemesis):
 
 class LeaderMute(IptNemesis):
     kind = "leader-mute"
+    replica = True
 
     def begin(self):
         h = self.host_of_leader()
@@ -432,6 +458,7 @@ class LeaderMute(IptNemesis):
 
 class IsolateFollower(IptNemesis):
     kind = "isolate-follower"
+    replica = True
 
     def begin(self):
         lead = self.cl.leader()
@@ -441,6 +468,75 @@ class IsolateFollower(IptNemesis):
         self.hosts = [h]
         self.cl.hosts.ipt(h, "-A", "INPUT", "-i", "eth0", "-j", "DROP")
         self.cl.hosts.ipt(h, "-A", "OUTPUT", "-o", "eth0", "-j", "DROP")
+
+
+class Bridge(IptNemesis):
+    """The leader and one follower cannot reach each other; the third
+    replica reaches both (a bridge between two overlapping majorities)."""
+    kind = "bridge"
+    replica = True
+
+    def begin(self):
+        h = self.host_of_leader()
+        lead = self.cl.coords.index(h)
+        other = self.cl.coords[self.rng.choice([k for k in range(len(self.cl.coords)) if k != lead])]
+        self.target = f"{self.target} <-/-> coordinator.{self.cl.coords.index(other)}"
+        self.hosts = [h]
+        a = self.cl.hosts.addr(other)
+        self.cl.hosts.ipt(h, "-A", "INPUT", "-s", a, "-j", "DROP")
+        self.cl.hosts.ipt(h, "-A", "OUTPUT", "-d", a, "-j", "DROP")
+
+
+class AgentCutFromLeader(IptNemesis):
+    """One agent cannot reach the leader, nor the leader it; the followers
+    reach both (the agent must go through a working majority)."""
+    kind = "agent-cut-leader"
+
+    def begin(self):
+        lh = self.host_of_leader()
+        x = self.rng.choice(self.cl.parts)
+        self.target = f"participant.{x} <-/-> {self.target}"
+        h = "p" + x
+        self.hosts = [h]
+        a = self.cl.hosts.addr(lh)
+        self.cl.hosts.ipt(h, "-A", "INPUT", "-s", a, "-j", "DROP")
+        self.cl.hosts.ipt(h, "-A", "OUTPUT", "-d", a, "-j", "DROP")
+
+
+class ClientCutFromLeader(IptNemesis):
+    """The client host cannot reach the leader, nor the leader it; the
+    followers reach both."""
+    kind = "client-cut-leader"
+
+    def begin(self):
+        lh = self.host_of_leader()
+        self.target = f"client <-/-> {self.target}"
+        self.hosts = ["cl"]
+        a = self.cl.hosts.addr(lh)
+        self.cl.hosts.ipt("cl", "-A", "INPUT", "-s", a, "-j", "DROP")
+        self.cl.hosts.ipt("cl", "-A", "OUTPUT", "-d", a, "-j", "DROP")
+
+
+class ClockJump(Nemesis):
+    """One host's wall clock steps forward or back by 2-10 s (libfaketime
+    under that daemon), and steps back to the true time at the heal: both a
+    jump and, for the fault's length, a skewed clock."""
+    kind = "clock-jump"
+
+    def begin(self):
+        r = self.rng.random()
+        if r < 0.4:
+            self.target = f"coordinator.{self.cl.leader()}"
+        elif r < 0.7:
+            self.target = f"coordinator.{self.rng.randrange(len(self.cl.coords))}"
+        else:
+            self.target = f"participant.{self.rng.choice(self.cl.parts)}"
+        off = self.rng.choice([-1, 1]) * (2 + self.rng.random() * 8)
+        self.cl.set_clock(self.target, off)
+        self.target = f"{self.target} {off:+.1f} s"
+
+    def end(self):
+        self.cl.set_clock(self.target.split()[0], 0)
 
 
 class Loss(IptNemesis):
@@ -462,6 +558,7 @@ class DiskFull(Nemesis):
     fail-stop (exit 4) rather than acknowledge what it could not write; it
     is started again once the disk has room."""
     kind = "disk-full"
+    replica = True
 
     def begin(self):
         i = self.rng.randrange(len(self.cl.coords))
@@ -481,27 +578,32 @@ class DiskFull(Nemesis):
 
 
 KINDS = [KillCoordinator, KillAgent, KillPostmaster, PauseLeader, IsolateLeader, LeaderDeaf, LeaderMute,
-         IsolateFollower, Loss, DiskFull]
+         IsolateFollower, Bridge, AgentCutFromLeader, ClientCutFromLeader, Loss, DiskFull, ClockJump]
 
 
-def schedule(rng, minutes, kinds=None, rounds=1):
-    """Quick mode: every kind once, in random order, then a second round of
-    the one-way and leader faults.  Long mode: random kinds for `minutes`.
-    kinds: only these, `rounds` times each (the planted-bug runs)."""
+def schedule(rng, minutes, kinds=None, rounds=1, pool=None):
+    """A list of ([nemesis classes], seconds).  Quick mode: every kind once,
+    in random order, then a second round of the one-way and leader faults.
+    Long mode: for `minutes`, a random kind, or one time in four two kinds
+    at once.  kinds: only these, `rounds` times each (the planted-bug runs)."""
+    pool = pool or KINDS
     if kinds:
-        pick = [k for k in KINDS if k.kind in kinds] * rounds
+        pick = [k for k in pool if k.kind in kinds] * rounds
         rng.shuffle(pick)
-        return [(k, 5.0 + rng.random() * 3) for k in pick]
+        return [([k], 5.0 + rng.random() * 3) for k in pick]
     if minutes is None:
-        order = KINDS[:]
+        order = pool[:]
         rng.shuffle(order)
         extra = [LeaderDeaf, LeaderMute, KillCoordinator, PauseLeader]
         rng.shuffle(extra)
-        return [(k, 6.0 + rng.random() * 4) for k in order + extra]
+        return [([k], 6.0 + rng.random() * 4) for k in order + extra]
     out, total = [], 0.0
     while total < minutes * 60:
         d = 5.0 + rng.random() * 15
-        out.append((rng.choice(KINDS), d))
+        if rng.random() < 0.25:
+            out.append((rng.sample(pool, 2), d))
+        else:
+            out.append(([rng.choice(pool)], d))
         total += d + 6
     return out
 
@@ -545,7 +647,10 @@ def main():
             return 2
         hist = os.path.join(cl.dir, "history.tsv")
         stop = os.path.join(cl.dir, "stop")
-        plan = schedule(rng, a.minutes, a.kinds.split(",") if a.kinds else None, a.rounds)
+        pool = KINDS if cl.faketime else [k for k in KINDS if k is not ClockJump]
+        if not cl.faketime:
+            log("no libfaketime here: the clock-jump nemesis is left out (scripts/deps.sh installs it)")
+        plan = schedule(rng, a.minutes, a.kinds.split(",") if a.kinds else None, a.rounds, pool)
         seconds = int(sum(d + 5 for _, d in plan) + 30)
         dbs = []
         for x in cl.parts:
@@ -559,17 +664,24 @@ def main():
             start_new_session=True)
         time.sleep(3)  # a calm start: the first faults hit a cluster at work
         events = []
-        for kind, dur in plan:
-            n = kind(cl, rng)
+        for kinds, dur in plan:
+            ns = [k(cl, rng) for k in kinds]
             t0 = now_ms()
-            n.begin()
-            log(f"{n.kind} begins: {n.target} for {dur:.1f} s")
+            for n in ns:
+                n.begin()
+            kind = "+".join(n.kind for n in ns)
+            target = "; ".join(n.target for n in ns)
+            # Connected: a majority of replicas and every participant can
+            # still talk, so commits must go on during the fault.
+            connected = all(n.connected for n in ns) and sum(n.replica for n in ns) <= 1
+            log(f"{kind} begins: {target} for {dur:.1f} s")
             time.sleep(dur)
             t1 = now_ms()
-            n.end()
-            events.append({"kind": n.kind, "target": n.target, "start": t0, "end": t1,
-                           "connected": n.connected, "exit_code": getattr(n, "exit_code", None)})
-            log(f"{n.kind} healed")
+            for n in reversed(ns):
+                n.end()
+            events.append({"kind": kind, "target": target, "start": t0, "end": t1, "connected": connected,
+                           "exit_code": [getattr(n, "exit_code", None) for n in ns]})
+            log(f"{kind} healed")
             if client.poll() is not None:
                 log("the workload client ended early (see client.log)")
                 break

@@ -13,7 +13,7 @@ verifies:
     2 x txn_timeout_ms);
   - after a kill -9 of every replica, the cluster still reports every
     acknowledged outcome (chaos_client --verify): none changed or was lost;
-  - liveness: per fault, how long outcomes stopped, from the fault's start
+  - liveness: per fault, how long commits stopped, from the fault's start
     when it left a connected majority with every participant, else from its
     heal; the target is 2 x lease_ms + resend_ms (+ a transaction's own time
     on a loaded 2-core machine, CHAOS_SLACK_MS).
@@ -151,10 +151,11 @@ def check(cl, hist, events, verify_out, drained_ms, cfg):
     else:
         v.append("verify: chaos_client --verify printed no summary")
     # Liveness per fault.
-    # The agents' path needs the leader for every decision; an XA-style
-    # commit is learned from a majority of acceptors and may go on without
-    # one, so only the agents' outcomes count for the stall.
-    answers = sorted(o["t1"] for o in ops.values() if o["outcome"] in ("ok", "fail") and o["kind"] == "agent")
+    # Commits, not answers: a cluster that aborts everything quickly has
+    # stalled too.  The agents' path needs the leader for every decision; an
+    # XA-style commit is learned from a majority of acceptors and may go on
+    # without one, so only the agents' commits count for the stall.
+    answers = sorted(o["t1"] for o in ops.values() if o["outcome"] == "ok" and o["kind"] == "agent")
     target = 2 * cfg["lease_ms"] + cfg["resend_ms"]
     per_kind = {}
     for e in events:
@@ -184,7 +185,7 @@ def check(cl, hist, events, verify_out, drained_ms, cfg):
         bound = target + CHAOS_SLACK_MS if e["connected"] else 2 * cfg["txn_timeout_ms"] + CHAOS_SLACK_MS
         if stall > bound:
             k["violations"] += 1
-            v.append(f"liveness: {e['kind']} ({e['target']}) stopped outcomes for {stall} ms from its "
+            v.append(f"liveness: {e['kind']} ({e['target']}) stopped commits for {stall} ms from its "
                      f"{'start' if e['connected'] else 'heal'}, more than {bound} ms")
     return {"ops": len(ops), "counts": counts, "unresolved": unres, "drained_ms": drained_ms,
             "verify": vsum, "per_kind": per_kind, "events": events, "violations": v,
@@ -198,10 +199,11 @@ def report(rep, seed):
           f"in-doubt drained in {rep['drained_ms']} ms; verify after kill -9 of every replica: {rep['verify']}")
     print(f"  liveness target: {rep['target_ms']} ms (2 x lease + resend) + {rep['slack_ms']} ms slack from a "
           f"connected fault's start; 2 x txn_timeout + slack from the heal otherwise")
-    print("  longest stall: the longest time without an outcome on the agents' path (it needs the leader)")
-    print(f"  {'nemesis':<18} {'faults':>6} {'txns':>6} {'longest stall':>14} {'from':>6} {'violations':>10}")
+    print("  longest stall: the longest time without a commit on the agents' path (it needs the leader)")
+    w = max([18] + [len(kd) for kd in rep["per_kind"]])
+    print(f"  {'nemesis':<{w}} {'faults':>6} {'txns':>6} {'longest stall':>14} {'from':>6} {'violations':>10}")
     for kind, k in sorted(rep["per_kind"].items()):
-        print(f"  {kind:<18} {k['faults']:>6} {k['txns']:>6} {k['longest_stall_ms']:>11} ms {k['measured_from']:>6} "
+        print(f"  {kind:<{w}} {k['faults']:>6} {k['txns']:>6} {k['longest_stall_ms']:>11} ms {k['measured_from']:>6} "
               f"{k['violations']:>10}")
     print(f"  violations: {len(rep['violations'])}")
     for s in rep["violations"][:40]:

@@ -19,6 +19,7 @@ declare -A what=(
 	[12]="an agent ignores a session lost between two statements"
 	[13]="a learner makes its acceptor hold a gid it refuses below the horizon"
 	[14]="no check quorum: a leader that cannot receive stays trusted (gray mode)"
+	[15]="a follower does not pass on a client's request: a client cut from the leader stalls (gray mode)"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so
@@ -27,6 +28,7 @@ declare -A args=(
 	[5]="--replicas 3 --seeds 1500 --stress"
 	[13]="--replicas 3,5 --seeds 3000"
 	[14]="--replicas 3,5 --seeds 100 --gray"
+	[15]="--replicas 3,5 --seeds 200 --gray"
 )
 fail=0
 for sim in "$@"; do

@@ -211,6 +211,7 @@ struct world {
 	/* Gray mode (sim_opts.gray): long one-way and partial faults, one at
 	 * a time, with no other fault; commits must go on during each. */
 	int gray_on, gray_kind, gray_target;
+	int gray_client; /* the client whose links the fault cuts (its commits count), or -1 */
 	uint64_t gray_start, gray_heal_at, last_commit;
 	uint64_t gray_stall; /* the longest stall of the current fault */
 	uint64_t gray_commits; /* commits answered during the current fault */
@@ -1458,9 +1459,9 @@ static void client_next(struct world *w, int i)
  * rolls back on purpose too, and a transaction caught by the fault may be
  * aborted).  The stall of the current fault is the longest time without
  * one, counted from the fault's start; gray_end also wants a commit. */
-static void gray_answer(struct world *w, int committed)
+static void gray_answer(struct world *w, int i, int committed)
 {
-	if (!w->gray_on)
+	if (!w->gray_on || (w->gray_client >= 0 && i != w->gray_client))
 		return;
 	w->gray_commits += committed != 0;
 	uint64_t from = w->last_commit > w->gray_start ? w->last_commit : w->gray_start;
@@ -1478,7 +1479,7 @@ static void client_answer(struct world *w, int i, uint8_t status)
 	      status == PX_ST_COMMITTED ? "COMMITTED" : status == PX_ST_ABORTED ? "ABORTED" : "UNKNOWN", tr->k.s);
 	if (status == PX_ST_COMMITTED) {
 		w->res->committed++;
-		gray_answer(w, 1);
+		gray_answer(w, i, 1);
 		if (c->asked_rollback)
 			violation(w, "client truth: %s asked to roll back but got COMMITTED", tr->k.s);
 		if (tr->wait == PX_WAIT_APPLIED)
@@ -1490,7 +1491,7 @@ static void client_answer(struct world *w, int i, uint8_t status)
 			}
 	} else if (status == PX_ST_ABORTED) {
 		w->res->aborted++;
-		gray_answer(w, 0);
+		gray_answer(w, i, 0);
 	} else {
 		w->res->unknown++;
 	}
@@ -2039,13 +2040,14 @@ enum {
 	G_LEADER_TO_AGENT,      /* the leader cannot send to one agent */
 	G_CLIENT_TO_LEADER,     /* one client cannot send to the leader */
 	G_LEADER_TO_CLIENT,     /* the leader cannot send to one client */
+	G_CLIENT_CUT_LEADER,    /* one client and the leader cut both ways */
 	G_N
 };
 _Static_assert(G_N == SIM_GRAY_KINDS, "sim.h's SIM_GRAY_KINDS");
 const char *const sim_gray_names[SIM_GRAY_KINDS] = {
 	"leader-deaf", "leader-mute", "leader-deaf-to-replicas", "leader-mute-to-replicas", "leader-to-follower",
 	"follower-to-leader", "bridge", "isolate-leader", "isolate-follower", "agent-to-leader", "leader-to-agent",
-	"client-to-leader", "leader-to-client"};
+	"client-to-leader", "leader-to-client", "client-cut-leader"};
 
 /* The leader most up replicas trust (the lowest id if none is). */
 static int gray_leader(struct world *w)
@@ -2091,8 +2093,13 @@ static void gray_begin(struct world *w)
 		w->blocked[L][a] = 1;
 	if (k == G_CLIENT_TO_LEADER)
 		w->blocked[c][L] = 1;
-	if (k == G_LEADER_TO_CLIENT)
+	if (k == G_LEADER_TO_CLIENT || k == G_CLIENT_CUT_LEADER)
 		w->blocked[L][c] = 1;
+	if (k == G_CLIENT_CUT_LEADER)
+		w->blocked[c][L] = 1;
+	/* A fault of one client's links is measured on that client's commits
+	 * (the others' would hide its stall). */
+	w->gray_client = k == G_CLIENT_TO_LEADER || k == G_LEADER_TO_CLIENT || k == G_CLIENT_CUT_LEADER ? c : -1;
 	for (int j = 0; j < n; j++)
 		w->blocked[j][j] = 0;
 	w->gray_on = 1;

@@ -1251,6 +1251,94 @@ static void test_lead_not_leader_hint(void **state)
 	drv_close(&d);
 }
 
+/* Rule: a follower passes a client's commit request on to the leader it
+ * trusts (the client may be unable to reach the leader), and the leader's
+ * answer back to that client; a replica's request is not passed on again,
+ * and an answer nobody asked for is dropped. */
+static void test_follower_passes_request_on(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64], gb2[64];
+	struct px_msg m, out;
+	memset(&d, 0, sizeof(d));
+	d.now = T0;
+	struct px_replica_config c = rcfg(2, 3);
+	drv_start(&d, &c);
+	m = mheartbeat(0, 0);
+	drv_msg(&d, REPLICA(0), &m);
+	assert_int_equal(px_replica_leader(d.r), 0);
+	drv_flush(&d);
+
+	struct px_str g = mkgid(gb, T0, 1);
+	m = mcommit(4, g, PX_WAIT_APPLIED | PX_WAIT_ACKS_TO_CLIENT, pset(2, 1, 2));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_COMMIT_REQ, REPLICA(0), &out));
+	assert_int_equal(out.u.commit_req.req, 4);
+	assert_true(px_str_eq(out.u.commit_req.gid, g));
+	assert_int_equal(out.u.commit_req.wait, PX_WAIT_APPLIED | PX_WAIT_ACKS_TO_CLIENT);
+	assert_int_equal(out.u.commit_req.pset.n, 2);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out)); /* and the hint */
+	assert_int_equal(out.u.outcome.status, PX_ST_NOT_LEADER);
+	assert_int_equal(px_replica_stats(d.r)->relayed_reqs, 1);
+	drv_flush(&d);
+
+	/* The leader's answer goes back to the client. */
+	struct px_msg o = {.type = PX_MSG_OUTCOME};
+	o.u.outcome.req = 4;
+	o.u.outcome.gid = g;
+	o.u.outcome.status = PX_ST_COMMITTED;
+	o.u.outcome.leader = 0;
+	drv_msg(&d, REPLICA(0), &o);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	assert_int_equal(out.u.outcome.req, 4);
+	drv_flush(&d);
+	/* Final: a second copy is not passed on. */
+	drv_msg(&d, REPLICA(0), &o);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 0);
+
+	/* An OUTCOME for a gid nobody asked about, or from a client: dropped. */
+	struct px_str g2 = mkgid(gb2, T0, 2);
+	o.u.outcome.gid = g2;
+	drv_msg(&d, REPLICA(0), &o);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 0);
+	o.u.outcome.gid = g;
+	drv_msg(&d, CLIENT(9), &o);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_OUTCOME), 0);
+
+	/* A request from a replica is answered, never passed on (no loops). */
+	m = mcommit(6, g2, PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, REPLICA(1), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_COMMIT_REQ), 0);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, REPLICA(1), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_NOT_LEADER);
+	drv_close(&d);
+}
+
+/* Rule: a replica that trusts no leader passes nothing on. */
+static void test_no_leader_passes_nothing_on(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64];
+	struct px_msg m, out;
+	memset(&d, 0, sizeof(d));
+	d.now = T0;
+	struct px_replica_config c = rcfg(2, 3);
+	d.alive = 1u << 2; /* hears nobody */
+	drv_start(&d, &c);
+	drv_flush(&d);
+	assert_int_equal(px_replica_leader(d.r), PX_NO_LEADER);
+	struct px_str g = mkgid(gb, T0, 1);
+	m = mcommit(4, g, PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_COMMIT_REQ), 0);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_NOT_LEADER);
+	drv_close(&d);
+}
+
 /* Leader of 3 with a commit request for g over {1, 2} from client 9. */
 static void lead_request(struct drv *d, struct px_str g, uint8_t wait)
 {
@@ -2217,6 +2305,8 @@ int main(void)
 		cmocka_unit_test(test_lead_restart_new_round),
 		cmocka_unit_test(test_lead_rollback_req),
 		cmocka_unit_test(test_lead_not_leader_hint),
+		cmocka_unit_test(test_follower_passes_request_on),
+		cmocka_unit_test(test_no_leader_passes_nothing_on),
 		cmocka_unit_test(test_lead_commit_majority),
 		cmocka_unit_test(test_lead_single_acceptor_not_enough),
 		cmocka_unit_test(test_lead_no_majority_across_ballots),
