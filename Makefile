@@ -77,6 +77,11 @@ COORD_DBUG1 := $(BUILD)/planted-daemon-bug1/paxcommit-coordinator
 AGENT_ABUG1 := $(BUILD)/planted-agent-bug1/paxcommit-participant
 LIBPC     := $(BUILD)/lib/libpaxcommit.a
 CHAOS_CLIENT := $(BUILD)/tests/chaos_client
+# The chaos suite's EIO nemesis: fsync fails and the unsynced data is lost.
+EIO_SHIM  := $(BUILD)/tests/libpx_eio.so
+# The daemon with planted bug 2: a failed sync of the commit log is logged
+# and ignored, as if the data were durable (tests/chaos/planted.sh).
+COORD_DBUG2 := $(BUILD)/planted-daemon-bug2/paxcommit-coordinator
 LIBPC_SO  := $(BUILD)/lib/libpaxcommit.so
 # The shared library's objects: the same sources, position-independent.
 LIBPC_SRCS := $(CLIENT_SRCS) $(NET_SRCS) $(CONF_SRCS) $(CORE_SRCS)
@@ -102,7 +107,7 @@ SIM_GRAY_WINDOW ?= 300
 .PHONY: all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog soak
 
-all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS) $(CHAOS_CLIENT)
+all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_DBUG2)
 
 $(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
@@ -140,6 +145,14 @@ $(COORD_BUG1): coordinator/coordinator_main.c $(patsubst %.c,$(BUILD)/obj-bug1/%
 $(COORD_DBUG1): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=1 $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+
+$(COORD_DBUG2): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_SRCS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=2 $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+
+$(EIO_SHIM): tests/chaos/eio_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared $< -o $@ -ldl -lpthread
 
 $(AGENT_ABUG1): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
@@ -250,9 +263,9 @@ test-e2e: $(COORD) $(AGENT) $(CLI) $(TEST_AGENT) $(E2E_BINS) $(COORD_BUG1) $(COO
 # long mode, CHAOS_SEED=S to replay a schedule.  Then the checker must catch
 # the planted daemon bugs.
 CHAOS = /usr/bin/python3 tests/chaos/chaos.py --bin $(BUILD)/bin --test-bin $(BUILD)/tests
-test-chaos: $(COORD) $(AGENT) $(CHAOS_CLIENT) $(COORD_BUG1) $(COORD_DBUG1)
+test-chaos: $(COORD) $(AGENT) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_BUG1) $(COORD_DBUG1) $(COORD_DBUG2)
 	$(CHAOS) $(if $(CHAOS_MINUTES),--minutes $(CHAOS_MINUTES)) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
-	@bash tests/chaos/planted.sh "$(CHAOS)" $(dir $(COORD_DBUG1)) $(dir $(COORD_BUG1))
+	@bash tests/chaos/planted.sh "$(CHAOS)" $(dir $(COORD_DBUG1)) $(dir $(COORD_BUG1)) $(dir $(COORD_DBUG2))
 
 test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL)
 	$(REPLAY_MSG) tests/fuzz/corpus/msg

@@ -157,6 +157,11 @@ static int px_sync(void *ctx, struct cl_file *f)
 	/* A failed fdatasync is final (the kernel may have dropped the dirty
 	 * pages); only EINTR, which reports nothing about the data, is retried. */
 	while (fdatasync(fd_of(f)) != 0) {
+#if defined(PX_PLANT_DAEMON_BUG) && PX_PLANT_DAEMON_BUG == 2
+		/* Planted bug for the chaos suite: a failed sync is taken for a
+		 * good one (the data it lost is acknowledged as durable). */
+		return 0;
+#endif
 		if (errno != EINTR)
 			return errno;
 	}

@@ -5,10 +5,14 @@ Every coordinator replica, every participant agent with its PostgreSQL, and
 the client run in a network namespace of their own, with an address of their
 own, joined by veth pairs to a bridge in a "switch" namespace.  Traffic never
 leaves the namespaces this script makes.  A nemesis injects faults, one at a
-time: kill -9 of a replica, an agent or a postmaster; SIGSTOP longer than the
-lease; a replica isolated both ways; the leader unable to receive, or to send
-(one-way partitions, with iptables); packet loss; the disk under a replica's
-commit log full.  Each heals itself.
+time (in long mode, one time in four, two at once): kill -9 of a replica, an
+agent or a postmaster; SIGSTOP of the leader longer than the lease; the
+leader or a follower isolated both ways; the leader unable to receive, or to
+send (one-way partitions, with iptables); a bridge between the leader and a
+follower; an agent or the client cut from the leader; a random split of all
+hosts in two; packet loss; the disk under a replica's commit log full, or
+failing every sync with EIO (and losing the unsynced data); one host's wall
+clock stepped by 2 to 10 s (libfaketime).  Each heals itself.
 
 The workload (tests/chaos/chaos_client.c) runs bank transfers between the two
 databases through the agents and XA-style, and records every operation with
@@ -135,6 +139,10 @@ class Cluster:
         self.agent_bin = os.path.join(a.bin, "paxcommit-participant")
         self.tmpfs = []
         self.faketime = next((p for p in FAKETIME_LIBS if os.path.exists(p)), None)
+        self.eio_shim = os.path.join(a.test_bin, "libpx_eio.so")
+
+    def eio_file(self, name):
+        return os.path.join(self.dir, f"{name}.eio")
 
     def clock_file(self, name):
         return os.path.join(self.dir, f"{name}.faketime")
@@ -232,11 +240,18 @@ class Cluster:
             host = "p" + ident
             cmd = [self.agent_bin, "--config", self.conf, "--name", ident]
         logf = open(os.path.join(self.dir, f"{name}.log"), "a")
+        preload, env = [], []
         if self.faketime:
             if not os.path.exists(self.clock_file(name)):
                 self.set_clock(name, 0)
-            cmd = ["env", f"LD_PRELOAD={self.faketime}", f"FAKETIME_TIMESTAMP_FILE={self.clock_file(name)}",
-                   "FAKETIME_CACHE_DURATION=1", "FAKETIME_DONT_FAKE_MONOTONIC=1", "NO_FAKE_STAT=1", *cmd]
+            preload.append(self.faketime)
+            env += [f"FAKETIME_TIMESTAMP_FILE={self.clock_file(name)}", "FAKETIME_CACHE_DURATION=1",
+                    "FAKETIME_DONT_FAKE_MONOTONIC=1", "NO_FAKE_STAT=1"]
+        if kind == "coordinator" and os.path.exists(self.eio_shim):
+            preload.append(self.eio_shim)
+            env.append(f"PX_EIO_FILE={self.eio_file(name)}")
+        if preload:
+            cmd = ["env", "LD_PRELOAD=" + " ".join(preload), *env, *cmd]
         self.procs[name] = subprocess.Popen(["ip", "netns", "exec", self.hosts.ns(host), *cmd], stdout=logf,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -577,8 +592,71 @@ class DiskFull(Nemesis):
             self.cl.start(self.target)
 
 
+class DiskEio(Nemesis):
+    """A replica's disk fails: every fsync and fdatasync returns EIO, and
+    what was written since the last good sync is lost (tests/chaos/eio_shim.c).
+    The replica must fail-stop (exit 4) at its first failed sync; the checker
+    holds it to that.  It is started again once the disk works."""
+    kind = "disk-eio"
+    replica = True
+
+    def begin(self):
+        i = self.cl.leader() if self.rng.random() < 0.5 else self.rng.randrange(len(self.cl.coords))
+        self.target = f"coordinator.{i}"
+        self.ctl = self.cl.eio_file(self.target)
+        open(self.ctl, "w").close()
+
+    def end(self):
+        p = self.cl.procs.get(self.target)
+        # Read the evidence before the heal: hits, and whether it stopped.
+        try:
+            self.eio_hits = len(open(self.ctl + ".hits").read().splitlines())
+        except OSError:
+            self.eio_hits = 0
+        self.exit_code = p.poll() if p else None
+        os.unlink(self.ctl)
+        try:
+            os.unlink(self.ctl + ".hits")
+        except OSError:
+            pass
+        if self.exit_code is not None:
+            self.cl.start(self.target)
+
+
+class Partition(IptNemesis):
+    """A random split of all the hosts (replicas, agents, the client) into
+    two sides that cannot reach each other.  Connected only when one side
+    holds a majority of replicas, both agents and the client."""
+    kind = "partition"
+
+    def begin(self):
+        names = list(self.cl.hosts.names)
+        while True:
+            side = {h: self.rng.random() < 0.5 for h in names}
+            if any(side.values()) and not all(side.values()):
+                break
+        a = [h for h in names if side[h]]
+        b = [h for h in names if not side[h]]
+        self.target = "{" + ",".join(a) + "} | {" + ",".join(b) + "}"
+        self.hosts = names
+        for h in names:
+            for o in (b if side[h] else a):
+                addr = self.cl.hosts.addr(o)
+                self.cl.hosts.ipt(h, "-A", "INPUT", "-s", addr, "-j", "DROP")
+                self.cl.hosts.ipt(h, "-A", "OUTPUT", "-d", addr, "-j", "DROP")
+        n = len(self.cl.coords)
+        others = [h for h in names if h not in self.cl.coords]
+        self.connected = False
+        for s in (a, b):
+            if sum(h in s for h in self.cl.coords) > n // 2 and all(h in s for h in others):
+                self.connected = True
+        cut = min(sum(h in a for h in self.cl.coords), sum(h in b for h in self.cl.coords))
+        self.replica = cut > 0
+
+
 KINDS = [KillCoordinator, KillAgent, KillPostmaster, PauseLeader, IsolateLeader, LeaderDeaf, LeaderMute,
-         IsolateFollower, Bridge, AgentCutFromLeader, ClientCutFromLeader, Loss, DiskFull, ClockJump]
+         IsolateFollower, Bridge, AgentCutFromLeader, ClientCutFromLeader, Loss, DiskFull, DiskEio, Partition,
+         ClockJump]
 
 
 def schedule(rng, minutes, kinds=None, rounds=1, pool=None):
@@ -680,7 +758,9 @@ def main():
             for n in reversed(ns):
                 n.end()
             events.append({"kind": kind, "target": target, "start": t0, "end": t1, "connected": connected,
-                           "exit_code": [getattr(n, "exit_code", None) for n in ns]})
+                           "exit_code": [getattr(n, "exit_code", None) for n in ns],
+                           "eio_hits": [getattr(n, "eio_hits", None) for n in ns],
+                           "parts": [n.kind for n in ns]})
             log(f"{kind} healed")
             if client.poll() is not None:
                 log("the workload client ended early (see client.log)")

@@ -13,6 +13,8 @@ verifies:
     2 x txn_timeout_ms);
   - after a kill -9 of every replica, the cluster still reports every
     acknowledged outcome (chaos_client --verify): none changed or was lost;
+  - fail-stop: a replica whose disk failed a sync (the disk-eio nemesis)
+    stopped with exit 4 by the heal;
   - liveness: per fault, how long commits stopped, from the fault's start
     when it left a connected majority with every participant, else from its
     heal; the target is 2 x lease_ms + resend_ms (+ a transaction's own time
@@ -179,8 +181,21 @@ def check(cl, hist, events, verify_out, drained_ms, cfg):
         k = per_kind.setdefault(e["kind"], {"faults": 0, "txns": 0, "longest_stall_ms": 0,
                                             "measured_from": "start" if e["connected"] else "heal",
                                             "violations": 0})
+        mf = "start" if e["connected"] else "heal"
+        if k["measured_from"] != mf:
+            k["measured_from"] = "both"
         k["faults"] += 1
         k["txns"] += e["txns"]
+        # Fail-stop on a failed sync: a replica that saw EIO must have
+        # stopped by the heal (exit 4); one that went on may have
+        # acknowledged what the disk lost.
+        for part, hits, code in zip(e.get("parts", []), e.get("eio_hits", []), e.get("exit_code", [])):
+            if part != "disk-eio" or not hits:
+                continue
+            if code != 4:
+                k["violations"] += 1
+                v.append(f"fail-stop: {e['target']}: {hits} failed syncs, and the replica "
+                         + ("was still running at the heal" if code is None else f"exited with {code}, not 4"))
         k["longest_stall_ms"] = max(k["longest_stall_ms"], stall)
         bound = target + CHAOS_SLACK_MS if e["connected"] else 2 * cfg["txn_timeout_ms"] + CHAOS_SLACK_MS
         if stall > bound:

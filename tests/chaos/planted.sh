@@ -2,7 +2,7 @@
 # The chaos checker is trusted once it catches planted daemon bugs: each
 # coordinator binary below is built with one (see the Makefile), and a short
 # chaos run on it must end with a violation.
-#   usage: planted.sh "CHAOS COMMAND" DBUG1_DIR BUG1_DIR
+#   usage: planted.sh "CHAOS COMMAND" DBUG1_DIR BUG1_DIR DBUG2_DIR
 set -u
 chaos=$1
 fail=0
@@ -22,4 +22,5 @@ try() { # try WHAT DIR ARGS...
 }
 try "amnesia: a restarted replica forgets its commit log" "$2" --kinds kill-coordinator --rounds 2 --seed 1
 try "quorum of one: the leader decides alone" "$3" --kinds isolate-leader,leader-deaf --rounds 2 --seed 2
+try "a failed fsync taken for a good one" "$4" --kinds disk-eio --rounds 2 --seed 3
 exit $fail
