@@ -365,6 +365,11 @@ static int check_gid(struct pc_conn *c, const char *gid)
  * named: the leader its answer names, or -1.  A follower passes requests on
  * to its leader, so while the leader has been silent to us lately, we keep
  * going through the follower that answered. */
+static int recently_silent(const struct pc_conn *c, int i)
+{
+	return c->silent_at[i] && pc_mono_ms() - c->silent_at[i] < PC_SILENT_MS;
+}
+
 static void settle_leader(struct pc_conn *c, int via, int named)
 {
 	int lead = named >= 0 ? named : c->leader;
@@ -375,7 +380,7 @@ static void settle_leader(struct pc_conn *c, int via, int named)
 		return;
 	}
 	uint64_t now = pc_mono_ms();
-	if (c->silent_at[lead] && now - c->silent_at[lead] < PC_SILENT_MS) {
+	if (recently_silent(c, lead)) {
 		if (c->real_leader != lead || c->leader != via)
 			c->via_since = now;
 		c->leader = via;
@@ -501,6 +506,8 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 			continue;
 		}
 		silent = 0;
+		if (from >= 0 && from < n)
+			c->silent_at[from] = 0; /* it answers again */
 		const struct px_moutcome *o = &r.u.outcome;
 		if (o->leader < n)
 			res->leader = o->leader;
@@ -515,8 +522,19 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 		case PX_ST_NOT_LEADER:
 			/* Go where it points, or to the next replica if it knows no
 			 * leader; back off a little so that an election in progress
-			 * is not flooded. */
-			target = o->leader < n && o->leader != from ? o->leader : (from + 1) % n;
+			 * is not flooded.  But not back to a replica that was just
+			 * silent to us: a follower passes the request on to the
+			 * leader it names, so we ask that follower again until it
+			 * names another (a new leader) or PC_SILENT_MS has passed;
+			 * and with no leader named, we skip silent replicas. */
+			if (o->leader < n && o->leader != from) {
+				target = recently_silent(c, o->leader) ? from : o->leader;
+			} else {
+				target = (from + 1) % n;
+				/* (ending at `from` itself if every other was silent) */
+				for (int i = 1; i < n && recently_silent(c, (from + i) % n); i++)
+					target = (from + i + 1) % n;
+			}
 			c->leader = o->leader < n ? o->leader : -1;
 			next_send = pc_mono_ms() + backoff;
 			backoff = backoff < 200 ? backoff * 2 : 200;
