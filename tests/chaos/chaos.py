@@ -44,6 +44,8 @@ NET = "10.213.{}.{}"
 FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
                  "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"]
 LEASE_MS, HB_MS, RESEND_MS, TXN_TIMEOUT_MS = 300, 50, 200, 3000
+HORIZON_MS = 600000  # the GC horizon: the default, written out for --verify
+TMPFS_MB = 160
 
 
 def log(msg):
@@ -160,7 +162,7 @@ class Cluster:
         with open(self.conf, "w") as f:
             f.write("; written by tests/chaos/chaos.py\n[cluster]\nname = chaos\n")
             f.write(f"heartbeat_ms = {HB_MS}\nlease_ms = {LEASE_MS}\nresend_ms = {RESEND_MS}\n")
-            f.write(f"txn_timeout_ms = {TXN_TIMEOUT_MS}\n")
+            f.write(f"txn_timeout_ms = {TXN_TIMEOUT_MS}\nhorizon_ms = {HORIZON_MS}\n")
             for i, c in enumerate(self.coords):
                 f.write(f"\n[coordinator.{i}]\nendpoint = tcp://{h.addr(c)}:7000\n")
                 f.write(f"data_dir = {self.dir}/{c}/data\n")
@@ -177,8 +179,10 @@ class Cluster:
         for c in self.coords:
             d = os.path.join(self.dir, c)
             os.makedirs(d)
-            # The commit log on a small tmpfs of its own, for the disk-full nemesis.
-            run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", d])
+            # The commit log on a tmpfs of its own, for the disk-full nemesis:
+            # big enough for a long run's log over the GC horizon (a 24 MB
+            # one filled up after 10 minutes of workload alone).
+            run(["mount", "-t", "tmpfs", "-o", "size=%dm" % TMPFS_MB, "tmpfs", d])
             self.tmpfs.append(d)
         self.write_conf()
         for x in self.parts:
@@ -364,6 +368,7 @@ class Nemesis:
     commits must go on during it (the stall is measured from its start);
     otherwise from its heal."""
     kind = "?"
+    restarts = False  # it stops a replica's process and starts it again
     connected = True
     replica = False  # impairs one coordinator replica (two at once leave no majority of 3)
 
@@ -380,6 +385,7 @@ class Nemesis:
 
 class KillCoordinator(Nemesis):
     kind = "kill-coordinator"
+    restarts = True
     replica = True
 
     def begin(self):
@@ -417,6 +423,7 @@ class KillPostmaster(Nemesis):
 
 class PauseLeader(Nemesis):
     kind = "pause-leader"
+    restarts = True
     replica = True
 
     def begin(self):
@@ -573,13 +580,14 @@ class DiskFull(Nemesis):
     fail-stop (exit 4) rather than acknowledge what it could not write; it
     is started again once the disk has room."""
     kind = "disk-full"
+    restarts = True
     replica = True
 
     def begin(self):
         i = self.rng.randrange(len(self.cl.coords))
         self.target = f"coordinator.{i}"
         self.fill = os.path.join(self.cl.dir, self.cl.coords[i], "filler")
-        run(["dd", "if=/dev/zero", f"of={self.fill}", "bs=1M", "count=64"], check=False)
+        run(["dd", "if=/dev/zero", f"of={self.fill}", "bs=1M", f"count={TMPFS_MB}"], check=False)
 
     def end(self):
         try:
@@ -598,6 +606,7 @@ class DiskEio(Nemesis):
     The replica must fail-stop (exit 4) at its first failed sync; the checker
     holds it to that.  It is started again once the disk works."""
     kind = "disk-eio"
+    restarts = True
     replica = True
 
     def begin(self):
@@ -678,8 +687,11 @@ def schedule(rng, minutes, kinds=None, rounds=1, pool=None):
     out, total = [], 0.0
     while total < minutes * 60:
         d = 5.0 + rng.random() * 15
-        if rng.random() < 0.25:
-            out.append((rng.sample(pool, 2), d))
+        pair = rng.sample(pool, 2)
+        if rng.random() < 0.25 and not (pair[0].restarts and pair[1].restarts):
+            # (never two that each stop and restart a replica: they would
+            # fight over the same process)
+            out.append((pair, d))
         else:
             out.append(([rng.choice(pool)], d))
         total += d + 6
@@ -783,7 +795,8 @@ def main():
             cl.start(f"coordinator.{i}")
         cl.wait_ready()
         verify = run(["ip", "netns", "exec", cl.hosts.ns("cl"), os.path.join(a.test_bin, "chaos_client"),
-                      "--config", cl.conf, "--verify", hist], check=False)
+                      "--config", cl.conf, "--verify", hist,
+                      "--horizon-ms", str(HORIZON_MS)], check=False)
         with open(os.path.join(cl.dir, "verify.log"), "w") as f:
             f.write(verify.stdout)
         rep = checker.check(cl, hist, events, verify.stdout, drained_ms,

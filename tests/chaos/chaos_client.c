@@ -39,6 +39,10 @@ static const char *g_config, *g_stop_file;
 static int g_threads = 4, g_accounts = 8, g_xa_percent = 20, g_ndb;
 static uint32_t g_commit_ms = 3000;
 static double g_seconds = 60, g_resolve_s = 60;
+/* --verify: the cluster may forget a gid born this long ago (its GC
+ * horizon); HORIZON_SLACK_MS covers the daemons' clocks. */
+static uint64_t g_horizon_ms = 600000;
+#define HORIZON_SLACK_MS 15000u
 static uint64_t g_seed;
 static char g_dbname[MAX_DB][64];
 static const char *g_dbinfo[MAX_DB];
@@ -378,6 +382,13 @@ static void resolve_all(void)
 
 /* -------------------------------------------------------------- verify */
 
+/* The birth (ms) in a gid <prefix>_<birth>_<client>_<seq>, or 0. */
+static uint64_t gid_birth(const char *gid)
+{
+	const char *p = strchr(gid, '_');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
 static int verify(const char *path, uint32_t timeout_ms)
 {
 	FILE *f = fopen(path, "r");
@@ -392,7 +403,8 @@ static int verify(const char *path, uint32_t timeout_ms)
 		return 1;
 	}
 	char line[2048];
-	uint64_t checked = 0, matched = 0, bad = 0, unknown = 0, undecided = 0, noans = 0;
+	uint64_t checked = 0, matched = 0, bad = 0, unknown = 0, undecided = 0, noans = 0, past = 0;
+	uint64_t vstart = now_ms();
 	while (fgets(line, sizeof(line), f)) {
 		char *w[16];
 		int n = 0;
@@ -425,6 +437,8 @@ static int verify(const char *path, uint32_t timeout_ms)
 			bad++;
 			printf("verify: MISMATCH op=%s gid=%s expected=%s got=%s\n", op, gid,
 			       want == PC_ST_COMMITTED ? "committed" : "aborted", got == PC_ST_COMMITTED ? "committed" : "aborted");
+		} else if (got == PC_ST_UNKNOWN_GID && gid_birth(gid) + g_horizon_ms <= vstart + HORIZON_SLACK_MS) {
+			past++; /* forgotten past the GC horizon, as documented */
 		} else if (got == PC_ST_UNKNOWN_GID) {
 			unknown++;
 			printf("verify: UNKNOWN op=%s gid=%s expected=%s\n", op, gid,
@@ -442,8 +456,8 @@ static int verify(const char *path, uint32_t timeout_ms)
 	fclose(f);
 	pc_conn_close(&pc);
 	printf("verify: checked=%" PRIu64 " matched=%" PRIu64 " mismatched=%" PRIu64 " unknown_gid=%" PRIu64
-	       " undecided=%" PRIu64 " no_answer=%" PRIu64 "\n",
-	       checked, matched, bad, unknown, undecided, noans);
+	       " undecided=%" PRIu64 " no_answer=%" PRIu64 " past_horizon=%" PRIu64 "\n",
+	       checked, matched, bad, unknown, undecided, noans, past);
 	return bad ? 1 : 0;
 }
 
@@ -452,7 +466,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: chaos_client --config FILE --history FILE [--seconds S] [--threads N] [--accounts K]\n"
 		   "                    [--xa-percent P] [--db NAME=CONNINFO]... [--stop-file PATH] [--seed N]\n"
 		   "                    [--commit-timeout-ms MS] [--resolve-seconds S]\n"
-		   "       chaos_client --config FILE --verify HISTORY [--timeout-ms MS]\n"
+		   "       chaos_client --config FILE --verify HISTORY [--timeout-ms MS] [--horizon-ms MS]\n"
 		   "The chaos suite's workload: bank transfers between two participants through\n"
 		   "paxcommit, every operation recorded in the history (see the source's head).\n"
 		   "Exit status: 0 ok, 1 failure (--verify: an outcome changed), 2 usage.\n");
@@ -496,6 +510,8 @@ int main(int argc, char **argv)
 			g_commit_ms = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--resolve-seconds"))
 			g_resolve_s = atof(v);
+		else if (!strcmp(a, "--horizon-ms"))
+			g_horizon_ms = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--timeout-ms"))
 			vtimeout = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--db")) {
