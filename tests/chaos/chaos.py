@@ -741,7 +741,10 @@ def main():
         if not cl.faketime:
             log("no libfaketime here: the clock-jump nemesis is left out (scripts/deps.sh installs it)")
         plan = schedule(rng, a.minutes, a.kinds.split(",") if a.kinds else None, a.rounds, pool)
-        seconds = int(sum(d + 5 for _, d in plan) + 30)
+        # A bound only: the stop file ends the client once the faults are
+        # over (heals that restart PostgreSQL take longer than planned, and a
+        # client that ended first made the last faults look like stalls).
+        seconds = int(2 * sum(d + 6 for _, d in plan) + 300)
         dbs = []
         for x in cl.parts:
             dbs += ["--db", f"{x}=host={cl.hosts.addr('p' + x)} port=5432 dbname=paxcommit user=postgres "
