@@ -382,6 +382,22 @@ class Nemesis:
     def end(self):
         pass
 
+    def pick_coordinator(self, leader_share):
+        """Target the leader with probability leader_share, else any
+        replica; returns its index."""
+        n = len(self.cl.coords)
+        i = self.cl.leader() if self.rng.random() < leader_share else self.rng.randrange(n)
+        self.target = f"coordinator.{i}"
+        return i
+
+    def restart_if_stopped(self):
+        """At the heal: record the target's exit code (None: still
+        running), and start it again if it stopped."""
+        p = self.cl.procs.get(self.target)
+        self.exit_code = p.poll() if p else None
+        if self.exit_code is not None:
+            self.cl.start(self.target)
+
 
 class KillCoordinator(Nemesis):
     kind = "kill-coordinator"
@@ -389,8 +405,7 @@ class KillCoordinator(Nemesis):
     replica = True
 
     def begin(self):
-        i = self.cl.leader() if self.rng.random() < 0.7 else self.rng.randrange(len(self.cl.coords))
-        self.target = f"coordinator.{i}"
+        self.pick_coordinator(0.7)
         self.cl.kill9(self.target)
 
     def end(self):
@@ -584,8 +599,7 @@ class DiskFull(Nemesis):
     replica = True
 
     def begin(self):
-        i = self.rng.randrange(len(self.cl.coords))
-        self.target = f"coordinator.{i}"
+        i = self.pick_coordinator(0.0)
         self.fill = os.path.join(self.cl.dir, self.cl.coords[i], "filler")
         run(["dd", "if=/dev/zero", f"of={self.fill}", "bs=1M", f"count={TMPFS_MB}"], check=False)
 
@@ -594,10 +608,7 @@ class DiskFull(Nemesis):
             os.unlink(self.fill)
         except OSError:
             pass
-        p = self.cl.procs.get(self.target)
-        self.exit_code = p.poll() if p else None
-        if self.exit_code is not None:
-            self.cl.start(self.target)
+        self.restart_if_stopped()
 
 
 class DiskEio(Nemesis):
@@ -610,8 +621,7 @@ class DiskEio(Nemesis):
     replica = True
 
     def begin(self):
-        i = self.cl.leader() if self.rng.random() < 0.5 else self.rng.randrange(len(self.cl.coords))
-        self.target = f"coordinator.{i}"
+        self.pick_coordinator(0.5)
         self.ctl = self.cl.eio_file(self.target)
         open(self.ctl, "w").close()
 
