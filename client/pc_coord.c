@@ -359,17 +359,18 @@ static int check_gid(struct pc_conn *c, const char *gid)
 	return 0;
 }
 
+/* 1 if replica i failed to answer us within the last PC_SILENT_MS. */
+static int recently_silent(const struct pc_conn *c, int i)
+{
+	return c->silent_at[i] && pc_mono_ms() - c->silent_at[i] < PC_SILENT_MS;
+}
+
 /* Commit (abort == 0) or roll back, with retries; see paxcommit.h. */
 /* Clear res and c's error; check gid and the participants into *ps. */
 /* Where to send the next request, once `via` answered (or took) this one;
  * named: the leader its answer names, or -1.  A follower passes requests on
  * to its leader, so while the leader has been silent to us lately, we keep
  * going through the follower that answered. */
-static int recently_silent(const struct pc_conn *c, int i)
-{
-	return c->silent_at[i] && pc_mono_ms() - c->silent_at[i] < PC_SILENT_MS;
-}
-
 static void settle_leader(struct pc_conn *c, int via, int named)
 {
 	int lead = named >= 0 ? named : c->leader;

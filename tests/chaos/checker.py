@@ -178,10 +178,9 @@ def check(cl, hist, events, verify_out, drained_ms, cfg):
             stall = (after[0] - frm) if after else to - frm
         e["stall_ms"] = stall
         e["txns"] = sum(1 for o in ops.values() if e["start"] <= o["t0"] <= e["end"])
-        k = per_kind.setdefault(e["kind"], {"faults": 0, "txns": 0, "longest_stall_ms": 0,
-                                            "measured_from": "start" if e["connected"] else "heal",
-                                            "violations": 0})
         mf = "start" if e["connected"] else "heal"
+        k = per_kind.setdefault(e["kind"], {"faults": 0, "txns": 0, "longest_stall_ms": 0,
+                                            "measured_from": mf, "violations": 0})
         if k["measured_from"] != mf:
             k["measured_from"] = "both"
         k["faults"] += 1

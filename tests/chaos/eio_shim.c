@@ -11,7 +11,7 @@
  * have stopped (exit 4, fail-stop) by the heal.
  *
  * Without PX_EIO_FILE in the environment the shim passes everything through.
- * It tracks the unsynced ranges that pwrite writes, per descriptor.
+ * It tracks the bounds of what pwrite wrote since the last sync, per descriptor.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -25,17 +25,14 @@
 #include <unistd.h>
 
 #define MAX_FD 1024
-#define MAX_RANGES 256
 
-struct range {
-	off_t off, end;
-};
-
+/* Bytes above synced_end were never made durable, so zeroing the bounds of
+ * the writes since the last sync, above it, loses exactly those writes (a
+ * gap between them above synced_end was never written at all). */
 struct fdstate {
-	off_t synced_end;  /* the end of the bytes made durable by a good sync */
-	int n, overflow;   /* unsynced ranges; overflow: too many to list */
-	off_t lo, hi;      /* their union's bounds, for an overflow */
-	struct range r[MAX_RANGES];
+	off_t synced_end; /* the end of the bytes made durable by a good sync */
+	int dirty;        /* written since the last sync: [lo, hi) bounds it */
+	off_t lo, hi;
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -76,16 +73,13 @@ static void note_write(int fd, off_t off, ssize_t n)
 		s = fds[fd] = calloc(1, sizeof *s);
 	if (s) {
 		off_t end = off + n;
-		if (s->n == 0 && !s->overflow)
+		if (!s->dirty)
 			s->lo = off, s->hi = end;
 		if (off < s->lo)
 			s->lo = off;
 		if (end > s->hi)
 			s->hi = end;
-		if (s->n < MAX_RANGES)
-			s->r[s->n++] = (struct range){off, end};
-		else
-			s->overflow = 1;
+		s->dirty = 1;
 	}
 	pthread_mutex_unlock(&mu);
 }
@@ -111,14 +105,9 @@ static int sync_fd(int fd, int (*real)(int))
 	if (c && access(c, F_OK) == 0) {
 		pthread_mutex_lock(&mu);
 		struct fdstate *s = fd >= 0 && fd < MAX_FD ? fds[fd] : NULL;
-		if (s) {
-			if (s->overflow) {
-				zero(fd, s->lo > s->synced_end ? s->lo : s->synced_end, s->hi);
-			} else {
-				for (int i = 0; i < s->n; i++)
-					zero(fd, s->r[i].off > s->synced_end ? s->r[i].off : s->synced_end, s->r[i].end);
-			}
-			s->n = s->overflow = 0;
+		if (s && s->dirty) {
+			zero(fd, s->lo > s->synced_end ? s->lo : s->synced_end, s->hi);
+			s->dirty = 0;
 		}
 		pthread_mutex_unlock(&mu);
 		char path[4096];
@@ -138,10 +127,10 @@ static int sync_fd(int fd, int (*real)(int))
 	if (rc == 0 && fd >= 0 && fd < MAX_FD) {
 		pthread_mutex_lock(&mu);
 		struct fdstate *s = fds[fd];
-		if (s) {
+		if (s && s->dirty) {
 			if (s->hi > s->synced_end)
 				s->synced_end = s->hi;
-			s->n = s->overflow = 0;
+			s->dirty = 0;
 		}
 		pthread_mutex_unlock(&mu);
 	}
