@@ -9,7 +9,8 @@
  *          ballot.
  * Only 2b's naming the gid's participant set are counted.
  *
- * A gid undecided for txn_timeout_ms is finished with the leader's ballot:
+ * A gid undecided for txn_timeout_ms (or 2 x resend_ms with every vote
+ * accepted at our own acceptor: voted_here) is finished with the leader's ballot:
  * 1a to all acceptors, and once a majority promised, 2a with the value of
  * the highest accepted ballot among them, or `aborted` if none accepted.
  */
@@ -878,6 +879,29 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 	return 0;
 }
 
+/* Every participant of the gid has a vote accepted at our own acceptor:
+ * each has voted, so recovery proposes those votes (our acceptor is one of
+ * the promises, and it is the first to answer) and decides at once.  Such a
+ * gid that is still undecided after two retransmission periods lost its
+ * 2b's with a failed leader (the thrifty first votes went to it and one
+ * follower): it holds the participants' locks, and waiting for
+ * txn_timeout_ms would stall whoever needs them. */
+static int voted_here(const struct px_replica *r, const struct px_txn *t)
+{
+	const struct px_lead *l = t->lead;
+	if (!t->pset.n || !px_pset_eq(&t->pset, &l->pset) || r->now < l->since + 2u * r->cfg.resend_ms)
+		return 0;
+	for (uint16_t i = 0; i < t->pset.n; i++) {
+		const struct px_inst *in = NULL;
+		for (uint8_t j = 0; j < t->ninst && !in; j++)
+			if (t->inst[j].rm == t->pset.rm[i])
+				in = &t->inst[j];
+		if (!in || in->vval == PX_VAL_NONE)
+			return 0;
+	}
+	return 1;
+}
+
 void px_lrn_tick(struct px_replica *r, struct px_update *u)
 {
 	if (!px_is_leader(r))
@@ -913,7 +937,7 @@ void px_lrn_tick(struct px_replica *r, struct px_update *u)
 					send_1a(r, u, t, PX_RM_ANY);
 				l->next_resend = r->now + r->cfg.resend_ms;
 			}
-		} else if (r->now >= l->since + r->cfg.txn_timeout_ms) {
+		} else if (r->now >= l->since + r->cfg.txn_timeout_ms || voted_here(r, t)) {
 #if defined(PX_PLANT_BUG) && PX_PLANT_BUG == 6
 			/* Planted bug for the simulator's self-test: an XA-style
 			 * gid whose client left is never finished. */
