@@ -55,9 +55,13 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # `aborted` at ballot 0 for an ambiguous gid, 12 an agent ignores a lost
 # session (its next statement would BEGIN anew), 13 a learner makes its
 # acceptor hold a gid it refuses below the horizon, 14 no check quorum,
-# 15 a follower does not pass a client's request on to its leader.  11 the commit log's recovery
+# 15 a follower does not pass a client's request on to its leader, 16 an
+# agent's first votes go to a majority only even after one was late (a
+# follower cut off slows most commits to resend_ms), 17 a leader sends
+# PREPAREs and decisions to a participant that was late only directly (a
+# participant the leader cannot reach slows commits).  11 the commit log's recovery
 # accepts a record whose CRC fails (its commit log is built with the flag).
-PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15
+PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 # Bugs planted in the commit log: its objects are built with the flag too.
 PLANTED_CL := 11

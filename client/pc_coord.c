@@ -209,11 +209,13 @@ static int send_msg(struct pc_conn *c, int replica, const struct px_msg *m)
 	return 0;
 }
 
-/* Queue the XA-style votes of c->votes for replicas first .. first+n-1. */
-static void queue_votes(struct pc_conn *c, int first, int n)
+/* Queue the XA-style votes of c->votes for the replicas in mask. */
+static void queue_votes_to(struct pc_conn *c, unsigned mask)
 {
-	for (int k = 0; k < n; k++) {
-		struct px_addr to = px_addr_of(PX_NODE_REPLICA, (uint64_t)((first + k) % c->cfg.ncoord));
+	for (int r = 0; r < c->cfg.ncoord; r++) {
+		if (!(mask & (1u << r)))
+			continue;
+		struct px_addr to = px_addr_of(PX_NODE_REPLICA, (uint64_t)r);
 		size_t off = 0;
 		const uint8_t *f;
 		size_t fl;
@@ -472,7 +474,7 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 				 * leader's answer is wanted after all. */
 				m.u.commit_req.wait &= (uint8_t)~PX_WAIT_ACKS_TO_CLIENT;
 			if (c->votes_len) /* asking: perhaps a vote was lost */
-				queue_votes(c, target, n);
+				queue_votes_to(c, (1u << n) - 1);
 			if ((e = send_msg(c, target, &m)))
 				return e;
 			next_send = now + patience;
@@ -688,6 +690,26 @@ static void xa_2b_in(void *ctx, struct px_addr from, const struct px_msg *m)
 		x->c->side_done = 1;
 }
 
+/* The replicas an XA-style commit's first votes go to: a majority, the
+ * leader we know first, then the ones after it, but none that lately failed
+ * to send its 2b's (unless too few others are left). */
+static unsigned xa_majority(struct pc_conn *c)
+{
+	int n = c->cfg.ncoord, need = n / 2 + 1, first = c->leader >= 0 ? c->leader : 0;
+	uint64_t now = pc_mono_ms();
+	unsigned mask = 0;
+	for (int pass = 0; pass < 2 && need; pass++)
+		for (int k = 0; k < n && need; k++) {
+			int r = (first + k) % n;
+			int failed = c->no2b_at[r] && now - c->no2b_at[r] < PC_SILENT_MS;
+			if ((mask & (1u << r)) || (pass == 0 && failed && r != first))
+				continue;
+			mask |= 1u << r;
+			need--;
+		}
+	return mask;
+}
+
 int pc_xa_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nrms, uint8_t val,
 		 struct pc_result *res)
 {
@@ -717,6 +739,7 @@ int pc_xa_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t
 		vl += len;
 	}
 	struct xa_learn x = {.c = c, .gid = gid, .glen = strlen(gid), .n = ps.n, .rms = ps.rm};
+	unsigned thrifty = 0;
 	c->votes = votes;
 	c->votes_len = vl;
 	c->side = val == PX_VAL_PREPARED ? xa_2b_in : NULL;
@@ -727,11 +750,22 @@ int pc_xa_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t
 		/* The votes to a majority from the leader we know; the acceptors
 		 * tell us a commit, so the leader is asked only if their 2b
 		 * are late (then the votes go to every replica again). */
-		queue_votes(c, c->leader >= 0 ? c->leader : 0, c->cfg.ncoord / 2 + 1);
+		thrifty = xa_majority(c);
+		queue_votes_to(c, thrifty);
 		px_net_flush(c->net);
 		flags |= PC_DECIDE_ASK_LATER;
 	}
 	e = pc_decide(c, gid, ps.rm, ps.n, PC_WAIT_DECIDED, val != PX_VAL_PREPARED, flags, c->commit_timeout_ms, res);
+	if (!e && res->outcome == PC_COMMITTED) {
+		/* A commit is learned from the 2b's of the majority the votes went
+		 * to, unless one of them failed to send its own: then the votes
+		 * went to every replica, after PC_ASK_LEADER_MS.  Leave that one
+		 * out of the next majorities for a while. */
+		uint64_t all = ps.n >= 64 ? ~0ULL : (1ULL << ps.n) - 1, now = pc_mono_ms();
+		for (int r = 0; r < c->cfg.ncoord; r++)
+			if (thrifty & (1u << r))
+				c->no2b_at[r] = (x.got[r] & all) == all ? 0 : now;
+	}
 	c->votes = NULL;
 	c->votes_len = 0;
 	c->side = NULL;

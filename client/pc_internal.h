@@ -26,6 +26,10 @@ struct pc_conn {
 	int leader; /* last known leader (or the follower that passes our
 		     * requests on to it, while it is silent to us), or -1 */
 	uint64_t silent_at[NREP_MAX]; /* when each replica last failed to answer */
+	/* When each replica last failed to send the 2b's of an XA-style
+	 * commit's votes that went to it (0: it sent them): the next votes
+	 * go to a majority without it, for PC_SILENT_MS. */
+	uint64_t no2b_at[NREP_MAX];
 	int real_leader;    /* while `leader` is such a follower: the leader, else -1 */
 	uint64_t via_since; /* since when (the leader is tried again after PC_SILENT_MS) */
 	uint32_t exec_timeout_ms, commit_timeout_ms;

@@ -98,12 +98,23 @@ struct px_tomb {
 #define PX_RELAYS 256u      /* client requests passed on at once, at most */
 #define PX_RELAY_MS 10000u  /* how long the leader's answer is passed back */
 
+/* Late-acking participants a leader remembers (struct px_replica, late_ack). */
+#define PX_LATE_ACKS 16
+/* ... for this long after a late ack. */
+#define PX_LATE_ACK_MS 10000u
+
 struct px_replica {
 	struct px_replica_config cfg;
 	struct px_replica_stats st;
 	uint64_t now;
 	int started;
 	uint64_t defer_off_until; /* no deferred first votes before (px_acceptor.c) */
+	/* Participants whose ack of a decision was late lately (px_learner.c,
+	 * send_decision): their decisions go through the followers too. */
+	struct {
+		uint16_t rm;
+		uint64_t until;
+	} late_ack[PX_LATE_ACKS];
 
 	/* election */
 	uint64_t last_heard[PX_REPLICAS_MAX];

@@ -21,6 +21,12 @@
 #include "px_gid.h"
 #include "px_internal.h"
 
+#if defined(PX_PLANT_BUG)
+#define PX_PLANT_BUG_IS(n) (PX_PLANT_BUG == (n))
+#else
+#define PX_PLANT_BUG_IS(n) 0
+#endif
+
 static int popcount8(uint8_t x)
 {
 	int n = 0;
@@ -103,6 +109,40 @@ static void answer(struct px_replica *r, struct px_update *u, struct px_txn *t)
 	l->nwait = keep;
 }
 
+/* Participant rm did not vote or ack a decision in time: perhaps our link
+ * to it is cut one way.  Remember it for PX_LATE_ACK_MS. */
+static void late_ack(struct px_replica *r, uint16_t rm)
+{
+	int slot = 0;
+	for (int i = 0; i < PX_LATE_ACKS; i++) {
+		if (r->late_ack[i].rm == rm && r->late_ack[i].until) {
+			slot = i;
+			break;
+		}
+		if (r->late_ack[i].until < r->late_ack[slot].until)
+			slot = i; /* else the one that expires first */
+	}
+	if (r->now >= r->late_ack[slot].until || r->late_ack[slot].rm != rm)
+		px_log(r, "participant %u was late to vote or to ack a decision: PREPAREs and decisions to it go "
+			  "through the followers too for %u ms",
+		       rm, PX_LATE_ACK_MS);
+	r->late_ack[slot].rm = rm;
+	r->late_ack[slot].until = r->now + PX_LATE_ACK_MS;
+}
+
+/* Some participant of t acked a decision late lately. */
+static int has_late_ack(const struct px_replica *r, const struct px_txn *t)
+{
+	for (int i = 0; i < PX_LATE_ACKS && !PX_PLANT_BUG_IS(17); i++) /* planted bug 17: never */
+		if (r->now < r->late_ack[i].until && px_pset_has(&t->lead->pset, r->late_ack[i].rm))
+			return 1;
+	return 0;
+}
+
+/* DECISION to the participants that have not acked it, and with `replicas`
+ * to the followers too, which pass it on to the participants: sent again
+ * (an ack is late) or to a participant that acked late lately, whose link
+ * from us may be cut. */
 static void send_decision(struct px_replica *r, struct px_update *u, struct px_txn *t, int replicas)
 {
 	if (!t->lead->pset.n)
@@ -159,8 +199,8 @@ void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, u
 	else
 		r->st.decided_abort++;
 	px_log(r, "gid=%s decided %s (%s)", t->k.s, outcome == PX_OUT_COMMIT ? "commit" : "abort", how);
-	if (!is_xa(t))
-		send_decision(r, u, t, 0); /* the replicas learn it with FORGET */
+	if (!is_xa(t)) /* the replicas learn it with FORGET, unless ... */
+		send_decision(r, u, t, has_late_ack(r, t));
 	t->lead->next_resend = r->now + r->cfg.resend_ms;
 	answer(r, u, t);
 }
@@ -243,11 +283,6 @@ static struct px_txn *learner_txn(struct px_replica *r, struct px_update *u, str
 
 /* Count an aborted 2b; returns 1 once a majority accepted it at one
  * ballot under one participant set. */
-#if defined(PX_PLANT_BUG)
-#define PX_PLANT_BUG_IS(n) (PX_PLANT_BUG == (n))
-#else
-#define PX_PLANT_BUG_IS(n) 0
-#endif
 
 static int count_abort(struct px_replica *r, struct px_lead *l, struct px_addr from, const struct px_m2b *m)
 {
@@ -776,7 +811,7 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 	/* The client's own PREPAREs usually make ours redundant: then ours
 	 * go out only at the retransmission time (px_lrn_tick). */
 	if (!prepare_sent || abort)
-		send_prepare(r, u, t, l->prepares < UINT8_MAX && l->prepares++ > 0);
+		send_prepare(r, u, t, (l->prepares < UINT8_MAX && l->prepares++ > 0) || has_late_ack(r, t));
 	l->next_resend = r->now + r->cfg.resend_ms;
 }
 
@@ -931,8 +966,12 @@ void px_lrn_tick(struct px_replica *r, struct px_update *u)
 		}
 		if (t->outcome) {
 			if (r->now >= l->next_resend) {
-				if (l->pset.n)
+				if (l->pset.n) {
+					for (uint16_t k = 0; k < l->pset.n && !is_xa(t); k++)
+						if (!((l->acked >> k) & 1))
+							late_ack(r, l->pset.rm[k]);
 					send_decision(r, u, t, 1);
+				}
 				else /* decided, participants unknown here: ask the acceptors */
 					send_1a(r, u, t, PX_RM_ANY);
 				l->next_resend = r->now + r->cfg.resend_ms;
@@ -946,6 +985,11 @@ void px_lrn_tick(struct px_replica *r, struct px_update *u)
 #endif
 			recover(r, u, t);
 		} else if (l->requested && r->now >= l->next_resend) {
+			for (uint16_t k = 0; k < l->pset.n && !is_xa(t); k++) {
+				const struct px_inst *in = px_inst_get(t, l->pset.rm[k], 0);
+				if (!in || in->vval == PX_VAL_NONE)
+					late_ack(r, l->pset.rm[k]); /* no vote here yet */
+			}
 			send_prepare(r, u, t, l->prepares < UINT8_MAX && l->prepares++ > 0);
 			l->next_resend = r->now + r->cfg.resend_ms;
 		}

@@ -12,9 +12,9 @@
 #include "px_gid.h"
 #include "px_map.h"
 
-/* How long a first vote avoids the followers a repeated vote skipped (see
- * struct pa_core, `skip`). */
-#define PA_SKIP_MS 10000u
+/* How long first votes go to every replica after one that went to a
+ * majority was decided late or not at all (see struct pa_core, `all_until`). */
+#define PA_ALL_MS 10000u
 /* Longest wait between two tries of a decided outcome that PostgreSQL
  * refused to apply (COMMIT PREPARED failing with an error). */
 #define PA_APPLY_BACKOFF_MAX_MS 10000u
@@ -44,6 +44,8 @@ struct pa_txn {
 	uint8_t unknown;    /* replicas answering UNKNOWN_GID (bitmask) */
 	uint8_t ambiguous;  /* maybe voted by an earlier incarnation: see pa_config */
 	uint8_t presumed;   /* outcome ABORT presumed from a majority's UNKNOWN_GID */
+	uint8_t thrifty;    /* its first vote went to a majority only ... */
+	uint64_t voted_at;  /* ... then */
 	struct px_pset pset; /* n == 0: not known (found by a scan) */
 	uint64_t token;     /* of the running database action */
 	uint64_t ptoken;    /* PREPARE pipelined behind the running statement, 0: none */
@@ -79,14 +81,20 @@ struct pa_core {
 	uint64_t now, start, next_token, next_scan, scan_token;
 	size_t nopen;
 	/* Thrifty ballot 0: a first vote goes to a majority only: the replica
-	 * that last sent a decision (1 + id; 0: none yet) and the ones after
-	 * it in id order, `skip` further on.  Every agent picks the same ones,
-	 * so one follower hears every instance of a gid and answers them in
-	 * one 2b, and the other followers are spared the work.  A repeated
-	 * vote goes to all, and moves `skip` on (perhaps a follower is down)
-	 * until `skip_until`: then every agent is back on the same ones. */
-	uint8_t leader_hint, skip;
-	uint64_t skip_until;
+	 * that last sent a decision (1 + id; 0: none yet) and the n/2 after it
+	 * in id order.  Every agent picks the same ones, so one follower hears
+	 * every instance of a gid and answers them in one 2b, and the other
+	 * followers are spared the work.  A repeated vote goes to all.  So do
+	 * first votes until `all_until`, once a thrifty one was decided late
+	 * (resend_ms / 4 or more: perhaps by the leader's recovery) or not at
+	 * all (we vote again: our timer, or the leader's PREPARE sent again):
+	 * perhaps a follower it went to is down.  (Moving on to other
+	 * followers instead would need to know which one failed: a gid
+	 * decided late tells only that some participant's vote missed a
+	 * majority, and agents that each moved their own way would scatter
+	 * one gid's votes so that no follower holds all of them.) */
+	uint8_t leader_hint;
+	uint64_t all_until;
 	uint64_t future_logged_at, future_quiet; /* see future() */
 };
 
@@ -290,20 +298,29 @@ static void to_replicas(struct pa_core *c, struct px_update *u, const struct px_
 }
 
 /* Send m to a majority of acceptors: the likely leader and the ones after
- * it (see `skip`).  Any majority can choose a value; the rest need not hear
+ * it.  Any majority can choose a value; the rest need not hear
  * a first vote, and save a write, a sync and the messages. */
-static void to_majority(struct pa_core *c, struct px_update *u, const struct px_msg *m)
+static void to_majority(struct pa_core *c, struct px_update *u, struct pa_txn *t, const struct px_msg *m)
 {
 	uint8_t n = c->cfg.nreplicas, lead = (uint8_t)(c->leader_hint - 1);
-	px_update_send(u, px_addr_of(PX_NODE_REPLICA, lead), m, 0);
-	if (c->skip && c->now >= c->skip_until)
-		c->skip = 0;
-	uint8_t more = (uint8_t)(n / 2), r = (uint8_t)((lead + 1 + c->skip) % n);
-	for (uint8_t k = 0; k < n && more; k++, r = (uint8_t)((r + 1) % n))
-		if (r != lead) {
-			px_update_send(u, px_addr_of(PX_NODE_REPLICA, r), m, 0);
-			more--;
-		}
+	for (uint8_t k = 0; k <= n / 2; k++)
+		px_update_send(u, px_addr_of(PX_NODE_REPLICA, (uint8_t)((lead + k) % n)), m, 0);
+	t->thrifty = 1;
+	t->voted_at = c->now;
+}
+
+/* A vote that went to a majority only was decided late or not at all:
+ * first votes go to every replica for a while. */
+static void thrifty_failed(struct pa_core *c, struct pa_txn *t)
+{
+	if (!t->thrifty || c->now - t->voted_at < c->cfg.resend_ms / 4)
+		return; /* (a vote again at once: a second PREPARE came) */
+	t->thrifty = 0;
+	if (c->now >= c->all_until)
+		pa_log(c, "gid=%s no decision within %llu ms of a vote to a majority of replicas: first votes go to "
+			  "every replica for %u ms",
+		       t->k.s, (unsigned long long)(c->now - t->voted_at), PA_ALL_MS);
+	c->all_until = c->now + PA_ALL_MS;
 }
 
 /* Tell the client that ran statements here why this participant votes
@@ -346,14 +363,13 @@ static void vote(struct pa_core *c, struct px_update *u, struct pa_txn *t, uint8
 	m.u.m2a.bal = 0;
 	m.u.m2a.val = val;
 	m.u.m2a.pset = t->pset;
-	if (again || !c->leader_hint || c->leader_hint > c->cfg.nreplicas || c->cfg.nreplicas < 3) {
+	if (again || !c->leader_hint || c->leader_hint > c->cfg.nreplicas || c->cfg.nreplicas < 3 ||
+	    (c->now < c->all_until && !PA_PLANT_BUG_IS(16))) { /* planted bug 16: always thrifty */
 		to_replicas(c, u, &m);
-		if (again) { /* perhaps a follower is down: try the next ones */
-			c->skip = (uint8_t)((c->skip + 1) % c->cfg.nreplicas);
-			c->skip_until = c->now + PA_SKIP_MS;
-		}
+		if (again)
+			thrifty_failed(c, t); /* no decision came */
 	} else {
-		to_majority(c, u, &m);
+		to_majority(c, u, t, &m);
 	}
 	t->next = c->now + c->cfg.resend_ms;
 }
@@ -596,8 +612,15 @@ static void on_outcome(struct pa_core *c, struct px_update *u, struct px_str gid
 		u->oom = 1;
 		return;
 	}
+	/* The first decision of a gid we voted for comes from the leader; one
+	 * that comes again, or for a gid we did not vote for (an XA-style
+	 * one, or one we forgot), may come through a follower, which passes
+	 * decisions on: no hint of the leader. */
+	int from_leader = !fresh && t->vote != PX_VAL_NONE && !t->decider && decider >= 0;
 	t->decider = decider >= 0 ? (uint8_t)(decider + 1) : 0;
-	if (decider >= 0)
+	if (t->thrifty)
+		thrifty_failed(c, t); /* decided late: perhaps by the leader's recovery */
+	if (from_leader || (decider >= 0 && !c->leader_hint))
 		c->leader_hint = t->decider;
 	if (fresh) {
 		t->outcome = outcome;
@@ -664,6 +687,14 @@ static void on_lost(struct pa_core *c, struct px_update *u, const struct pa_even
 }
 
 /* Anyone may ask who answers at this agent's endpoint (paxcommit cluster). */
+/* No vote for gid yet: a PREPARE for it from a replica is the leader's
+ * first one, not one sent again through a follower. */
+static int first_prepare(struct pa_core *c, struct px_str gid)
+{
+	const struct pa_txn *t = px_map_get(&c->txns, gid);
+	return !t || t->vote == PX_VAL_NONE;
+}
+
 static void on_ping(struct pa_core *c, struct px_update *u, struct px_addr from, const struct px_mping *m)
 {
 	struct px_msg p = {.type = PX_MSG_PONG};
@@ -989,10 +1020,12 @@ void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update
 				on_exec(c, u, ev->from, m);
 			break;
 		case PX_MSG_PREPARE:
-			/* A replica's PREPARE comes from the leader (or, sent
-			 * again, through a follower): the likely leader for our
-			 * thrifty first votes, once a decision named one. */
-			if (c->leader_hint && ev->from.kind == PX_NODE_REPLICA && ev->from.id < c->cfg.nreplicas)
+			/* A replica's first PREPARE of a gid comes from the
+			 * leader (one sent again may come through a follower):
+			 * the likely leader for our thrifty first votes, once a
+			 * decision named one. */
+			if (c->leader_hint && ev->from.kind == PX_NODE_REPLICA && ev->from.id < c->cfg.nreplicas &&
+			    first_prepare(c, m->u.prepare.gid))
 				c->leader_hint = (uint8_t)(ev->from.id + 1);
 			on_prepare(c, u, &m->u.prepare);
 			break;

@@ -20,15 +20,21 @@ declare -A what=(
 	[13]="a learner makes its acceptor hold a gid it refuses below the horizon"
 	[14]="no check quorum: a leader that cannot receive stays trusted (gray mode)"
 	[15]="a follower does not pass on a client's request: a client cut from the leader stalls (gray mode)"
+	[16]="an agent's first votes stay thrifty after one was late: a follower cut off slows commits (gray mode)"
+	[17]="a leader reaches a late participant only directly: one it cannot send to slows commits (gray mode)"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so
-# that one runs the recovery-storm schedules.
+# that one runs the recovery-storm schedules; so does a reused ballot, which
+# needs a replica that restarts after a 1a of a round it had not yet logged.
 declare -A args=(
 	[5]="--replicas 3 --seeds 1500 --stress"
+	[9]="--replicas 3,5 --seeds 1500 --stress"
 	[13]="--replicas 3,5 --seeds 3000"
 	[14]="--replicas 3,5 --seeds 100 --gray"
 	[15]="--replicas 3,5 --seeds 200 --gray"
+	[16]="--replicas 3,5 --seeds 200 --gray"
+	[17]="--replicas 3,5 --seeds 200 --gray"
 )
 fail=0
 for sim in "$@"; do

@@ -42,6 +42,10 @@
 #define SETTLE_MS 30000u /* the stated bound: all settled this long after */
 #define GRAY_FAULTS 4      /* gray mode: faults per seed, one at a time */
 #define GRAY_SLACK_MS 100u /* gray mode: a transaction's own time, on top of the bound */
+/* Gray mode: a fault of a follower only slows no commit begun this long
+ * after its start (2 x resend_ms: every vote in flight at the start has been
+ * sent again, and whoever sent it knows to leave that follower out). */
+#define GRAY_SETTLE(w) (2ull * (w)->resend_ms)
 #define CLIENT_DEADLINE_MS 4000u
 #define SIM_SILENT_MS 2000u /* the client library's PC_SILENT_MS */
 /* How far ahead of a replica's or agent's clock a client's may be (README
@@ -152,6 +156,11 @@ struct client {
 	uint8_t ack_outcome;     /* ... this outcome to the client (wait=applied) */
 	uint8_t xa_vote[9];      /* XA-style: the client's vote, per participant */
 	uint16_t xa_got[MAXNODES]; /* ... pset indexes each acceptor's 2b accepted `prepared` for */
+	/* As the client library: when each replica last failed to send the
+	 * 2b's of the first votes that went to it (0: it sent them), and the
+	 * replicas the current gid's first votes went to. */
+	uint64_t no2b_at[PX_REPLICAS_MAX];
+	uint8_t xa_sent;
 	struct truth *tr;
 };
 
@@ -221,6 +230,8 @@ struct world {
 	uint64_t gray_stall; /* the longest stall of the current fault */
 	uint64_t gray_commits; /* commits answered during the current fault */
 	uint64_t gray_forced_aborts; /* aborts answered then that recovery chose */
+	/* commits begun once the fault is GRAY_SETTLE_MS old: count, total time */
+	uint64_t gray_late_n, gray_late_ms, gray_late_slow; /* slow: took resend_ms or more */
 };
 
 /* Fault kinds, each on or off per seed (sim_run).  The B_* kinds are
@@ -1383,7 +1394,20 @@ static void client_request(struct world *w, int i)
 		/* The client's ballot-0 votes, as pc_xa_commit sends them: to a
 		 * majority starting at the leader it knows, to every replica
 		 * when asking again. */
-		int nto = c->asked ? w->R : w->R / 2 + 1;
+		if (!c->asked) { /* as the library's xa_majority */
+			int need = w->R / 2 + 1;
+			c->xa_sent = 0;
+			for (int pass = 0; pass < 2 && need; pass++)
+				for (int k = 0; k < w->R && need; k++) {
+					int r = (c->target + k) % w->R;
+					int failed = c->no2b_at[r] && w->now - c->no2b_at[r] < 2000;
+					if ((c->xa_sent & (1u << r)) || (pass == 0 && failed && k))
+						continue;
+					c->xa_sent |= (uint8_t)(1u << r);
+					need--;
+				}
+		}
+		uint8_t to = c->asked ? (uint8_t)((1u << w->R) - 1) : c->xa_sent;
 		for (uint16_t k = 0; k < tr->pset.n; k++) {
 			struct px_msg v = {.type = PX_MSG_2A};
 			v.u.m2a.gid = px_str_of(tr->k.s, tr->k.len);
@@ -1391,8 +1415,9 @@ static void client_request(struct world *w, int i)
 			v.u.m2a.bal = 0;
 			v.u.m2a.val = c->xa_vote[tr->pset.rm[k]];
 			v.u.m2a.pset = tr->pset;
-			for (int r = 0; r < nto; r++)
-				client_send(w, i, px_addr_of(PX_NODE_REPLICA, (uint64_t)((c->target + r) % w->R)), &v);
+			for (int r = 0; r < w->R; r++)
+				if (to & (1u << r))
+					client_send(w, i, px_addr_of(PX_NODE_REPLICA, (uint64_t)r), &v);
 		}
 		c->asked = 1;
 		if (!c->asked_rollback) {
@@ -1490,6 +1515,11 @@ static void gray_answer(struct world *w, int i, int committed)
 	if (!w->gray_on || (w->gray_client >= 0 && i != w->gray_client))
 		return;
 	w->gray_commits += committed != 0;
+	if (committed && w->n[i].c.begin >= w->gray_start + GRAY_SETTLE(w)) {
+		w->gray_late_n++;
+		w->gray_late_ms += w->now - w->n[i].c.begin;
+		w->gray_late_slow += w->now - w->n[i].c.begin >= w->resend_ms;
+	}
 	w->gray_forced_aborts += !committed && !abort_by_choice(w, &w->n[i].c);
 	uint64_t from = w->last_commit > w->gray_start ? w->last_commit : w->gray_start;
 	if (w->now - from > w->gray_stall)
@@ -1621,6 +1651,13 @@ static void xa_prepared(struct world *w, int i)
 static void client_decided(struct world *w, int i, uint8_t status)
 {
 	struct client *c = &w->n[i].c;
+	if (c->tr->xa && status == PX_ST_COMMITTED) {
+		/* as pc_xa_decide: leave a replica that failed to 2b out of the
+		 * next first votes for a while */
+		for (int r = 0; r < w->R; r++)
+			if (c->xa_sent & (1u << r))
+				c->no2b_at[r] = c->xa_got[r] == (uint16_t)((1u << c->tr->pset.n) - 1) ? 0 : w->now;
+	}
 	if (c->tr->xa && xa_apply(w, i, status_outcome(status)))
 		return;
 	client_answer(w, i, status);
@@ -2146,6 +2183,7 @@ static void gray_begin(struct world *w)
 	w->gray_stall = 0;
 	w->gray_commits = 0;
 	w->gray_forced_aborts = 0;
+	w->gray_late_n = w->gray_late_ms = w->gray_late_slow = 0;
 	w->res->gray_faults++;
 	w->res->gray_by_kind[k]++;
 	trace(w, "GRAY %s begins: leader coordinator.%d, follower coordinator.%d, participant.%d, client.%d",
@@ -2157,6 +2195,13 @@ static void gray_begin(struct world *w)
 static uint64_t gray_bound(const struct world *w)
 {
 	return 2ull * w->lease_ms + w->resend_ms + GRAY_SLACK_MS;
+}
+
+/* Does a gray fault of this kind depose the leader (check quorum)? */
+static int gray_deposes(int k)
+{
+	return k == G_LEADER_DEAF || k == G_LEADER_MUTE || k == G_LEADER_DEAF_REPLICAS || k == G_LEADER_MUTE_REPLICAS ||
+	       k == G_ISOLATE_LEADER;
 }
 
 static void gray_end(struct world *w)
@@ -2184,6 +2229,22 @@ static void gray_end(struct world *w)
 			     " ms, more than 2 x lease_ms (%u) + resend_ms (%u) + %u",
 			  sim_gray_names[w->gray_kind], w->gray_target, w->gray_stall, w->lease_ms, w->resend_ms,
 			  GRAY_SLACK_MS);
+	/* A fault that leaves the leader leading (a follower cut off, a link
+	 * of the leader's to one follower, agent or client cut) must not slow
+	 * commits down either, once those in flight at its start are through:
+	 * e.g. votes sent first to a majority that includes a cut follower and
+	 * to every replica only resend_ms later, or a PREPARE the leader cannot
+	 * deliver sent through the followers only when it is sent again.  At
+	 * most a quarter of the commits begun then may take resend_ms. */
+	uint64_t mean = w->gray_late_n ? w->gray_late_ms / w->gray_late_n : 0;
+	trace(w, "GRAY %s: %" PRIu64 " commits begun after %llu ms, mean %" PRIu64 " ms, %" PRIu64 " took resend_ms (%u) or more",
+	      sim_gray_names[w->gray_kind], w->gray_late_n, (unsigned long long)GRAY_SETTLE(w), mean, w->gray_late_slow,
+	      w->resend_ms);
+	if (!gray_deposes(w->gray_kind) && w->gray_late_n >= 20 && w->gray_late_slow * 4 > w->gray_late_n)
+		violation(w, "throughput under a gray fault: %s (leader coordinator.%d): %" PRIu64 " of the %" PRIu64
+			     " commits begun %llu ms into it took resend_ms (%u) or more",
+			  sim_gray_names[w->gray_kind], w->gray_target, w->gray_late_slow, w->gray_late_n,
+			  (unsigned long long)GRAY_SETTLE(w), w->resend_ms);
 	w->gray_on = 0;
 	memset(w->blocked, 0, sizeof(w->blocked));
 }

@@ -607,13 +607,14 @@ static unsigned first_vote_to(struct pdrv *d, char *buf, uint64_t seq)
 
 /* Rule: a first vote goes to the same majority in every agent: the replica
  * that sent the last decision and the ones after it in id order, so that
- * one follower hears every instance of a gid.  A repeated vote moves the
- * choice on (a follower may be down), for 10 s. */
+ * one follower hears every instance of a gid.  Once such a vote had to be
+ * repeated (a follower may be down), first votes go to every replica for
+ * 10 s; then to the same majority again. */
 static void test_thrifty_same_majority_everywhere(void **state)
 {
 	(void)state;
 	struct pdrv d;
-	char gb[4][64];
+	char gb[5][64];
 	p_open(&d, 10, 0);
 	d.leader = 1;
 	struct px_str g1 = mkgid(gb[0], 1);
@@ -621,16 +622,94 @@ static void test_thrifty_same_majority_everywhere(void **state)
 	decided(&d, g1, 1);
 
 	assert_int_equal(first_vote_to(&d, gb[1], 2), (1u << 1) | (1u << 2)); /* the leader, then 2 */
-	p_timer(&d, d.now + RESEND_MS); /* no decision: to all, and replica 2 is skipped */
+	p_timer(&d, d.now + RESEND_MS); /* no decision: to all, and first votes too for a while */
 	assert_int_equal(nsent(&d.u, PX_MSG_2A), NREP);
 	px_update_reset(&d.u);
 	decided(&d, px_str_of(gb[1], (uint32_t)strlen(gb[1])), 1);
-	assert_int_equal(first_vote_to(&d, gb[2], 3), (1u << 1) | (1u << 0));
+	assert_int_equal(first_vote_to(&d, gb[2], 3), (1u << NREP) - 1);
 	decided(&d, px_str_of(gb[2], (uint32_t)strlen(gb[2])), 1);
-
-	p_timer(&d, d.now + 10000); /* 10 s on: back to the same majority as every agent */
+	p_timer(&d, d.now + 9000);
 	px_update_reset(&d.u);
-	assert_int_equal(first_vote_to(&d, gb[3], 4), (1u << 1) | (1u << 2));
+	assert_int_equal(first_vote_to(&d, gb[3], 4), (1u << NREP) - 1);
+	decided(&d, px_str_of(gb[3], (uint32_t)strlen(gb[3])), 1);
+
+	p_timer(&d, d.now + 1000); /* 10 s on: back to the same majority as every agent */
+	px_update_reset(&d.u);
+	assert_int_equal(first_vote_to(&d, gb[4], 5), (1u << 1) | (1u << 2));
+	p_close(&d);
+}
+
+/* Rule: a thrifty first vote decided late (resend_ms / 4 or more: the
+ * leader's recovery may finish it before our vote is due again) sends the
+ * first votes to every replica too; one decided at once does not.  A vote
+ * repeated at once (a second PREPARE right after the first) is no sign of a
+ * failed follower. */
+static void test_thrifty_late_decision_goes_to_all(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[6][64];
+	p_open(&d, 10, 0);
+	d.leader = 0;
+	struct px_str g1 = mkgid(gb[0], 1);
+	prepared(&d, g1);
+	decided(&d, g1, 0);
+	unsigned thrifty = (1u << 0) | (1u << 1);
+
+	assert_int_equal(first_vote_to(&d, gb[1], 2), thrifty);
+	p_timer(&d, d.now + 5); /* decided quickly */
+	px_update_reset(&d.u);
+	decided(&d, px_str_of(gb[1], (uint32_t)strlen(gb[1])), 0);
+	assert_int_equal(first_vote_to(&d, gb[2], 3), thrifty);
+
+	/* a second PREPARE at once: its vote again goes to all, nothing more */
+	struct px_str g2 = px_str_of(gb[2], (uint32_t)strlen(gb[2]));
+	struct px_msg pm = mprepare(g2, 0);
+	p_msg(&d, REPLICA(0), &pm);
+	px_update_reset(&d.u);
+	decided(&d, g2, 0);
+	assert_int_equal(first_vote_to(&d, gb[3], 4), thrifty);
+
+	p_timer(&d, d.now + RESEND_MS / 4); /* decided late */
+	px_update_reset(&d.u);
+	decided(&d, px_str_of(gb[3], (uint32_t)strlen(gb[3])), 0);
+	assert_int_equal(first_vote_to(&d, gb[4], 5), (1u << NREP) - 1);
+	p_close(&d);
+}
+
+/* Rule: the thrifty majority starts at the leader: a decision passed on by a
+ * follower (one that comes again, or for a gid this agent did not vote for)
+ * does not make that follower the leader of our first votes; the first
+ * decision of a gid we voted for does. */
+static void test_thrifty_hint_not_from_relays(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char gb[6][64];
+	p_open(&d, 10, 0);
+	d.leader = 0;
+	struct px_str g1 = mkgid(gb[0], 1);
+	prepared(&d, g1);
+	decided(&d, g1, 0);
+	unsigned thrifty0 = (1u << 0) | (1u << 1);
+	assert_int_equal(first_vote_to(&d, gb[1], 2), thrifty0);
+	struct px_str g2 = px_str_of(gb[1], (uint32_t)strlen(gb[1]));
+	decided(&d, g2, 0);
+	/* the same decision again, through follower 2 */
+	struct px_msg dm = mdecision(g2, PX_OUT_COMMIT);
+	p_msg(&d, REPLICA(2), &dm);
+	px_update_reset(&d.u);
+	/* a decision of a gid we never voted for, through follower 2 */
+	char other[64];
+	size_t on = px_gid_make(other, sizeof(other), "t", d.now, 0x0123456789abcdefULL, 77);
+	struct px_msg om = mdecision(px_str_of(other, (uint32_t)on), PX_OUT_COMMIT);
+	p_msg(&d, REPLICA(2), &om);
+	px_update_reset(&d.u);
+	assert_int_equal(first_vote_to(&d, gb[2], 3), thrifty0);
+	/* a new leader decides a gid we voted for: it leads our first votes */
+	decided(&d, px_str_of(gb[2], (uint32_t)strlen(gb[2])), 2);
+	d.leader = 2;
+	assert_int_equal(first_vote_to(&d, gb[3], 4), (1u << 2) | (1u << 0));
 	p_close(&d);
 }
 
@@ -1182,6 +1261,8 @@ int main(void)
 		cmocka_unit_test(test_xa_gid_never_voted),
 		cmocka_unit_test(test_thrifty_first_vote),
 		cmocka_unit_test(test_thrifty_same_majority_everywhere),
+		cmocka_unit_test(test_thrifty_late_decision_goes_to_all),
+		cmocka_unit_test(test_thrifty_hint_not_from_relays),
 		cmocka_unit_test(test_idle_timeout_rolls_back),
 		cmocka_unit_test(test_scan_presumed_abort),
 		cmocka_unit_test(test_presumed_abort_stale_scan),
