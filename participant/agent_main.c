@@ -13,7 +13,7 @@
  *     PREPARED, ROLLBACK PREPARED, and the pg_prepared_xacts check and scan.
  * A connection that breaks fails its running action as "lost" (the core
  * then knows the session's transaction is gone, or checks), and is
- * reconnected with exponential backoff.
+ * reconnected with exponential backoff (100 ms up to 1 s).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -163,6 +163,7 @@ struct agent {
 };
 
 #define DB_DOWN_LOG_MS 30000u
+#define DB_BACKOFF_MAX_MS 1000u /* reconnect backoff: 100 ms doubling to this */
 
 /*
  * The name of a gid's prepared transaction in PostgreSQL: the gid plus
@@ -304,7 +305,9 @@ static int conn_connect(struct agent *a, struct conn *c)
 		c->warned = 1;
 		PQfinish(c->pg);
 		c->pg = NULL;
-		c->backoff = c->backoff ? (c->backoff * 2 > 5000 ? 5000 : c->backoff * 2) : 100;
+		/* capped at DB_BACKOFF_MAX_MS: a restarted PostgreSQL is back in
+		 * service within that of accepting connections */
+		c->backoff = c->backoff ? (c->backoff * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : c->backoff * 2) : 100;
 		c->retry_at = clock_now(a) + c->backoff;
 		return -1;
 	}

@@ -44,7 +44,7 @@ NET = "10.213.{}.{}"
 FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
                  "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"]
 LEASE_MS, HB_MS, RESEND_MS, TXN_TIMEOUT_MS = 300, 50, 200, 3000
-HORIZON_MS = 600000  # the GC horizon: the default, written out for --verify
+HORIZON_MS = int(os.environ.get("CHAOS_HORIZON_MS", "600000"))  # the GC horizon (default: the daemons'), written out for --verify
 TMPFS_MB = 160
 
 
@@ -758,7 +758,10 @@ def main():
         dbs = []
         for x in cl.parts:
             dbs += ["--db", f"{x}=host={cl.hosts.addr('p' + x)} port=5432 dbname=paxcommit user=postgres "
-                             f"connect_timeout=2"]
+                             f"connect_timeout=2 tcp_user_timeout=3000"]
+            # (tcp_user_timeout: the workload's own XA-style sessions give
+            # up on a partitioned server in 3 s, as an application's pool
+            # would, instead of holding a thread in TCP retransmission)
         client = subprocess.Popen(
             ["ip", "netns", "exec", cl.hosts.ns("cl"), os.path.join(a.test_bin, "chaos_client"),
              "--config", cl.conf, "--history", hist, "--seconds", str(seconds), "--threads", str(a.threads),
@@ -791,6 +794,10 @@ def main():
                 log("the workload client ended early (see client.log)")
                 break
             time.sleep(3 + rng.random() * 3)
+        # The last fault's window (to its heal + 4 x txn_timeout) must see
+        # the workload still running, or its stall is the client's stop.
+        if events:
+            time.sleep(max(0.0, (events[-1]["end"] + 4 * TXN_TIMEOUT_MS - now_ms()) / 1000.0))
         # Heal everything, let the client finish and resolve its unknowns.
         for name in list(cl.procs):
             if not cl.alive(name):
