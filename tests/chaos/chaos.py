@@ -135,6 +135,8 @@ class Cluster:
         self.dir = tempfile.mkdtemp(prefix="pxchaos.")
         os.chmod(self.dir, 0o755)
         self.procs = {}  # name -> Popen
+        self.log_mark = {}  # name -> size of its log when last started
+        self.exits = []  # daemons that stopped outside a fault that stops them (supervise)
         self.pgbin = pgbindir()
         self.conf = os.path.join(self.dir, "cluster.conf")
         self.coord_bin = os.path.join(a.coord_bin or a.bin, "paxcommit-coordinator")
@@ -244,6 +246,7 @@ class Cluster:
             host = "p" + ident
             cmd = [self.agent_bin, "--config", self.conf, "--name", ident]
         logf = open(os.path.join(self.dir, f"{name}.log"), "a")
+        self.log_mark[name] = logf.tell()
         preload, env = [], []
         if self.faketime:
             if not os.path.exists(self.clock_file(name)):
@@ -262,6 +265,38 @@ class Cluster:
     def alive(self, name):
         p = self.procs.get(name)
         return p is not None and p.poll() is None
+
+    def supervise(self, held=()):
+        """What an operator's supervisor (systemd's Restart=on-failure)
+        does: start again every daemon that stopped, other than those an
+        active fault holds down, and record each such exit.  (A replica
+        whose disk filled up can fail-stop a moment after the heal freed
+        it: the heal saw it running, and it stayed down for six minutes,
+        which left two replicas for every later fault.)  The checker
+        accepts only a fail-stop (exit 4) of a replica just after its disk
+        fault healed.  Returns the names started again."""
+        started = []
+        for name, p in list(self.procs.items()):
+            if name in held:
+                continue
+            code = p.poll()
+            if code is None:
+                continue
+            self.exits.append({"name": name, "code": code, "t": now_ms()})
+            log(f"{name} exited with code {code} outside a fault that stops it; starting it again")
+            self.start(name)
+            started.append(name)
+        return started
+
+    def is_ready(self, name):
+        if name.startswith("postgres"):
+            return self.alive(name)
+        try:
+            with open(os.path.join(self.dir, f"{name}.log")) as f:
+                f.seek(self.log_mark.get(name, 0))
+                return "ready" in f.read()
+        except OSError:
+            return False
 
     def wait_ready(self, timeout=60):
         deadline = time.time() + timeout
@@ -369,6 +404,7 @@ class Nemesis:
     otherwise from its heal."""
     kind = "?"
     restarts = False  # it stops a replica's process and starts it again
+    holds = False  # its target may stop during it, and stays down until the heal
     connected = True
     replica = False  # impairs one coordinator replica (two at once leave no majority of 3)
 
@@ -401,6 +437,7 @@ class Nemesis:
 
 class KillCoordinator(Nemesis):
     kind = "kill-coordinator"
+    holds = True
     restarts = True
     replica = True
 
@@ -414,6 +451,7 @@ class KillCoordinator(Nemesis):
 
 class KillAgent(Nemesis):
     kind = "kill-agent"
+    holds = True
     connected = False  # every transfer needs both participants
 
     def begin(self):
@@ -426,6 +464,7 @@ class KillAgent(Nemesis):
 
 class KillPostmaster(Nemesis):
     kind = "kill-postmaster"
+    holds = True
     connected = False
 
     def begin(self):
@@ -595,6 +634,7 @@ class DiskFull(Nemesis):
     fail-stop (exit 4) rather than acknowledge what it could not write; it
     is started again once the disk has room."""
     kind = "disk-full"
+    holds = True
     restarts = True
     replica = True
 
@@ -617,6 +657,7 @@ class DiskEio(Nemesis):
     The replica must fail-stop (exit 4) at its first failed sync; the checker
     holds it to that.  It is started again once the disk works."""
     kind = "disk-eio"
+    holds = True
     restarts = True
     replica = True
 
@@ -770,6 +811,22 @@ def main():
             start_new_session=True)
         time.sleep(3)  # a calm start: the first faults hit a cluster at work
         events = []
+
+        def gap(until_ms, held, settle=True):
+            """Sleep until until_ms, supervising the daemons every 100 ms;
+            one started again is given (up to 20 s) to get ready before the
+            next fault, so that a fault never meets a replica still
+            recovering."""
+            waiting = set()
+            deadline = until_ms + 20000
+            while True:
+                waiting |= set(cl.supervise(held))
+                waiting = {w for w in waiting if not cl.is_ready(w)}
+                t = now_ms()
+                if t >= until_ms and (not settle or not waiting or t >= deadline):
+                    return
+                time.sleep(0.1)
+
         for kinds, dur in plan:
             ns = [k(cl, rng) for k in kinds]
             t0 = now_ms()
@@ -781,7 +838,8 @@ def main():
             # still talk, so commits must go on during the fault.
             connected = all(n.connected for n in ns) and sum(n.replica for n in ns) <= 1
             log(f"{kind} begins: {target} for {dur:.1f} s")
-            time.sleep(dur)
+            held = {n.target for n in ns if n.holds}
+            gap(t0 + dur * 1000, held, settle=False)
             t1 = now_ms()
             for n in reversed(ns):
                 n.end()
@@ -793,15 +851,13 @@ def main():
             if client.poll() is not None:
                 log("the workload client ended early (see client.log)")
                 break
-            time.sleep(3 + rng.random() * 3)
+            gap(now_ms() + (3 + rng.random() * 3) * 1000, set())
         # The last fault's window (to its heal + 4 x txn_timeout) must see
         # the workload still running, or its stall is the client's stop.
         if events:
             time.sleep(max(0.0, (events[-1]["end"] + 4 * TXN_TIMEOUT_MS - now_ms()) / 1000.0))
         # Heal everything, let the client finish and resolve its unknowns.
-        for name in list(cl.procs):
-            if not cl.alive(name):
-                cl.start(name)
+        cl.supervise()
         open(stop, "w").close()
         client.wait(timeout=240)
         client = None
@@ -819,7 +875,7 @@ def main():
                       "--horizon-ms", str(HORIZON_MS)], check=False)
         with open(os.path.join(cl.dir, "verify.log"), "w") as f:
             f.write(verify.stdout)
-        rep = checker.check(cl, hist, events, verify.stdout, drained_ms,
+        rep = checker.check(cl, hist, events, cl.exits, verify.stdout, drained_ms,
                             {"lease_ms": LEASE_MS, "resend_ms": RESEND_MS, "txn_timeout_ms": TXN_TIMEOUT_MS})
         checker.report(rep, seed)
         with open(os.path.join(cl.dir, "report.json"), "w") as f:
