@@ -198,9 +198,9 @@ $(BUILD)/tests/paxcommit-sim-bug$(1): $(SIM_SRCS) $(SIM_HDRS) $(call planted_obj
 endef
 $(foreach b,$(PLANTED),$(eval $(call planted_rules,$(b))))
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) $< $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) -o $@ -lcmocka -linih $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $< $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) -o $@ -lcmocka -linih -lzmq $(LDFLAGS)
 
 $(REPLAY_MSG): tests/fuzz/replay.c tests/fuzz/fuzz_msg.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)

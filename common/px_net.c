@@ -103,12 +103,34 @@ static size_t routing_id(struct px_addr a, uint8_t *out)
 	return 0;
 }
 
+/* How long a connection may go without the peer's kernel acknowledging
+ * what was sent, and how long a connect may take: 3 heartbeats, within
+ * 250 ms .. 3 s. */
+static int link_timeout_ms(const struct px_net *n)
+{
+	int t = 3 * (int)n->cfg.heartbeat_ms;
+	return t < 250 ? 250 : t > 3000 ? 3000 : t;
+}
+
+/*
+ * No ZMTP heartbeats (ZMQ_HEARTBEAT_IVL): libzmq 4.3.4, Debian 12's,
+ * aborts the whole process ("Assertion failed: !_io_error
+ * (src/stream_engine_base.cpp:331)") when a heartbeat timer fires on a
+ * connection that stopped reading because its receive queue was full and
+ * then broke.  A replica resumed after a stall, with its peers' messages
+ * piled up and their connections gone, did (tests/unit/test_net.c makes
+ * that moment).  What the heartbeats gave, a dead connection torn down
+ * soon so that the DEALER reconnects, comes from the kernel instead:
+ * ZMQ_TCP_MAXRT sets TCP_USER_TIMEOUT, so a connection whose data the
+ * peer has not acknowledged for link_timeout_ms is closed (and
+ * reconnected).  An idle connection across a partition is not torn down,
+ * and needs not be: nothing waits on it.  Liveness of peers is the
+ * protocol's own heartbeats' business.
+ */
 static int common_opts(struct px_net *n, void *s)
 {
-	int hb = n->cfg.heartbeat_ms;
 	return sockopt_int(s, ZMQ_LINGER, 0) || sockopt_int(s, ZMQ_SNDHWM, (int)n->cfg.hwm) ||
-	       sockopt_int(s, ZMQ_RCVHWM, (int)n->cfg.hwm) || sockopt_int(s, ZMQ_HEARTBEAT_IVL, hb) ||
-	       sockopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, hb * 3) || sockopt_int(s, ZMQ_HEARTBEAT_TTL, hb * 3);
+	       sockopt_int(s, ZMQ_RCVHWM, (int)n->cfg.hwm) || sockopt_int(s, ZMQ_TCP_MAXRT, link_timeout_ms(n));
 }
 
 int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out, char *err, size_t errcap)
@@ -204,8 +226,7 @@ int px_net_add_peer(struct px_net *n, struct px_addr who, const char *endpoint, 
 	 * unreachable waits out the kernel's SYN backoff (1, 2, 4, 8, 16 s),
 	 * so a partition healed after 20 s left the link down for up to 16 s
 	 * more.  Bounded, a new attempt is made every second or so. */
-	int cto = 3 * (int)n->cfg.heartbeat_ms;
-	cto = cto < 250 ? 250 : cto > 3000 ? 3000 : cto;
+	int cto = link_timeout_ms(n);
 	if (!s || common_opts(n, s) || sockopt_int(s, ZMQ_IMMEDIATE, n->cfg.queue_unconnected ? 0 : 1) || sockopt_int(s, ZMQ_RECONNECT_IVL, 50) ||
 	    sockopt_int(s, ZMQ_RECONNECT_IVL_MAX, 1000) || sockopt_int(s, ZMQ_CONNECT_TIMEOUT, cto) ||
 	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||

@@ -52,7 +52,7 @@ struct px_net_config {
 	const char *bind;     /* ROUTER endpoint to bind, or NULL (clients) */
 	uint32_t hwm;         /* per-peer send / receive queue bound (messages); 0: 10000 */
 	uint32_t max_clients; /* client routing ids remembered; 0: 65536 */
-	int heartbeat_ms;     /* ZeroMQ-level connection heartbeat; 0: 1000 */
+	int heartbeat_ms;     /* the protocol's heartbeat; 3 of them bound a connect and unacknowledged data; 0: 1000 */
 	/* 1: queue sends to a peer not connected yet (up to hwm) instead of
 	 * dropping them.  Clients set it: their requests are idempotent, and
 	 * the first request should not wait for a resend. */
