@@ -487,14 +487,14 @@ static void log_stats(struct daemon *d, const char *why)
 	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
 	      " bad_identity=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu"
 	      " horizon_age_ms=%" PRIu64 " proto_sent=%" PRIu64 " commit_reqs=%" PRIu64 " syncs=%" PRIu64
-	      " deferred=%" PRIu64 " deferred_late=%" PRIu64 " defer_misses=%" PRIu64 " future_gids=%" PRIu64 " give_ups=%" PRIu64
+	      " deferred=%" PRIu64 " deferred_late=%" PRIu64 " defer_misses=%" PRIu64 " future_gids=%" PRIu64 " give_ups=%" PRIu64 " client_asked=%" PRIu64
 	      " quorum_losses=%" PRIu64 " relayed=%" PRIu64 " relayed_reqs=%" PRIu64 " clock_offset_ms=%" PRId64,
 	      g_id, why, px_replica_leader(d->rep), px_replica_live(d->rep), px_replica_tombstones(d->rep),
 	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy,
 	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->send_dropped, d->checkpoints,
 	      cl_log_segment_count(d->log),
 	      px_replica_horizon(d->rep) ? d->now - px_replica_horizon(d->rep) : 0, px_net_proto_sent(d->net),
-	      s->commit_reqs, d->syncs, d->deferred, d->deferred_late, s->defer_misses, s->future_gids, s->give_ups,
+	      s->commit_reqs, d->syncs, d->deferred, d->deferred_late, s->defer_misses, s->future_gids, s->give_ups, s->client_asked,
 	      s->quorum_losses, s->relayed, s->relayed_reqs, px_clock_offset_ms(&d->clock, px_wall_ms() * 1000u));
 	d->last_st = *s;
 }

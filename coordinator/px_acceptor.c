@@ -537,13 +537,13 @@ void px_acc_status(struct px_replica *r, struct px_update *u, struct px_addr fro
 		 * acceptor will never accept it (the horizon is durable).  But
 		 * one acceptor is not a majority: a leader still tracks what an
 		 * agent holds prepared, so that it gets finished. */
-		if (px_is_leader(r))
-			px_lrn_asked(r, u, from, m->gid);
+		if (px_is_leader(r) && from.kind == PX_NODE_AGENT)
+			px_lrn_asked(r, u, from, m->gid, birth);
 		px_reply(u, from, m->req, m->gid, PX_ST_UNKNOWN_GID, r->leader,
 			 fl & PX_ACC_FORGOTTEN ? "forgotten" : "older than the gc horizon");
 	} else {
 		if (px_is_leader(r))
-			px_lrn_asked(r, u, from, m->gid);
+			px_lrn_asked(r, u, from, m->gid, birth);
 		px_reply(u, from, m->req, m->gid, PX_ST_UNDECIDED, r->leader, "");
 	}
 }

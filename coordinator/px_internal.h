@@ -69,6 +69,7 @@ struct px_lead {
 	uint64_t acked;       /* decision acks, bit per pset index */
 	uint16_t asker_rm;    /* agent that asked about an unknown gid */
 	uint8_t has_asker;
+	uint8_t client_asked; /* a client asked about it, unknown here past txn_timeout_ms */
 	uint8_t requested;    /* a commit/rollback request was seen */
 	uint8_t abort_req;    /* it was a rollback */
 	uint8_t nwait;
@@ -221,7 +222,7 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 void px_lrn_learn(struct px_replica *r, struct px_update *u, struct px_txn *t, uint8_t outcome,
 		  const char *how);
 void px_lrn_tick(struct px_replica *r, struct px_update *u);
-void px_lrn_asked(struct px_replica *r, struct px_update *u, struct px_addr from, struct px_str gid);
+void px_lrn_asked(struct px_replica *r, struct px_update *u, struct px_addr from, struct px_str gid, uint64_t birth);
 void px_lead_begin(struct px_replica *r, struct px_update *u);
 void px_lead_end(struct px_replica *r, struct px_update *u);
 struct px_lead *px_lead_of(struct px_replica *r, struct px_txn *t);

@@ -815,14 +815,39 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 	l->next_resend = r->now + r->cfg.resend_ms;
 }
 
-void px_lrn_asked(struct px_replica *r, struct px_update *u, struct px_addr from, struct px_str gid)
+void px_lrn_asked(struct px_replica *r, struct px_update *u, struct px_addr from, struct px_str gid, uint64_t birth)
 {
 	/* An agent holds an undecided gid prepared: track it (and who asked),
 	 * so that it gets finished after the timeout even if nobody here
-	 * knows its participants. */
-	if (from.kind != PX_NODE_AGENT || (!px_txn_get(r, gid) && r->txns.n >= r->cfg.max_live))
+	 * knows its participants.
+	 * A client asks about a gid no replica may have heard of: one it gave
+	 * up on before its commit request or any vote got through (a
+	 * partition).  Nothing else would ever decide it, and its status
+	 * would stay "undecided" until the horizon.  Once txn_timeout_ms past
+	 * its birth it is tracked, so that recovery finishes it at once (phase
+	 * 1 binds any vote still on its way) and the next status request gets
+	 * the outcome.  A younger one may still be on its way: not tracked, so
+	 * that status requests alone cannot fill max_live for long. */
+	if (from.kind == PX_NODE_CLIENT) {
+		if (px_txn_get(r, gid) || r->now < birth + r->cfg.txn_timeout_ms)
+			return;
+	} else if (from.kind != PX_NODE_AGENT) {
+		return;
+	}
+	if (!px_txn_get(r, gid) && r->txns.n >= r->cfg.max_live)
 		return;
 	struct px_txn *t = learner_txn(r, u, gid, "status request");
+	if (from.kind == PX_NODE_CLIENT) {
+		if (t && !t->lead->requested && t->lead->since > birth)
+			t->lead->since = birth; /* undecided since its birth, as far as we know */
+		if (t && !t->lead->client_asked) {
+			t->lead->client_asked = 1;
+			r->st.client_asked++;
+			px_log(r, "gid=%s a client asks about it, unknown here %llu ms after its birth: recovering it",
+			       t->k.s, (unsigned long long)(r->now - birth));
+		}
+		return;
+	}
 	if (t && !t->lead->has_asker) {
 		t->lead->has_asker = 1;
 		t->lead->asker_rm = (uint16_t)from.id;
@@ -892,8 +917,9 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 		/* A majority promised our ballot for every instance and has
 		 * accepted nothing: no value is chosen below it.  (Leaders
 		 * with higher ballots still may choose: giving up here would
-		 * not be safe.  Without an agent asking, wait for the horizon.) */
-		if (!l->has_asker) {
+		 * not be safe; proposing, below, is.)  With no participant
+		 * configured to finish (a test core), wait for the horizon. */
+		if (!l->has_asker && !r->cfg.nrms) {
 			if (!t->acc_known && !l->nwait) {
 				px_txn_drop(r, t);
 				return 1;
@@ -901,9 +927,22 @@ static int recover(struct px_replica *r, struct px_update *u, struct px_txn *t)
 			return 0;
 		}
 		/* Only the asking agent is known: finish its instance (with
-		 * nothing accepted at a majority, that aborts the gid). */
+		 * nothing accepted at a majority, that aborts the gid).  No
+		 * agent asked (a client did, or followers hold promises for
+		 * it, left by another leader's recovery): finish the instance
+		 * of the first configured participant the same way.  The set
+		 * it fixes at the acceptors is not the gid's own, so any vote
+		 * under the real one is refused from then on: the outcome is
+		 * abort either way, every acceptor drops the gid with the
+		 * decision's FORGET, and a status request gets the outcome.
+		 * (Before, such a gid waited for the horizon, and promises
+		 * held by followers whose horizon had not passed it stayed
+		 * live for ever.) */
 		t->lead->pset.n = 1;
-		t->lead->pset.rm[0] = l->asker_rm;
+		t->lead->pset.rm[0] = l->has_asker ? l->asker_rm : r->cfg.rms[0];
+		if (!l->has_asker)
+			px_log(r, "gid=%s no participant known to a majority: finishing participant %u's instance (it aborts the gid)",
+			       t->k.s, (unsigned)t->lead->pset.rm[0]);
 	}
 	for (uint16_t i = 0; i < t->lead->pset.n; i++) {
 		if (l->sent2a[i])

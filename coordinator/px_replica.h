@@ -86,6 +86,7 @@ struct px_replica_stats {
 	uint64_t future_gids;    /* messages refused for a gid born more than
 				  * max_future_ms ahead of this replica's clock */
 	uint64_t give_ups;       /* gids given up (FORGET without an outcome) */
+	uint64_t client_asked;   /* gids unknown here past txn_timeout_ms taken on for a client's status request */
 	uint64_t quorum_losses;  /* times this replica stopped hearing a majority
 				  * (CheckQuorum: it stops leading) */
 	uint64_t relayed;        /* messages passed on between the leader and the

@@ -128,8 +128,16 @@ def check(cl, hist, events, exits, verify_out, drained_ms, cfg):
                 v.append(f"unknown resolved: op {o['id']} {o['gid']} status COMMITTED, committed on {on}")
             elif r == "aborted" and on:
                 v.append(f"unknown resolved: op {o['id']} {o['gid']} status ABORTED, committed on {on}")
-            elif r not in ("committed", "aborted"):
+            elif r == "unknown_gid" and on:
+                # Presumed abort: a gid the cluster no longer knows aborted.
+                v.append(f"unknown resolved: op {o['id']} {o['gid']} status UNKNOWN_GID (presumed abort), "
+                         f"committed on {on}")
+            elif r not in ("committed", "aborted", "unknown_gid"):
+                # Every UNKNOWN must resolve to one outcome: a status that
+                # stays "undecided" leaves the application stuck.
                 unres += 1
+                v.append(f"unknown never resolved: op {o['id']} {o['gid']} got no final answer from pc_status "
+                         f"(asked until the resolve budget ran out)")
     # In doubt after healing.
     left = prepared(cl)
     if drained_ms is None:

@@ -249,7 +249,8 @@ enum {
 };
 const char *const sim_cov_names[COV_N] = {
 	"ambiguous", "presumed_abort", "give_up", "bump_after_restart", "lost_session", "left_block",
-	"abort_high_ballot", "below_horizon", "prepare_crash", "xa_death", "round_crash"};
+	"abort_high_ballot", "below_horizon", "prepare_crash", "xa_death", "round_crash",
+	"client_asked"};
 
 static const char *const fault_names[F_NKINDS] = {
 	"drop", "dup", "delay", "partition", "crash-replica", "crash-agent", "client-death", "crash-on-send",
@@ -1950,6 +1951,7 @@ static void node_crash(struct world *w, int i)
 		w->res->leader_changes += st->leader_changes;
 		w->res->forgotten += st->forgotten;
 		w->res->cov[COV_GIVE_UP] += st->give_ups;
+		w->res->cov[COV_CLIENT_ASKED] += st->client_asked;
 		px_replica_destroy(&nd->rep);
 		if (sdisk_crash(nd->disk, rng_next(&w->rng))) /* unsynced writes: lost, torn, reordered */
 			exit(2);
@@ -2477,6 +2479,7 @@ static void cleanup(struct world *w)
 			w->res->leader_changes += st->leader_changes;
 			w->res->forgotten += st->forgotten;
 			w->res->cov[COV_GIVE_UP] += st->give_ups;
+			w->res->cov[COV_CLIENT_ASKED] += st->client_asked;
 		}
 		if (nd->pa) {
 			w->res->presumed_aborts += pa_core_stats(nd->pa)->presumed_aborts;

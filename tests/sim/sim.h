@@ -44,6 +44,7 @@ enum sim_cov {
 	COV_PREPARE_CRASH,  /* an agent restarted with a PREPARE in flight */
 	COV_XA_DIE,         /* an XA-style client died mid-transaction */
 	COV_ROUND_CRASH,    /* a replica crashed right after a round bump */
+	COV_CLIENT_ASKED,   /* a client's status request made the leader take on a gid unknown to it */
 	COV_N
 };
 extern const char *const sim_cov_names[COV_N];

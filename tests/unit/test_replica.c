@@ -1725,6 +1725,17 @@ static int find_1a(const struct px_update *u, uint8_t acc, uint16_t rm, struct p
 	return 0;
 }
 
+/* find_1a in the held or the immediate queue. */
+static int find_1a_any(const struct px_update *u, uint8_t acc, uint16_t rm, struct px_msg *m)
+{
+	struct px_addr to;
+	for (int held = 0; held < 2; held++)
+		for (size_t k = 0; sent(u, held, PX_MSG_1A, k, m, &to); k++)
+			if (addr_eq(to, REPLICA(acc)) && m->u.m1a.rm == rm)
+				return 1;
+	return 0;
+}
+
 /* Rule: a gid undecided past the timeout is finished at the leader's
  * ballot: 1a (held), then 2a with the highest accepted value among a
  * majority of 1b's, or `aborted` if none accepted anything. */
@@ -1780,6 +1791,64 @@ static void test_lead_recovery(void **state)
 	assert_int_equal(out.u.m2a.rm, 2);
 	assert_int_equal(out.u.m2a.bal, b);
 	assert_int_equal(out.u.m2a.val, PX_VAL_PREPARED);
+	drv_close(&d);
+}
+
+
+/* Rule: a client's status request for a gid no replica knows, born more
+ * than txn_timeout_ms ago (its client gave up before anything reached the
+ * replicas), makes the leader finish it at once: phase 1 for the whole
+ * gid, then, with nothing accepted at a majority, `aborted` for the first
+ * configured participant's instance.  A younger gid is left alone.
+ * Before, its status stayed "undecided" until the horizon (the chaos
+ * suite's partitions left such gids unresolved). */
+static void test_lead_client_asks_unknown_old_gid(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64], yb[64];
+	struct px_msg m, out;
+	static const uint16_t rms[2] = {3, 5};
+	lead_open(&d, 3, rms, 2, 100);
+	d.now = T0 + 5 * TIMEOUT_MS;
+	struct px_str g = mkgid(gb, T0, 1);                         /* 5 timeouts old */
+	struct px_str young = mkgid(yb, T0 + 5 * TIMEOUT_MS - 10, 2); /* 10 ms old */
+	m = mstatus(1, young);
+	drv_msg(&d, CLIENT(7), &m);
+	assert_true(sent(&d.u, 0, PX_MSG_OUTCOME, 0, &out, NULL));
+	assert_int_equal(out.u.outcome.status, PX_ST_UNDECIDED);
+	assert_int_equal(px_replica_stats(d.r)->client_asked, 0);
+	drv_flush(&d);
+	m = mstatus(2, g);
+	drv_msg(&d, CLIENT(7), &m);
+	assert_true(sent(&d.u, 0, PX_MSG_OUTCOME, 0, &out, NULL));
+	assert_int_equal(out.u.outcome.status, PX_ST_UNDECIDED);
+	assert_int_equal(px_replica_stats(d.r)->client_asked, 1);
+	drv_flush(&d);
+	/* the next tick starts recovery: a whole-gid 1a, no txn_timeout wait */
+	drv_timer(&d, d.now + 1);
+	assert_true(find_1a(&d.u, 1, PX_RM_ANY, &out));
+	assert_true(px_str_eq(out.u.m1a.gid, g));
+	uint32_t b = out.u.m1a.bal;
+	assert_true(b > 0);
+	assert_false(find_1a(&d.u, 1, PX_RM_ANY, &out) && !px_str_eq(out.u.m1a.gid, g));
+	drv_flush(&d);
+	/* a majority promises, nothing accepted: phase 1 for participant 3 */
+	m = m1b(g, PX_RM_ANY, b, 0, PX_VAL_NONE, pset(0));
+	drv_msg(&d, REPLICA(1), &m);
+	drv_msg(&d, REPLICA(2), &m);
+	drv_timer(&d, d.now + 201); /* past resend_ms */
+	assert_true(find_1a_any(&d.u, 1, 3, &out));
+	assert_int_equal(out.u.m1a.bal, b);
+	assert_false(find_1a_any(&d.u, 1, 5, &out));
+	drv_flush(&d);
+	m = m1b(g, 3, b, 0, PX_VAL_NONE, pset(1, 3));
+	drv_msg(&d, REPLICA(1), &m);
+	drv_msg(&d, REPLICA(2), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_2A, REPLICA(2), &out));
+	assert_int_equal(out.u.m2a.rm, 3);
+	assert_int_equal(out.u.m2a.bal, b);
+	assert_int_equal(out.u.m2a.val, PX_VAL_ABORTED);
 	drv_close(&d);
 }
 
@@ -2320,6 +2389,7 @@ int main(void)
 		cmocka_unit_test(test_lead_commit_malformed_gid),
 		cmocka_unit_test(test_lead_commit_busy),
 		cmocka_unit_test(test_lead_recovery),
+		cmocka_unit_test(test_lead_client_asks_unknown_old_gid),
 		cmocka_unit_test(test_lead_recovery_2a_refused_for_ever),
 		cmocka_unit_test(test_lead_fresh_ballot_after_drop),
 		cmocka_unit_test(test_lead_learn_below_horizon_stays_learners),
