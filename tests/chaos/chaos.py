@@ -827,6 +827,42 @@ def main():
                     return
                 time.sleep(0.1)
 
+        def last_commit_ms():
+            """Completion time of the newest commit on the agents' path in
+            the history so far (its tail), or 0."""
+            try:
+                with open(hist, "rb") as f:
+                    f.seek(max(0, os.path.getsize(hist) - 65536))
+                    data = f.read().decode(errors="replace")
+            except OSError:
+                return 0
+            last = 0
+            for ln in data.splitlines():
+                p = ln.split("\t")
+                if len(p) > 7 and p[0] == "op" and p[3] == "agent" and p[7] == "ok":
+                    last = max(last, int(p[6]))
+            return last
+
+        def settle(heal_ms, snap):
+            """After a heal, before the next fault: wait until every gid
+            prepared at the heal is gone and commits flow again (one within
+            the last 500 ms, after the heal).  A fault that began while the
+            last one was still draining would be charged with its stall.
+            Returns the ms it took, or None past 2 x txn_timeout + 4 s."""
+            while True:
+                cl.supervise(set())
+                t = now_ms()
+                try:
+                    left = set().union(*[set(v) for v in checker.prepared(cl).values()]) & snap
+                except RuntimeError:
+                    left = snap or {"?"}  # a postmaster still starting
+                lc = last_commit_ms()
+                if not left and lc >= heal_ms and lc >= t - 500:
+                    return t - heal_ms
+                if t - heal_ms > 2 * TXN_TIMEOUT_MS + 4000:
+                    return None
+                time.sleep(0.1)
+
         for kinds, dur in plan:
             ns = [k(cl, rng) for k in kinds]
             t0 = now_ms()
@@ -840,14 +876,20 @@ def main():
             log(f"{kind} begins: {target} for {dur:.1f} s")
             held = {n.target for n in ns if n.holds}
             gap(t0 + dur * 1000, held, settle=False)
+            try:
+                snap = set().union(*[set(v) for v in checker.prepared(cl).values()])
+            except RuntimeError:
+                snap = set()
             t1 = now_ms()
             for n in reversed(ns):
                 n.end()
-            events.append({"kind": kind, "target": target, "start": t0, "end": t1, "connected": connected,
-                           "exit_code": [getattr(n, "exit_code", None) for n in ns],
-                           "eio_hits": [getattr(n, "eio_hits", None) for n in ns],
-                           "parts": [n.kind for n in ns]})
+            ev = {"kind": kind, "target": target, "start": t0, "end": t1, "connected": connected,
+                  "exit_code": [getattr(n, "exit_code", None) for n in ns],
+                  "eio_hits": [getattr(n, "eio_hits", None) for n in ns],
+                  "parts": [n.kind for n in ns]}
+            events.append(ev)
             log(f"{kind} healed")
+            ev["settle_ms"] = settle(t1, snap)
             if client.poll() is not None:
                 log("the workload client ended early (see client.log)")
                 break

@@ -55,6 +55,8 @@ static uint64_t g_deadline_ms;
 struct pending {
 	uint64_t op;
 	char gid[GID_CAP];
+	uint64_t at;  /* when the UNKNOWN was heard (ms) */
+	int resolved; /* its resolve line is written */
 };
 static struct pending *g_pend;
 static size_t g_npend, g_cappend;
@@ -147,6 +149,8 @@ static void record(struct op *o, const char *outcome, const char *reason)
 		if (g_npend < g_cappend) {
 			g_pend[g_npend].op = o->id;
 			snprintf(g_pend[g_npend].gid, GID_CAP, "%s", o->gid);
+			g_pend[g_npend].at = now_ms();
+			g_pend[g_npend].resolved = 0;
 			g_npend++;
 		}
 	}
@@ -356,7 +360,72 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Ask the outcome of every unknown one, within the resolve budget. */
+/* The final answer pc_status gives for gid, or "unresolved". */
+static const char *status_word(struct pc_conn *pc, const char *gid)
+{
+	struct pc_result res;
+	memset(&res, 0, sizeof(res));
+	int rc = pc_status(pc, gid, 2000, &res);
+	if (rc >= 0 && res.outcome == PC_ST_COMMITTED)
+		return "committed";
+	if (rc >= 0 && res.outcome == PC_ST_ABORTED)
+		return "aborted";
+	if (rc >= 0 && res.outcome == PC_ST_UNKNOWN_GID)
+		return "unknown_gid";
+	return "unresolved";
+}
+
+static void resolve_line(uint64_t op, const char *gid, const char *st)
+{
+	char line[400];
+	snprintf(line, sizeof(line), "resolve\t%" PRIu64 "\t%s\t%s\t%" PRIu64 "\n", op, gid, st, now_ms());
+	hist_line(line);
+}
+
+/*
+ * While the workload runs: ask about each UNKNOWN from 6 s after it was
+ * heard (twice the suite's txn_timeout_ms: recovery has had its turn),
+ * every 500 ms, until pc_status gives a final answer.  As an application
+ * would, and well within the GC horizon: asked only after a long run, a
+ * gid past the horizon answers "unknown gid" whatever its outcome was.
+ */
+#define RESOLVE_AFTER_MS 6000u
+static void *resolver(void *arg)
+{
+	(void)arg;
+	struct pc_conn *pc = connect_retry();
+	while (pc && !stopping()) {
+		for (size_t i = 0;; i++) {
+			uint64_t op = 0;
+			char gid[GID_CAP];
+			pthread_mutex_lock(&g_mu);
+			int more = i < g_npend;
+			int due = more && !g_pend[i].resolved && now_ms() >= g_pend[i].at + RESOLVE_AFTER_MS;
+			if (due) {
+				op = g_pend[i].op;
+				snprintf(gid, sizeof(gid), "%s", g_pend[i].gid);
+			}
+			pthread_mutex_unlock(&g_mu);
+			if (!more || stopping())
+				break;
+			if (!due)
+				continue;
+			const char *st = status_word(pc, gid);
+			if (strcmp(st, "unresolved")) {
+				resolve_line(op, gid, st);
+				pthread_mutex_lock(&g_mu);
+				g_pend[i].resolved = 1;
+				pthread_mutex_unlock(&g_mu);
+			}
+		}
+		sleep_ms(500);
+	}
+	pc_conn_close(&pc);
+	return NULL;
+}
+
+/* Ask the outcome of every unknown one not resolved yet, within the
+ * resolve budget. */
 static void resolve_all(void)
 {
 	g_sig = 0;
@@ -366,26 +435,19 @@ static void resolve_all(void)
 	uint64_t until = now_ms() + (uint64_t)(g_resolve_s * 1000);
 	size_t nres = 0;
 	for (size_t i = 0; i < g_npend; i++) {
+		if (g_pend[i].resolved) {
+			nres++;
+			continue;
+		}
 		const char *st = "unresolved";
 		while (pc) {
-			struct pc_result res;
-			memset(&res, 0, sizeof(res));
-			int rc = pc_status(pc, g_pend[i].gid, 2000, &res);
-			if (rc >= 0 && res.outcome == PC_ST_COMMITTED)
-				st = "committed";
-			else if (rc >= 0 && res.outcome == PC_ST_ABORTED)
-				st = "aborted";
-			else if (rc >= 0 && res.outcome == PC_ST_UNKNOWN_GID)
-				st = "unknown_gid";
+			st = status_word(pc, g_pend[i].gid);
 			if (strcmp(st, "unresolved") || now_ms() >= until)
 				break;
 			sleep_ms(500);
 		}
 		nres += strcmp(st, "unresolved") != 0;
-		char line[400];
-		snprintf(line, sizeof(line), "resolve\t%" PRIu64 "\t%s\t%s\t%" PRIu64 "\n", g_pend[i].op, g_pend[i].gid, st,
-			 now_ms());
-		hist_line(line);
+		resolve_line(g_pend[i].op, g_pend[i].gid, st);
 	}
 	pc_conn_close(&pc);
 	printf("chaos_client: ops=%" PRIu64 " ok=%" PRIu64 " fail=%" PRIu64 " info=%" PRIu64 " resolved=%zu unresolved=%zu\n",
@@ -587,11 +649,15 @@ int main(int argc, char **argv)
 			failed = 1;
 			break;
 		}
+	pthread_t rth;
+	int have_rth = pthread_create(&rth, NULL, resolver, NULL) == 0;
 	for (int i = 0; i < g_threads; i++) {
 		void *r = NULL;
 		pthread_join(th[i], &r);
 		failed |= r != NULL;
 	}
+	if (have_rth)
+		pthread_join(rth, NULL);
 	resolve_all();
 	snprintf(line, sizeof(line), "end\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", now_ms(),
 		 g_next_op - 1, g_nok, g_nfail, g_ninfo);

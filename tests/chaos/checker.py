@@ -191,7 +191,17 @@ def check(cl, hist, events, exits, verify_out, drained_ms, cfg):
         e["txns"] = sum(1 for o in ops.values() if e["start"] <= o["t0"] <= e["end"])
         mf = "start" if e["connected"] else "heal"
         k = per_kind.setdefault(e["kind"], {"faults": 0, "txns": 0, "longest_stall_ms": 0,
-                                            "measured_from": mf, "violations": 0})
+                                            "measured_from": mf, "violations": 0, "longest_settle_ms": 0})
+        # After the heal: what was prepared at the heal drained, and commits
+        # flowed again, within 2 x txn_timeout + 4 s (chaos.py, settle).
+        if "settle_ms" in e:
+            if e["settle_ms"] is None:
+                k["violations"] += 1
+                k["longest_settle_ms"] = None
+                v.append(f"settle: after the heal of {e['kind']} ({e['target']}) gids prepared at the heal "
+                         f"were still prepared, or no commit came, {2 * cfg['txn_timeout_ms'] + 4000} ms later")
+            elif k["longest_settle_ms"] is not None:
+                k["longest_settle_ms"] = max(k["longest_settle_ms"], e["settle_ms"])
         if k["measured_from"] != mf:
             k["measured_from"] = "both"
         k["faults"] += 1
@@ -237,10 +247,14 @@ def report(rep, seed):
           f"connected fault's start; 2 x txn_timeout + slack from the heal otherwise")
     print("  longest stall: the longest time without a commit on the agents' path (it needs the leader)")
     w = max([18] + [len(kd) for kd in rep["per_kind"]])
-    print(f"  {'nemesis':<{w}} {'faults':>6} {'txns':>6} {'longest stall':>14} {'from':>6} {'violations':>10}")
+    print("  settled: the longest time from a heal until what was prepared at the heal drained and commits flowed")
+    print(f"  {'nemesis':<{w}} {'faults':>6} {'txns':>6} {'longest stall':>14} {'from':>6} {'settled':>10} "
+          f"{'violations':>10}")
     for kind, k in sorted(rep["per_kind"].items()):
+        st = k.get("longest_settle_ms", 0)
+        st = "never" if st is None else f"{st} ms"
         print(f"  {kind:<{w}} {k['faults']:>6} {k['txns']:>6} {k['longest_stall_ms']:>11} ms {k['measured_from']:>6} "
-              f"{k['violations']:>10}")
+              f"{st:>10} {k['violations']:>10}")
     ex = rep.get("exits", [])
     if ex:
         print(f"  daemons started again by the supervisor: {len(ex)} ("
