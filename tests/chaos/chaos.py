@@ -197,6 +197,16 @@ class Cluster:
                 f.write(f"\nlisten_addresses = '{self.hosts.addr('p' + x)}'\nport = 5432\n")
                 f.write(f"unix_socket_directories = '{pg}'\nmax_prepared_transactions = 64\nfsync = on\n")
                 f.write("max_connections = 60\n")
+                # A client whose connection died mid-transaction (its
+                # tcp_user_timeout fired under packet loss: no FIN, no RST
+                # reaches the server) left a backend idle in transaction,
+                # holding its row locks, for 6 minutes, until the next
+                # kill of that postmaster: every thread queued behind it.
+                # Keepalives end such a session within seconds of the
+                # client host answering again, as a production server
+                # that serves XA-style clients should be set.
+                f.write("tcp_keepalives_idle = 1\ntcp_keepalives_interval = 1\ntcp_keepalives_count = 3\n"
+                        "tcp_user_timeout = 3000\n")
             with open(os.path.join(pg, "pg_hba.conf"), "a") as f:
                 f.write("host all all 10.213.0.0/16 trust\n")  # the suite's own hosts only
             self.start_pg(x)
