@@ -11,12 +11,12 @@ LDFLAGS := $(EXTRA_LDFLAGS)
 INC     := -Icommon -Icoordinator -Iparticipant -Icommitlog -Iclient
 
 # The pure protocol core: no zmq, no libpq, no <unistd.h>, no clock.
-CORE_SRCS := common/px_msg.c common/px_gid.c common/px_clock.c common/px_map.c common/px_update.c \
+CORE_SRCS := common/px_msg.c common/px_gid.c common/px_auth.c common/px_clock.c common/px_map.c common/px_update.c \
 	coordinator/px_rec.c coordinator/px_replica.c coordinator/px_acceptor.c \
-	coordinator/px_learner.c participant/pa_core.c
+	coordinator/px_learner.c participant/pa_core.c participant/pa_sql.c
 # Headers of the core: everything in these folders but the transport and the
 # config reader, which are edges (they include zmq.h / read files).
-EDGE_HDRS := common/px_net.h common/px_config.h common/px_log.h
+EDGE_HDRS := common/px_net.h common/px_config.h common/px_log.h common/px_keys.h
 CORE_HDRS := $(filter-out $(EDGE_HDRS),$(wildcard common/*.h coordinator/*.h participant/*.h))
 ALL_HDRS  := $(wildcard common/*.h coordinator/*.h participant/*.h commitlog/*.h client/*.h)
 # The commit log library (I/O through a method table; posix, memory, crash
@@ -26,7 +26,7 @@ CL_SRCS   := $(wildcard commitlog/*.c)
 # not part of the pure core.
 CONF_SRCS := common/px_config.c
 # The ZeroMQ transport every process uses.
-NET_SRCS  := common/px_net.c
+NET_SRCS  := common/px_net.c common/px_keys.c
 # The daemons' log lines.
 LOG_SRCS  := common/px_log.c
 # The client library (libpaxcommit).
@@ -59,9 +59,13 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # agent's first votes go to a majority only even after one was late (a
 # follower cut off slows most commits to resend_ms), 17 a leader sends
 # PREPAREs and decisions to a participant that was late only directly (a
-# participant the leader cannot reach slows commits).  11 the commit log's recovery
+# participant the leader cannot reach slows commits), 18 a follower passes an
+# XA-style client's request on without its votes (a client that reaches one
+# follower only stalls to txn_timeout_ms), 19 a commit request puts off the
+# recovery of a gid whose recovery began (its timeout restarts, its next
+# step waits while the client keeps asking).  11 the commit log's recovery
 # accepts a record whose CRC fails (its commit log is built with the flag).
-PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17
+PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 # Bugs planted in the commit log: its objects are built with the flag too.
 PLANTED_CL := 11
@@ -96,6 +100,8 @@ E2E_BINS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(E2E_SRCS))
 E2E_LIB   := tests/e2e/cluster.c tests/e2e/pgc.c
 REPLAY_MSG := $(BUILD)/tests/replay_msg
 REPLAY_CL  := $(BUILD)/tests/replay_commitlog
+REPLAY_SQL := $(BUILD)/tests/replay_sql
+REPLAY_CONF := $(BUILD)/tests/replay_config
 BENCH_CL   := $(BUILD)/bin/bench_commitlog
 BENCH_BANK := $(BUILD)/bin/bench_bank
 BENCH_DECIDE := $(BUILD)/bin/bench_decide
@@ -108,10 +114,10 @@ SIM_WINDOW ?= 2000
 SIM_GRAY_SEEDS ?= 300
 SIM_GRAY_WINDOW ?= 300
 
-.PHONY: all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay deps demo asan fuzz clean check-core-purity \
+.PHONY: all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay test-fuzz deps demo asan fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog soak
 
-all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_DBUG2)
+all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(REPLAY_SQL) $(REPLAY_CONF) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_DBUG2)
 
 $(BUILD)/obj/%.o: %.c $(ALL_HDRS)
 	@mkdir -p $(dir $@)
@@ -210,6 +216,14 @@ $(REPLAY_CL): tests/fuzz/replay.c tests/fuzz/fuzz_commitlog.c $(CL_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) tests/fuzz/replay.c tests/fuzz/fuzz_commitlog.c $(CL_OBJS) -o $@ $(LDFLAGS)
 
+$(REPLAY_SQL): tests/fuzz/replay.c tests/fuzz/fuzz_sql.c participant/pa_sql.c participant/pa_sql.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) tests/fuzz/replay.c tests/fuzz/fuzz_sql.c participant/pa_sql.c -o $@ $(LDFLAGS)
+
+$(REPLAY_CONF): tests/fuzz/replay.c tests/fuzz/fuzz_config.c $(CONF_OBJS) $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) tests/fuzz/replay.c tests/fuzz/fuzz_config.c $(CONF_OBJS) $(CORE_OBJS) -o $@ -linih $(LDFLAGS)
+
 $(BENCH_BANK): bench/bench_bank.c $(LIBPC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lpthread $(LDFLAGS)
@@ -231,7 +245,7 @@ deps:
 
 test: deps
 	$(MAKE) all
-	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-model test-e2e test-chaos
+	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-fuzz test-sim test-model test-e2e test-chaos
 
 # The core must stay pure: fail if it includes I/O headers or reads a clock.
 check-core-purity:
@@ -271,9 +285,11 @@ test-chaos: $(COORD) $(AGENT) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_BUG1) $(COORD_
 	$(CHAOS) $(if $(CHAOS_MINUTES),--minutes $(CHAOS_MINUTES)) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 	@bash tests/chaos/planted.sh "$(CHAOS)" $(dir $(COORD_DBUG1)) $(dir $(COORD_BUG1)) $(dir $(COORD_DBUG2))
 
-test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL)
+test-fuzz-replay: $(REPLAY_MSG) $(REPLAY_CL) $(REPLAY_SQL) $(REPLAY_CONF)
 	$(REPLAY_MSG) tests/fuzz/corpus/msg
 	$(REPLAY_CL) tests/fuzz/corpus/commitlog
+	$(REPLAY_SQL) tests/fuzz/corpus/sql
+	$(REPLAY_CONF) tests/fuzz/corpus/config
 
 # By hand: millions of new seeds (SOAK_SECONDS, default 3600).
 soak: $(SIM)
@@ -294,17 +310,41 @@ asan: deps
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" SIM_SEEDS=$(or $(ASAN_SIM_SEEDS),300) SIM_WINDOW=$(or $(ASAN_SIM_WINDOW),100) \
 		all check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-sim test-e2e
 
-# Coverage-guided fuzzing with clang's libFuzzer: the wire decoder, then
-# commit-log recovery, FUZZ_TIME seconds each; new inputs join the corpus.
+# Coverage-guided fuzzing with clang's libFuzzer: the wire decoder,
+# commit-log recovery, the config reader and the agent's statement
+# classifier, FUZZ_TIME seconds each; new inputs join the corpus.
+# `make test` runs the same fuzzers for FUZZ_CI_TIME seconds each
+# (test-fuzz), from the saved corpus, keeping nothing new.
 FUZZ_TIME ?= 60
+FUZZ_CI_TIME ?= 20
+FUZZ_CC := clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined $(INC)
+FUZZERS := msg commitlog config sql
+fuzz_srcs_msg := common/px_msg.c
+fuzz_srcs_commitlog := $(CL_SRCS)
+fuzz_srcs_config := $(CONF_SRCS) $(CORE_SRCS)
+fuzz_srcs_sql := participant/pa_sql.c
+fuzz_libs_config := -linih
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ALL_HDRS) $(CL_SRCS) $(CORE_SRCS) $(CONF_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $< $(fuzz_srcs_$*) -o $@ $(fuzz_libs_$*)
+
 fuzz: deps
-	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined $(INC) \
-		tests/fuzz/fuzz_msg.c common/px_msg.c -o $(BUILD)/fuzz/fuzz_msg
-	$(BUILD)/fuzz/fuzz_msg -max_total_time=$(FUZZ_TIME) -max_len=4096 tests/fuzz/corpus/msg
-	clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined $(INC) \
-		tests/fuzz/fuzz_commitlog.c $(CL_SRCS) -o $(BUILD)/fuzz/fuzz_commitlog
-	$(BUILD)/fuzz/fuzz_commitlog -max_total_time=$(FUZZ_TIME) -max_len=4096 tests/fuzz/corpus/commitlog
+	$(MAKE) $(foreach f,$(FUZZERS),$(BUILD)/fuzz/fuzz_$(f))
+	@mkdir -p tests/fuzz/corpus/config tests/fuzz/corpus/sql
+	@set -e; for f in $(FUZZERS); do \
+		$(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) -max_len=4096 tests/fuzz/corpus/$$f; done
+
+# Bounded fuzzing for CI: a scratch copy of each corpus, so that a run adds
+# nothing to the tree; a crash leaves its input in $(BUILD)/fuzz-ci.
+test-fuzz: $(foreach f,$(FUZZERS),$(BUILD)/fuzz/fuzz_$(f))
+	@set -e; for f in $(FUZZERS); do \
+		rm -rf $(BUILD)/fuzz-ci/$$f && mkdir -p $(BUILD)/fuzz-ci/$$f && cp tests/fuzz/corpus/$$f/* $(BUILD)/fuzz-ci/$$f/; \
+		echo "== fuzz_$$f for $(FUZZ_CI_TIME) s"; \
+		if ! (cd $(BUILD)/fuzz-ci && ../fuzz/fuzz_$$f -max_total_time=$(FUZZ_CI_TIME) -max_len=4096 \
+			-print_final_stats=1 $$f > $$f.log 2>&1); then tail -40 $(BUILD)/fuzz-ci/$$f.log; exit 1; fi; \
+		grep -E "^stat::(number_of_executed_units|new_units_added)" $(BUILD)/fuzz-ci/$$f.log; \
+	done
 
 # Benchmarks (numbers, never pass/fail).  BENCH_DIR: where the log's files
 # go (default: a temp dir on the disk of /tmp).

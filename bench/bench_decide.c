@@ -29,6 +29,7 @@
 #include "px_config.h"
 #include "px_gid.h"
 #include "px_msg.h"
+#include "px_keys.h"
 #include "px_net.h"
 
 #include <zmq.h>
@@ -70,17 +71,25 @@ static void *work(void *arg)
 	void *z = zmq_ctx_new();
 	struct px_net *net;
 	char err[300];
-	struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0), .hwm = 100000, .queue_unconnected = 1};
-	if (px_net_new(z, &nc, &net, err, sizeof(err)))
-		return NULL;
 	struct px_config cfg;
-	if (px_config_load(g_c.conf, &cfg, err, sizeof(err)))
+	struct px_keyring keys;
+	if (px_config_load(g_c.conf, &cfg, err, sizeof(err)) ||
+	    px_keyring_load(&keys, &cfg, px_addr_of(PX_NODE_CLIENT, 0), NULL, err, sizeof(err))) {
+		fprintf(stderr, "bench_decide: %s\n", err);
+		return NULL;
+	}
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0), .hwm = 100000, .queue_unconnected = 1,
+				   .keys = &keys};
+	if (px_net_new(z, &nc, &net, err, sizeof(err)))
 		return NULL;
 	for (uint8_t i = 0; i < cfg.ncoord; i++)
 		px_net_add_peer(net, px_addr_of(PX_NODE_REPLICA, i), cfg.coord[i].endpoint, err, sizeof(err));
 	zmq_pollitem_t items[8];
 	struct slot *s = calloc((size_t)g_window, sizeof(*s));
-	uint64_t seq = 0, req = 0, cid = (uint64_t)(uintptr_t)w * 2654435761u;
+	/* With CURVE the gids carry the key's id (px_auth.h), which every
+	 * worker shares: the workers' seq ranges keep their gids apart. */
+	uint64_t seq = keys.curve ? ((uint64_t)(uintptr_t)w & 0xFFFFFFu) << 24 : 0, req = 0,
+		 cid = keys.curve ? px_key_id(keys.pub) : (uint64_t)(uintptr_t)w * 2654435761u;
 	int leader = 0;
 	struct px_pset ps = {.n = 2, .rm = {1, 2}};
 	uint8_t buf[512];
@@ -148,6 +157,7 @@ static void *work(void *arg)
 	px_config_free(&cfg);
 	px_net_destroy(&net);
 	zmq_ctx_term(z);
+	px_keyring_free(&keys);
 	return NULL;
 }
 

@@ -5,6 +5,7 @@
  *   paxcommit --config FILE status GID
  *   paxcommit --config FILE cluster
  *   paxcommit --config FILE in-doubt
+ *   paxcommit keygen [--dir DIR] NAME...
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 
 #include "paxcommit.h"
 #include "px_config.h"
+#include "px_keys.h"
 #include "px_msg.h"
 #include "px_net.h"
 
@@ -39,6 +41,8 @@ static void usage_main(FILE *f)
 		"  status GID                              what the coordinators know of GID\n"
 		"  cluster                                 replicas, leader, participants\n"
 		"  in-doubt                                prepared paxcommit transactions\n"
+		"\n"
+		"usage: paxcommit keygen [--dir DIR] NAME...   CURVE key pairs (no --config)\n"
 		"\n"
 		"`paxcommit --config FILE COMMAND --help` describes one command.\n"
 		"Exit status: 0 success (exec: committed), 1 failure (exec: aborted),\n"
@@ -350,30 +354,31 @@ static void copy_name(char *dst, struct px_str s)
 	dst[n] = '\0';
 }
 
+/* One PING to send: to endpoint ep, as if it were node `who` (with CURVE,
+ * the DEALER expects who's key there), its PONG into *out. */
+struct probe {
+	struct px_addr who;
+	const char *ep;
+	struct pong *out;
+};
+
+#define PROBE_NETS_MAX 64
+
 /*
- * PING every coordinator (co[i]) and participant (pa[i]) endpoint at once
- * and wait up to timeout_ms for their PONGs.  A TCP connect only shows that
- * something listens: a swapped or mistyped endpoint reaches another agent,
- * which would then run statements meant for this one.  Our own transport
- * has one DEALER per endpoint, so a reply's sender address is the endpoint
- * that answered; the PONG says who answered there.  Returns 0, or -1 with a
- * message on stderr.
+ * Send every probe at once and wait up to timeout_ms for the PONGs.  A
+ * px_net holds one DEALER per node, so probes that name the same node go
+ * into transports of their own; a PONG's transport and sender say which
+ * probe it answers.  Returns 0, or -1 with a message on stderr.
  */
-static int ping_all(const struct px_config *cfg, struct pong *co, struct pong *pa, int timeout_ms)
+static int ping_round(void *z, const struct px_keyring *keys, struct probe *pr, size_t npr, int timeout_ms)
 {
 	char err[600];
-	void *z = zmq_ctx_new();
-	struct px_net *net = NULL;
-	struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0), .queue_unconnected = 1};
-	size_t cap = (size_t)cfg->ncoord + cfg->npart;
-	zmq_pollitem_t *items = calloc(cap, sizeof(*items));
-	int rc = -1;
-	if (!z || !items) {
+	struct px_net *net[PROBE_NETS_MAX] = {0};
+	size_t *at = calloc(npr ? npr : 1, sizeof(*at)); /* probe -> its transport */
+	zmq_pollitem_t *items = calloc(npr ? npr : 1, sizeof(*items));
+	int nnet = 0, rc = -1;
+	if (!at || !items) {
 		fprintf(stderr, "paxcommit cluster: out of memory\n");
-		goto out;
-	}
-	if (px_net_new(z, &nc, &net, err, sizeof(err))) {
-		fprintf(stderr, "paxcommit cluster: %s\n", err);
 		goto out;
 	}
 	uint64_t req = (uint64_t)getpid() << 20 | (uint64_t)(mono_ms() & 0xFFFFF);
@@ -382,62 +387,150 @@ static int ping_all(const struct px_config *cfg, struct pong *co, struct pong *p
 	size_t len;
 	if (px_encode(&m, buf, sizeof(buf), &len))
 		goto out;
-	for (int i = 0; i < cfg->ncoord + cfg->npart; i++) {
-		struct px_addr to = i < cfg->ncoord ? px_addr_of(PX_NODE_REPLICA, (uint64_t)i)
-						    : px_addr_of(PX_NODE_AGENT, cfg->part[i - cfg->ncoord].id);
-		const char *ep = i < cfg->ncoord ? cfg->coord[i].endpoint : cfg->part[i - cfg->ncoord].endpoint;
-		if (px_net_add_peer(net, to, ep, err, sizeof(err))) {
+	for (size_t i = 0; i < npr; i++) {
+		/* the first transport that has no DEALER for this node yet */
+		int k = 0;
+		for (; k < nnet; k++) {
+			size_t j = 0;
+			while (j < i && !(at[j] == (size_t)k && pr[j].who.kind == pr[i].who.kind && pr[j].who.id == pr[i].who.id))
+				j++;
+			if (j == i)
+				break;
+		}
+		if (k == PROBE_NETS_MAX)
+			continue;
+		if (k == nnet) {
+			struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0), .queue_unconnected = 1, .keys = keys};
+			if (px_net_new(z, &nc, &net[nnet], err, sizeof(err))) {
+				fprintf(stderr, "paxcommit cluster: %s\n", err);
+				goto out;
+			}
+			nnet++;
+		}
+		at[i] = (size_t)k;
+		if (px_net_add_peer(net[k], pr[i].who, pr[i].ep, err, sizeof(err))) {
 			fprintf(stderr, "paxcommit cluster: %s\n", err);
 			goto out;
 		}
-		px_net_send(net, to, buf, len);
+		px_net_send(net[k], pr[i].who, buf, len);
 	}
-	int missing = cfg->ncoord + cfg->npart;
+	size_t missing = npr;
 	uint64_t until = mono_ms() + (uint64_t)timeout_ms;
 	while (missing > 0) {
-		struct px_addr from;
-		const uint8_t *data;
-		size_t dlen;
-		while (missing > 0 && px_net_recv(net, &from, &data, &dlen) == 1) {
-			size_t off = 0;
-			const uint8_t *frame;
-			size_t flen;
-			while (px_net_split(data, dlen, &off, &frame, &flen) == 1) {
-				struct px_msg r;
-				if (px_decode(frame, flen, &r) || r.type != PX_MSG_PONG || r.u.pong.req != req)
-					continue;
-				struct pong *p = NULL;
-				if (from.kind == PX_NODE_REPLICA && from.id < cfg->ncoord)
-					p = &co[from.id];
-				for (uint16_t k = 0; !p && from.kind == PX_NODE_AGENT && k < cfg->npart; k++)
-					if (cfg->part[k].id == from.id)
-						p = &pa[k];
-				if (!p || p->got)
-					continue;
-				p->got = 1;
-				p->kind = r.u.pong.kind;
-				p->id = r.u.pong.id;
-				copy_name(p->cluster, r.u.pong.cluster);
-				copy_name(p->name, r.u.pong.name);
-				missing--;
+		for (int k = 0; k < nnet; k++) {
+			struct px_addr from;
+			const uint8_t *data;
+			size_t dlen;
+			while (missing > 0 && px_net_recv(net[k], &from, &data, &dlen) == 1) {
+				size_t off = 0;
+				const uint8_t *frame;
+				size_t flen;
+				while (px_net_split(data, dlen, &off, &frame, &flen) == 1) {
+					struct px_msg r;
+					if (px_decode(frame, flen, &r) || r.type != PX_MSG_PONG || r.u.pong.req != req)
+						continue;
+					struct pong *p = NULL;
+					for (size_t i = 0; i < npr && !p; i++)
+						if (at[i] == (size_t)k && pr[i].who.kind == from.kind && pr[i].who.id == from.id)
+							p = pr[i].out;
+					if (!p || p->got)
+						continue;
+					p->got = 1;
+					p->kind = r.u.pong.kind;
+					p->id = r.u.pong.id;
+					copy_name(p->cluster, r.u.pong.cluster);
+					copy_name(p->name, r.u.pong.name);
+					missing--;
+				}
 			}
 		}
 		uint64_t now = mono_ms();
 		if (missing == 0 || now >= until)
 			break;
-		size_t n = px_net_pollitems(net, items, cap);
-		if (zmq_poll(items, (int)n, (long)(until - now)) < 0 && zmq_errno() != EINTR) {
+		size_t n = 0;
+		for (int k = 0; k < nnet; k++)
+			n += px_net_pollitems(net[k], items + n, npr - n);
+		if (zmq_poll(items, (int)n, (long)(until - now > 20 ? 20 : until - now)) < 0 && zmq_errno() != EINTR) {
 			fprintf(stderr, "paxcommit cluster: zmq_poll: %s\n", zmq_strerror(zmq_errno()));
 			goto out;
 		}
-		px_net_polled(net, items, n);
 	}
 	rc = 0;
 out:
-	px_net_destroy(&net);
+	for (int k = 0; k < nnet; k++)
+		px_net_destroy(&net[k]);
+	free(items);
+	free(at);
+	return rc;
+}
+
+/*
+ * PING every coordinator (co[i]) and participant (pa[i]) endpoint at once
+ * and wait up to timeout_ms for their PONGs.  A TCP connect only shows that
+ * something listens: a swapped or mistyped endpoint reaches another agent,
+ * which would then run statements meant for this one.  Our own transport
+ * has one DEALER per endpoint, so a reply's sender address is the endpoint
+ * that answered; the PONG says who answered there.
+ * With CURVE a DEALER talks only to the holder of the key it expects, so a
+ * misdirected endpoint does not answer at all; for each endpoint that did
+ * not, a second round asks it with every other node's key, and the PONG
+ * that comes names who is really there.  Returns 0, or -1 with a message
+ * on stderr.
+ */
+static int ping_all(const struct px_config *cfg, struct pong *co, struct pong *pa, int timeout_ms)
+{
+	char err[600];
+	void *z = zmq_ctx_new();
+	struct px_keyring keys = {0};
+	size_t nodes = (size_t)cfg->ncoord + cfg->npart;
+	struct probe *pr = calloc(nodes * nodes, sizeof(*pr));
+	struct pong *extra = calloc(nodes * nodes, sizeof(*extra));
+	int rc = -1;
+	if (!z || !pr || !extra) {
+		fprintf(stderr, "paxcommit cluster: out of memory\n");
+		goto out;
+	}
+	if (px_keyring_load(&keys, cfg, px_addr_of(PX_NODE_CLIENT, 0), NULL, err, sizeof(err))) {
+		fprintf(stderr, "paxcommit cluster: %s\n", err);
+		goto out;
+	}
+	for (size_t i = 0; i < nodes; i++) {
+		pr[i].who = i < cfg->ncoord ? px_addr_of(PX_NODE_REPLICA, (uint64_t)i)
+					    : px_addr_of(PX_NODE_AGENT, cfg->part[i - cfg->ncoord].id);
+		pr[i].ep = i < cfg->ncoord ? cfg->coord[i].endpoint : cfg->part[i - cfg->ncoord].endpoint;
+		pr[i].out = i < cfg->ncoord ? &co[i] : &pa[i - cfg->ncoord];
+	}
+	if (ping_round(z, &keys, pr, nodes, timeout_ms))
+		goto out;
+	size_t n = 0;
+	for (size_t i = 0; keys.curve && i < nodes; i++) {
+		if (pr[i].out->got)
+			continue;
+		for (size_t j = 0; j < nodes; j++)
+			if (j != i) {
+				pr[nodes + n].who = pr[j].who;
+				pr[nodes + n].ep = pr[i].ep;
+				pr[nodes + n].out = &extra[n];
+				n++;
+			}
+	}
+	if (n && ping_round(z, &keys, pr + nodes, n, timeout_ms / 2))
+		goto out;
+	for (size_t k = 0; k < n; k++) {
+		if (!extra[k].got)
+			continue;
+		/* probe k asked endpoint pr[nodes + k].ep: whose is it? */
+		for (size_t i = 0; i < nodes; i++)
+			if (pr[i].ep == pr[nodes + k].ep && !pr[i].out->got)
+				*pr[i].out = extra[k];
+	}
+	rc = 0;
+out:
+	free(pr);
+	free(extra);
 	if (z)
 		zmq_ctx_term(z);
-	free(items);
+	px_keyring_free(&keys);
 	return rc;
 }
 
@@ -507,8 +600,10 @@ static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc
 			printf("coordinator.%d %s up, trusts no leader\n", i, cfg->coord[i].endpoint);
 		} else {
 			printf("coordinator.%d %s %s\n", i, cfg->coord[i].endpoint,
-			       reachable(cfg->coord[i].endpoint, 300) ? "up, but no paxcommit coordinator answers"
-								      : "down");
+			       !reachable(cfg->coord[i].endpoint, 300) ? "down"
+			       : cfg->security == PX_SECURITY_CURVE
+				       ? "up, but no paxcommit coordinator answers (with CURVE: nothing there holds a key of this cluster)"
+				       : "up, but no paxcommit coordinator answers");
 		}
 	}
 	for (int l = 0; l < cfg->ncoord; l++)
@@ -535,7 +630,10 @@ static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc
 			printf("participant.%s %s misdirected: answered as %s\n", c->name, c->endpoint, who);
 		} else {
 			printf("participant.%s %s %s\n", c->name, c->endpoint,
-			       reachable(c->endpoint, 500) ? "reachable, but no paxcommit agent answers" : "unreachable");
+			       !reachable(c->endpoint, 500)	       ? "unreachable"
+			       : cfg->security == PX_SECURITY_CURVE ? "reachable, but no paxcommit agent answers "
+								      "(with CURVE: nothing there holds a key of this cluster)"
+								    : "reachable, but no paxcommit agent answers");
 		}
 	}
 	free(pa);
@@ -585,6 +683,76 @@ static int cmd_in_doubt(const struct px_config *cfg, int argc, char **argv)
 	return rc;
 }
 
+static void usage_keygen(FILE *f)
+{
+	fprintf(f,
+		"usage: paxcommit keygen [--dir DIR] NAME...\n"
+		"\n"
+		"Make a CURVE key pair for each NAME (a coordinator, a participant or a\n"
+		"client) and write DIR/NAME.key, the key pair (mode 0600: its secret key\n"
+		"never goes into cluster.conf), and DIR/NAME.pub, the public key (0644).\n"
+		"Neither may exist yet.  Then, in cluster.conf (README \"Security\"):\n"
+		"  a coordinator or participant: public_key = <its public key> and\n"
+		"    key_file = <path of NAME.key on its machine> in its section;\n"
+		"  a client: its NAME.pub into the [cluster] client_keys directory of every\n"
+		"    coordinator and participant machine, and client_key_file = <NAME.key>\n"
+		"    (or PAXCOMMIT_CLIENT_KEY) where it runs.\n"
+		"Prints 'NAME public_key = KEY' for each.  DIR defaults to '.'.\n"
+		"Exit status: 0 written, 1 failure (nothing left half written), 2 bad usage.\n");
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+	const char *dir = ".";
+	int i = 0;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage_keygen(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
+			dir = argv[++i];
+			continue;
+		}
+		fprintf(stderr, "paxcommit keygen: unknown option '%s'\n", argv[i]);
+		usage_keygen(stderr);
+		return X_USAGE;
+	}
+	if (i == argc) {
+		usage_keygen(stderr);
+		return X_USAGE;
+	}
+	for (int k = i; k < argc; k++) {
+		const char *nm = argv[k];
+		int ok = *nm && strlen(nm) <= 100;
+		for (const char *p = nm; ok && *p; p++)
+			ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			     *p == '.' || *p == '_' || *p == '-';
+		if (!ok || nm[0] == '.') {
+			fprintf(stderr, "paxcommit keygen: bad NAME '%s': use 1..100 of A-Z a-z 0-9 . _ -, not starting with '.'\n", nm);
+			return X_USAGE;
+		}
+	}
+	for (int k = i; k < argc; k++) {
+		char prefix[1200], err[1400], pub[1300];
+		snprintf(prefix, sizeof(prefix), "%s/%s", dir, argv[k]);
+		if (px_key_generate(prefix, argv[k], err, sizeof(err))) {
+			fprintf(stderr, "paxcommit keygen: %s\n", err);
+			return 1;
+		}
+		uint8_t key[PX_KEY_LEN];
+		char z[PX_KEY_Z85_LEN + 1];
+		snprintf(pub, sizeof(pub), "%s.pub", prefix);
+		if (px_key_read_public(pub, key, err, sizeof(err))) {
+			fprintf(stderr, "paxcommit keygen: %s\n", err);
+			return 1;
+		}
+		px_z85_encode_key(key, z);
+		printf("%s public_key = %s\n", argv[k], z);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = NULL;
@@ -603,6 +771,8 @@ int main(int argc, char **argv)
 		return X_USAGE;
 	}
 	const char *cmd = argv[i++];
+	if (!strcmp(cmd, "keygen"))
+		return cmd_keygen(argc - i, argv + i);
 	if (strcmp(cmd, "exec") && strcmp(cmd, "status") && strcmp(cmd, "cluster") && strcmp(cmd, "in-doubt")) {
 		fprintf(stderr, "paxcommit: unknown command '%s' (see --help)\n", cmd);
 		return X_USAGE;

@@ -126,7 +126,12 @@ int pc_connect(const char *config_path, struct pc_conn **out, char *err, size_t 
 		pc_conn_close(&c);
 		return PC_ENET;
 	}
-	struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0), .bind = NULL, .hwm = 1000, .queue_unconnected = 1};
+	if (px_keyring_load(&c->keys, &c->cfg, px_addr_of(PX_NODE_CLIENT, 0), NULL, err, errcap)) {
+		pc_conn_close(&c);
+		return PC_ECONFIG;
+	}
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0), .bind = NULL, .hwm = 1000, .queue_unconnected = 1,
+				   .keys = &c->keys};
 	if (px_net_new(c->zctx, &nc, &c->net, err, errcap)) {
 		pc_conn_close(&c);
 		return PC_ENET;
@@ -150,7 +155,10 @@ int pc_connect(const char *config_path, struct pc_conn **out, char *err, size_t 
 	}
 	c->exec_timeout_ms = 30000;
 	c->commit_timeout_ms = 30000;
-	c->client_id = random_id();
+	/* With CURVE the replicas and agents take a client's gids only with
+	 * its key id in them (px_auth.h). */
+	c->client_id = c->keys.curve ? px_key_id(c->keys.pub) : random_id();
+	c->seq = random_id() >> 16; /* 48 random bits: see pc_internal.h */
 	*out = c;
 	return PC_OK;
 }
@@ -164,6 +172,7 @@ void pc_conn_close(struct pc_conn **cp)
 	free(c->items);
 	if (c->zctx)
 		zctx_put(c->zctx);
+	px_keyring_free(&c->keys);
 	px_config_free(&c->cfg);
 	free(c);
 	*cp = NULL;
@@ -445,6 +454,11 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 	struct acks ak = {.ps = &ps};
 	int busy = 0;   /* the last answer was "busy" */
 	int silent = 0; /* no answer since the last send */
+	/* The target was silent: ask every replica not silent lately at once,
+	 * not one after another.  With one replica down and the leader cut
+	 * off, one follower may be all we reach: one at a time, it came only
+	 * after two rounds of patience (the simulator's client-minority). */
+	int fanout = 0;
 	int sends = 0;
 	if (flags & PC_DECIDE_ASK_LATER)
 		next_send = start + PC_ASK_LEADER_MS;
@@ -475,8 +489,10 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 				m.u.commit_req.wait &= (uint8_t)~PX_WAIT_ACKS_TO_CLIENT;
 			if (c->votes_len) /* asking: perhaps a vote was lost */
 				queue_votes_to(c, (1u << n) - 1);
-			if ((e = send_msg(c, target, &m)))
-				return e;
+			for (int i = 0; i < n; i++)
+				if (i == target || (fanout && !recently_silent(c, i)))
+					if ((e = send_msg(c, i, &m)))
+						return e;
 			next_send = now + patience;
 			silent = 1; /* until the target answers */
 		}
@@ -504,11 +520,13 @@ int pc_decide(struct pc_conn *c, const char *gid, const uint16_t *rms, size_t nr
 		if (got == 0) {
 			if (silent && pc_mono_ms() >= next_send) {
 				c->silent_at[target] = pc_mono_ms();
-				target = (target + 1) % n; /* silent: try the next replica */
+				target = (target + 1) % n; /* silent: try the next replica, and the others */
+				fanout = 1;
 			}
 			continue;
 		}
 		silent = 0;
+		fanout = 0;
 		if (from >= 0 && from < n)
 			c->silent_at[from] = 0; /* it answers again */
 		const struct px_moutcome *o = &r.u.outcome;

@@ -8,6 +8,7 @@
 
 #include "paxcommit.h"
 #include "px_config.h"
+#include "px_keys.h"
 #include "px_net.h"
 
 #include <zmq.h>
@@ -20,8 +21,9 @@ struct pc_conn {
 	struct px_config cfg;
 	void *zctx;
 	struct px_net *net; /* DEALERs to every replica and every participant */
-	uint64_t client_id;
-	uint64_t seq;
+	struct px_keyring keys; /* security = curve: this client's key pair, the servers' keys */
+	uint64_t client_id;     /* the gids' client field: with CURVE, its key id (px_auth.h) */
+	uint64_t seq;           /* starts at a random value: connections that share a key share client_id */
 	uint64_t req;
 	int leader; /* last known leader (or the follower that passes our
 		     * requests on to it, while it is silent to us), or -1 */

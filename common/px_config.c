@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "px_auth.h"
+
 enum sect_kind { S_NONE, S_CLUSTER, S_COORD, S_PART };
 
 enum {
@@ -34,18 +36,21 @@ enum {
 	K_SYNC,
 	K_HORIZON,
 	K_MAX_LIVE,
+	K_SECURITY,
+	K_CLIENT_KEYS,
+	K_CLIENT_KEY_FILE,
 	K_CLUSTER_N
 };
 static const char *const cluster_keys[K_CLUSTER_N] = {
 	"name", "heartbeat_ms", "lease_ms", "txn_timeout_ms", "agent_idle_timeout_ms",
-	"resend_ms", "sync_ms", "horizon_ms", "max_live",
+	"resend_ms", "sync_ms", "horizon_ms", "max_live", "security", "client_keys", "client_key_file",
 };
 
-enum { KC_ENDPOINT, KC_DATA_DIR, KC_N };
-static const char *const coord_keys[KC_N] = {"endpoint", "data_dir"};
+enum { KC_ENDPOINT, KC_DATA_DIR, KC_PUBLIC_KEY, KC_KEY_FILE, KC_N };
+static const char *const coord_keys[KC_N] = {"endpoint", "data_dir", "public_key", "key_file"};
 
-enum { KP_ID, KP_ENDPOINT, KP_CONNINFO, KP_POOL, KP_N };
-static const char *const part_keys[KP_N] = {"id", "endpoint", "conninfo", "pool"};
+enum { KP_ID, KP_ENDPOINT, KP_CONNINFO, KP_POOL, KP_PUBLIC_KEY, KP_KEY_FILE, KP_N };
+static const char *const part_keys[KP_N] = {"id", "endpoint", "conninfo", "pool", "public_key", "key_file"};
 
 struct part_ent {
 	struct px_config_part p;
@@ -235,6 +240,18 @@ static int is_alnum(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+static int set_public_key(struct ctx *x, int line, const char *v, uint8_t *dst)
+{
+	if (px_z85_decode_key(v, strlen(v), dst) != 0) {
+		fail(x, line,
+		     "public_key '%s' is not a CURVE public key (40 characters of Z85, as paxcommit "
+		     "keygen writes in NAME.pub)",
+		     v);
+		return -1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ keys */
 
 static int find_key(const char *const *keys, int n, const char *name)
@@ -301,6 +318,18 @@ static int cluster_key(struct ctx *x, int line, const char *name, const char *v)
 	case K_SYNC: return set_u32(x, line, key, v, 1, UINT32_MAX, &c->sync_ms);
 	case K_HORIZON: return parse_num(x, line, key, v, 1, UINT64_MAX, &c->horizon_ms);
 	case K_MAX_LIVE: return set_u32(x, line, key, v, 1, UINT32_MAX, &c->max_live);
+	case K_SECURITY:
+		if (strcmp(v, "curve") == 0)
+			c->security = PX_SECURITY_CURVE;
+		else if (strcmp(v, "none") == 0)
+			c->security = PX_SECURITY_NONE;
+		else {
+			fail(x, line, "security: '%s' is neither 'curve' nor 'none'", v);
+			return -1;
+		}
+		return 0;
+	case K_CLIENT_KEYS: return set_str(x, line, key, v, c->client_keys, sizeof(c->client_keys));
+	case K_CLIENT_KEY_FILE: return set_str(x, line, key, v, c->client_key_file, sizeof(c->client_key_file));
 	default: return -1;
 	}
 }
@@ -312,6 +341,8 @@ static int coord_key(struct ctx *x, int line, const char *name, const char *v)
 	switch (take_key(x, line, coord_keys, KC_N, x->co_line[id], name)) {
 	case KC_ENDPOINT: return set_endpoint(x, line, v, co->endpoint, sizeof(co->endpoint));
 	case KC_DATA_DIR: return set_str(x, line, "data_dir", v, co->data_dir, sizeof(co->data_dir));
+	case KC_PUBLIC_KEY: return set_public_key(x, line, v, co->public_key);
+	case KC_KEY_FILE: return set_str(x, line, "key_file", v, co->key_file, sizeof(co->key_file));
 	default: return -1;
 	}
 }
@@ -331,6 +362,8 @@ static int part_key(struct ctx *x, int line, const char *name, const char *v)
 	case KP_CONNINFO:
 		return set_str(x, line, "conninfo", v, p->conninfo, sizeof(p->conninfo));
 	case KP_POOL: return set_u32(x, line, "pool", v, 1, PX_CFG_POOL_MAX, &p->pool);
+	case KP_PUBLIC_KEY: return set_public_key(x, line, v, p->public_key);
+	case KP_KEY_FILE: return set_str(x, line, "key_file", v, p->key_file, sizeof(p->key_file));
 	default: return -1;
 	}
 }
@@ -672,6 +705,83 @@ static void check_endpoints(struct ctx *x)
 	free(e);
 }
 
+/* 1 if the endpoint can be reached from this host only: ipc://, or a
+ * tcp:// host in 127.0.0.0/8 or ::1. */
+static int ep_local(const char *ep)
+{
+	struct ep_ent e = {.ep = ep};
+	ep_norm(&e);
+	return e.ipc || (!e.wild && (strncmp(e.host, "127.", 4) == 0 || strcmp(e.host, "::1") == 0));
+}
+
+/*
+ * security = curve (the default): every coordinator and participant names
+ * its public key, and no two share one (a key is a role).  security = none
+ * is for one host only: every endpoint loopback or ipc.
+ */
+static void check_security(struct ctx *x)
+{
+	char sect[96];
+	if (x->cfg.security == PX_SECURITY_NONE) {
+		int bad_line = 0;
+		const char *bad = NULL;
+		for (unsigned i = 0; i < PX_CFG_COORD_MAX; i++)
+			if (x->co_hdr[i] && !ep_local(x->co[i].endpoint) &&
+			    (!bad || x->co_line[i][KC_ENDPOINT] < bad_line)) {
+				bad = x->co[i].endpoint;
+				bad_line = x->co_line[i][KC_ENDPOINT];
+			}
+		for (size_t i = 0; i < x->nparts; i++)
+			if (!ep_local(x->parts[i].p.endpoint) && (!bad || x->parts[i].line[KP_ENDPOINT] < bad_line)) {
+				bad = x->parts[i].p.endpoint;
+				bad_line = x->parts[i].line[KP_ENDPOINT];
+			}
+		if (bad)
+			fail(x, bad_line,
+			     "endpoint '%s' is not loopback, and security = none (line %d) would let "
+			     "anyone who reaches it vote and decide: remove 'security = none' (CURVE is "
+			     "the default) and give every coordinator and participant a key pair "
+			     "(paxcommit keygen, README \"Security\")",
+			     bad, x->cl_line[K_SECURITY]);
+		return;
+	}
+	for (unsigned i = 0; i < PX_CFG_COORD_MAX; i++)
+		if (x->co_hdr[i] && !x->co_line[i][KC_PUBLIC_KEY]) {
+			fail(x, x->co_hdr[i],
+			     "[coordinator.%u] is missing required key 'public_key' (security = curve, "
+			     "the default: make a key pair with paxcommit keygen; README \"Security\")",
+			     i);
+			return;
+		}
+	for (size_t i = 0; i < x->nparts; i++)
+		if (!x->parts[i].line[KP_PUBLIC_KEY]) {
+			fail(x, x->parts[i].hdr,
+			     "[participant.%s] is missing required key 'public_key' (security = curve, "
+			     "the default: make a key pair with paxcommit keygen; README \"Security\")",
+			     x->parts[i].p.name);
+			return;
+		}
+	/* every key once */
+	size_t n = x->nparts + PX_CFG_COORD_MAX;
+	for (size_t a = 0; a < n; a++)
+		for (size_t b = a + 1; b < n; b++) {
+			const uint8_t *ka = a < PX_CFG_COORD_MAX ? (x->co_hdr[a] ? x->co[a].public_key : NULL)
+							       : x->parts[a - PX_CFG_COORD_MAX].p.public_key;
+			const uint8_t *kb = b < PX_CFG_COORD_MAX ? (x->co_hdr[b] ? x->co[b].public_key : NULL)
+							       : x->parts[b - PX_CFG_COORD_MAX].p.public_key;
+			if (!ka || !kb || memcmp(ka, kb, PX_KEY_LEN) != 0)
+				continue;
+			int line = b < PX_CFG_COORD_MAX ? x->co_line[b][KC_PUBLIC_KEY]
+							: x->parts[b - PX_CFG_COORD_MAX].line[KP_PUBLIC_KEY];
+			if (a < PX_CFG_COORD_MAX)
+				snprintf(sect, sizeof(sect), "coordinator.%zu", a);
+			else
+				snprintf(sect, sizeof(sect), "participant.%s", x->parts[a - PX_CFG_COORD_MAX].p.name);
+			fail(x, line, "public_key is also the key of [%s]: every coordinator and participant needs a key pair of its own", sect);
+			return;
+		}
+}
+
 static void check_all(struct ctx *x)
 {
 	struct px_config *c = &x->cfg;
@@ -741,6 +851,8 @@ static void check_all(struct ctx *x)
 		}
 	}
 	check_endpoints(x);
+	if (x->err_line < 0)
+		check_security(x);
 }
 
 /* ------------------------------------------------------------ API */
@@ -768,6 +880,7 @@ int px_config_load(const char *path, struct px_config *out, char *err, size_t er
 	c->sync_ms = PX_CFG_DEF_SYNC_MS;
 	c->horizon_ms = PX_CFG_DEF_HORIZON_MS;
 	c->max_live = PX_CFG_DEF_MAX_LIVE;
+	c->security = PX_SECURITY_CURVE;
 
 	x->f = fopen(path, "r");
 	if (x->f == NULL) {

@@ -5,10 +5,17 @@
  * (coordinator replicas, participant agents, clients):
  *
  *     [cluster]            name (the gid prefix, [A-Za-z0-9]+, 1..63) and
- *                          the timing knobs below, all optional but name
- *     [coordinator.N]      N = 0..n-1, n in {1, 3, 5}: endpoint, data_dir
+ *                          the timing knobs below, all optional but name;
+ *                          security (curve, the default, or none),
+ *                          client_keys (directory of allowed clients'
+ *                          public keys), client_key_file (a client's key)
+ *     [coordinator.N]      N = 0..n-1, n in {1, 3, 5}: endpoint, data_dir,
+ *                          public_key (Z85; required with curve), key_file
  *     [participant.NAME]   NAME [A-Za-z0-9_-]+, 1..63: id (1..65534),
- *                          endpoint, conninfo, pool (1..1024, default 8)
+ *                          endpoint, conninfo, pool (1..1024, default 8),
+ *                          public_key, key_file
+ *
+ * security = none is refused unless every endpoint is loopback or ipc.
  *
  * Endpoints start with tcp:// or ipc://; a tcp:// one is tcp://HOST:PORT
  * with PORT 1..65535.  No two coordinators or participants may have the
@@ -50,10 +57,16 @@
 #define PX_CFG_DEF_MAX_LIVE 100000u
 #define PX_CFG_DEF_POOL 8u
 
+/* security = curve | none ([cluster]; README "Security") */
+#define PX_SECURITY_NONE 0u
+#define PX_SECURITY_CURVE 1u
+
 struct px_config_coord {
 	uint8_t id;              /* equals its index in px_config.coord */
 	char endpoint[256];
 	char data_dir[1024];
+	uint8_t public_key[32];  /* security = curve: required */
+	char key_file[1024];     /* its key pair (paxcommit keygen); read by that replica only; "" if absent */
 };
 
 struct px_config_part {
@@ -62,6 +75,8 @@ struct px_config_part {
 	char endpoint[256];
 	char conninfo[1024];     /* libpq conninfo, verbatim */
 	uint32_t pool;
+	uint8_t public_key[32];  /* security = curve: required */
+	char key_file[1024];     /* its key pair; read by that agent only; "" if absent */
 };
 
 struct px_config {
@@ -70,6 +85,9 @@ struct px_config {
 		sync_ms;
 	uint64_t horizon_ms;
 	uint32_t max_live;
+	uint8_t security;        /* PX_SECURITY_*; default curve */
+	char client_keys[1024];  /* directory of the clients' NAME.pub files (the allow-list); "" if absent */
+	char client_key_file[1024]; /* a client's own key pair; "" if absent */
 	uint8_t ncoord;          /* 1, 3 or 5; coord[0..ncoord-1] are valid */
 	struct px_config_coord coord[5];
 	uint16_t npart;          /* >= 1 */

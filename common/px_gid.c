@@ -53,7 +53,7 @@ static int parse_dec(const char *p, const char *end, uint64_t *out)
 }
 
 /* Parse gid; *xa says whether its seq carries the XA mark. */
-static int parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix_len, int *xa)
+static int parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix_len, int *xa, uint64_t *client)
 {
 	/* Find the last three underscores: prefix _ birth _ client _ seq. */
 	const char *us[3];
@@ -78,10 +78,15 @@ static int parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix
 		return -1;
 	if (us[0] - cli_b != 16)
 		return -1;
-	for (const char *p = cli_b; p < us[0]; p++)
+	uint64_t cli = 0;
+	for (const char *p = cli_b; p < us[0]; p++) {
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return -1;
+		cli = cli << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+	}
 	*birth_ms = birth;
+	if (client)
+		*client = cli;
 	if (prefix_len)
 		*prefix_len = (size_t)(us[2] - gid);
 	return 0;
@@ -90,14 +95,21 @@ static int parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix
 int px_gid_parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix_len)
 {
 	int xa;
-	return parse(gid, len, birth_ms, prefix_len, &xa);
+	return parse(gid, len, birth_ms, prefix_len, &xa, NULL);
 }
 
 int px_gid_is_xa(const char *gid, size_t len)
 {
 	uint64_t birth;
 	int xa;
-	return parse(gid, len, &birth, NULL, &xa) == 0 && xa;
+	return parse(gid, len, &birth, NULL, &xa, NULL) == 0 && xa;
+}
+
+int px_gid_client(const char *gid, size_t len, uint64_t *client)
+{
+	uint64_t birth;
+	int xa;
+	return parse(gid, len, &birth, NULL, &xa, client);
 }
 
 uint64_t px_gid_ahead_ms(const char *gid, size_t len, uint64_t now)

@@ -50,6 +50,11 @@ int px_gid_is_xa(const char *gid, size_t len);
  * *birth_ms (and *prefix_len if non-NULL) when the gid is well formed, or -1. */
 int px_gid_parse(const char *gid, size_t len, uint64_t *birth_ms, size_t *prefix_len);
 
+/* The client field of gid (len bytes): 0 and *client set, or -1 if the gid
+ * is malformed.  With CURVE on, a client's gids carry its key id
+ * (px_auth.h), and the replicas and agents check it. */
+int px_gid_client(const char *gid, size_t len, uint64_t *client);
+
 /* How far the birth of gid (len bytes) lies ahead of now (ms): 0 if it does
  * not, or if the gid is malformed. */
 uint64_t px_gid_ahead_ms(const char *gid, size_t len, uint64_t now);

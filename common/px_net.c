@@ -6,12 +6,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "px_keys.h"
 #include "px_map.h"
 #include "px_msg.h"
 
@@ -27,6 +29,17 @@ struct peer {
 struct client {
 	struct px_key k; /* routing id bytes (first member: px_map item) */
 	uint64_t id;     /* 0: slot free */
+	uint64_t key;    /* CURVE: the key id it authenticated with */
+};
+
+/* The ZAP handler (RFC 27) of a CURVE server: a thread answering
+ * libzmq's requests on inproc://zeromq.zap.01 with the role of the key. */
+struct zap {
+	pthread_t th;
+	void *rep;
+	int pipe[2]; /* writing a byte stops the thread */
+	const struct px_keyring *keys;
+	int running;
 };
 
 struct selfmsg {
@@ -73,8 +86,12 @@ struct px_net {
 	 * are tried.  Trying an empty ZeroMQ socket costs a system call. */
 	uint64_t ready;
 	int use_ready;
+	struct zap zap;
+	int curve;
 	struct px_net_stats st;
 };
+
+static void drain_more(void *s);
 
 static void set_err(char *err, size_t cap, const char *fmt, const char *a, const char *b)
 {
@@ -133,6 +150,151 @@ static int common_opts(struct px_net *n, void *s)
 	       sockopt_int(s, ZMQ_RCVHWM, (int)n->cfg.hwm) || sockopt_int(s, ZMQ_TCP_MAXRT, link_timeout_ms(n));
 }
 
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN "paxcommit"
+
+/* The User-Id a ZAP reply gives an authenticated peer: "r<id>" a replica,
+ * "p<id>" a participant, "c<key id, 16 hex>" a client. */
+static void user_id_of(struct px_addr who, char *out, size_t cap)
+{
+	if (who.kind == PX_NODE_REPLICA)
+		snprintf(out, cap, "r%u", (unsigned)who.id);
+	else if (who.kind == PX_NODE_AGENT)
+		snprintf(out, cap, "p%u", (unsigned)who.id);
+	else
+		snprintf(out, cap, "c%016llx", (unsigned long long)who.id);
+}
+
+/* Parse a User-Id back: 1 and *who, or 0. */
+static int parse_user_id(const char *u, struct px_addr *who)
+{
+	if (!u || !u[0] || !u[1])
+		return 0;
+	uint64_t v = 0;
+	int hex = u[0] == 'c';
+	size_t n = 0;
+	for (const char *p = u + 1; *p; p++, n++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' : hex && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+		if (d < 0 || n >= 16)
+			return 0;
+		v = v * (hex ? 16 : 10) + (uint64_t)d;
+	}
+	if (u[0] == 'r' && v < 256)
+		*who = px_addr_of(PX_NODE_REPLICA, v);
+	else if (u[0] == 'p' && v <= 0xFFFF)
+		*who = px_addr_of(PX_NODE_AGENT, v);
+	else if (hex && n == 16)
+		*who = px_addr_of(PX_NODE_CLIENT, v);
+	else
+		return 0;
+	return 1;
+}
+
+static void zap_answer(struct zap *z)
+{
+	zmq_msg_t f[8];
+	int nf = 0, more = 1;
+	while (more && nf < 8) {
+		zmq_msg_init(&f[nf]);
+		if (zmq_msg_recv(&f[nf], z->rep, 0) < 0) {
+			zmq_msg_close(&f[nf]);
+			break;
+		}
+		more = zmq_msg_more(&f[nf]);
+		nf++;
+	}
+	if (more)
+		drain_more(z->rep);
+	/* version, request id, domain, address, identity, mechanism, credentials */
+	const char *status = "400", *text = "no such key";
+	char user[32] = "";
+	if (nf >= 7 && zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
+	    zmq_msg_size(&f[6]) == PX_KEY_LEN) {
+		struct px_addr who;
+		if (px_keyring_role(z->keys, zmq_msg_data(&f[6]), &who)) {
+			status = "200";
+			text = "OK";
+			user_id_of(who, user, sizeof(user));
+		}
+	} else {
+		text = "CURVE only";
+	}
+	if (nf >= 2) {
+		zmq_send(z->rep, "1.0", 3, ZMQ_SNDMORE);
+		zmq_send(z->rep, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
+		zmq_send(z->rep, status, 3, ZMQ_SNDMORE);
+		zmq_send(z->rep, text, strlen(text), ZMQ_SNDMORE);
+		zmq_send(z->rep, user, strlen(user), ZMQ_SNDMORE);
+		zmq_send(z->rep, "", 0, 0);
+	}
+	for (int i = 0; i < nf; i++)
+		zmq_msg_close(&f[i]);
+}
+
+static void *zap_main(void *arg)
+{
+	struct zap *z = arg;
+	for (;;) {
+		zmq_pollitem_t it[2] = {{.socket = z->rep, .events = ZMQ_POLLIN},
+					{.fd = z->pipe[0], .events = ZMQ_POLLIN}};
+		if (zmq_poll(it, 2, -1) < 0) {
+			if (zmq_errno() == EINTR)
+				continue;
+			break;
+		}
+		if (it[1].revents & ZMQ_POLLIN)
+			break;
+		if (it[0].revents & ZMQ_POLLIN)
+			zap_answer(z);
+	}
+	return NULL;
+}
+
+static int zap_start(struct zap *z, void *zctx, const struct px_keyring *keys, char *err, size_t errcap)
+{
+	z->keys = keys;
+	z->pipe[0] = z->pipe[1] = -1;
+	z->rep = zmq_socket(zctx, ZMQ_REP);
+	if (!z->rep || sockopt_int(z->rep, ZMQ_LINGER, 0)) {
+		set_err(err, errcap, "zap socket: %s%s", zmq_strerror(zmq_errno()), "");
+		return -1;
+	}
+	if (zmq_bind(z->rep, ZAP_ENDPOINT)) {
+		set_err(err, errcap, "bind " ZAP_ENDPOINT ": %s%s (one CURVE server per ZeroMQ context)",
+			zmq_strerror(zmq_errno()), "");
+		return -1;
+	}
+	if (pipe(z->pipe)) {
+		set_err(err, errcap, "pipe: %s%s", strerror(errno), "");
+		return -1;
+	}
+	if (pthread_create(&z->th, NULL, zap_main, z)) {
+		set_err(err, errcap, "%s%s", "cannot start the ZAP thread", "");
+		return -1;
+	}
+	z->running = 1;
+	return 0;
+}
+
+static void zap_stop(struct zap *z)
+{
+	if (z->running) {
+		ssize_t w;
+		do
+			w = write(z->pipe[1], "x", 1);
+		while (w < 0 && errno == EINTR);
+		pthread_join(z->th, NULL);
+		z->running = 0;
+	}
+	if (z->rep)
+		zmq_close(z->rep);
+	z->rep = NULL;
+	for (int i = 0; i < 2; i++)
+		if (z->pipe[i] >= 0)
+			close(z->pipe[i]);
+	z->pipe[0] = z->pipe[1] = -1;
+}
+
 int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out, char *err, size_t errcap)
 {
 	*out = NULL;
@@ -150,6 +312,8 @@ int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out,
 		n->cfg.heartbeat_ms = 1000;
 	n->cfg.bind = NULL; /* not kept */
 	n->zctx = zctx;
+	n->curve = cfg->keys && cfg->keys->curve;
+	n->zap.pipe[0] = n->zap.pipe[1] = -1;
 	px_map_init(&n->climap);
 	/* Only a bound ROUTER hears from clients. */
 	n->cli = cfg->bind ? calloc(n->cfg.max_clients, sizeof(*n->cli)) : NULL;
@@ -158,15 +322,25 @@ int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out,
 		set_err(err, errcap, "%s%s", "out of memory", "");
 		goto fail;
 	}
+	if (cfg->bind && n->curve && zap_start(&n->zap, zctx, cfg->keys, err, errcap))
+		goto fail;
 	if (cfg->bind) {
 		n->router = zmq_socket(zctx, ZMQ_ROUTER);
 		/* A peer that restarts reconnects with the same routing id: let the
 		 * new connection take it over from the dead one.  Bound the size of
 		 * what a peer may send, so a hostile or broken one cannot make us
 		 * allocate without limit. */
+		/* With CURVE, who sent a message comes from its key (the ZAP
+		 * handler's User-Id), and the peers set no routing id: the
+		 * ROUTER makes one up per connection, so none is taken over
+		 * (ZMQ_ROUTER_HANDOVER would let any authenticated client
+		 * claim a live client's). */
 		int64_t maxmsg = (int64_t)PX_FRAME_MAX;
-		if (!n->router || common_opts(n, n->router) || sockopt_int(n->router, ZMQ_ROUTER_HANDOVER, 1) ||
-		    zmq_setsockopt(n->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg))) {
+		if (!n->router || common_opts(n, n->router) || sockopt_int(n->router, ZMQ_ROUTER_HANDOVER, !n->curve) ||
+		    zmq_setsockopt(n->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
+		    (n->curve && (sockopt_int(n->router, ZMQ_CURVE_SERVER, 1) ||
+				  zmq_setsockopt(n->router, ZMQ_CURVE_SECRETKEY, cfg->keys->sec, PX_KEY_LEN) ||
+				  zmq_setsockopt(n->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN))))) {
 			set_err(err, errcap, "router socket: %s%s", zmq_strerror(zmq_errno()), "");
 			goto fail;
 		}
@@ -193,6 +367,7 @@ void px_net_destroy(struct px_net **np)
 		zmq_msg_close(&n->cur);
 	if (n->router)
 		zmq_close(n->router);
+	zap_stop(&n->zap);
 	for (size_t i = 0; i < n->npeer; i++)
 		zmq_close(n->peer[i].sock);
 	for (size_t i = 0; i < n->qlen; i++)
@@ -216,9 +391,14 @@ int px_net_add_peer(struct px_net *n, struct px_addr who, const char *endpoint, 
 		set_err(err, errcap, "%s%s", "too many peers or bad peer kind", "");
 		return -1;
 	}
+	const uint8_t *server_key = NULL;
+	if (n->curve && !(server_key = px_keyring_peer(n->cfg.keys, who))) {
+		set_err(err, errcap, "%s%s", "no public key for that peer", "");
+		return -1;
+	}
 	void *s = zmq_socket(n->zctx, ZMQ_DEALER);
 	uint8_t rid[4];
-	size_t rlen = routing_id(n->cfg.self, rid);
+	size_t rlen = n->curve ? 0 : routing_id(n->cfg.self, rid);
 	int64_t maxmsg = (int64_t)PX_FRAME_MAX;
 	/* ZMQ_IMMEDIATE: queue only to a completed connection, so nothing piles
 	 * up for a dead peer to be delivered, stale, when it comes back. */
@@ -230,7 +410,10 @@ int px_net_add_peer(struct px_net *n, struct px_addr who, const char *endpoint, 
 	if (!s || common_opts(n, s) || sockopt_int(s, ZMQ_IMMEDIATE, n->cfg.queue_unconnected ? 0 : 1) || sockopt_int(s, ZMQ_RECONNECT_IVL, 50) ||
 	    sockopt_int(s, ZMQ_RECONNECT_IVL_MAX, 1000) || sockopt_int(s, ZMQ_CONNECT_TIMEOUT, cto) ||
 	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
-	    (rlen && zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, rlen))) {
+	    (rlen && zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, rlen)) ||
+	    (server_key && (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_key, PX_KEY_LEN) ||
+			    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, n->cfg.keys->pub, PX_KEY_LEN) ||
+			    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, n->cfg.keys->sec, PX_KEY_LEN)))) {
 		set_err(err, errcap, "dealer socket: %s%s", zmq_strerror(zmq_errno()), "");
 		if (s)
 			zmq_close(s);
@@ -525,6 +708,49 @@ static void drain_more(void *s)
 	}
 }
 
+/* Who sent a message that came with routing id r (rl bytes), with CURVE
+ * off: the routing id says it.  1, or 0 (counted) if it is of no kind. */
+static int from_routing_id(struct px_net *n, const uint8_t *r, size_t rl, struct px_addr *from)
+{
+	if (rl == 2 && r[0] == ID_REPLICA)
+		*from = px_addr_of(PX_NODE_REPLICA, r[1]);
+	else if (rl == 3 && r[0] == ID_AGENT)
+		*from = px_addr_of(PX_NODE_AGENT, (uint64_t)r[1] | (uint64_t)r[2] << 8);
+	else if (rl >= 1 && rl <= PX_GID_MAX && r[0] == 0)
+		*from = px_addr_of(PX_NODE_CLIENT, client_of(n, r, rl));
+	else {
+		n->st.bad_identity++;
+		return 0;
+	}
+	return !(from->kind == PX_NODE_CLIENT && from->id == 0); /* 0: out of memory */
+}
+
+/* With CURVE on: the key the message m came with says who sent it; the
+ * routing id only tells clients' connections apart.  1, or 0 (counted). */
+static int from_key(struct px_net *n, zmq_msg_t *m, const uint8_t *r, size_t rl, struct px_addr *from)
+{
+	struct px_addr who;
+	if (!parse_user_id(zmq_msg_gets(m, "User-Id"), &who)) {
+		n->st.bad_auth++; /* no ZAP verdict: never taken */
+		return 0;
+	}
+	if (who.kind != PX_NODE_CLIENT) {
+		*from = who;
+		return 1;
+	}
+	if (rl < 1 || rl > PX_GID_MAX || r[0] != 0) {
+		n->st.bad_identity++; /* a client that set a routing id of its own */
+		return 0;
+	}
+	uint64_t id = client_of(n, r, rl);
+	struct client *c = client_by_id(n, id);
+	if (!c)
+		return 0;
+	c->key = who.id;
+	*from = px_addr_of(PX_NODE_CLIENT, id);
+	return 1;
+}
+
 /* Read one message from the router: 1 got one, 0 nothing, -1 error. */
 static int recv_router(struct px_net *n, struct px_addr *from)
 {
@@ -535,43 +761,36 @@ static int recv_router(struct px_net *n, struct px_addr *from)
 			zmq_msg_close(&rid);
 			return errno == EAGAIN ? 0 : -1;
 		}
-		const uint8_t *r = zmq_msg_data(&rid);
-		size_t rl = zmq_msg_size(&rid);
-		int ok = 1;
-		if (rl == 2 && r[0] == ID_REPLICA)
-			*from = px_addr_of(PX_NODE_REPLICA, r[1]);
-		else if (rl == 3 && r[0] == ID_AGENT)
-			*from = px_addr_of(PX_NODE_AGENT, (uint64_t)r[1] | (uint64_t)r[2] << 8);
-		else if (rl >= 1 && rl <= PX_GID_MAX && r[0] == 0)
-			*from = px_addr_of(PX_NODE_CLIENT, client_of(n, r, rl));
-		else
-			ok = 0;
-		if (!ok)
-			n->st.bad_identity++;
-		if (ok && from->kind == PX_NODE_CLIENT && from->id == 0)
-			ok = 0; /* out of memory: drop */
 		int more = 0;
 		size_t sz = sizeof(more);
 		zmq_getsockopt(n->router, ZMQ_RCVMORE, &more, &sz);
-		zmq_msg_close(&rid);
 		if (!more) {
+			zmq_msg_close(&rid);
 			n->st.bad_shape++;
 			continue;
 		}
-		if (zmq_msg_recv(&n->cur, n->router, ZMQ_DONTWAIT) < 0)
+		if (zmq_msg_recv(&n->cur, n->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
 			return errno == EAGAIN ? 0 : -1;
+		}
 		n->cur_open = 1;
 		more = 0;
 		zmq_getsockopt(n->router, ZMQ_RCVMORE, &more, &sz);
+		int ok = 1;
 		if (more) {
 			drain_more(n->router);
 			n->st.bad_shape++;
 			ok = 0;
-		}
-		if (ok && zmq_msg_size(&n->cur) == 0) {
+		} else if (zmq_msg_size(&n->cur) == 0) {
 			n->st.bad_shape++;
 			ok = 0;
 		}
+		if (ok) {
+			const uint8_t *r = zmq_msg_data(&rid);
+			size_t rl = zmq_msg_size(&rid);
+			ok = n->curve ? from_key(n, &n->cur, r, rl, from) : from_routing_id(n, r, rl, from);
+		}
+		zmq_msg_close(&rid);
 		if (ok)
 			return 1;
 	}
@@ -697,6 +916,25 @@ int px_net_split(const uint8_t *data, size_t len, size_t *off, const uint8_t **f
 	*flen = PX_HDR_LEN + plen;
 	*off += *flen;
 	return 1;
+}
+
+int px_net_curve_client(void *s, const struct px_keyring *k, const uint8_t *server_key)
+{
+	if (!k || !k->curve)
+		return 0;
+	if (!server_key)
+		return -1;
+	return zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_key, PX_KEY_LEN) ||
+	       zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, PX_KEY_LEN) ||
+	       zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, PX_KEY_LEN);
+}
+
+uint64_t px_net_client_key(const struct px_net *n, uint64_t client)
+{
+	if (!n->curve || !n->cli || !client)
+		return 0;
+	const struct client *c = &n->cli[(client - 1) % n->cfg.max_clients];
+	return c->id == client ? c->key : 0;
 }
 
 const struct px_net_stats *px_net_stats(const struct px_net *n)

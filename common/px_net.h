@@ -10,13 +10,22 @@
  *     agent's DEALERs only send, and are not polled (px_net_pollitems,
  *     px_net_tick); a client's DEALERs are its input too.
  *
- * Who sent a message is read off the ZeroMQ routing id the sender's DEALER
- * set: 0x01 <id u8> is coordinator replica `id`, 0x02 <id u16 LE> is
- * participant `id`.  An id that starts with 0x00 (the ones a ROUTER makes up
- * for peers that set none) is a client; the transport maps it to an opaque
- * 64-bit client id (a bounded table, oldest entry reused first).  Anything
- * else is dropped and counted.  (Until CURVE authentication comes, any
- * process can claim any id; see README "Known limitations".)
+ * Who sent a message:
+ *   - with CURVE (cfg.keys, security = curve): the key the sender
+ *     authenticated with.  The ROUTER is a CURVE server; a ZAP handler
+ *     thread (RFC 27) accepts only keys of the keyring (px_keys.h) and
+ *     names their role; a message without that verdict is dropped
+ *     (bad_auth).  Every DEALER is a CURVE client that knows its peer's
+ *     server key, so it talks to the real peer only.  Nobody sets a
+ *     routing id; the ROUTER makes one up per connection (no handover).
+ *   - with security = none (loopback only): the ZeroMQ routing id the
+ *     sender's DEALER set: 0x01 <id u8> is coordinator replica `id`, 0x02
+ *     <id u16 LE> is participant `id`.
+ * A routing id that starts with 0x00 (the ones a ROUTER makes up for peers
+ * that set none) is a client; the transport maps it to an opaque 64-bit
+ * client id (a bounded table, oldest entry reused first), and with CURVE
+ * remembers its key id (px_net_client_key).  Anything else is dropped and
+ * counted.
  *
  * Stale messages: a DEALER is created with ZMQ_IMMEDIATE (unless
  * queue_unconnected), so nothing is
@@ -45,6 +54,8 @@
 #include "px_msg.h"
 #include "px_update.h"
 
+struct px_keyring;
+
 #define PX_NET_PEERS_MAX 1100u /* 5 replicas + up to 1024+ participants */
 
 struct px_net_config {
@@ -57,6 +68,10 @@ struct px_net_config {
 	 * dropping them.  Clients set it: their requests are idempotent, and
 	 * the first request should not wait for a resend. */
 	int queue_unconnected;
+	/* CURVE keys (px_keys.h), or NULL / keys->curve == 0 for security =
+	 * none.  Caller-owned; must outlive the px_net (the ZAP thread reads
+	 * it).  A process's ZeroMQ context holds at most one CURVE server. */
+	const struct px_keyring *keys;
 };
 
 struct px_net_stats {
@@ -65,6 +80,7 @@ struct px_net_stats {
 	uint64_t send_dropped;  /* no route, peer not connected, or queue full */
 	uint64_t bad_identity;  /* routing id of no known kind */
 	uint64_t bad_shape;     /* multi-part or empty messages */
+	uint64_t bad_auth;      /* CURVE: a message without a known key (never expected) */
 	/* Frames sent to other processes, by message type (self-sends are not
 	 * counted): for message-count measurements. */
 	uint64_t sent_type[PX_MSG_TYPE_MAX_];
@@ -170,6 +186,16 @@ int px_net_recv(struct px_net *n, struct px_addr *from, const uint8_t **data, si
  * 0 at the end, -1 if the rest is not a whole frame (the rest is dropped).
  */
 int px_net_split(const uint8_t *data, size_t len, size_t *off, const uint8_t **frame, size_t *flen);
+
+/* Make a raw ZeroMQ socket s (before its connect) a CURVE client with k's
+ * key pair, of the server whose public key is server_key.  Does nothing
+ * (0) when k is NULL or security is none; -1 on an error.  For tools and
+ * tests that speak the wire protocol without a px_net. */
+int px_net_curve_client(void *s, const struct px_keyring *k, const uint8_t *server_key);
+
+/* With CURVE: the key id (px_key_id) the client `client` (a px_addr id
+ * px_net_recv gave) authenticated with; 0 without CURVE or if unknown. */
+uint64_t px_net_client_key(const struct px_net *n, uint64_t client);
 
 const struct px_net_stats *px_net_stats(const struct px_net *n);
 /* Protocol messages sent to other processes, heartbeat and sync traffic

@@ -36,6 +36,8 @@
 #include "px_gid.h"
 #include "px_msg.h"
 #include "px_log.h"
+#include "px_auth.h"
+#include "px_keys.h"
 #include "px_net.h"
 #include "px_replica.h"
 #include "px_update.h"
@@ -149,6 +151,8 @@ struct daemon {
 	uint64_t syncs, deferred, deferred_late; /* stats: syncs, deferred messages, those sent at DEFER_SYNC_MS */
 	/* counters */
 	uint64_t bad_frames, bad_logged_at, bad_suppressed;
+	uint64_t refused; /* messages the sender's role may not send (px_auth.h) */
+	struct px_keyring keys;
 	uint64_t checkpoints;
 	uint64_t stats_at;
 	struct px_replica_stats last_st;
@@ -304,6 +308,25 @@ static void bad_frame(struct daemon *d, struct px_addr from, const char *why)
 	logf_(LV_WARN, "replica=%u bad message from %s %" PRIu64 ": %s (dropped; %" PRIu64 " bad in all, %" PRIu64
 		       " lines suppressed)",
 	      g_id, kind_name(from.kind), from.id, why, d->bad_frames, d->bad_suppressed);
+	d->bad_logged_at = d->now ? d->now : 1;
+	d->bad_suppressed = 0;
+}
+
+/* Count a message its sender's role may not send (px_auth.h); the same one
+ * line a second as bad_frame. */
+static void refuse(struct daemon *d, struct px_addr from, const struct px_msg *m, const char *why)
+{
+	d->refused++;
+	if (d->now - d->bad_logged_at < BAD_LOG_EVERY_MS && d->bad_logged_at) {
+		d->bad_suppressed++;
+		return;
+	}
+	struct px_str g = px_msg_gid(m);
+	logf_(LV_WARN,
+	      "replica=%u refused %s from %s %" PRIu64 " gid=%.*s: %s (dropped; %" PRIu64 " refused in all, %" PRIu64
+	      " lines suppressed)",
+	      g_id, px_type_name(m->type), kind_name(from.kind), from.id, (int)(g.len > 200 ? 200 : g.len),
+	      g.p ? g.p : "", why, d->refused, d->bad_suppressed);
 	d->bad_logged_at = d->now ? d->now : 1;
 	d->bad_suppressed = 0;
 }
@@ -485,13 +508,13 @@ static void log_stats(struct daemon *d, const char *why)
 	logf_(LV_INFO,
 	      "replica=%u stats%s: leader=%u live=%zu tombstones=%zu committed=%" PRIu64 " aborted=%" PRIu64
 	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
-	      " bad_identity=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu"
+	      " bad_identity=%" PRIu64 " bad_auth=%" PRIu64 " refused=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu"
 	      " horizon_age_ms=%" PRIu64 " proto_sent=%" PRIu64 " commit_reqs=%" PRIu64 " syncs=%" PRIu64
 	      " deferred=%" PRIu64 " deferred_late=%" PRIu64 " defer_misses=%" PRIu64 " future_gids=%" PRIu64 " give_ups=%" PRIu64 " client_asked=%" PRIu64
 	      " quorum_losses=%" PRIu64 " relayed=%" PRIu64 " relayed_reqs=%" PRIu64 " clock_offset_ms=%" PRId64,
 	      g_id, why, px_replica_leader(d->rep), px_replica_live(d->rep), px_replica_tombstones(d->rep),
 	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy,
-	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->send_dropped, d->checkpoints,
+	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->bad_auth, d->refused, ns->send_dropped, d->checkpoints,
 	      cl_log_segment_count(d->log),
 	      px_replica_horizon(d->rep) ? d->now - px_replica_horizon(d->rep) : 0, px_net_proto_sent(d->net),
 	      s->commit_reqs, d->syncs, d->deferred, d->deferred_late, s->defer_misses, s->future_gids, s->give_ups, s->client_asked,
@@ -517,6 +540,13 @@ static void handle_message(struct daemon *d, struct px_addr from, const uint8_t 
 			continue;
 		}
 		trace_msg("recv", from, frame, flen);
+		const char *why = px_auth_refuse(PX_NODE_REPLICA, from,
+						 from.kind == PX_NODE_CLIENT ? px_net_client_key(d->net, from.id) : 0,
+						 d->cfg.ncoord, &m);
+		if (why) {
+			refuse(d, from, &m, why);
+			continue;
+		}
 		struct px_event ev = {.kind = PX_EV_MSG, .now = clock_now(d), .from = from, .msg = &m};
 		px_replica_step(d->rep, &ev, &d->u);
 	}
@@ -642,7 +672,16 @@ int main(int argc, char **argv)
 		logf_(LV_ERROR, "replica=%u zmq_ctx_new: %s", g_id, zmq_strerror(zmq_errno()));
 		return EXIT_RUNTIME;
 	}
-	struct px_net_config nc = {.self = px_addr_of(PX_NODE_REPLICA, (uint64_t)id), .bind = me->endpoint};
+	if (px_keyring_load(&d.keys, &d.cfg, px_addr_of(PX_NODE_REPLICA, (uint64_t)id), NULL, err, sizeof(err))) {
+		logf_(LV_ERROR, "replica=%u %s", g_id, err);
+		return EXIT_USAGE;
+	}
+	if (d.keys.curve)
+		logf_(LV_INFO, "replica=%u security curve: %zu client keys allowed (%s)", g_id, d.keys.nclient,
+		      d.cfg.client_keys);
+	else
+		logf_(LV_INFO, "replica=%u security none: every endpoint is loopback or ipc", g_id);
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_REPLICA, (uint64_t)id), .bind = me->endpoint, .keys = &d.keys};
 	if (px_net_new(d.zctx, &nc, &d.net, err, sizeof(err))) {
 		logf_(LV_ERROR, "replica=%u %s", g_id, err);
 		return EXIT_USAGE;
@@ -729,6 +768,7 @@ int main(int argc, char **argv)
 	px_net_flush_lazy(d.net);
 	px_net_destroy(&d.net);
 	zmq_ctx_term(d.zctx);
+	px_keyring_free(&d.keys);
 	cl_log_close(&d.log);
 	cl_io_posix_destroy(&d.io);
 	px_replica_destroy(&d.rep);

@@ -35,6 +35,9 @@
 #include "px_gid.h"
 #include "px_msg.h"
 #include "px_log.h"
+#include "pa_sql.h"
+#include "px_auth.h"
+#include "px_keys.h"
 #include "px_net.h"
 #include "px_update.h"
 
@@ -151,6 +154,8 @@ struct agent {
 	uint64_t clock_warned_at;  /* last "clock:" warning, 0 while in step */
 	struct pa_stats last;
 	uint64_t bad_frames;
+	uint64_t refused, refused_logged_at; /* messages the sender's role may not send (px_auth.h) */
+	struct px_keyring keys;
 	uint64_t resets_piped, resets_alone; /* DISCARD ALLs ahead of other work, and on their own */
 	char prefix[PX_CFG_NAME_MAX + 2]; /* "<cluster>_" */
 	char suffix[8];                   /* "_<participant id>" */
@@ -459,79 +464,6 @@ static int send_pipelined(struct agent *a, struct conn *c, int begin, const char
 	return sent(a, c);
 }
 
-/* PostgreSQL's lexer: what separates tokens (scan.l's `space`, with the
- * vertical tab that PostgreSQL 16 added), and what continues a keyword. */
-static int sql_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
-}
-
-static int sql_ident_char(unsigned char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-	       ch == '$' || ch >= 0x80;
-}
-
-/* Skip blanks, `--` comments and (nested) `/ * * /` comments, and opening
- * parentheses, the way PostgreSQL's lexer skips them. */
-static size_t sql_skip(const char *sql, size_t len, size_t i)
-{
-	for (;;) {
-		while (i < len && (sql_space(sql[i]) || sql[i] == '('))
-			i++;
-		if (i + 1 < len && sql[i] == '-' && sql[i + 1] == '-') {
-			while (i < len && sql[i] != '\n' && sql[i] != '\r')
-				i++;
-			continue;
-		}
-		if (i + 1 < len && sql[i] == '/' && sql[i + 1] == '*') {
-			int depth = 0;
-			do {
-				if (i + 1 < len && sql[i] == '/' && sql[i + 1] == '*') {
-					depth++;
-					i += 2;
-				} else if (i + 1 < len && sql[i] == '*' && sql[i + 1] == '/') {
-					depth--;
-					i += 2;
-				} else {
-					i++;
-				}
-			} while (depth > 0 && i < len);
-			continue;
-		}
-		return i;
-	}
-}
-
-/* Does the keyword kw start at sql[i] (case-insensitive, whole word)? */
-static int sql_word(const char *sql, size_t len, size_t i, const char *kw)
-{
-	size_t n = strlen(kw);
-	return i + n <= len && !strncasecmp(sql + i, kw, n) && (i + n == len || !sql_ident_char((unsigned char)sql[i + n]));
-}
-
-/* Statements that would end or nest the participant's transaction behind
- * the coordinators' back: the first keyword, after whatever PostgreSQL's
- * lexer skips.  This is the first line of defence only: after every
- * statement the agent also checks that PostgreSQL still reports the
- * transaction open (exec_done), and a statement that left it dooms the
- * gid.  (COMMIT PREPARED and ROLLBACK PREPARED start with COMMIT and
- * ROLLBACK, so they are never run for a client.) */
-static const char *forbidden(const char *sql, size_t len)
-{
-	size_t i = sql_skip(sql, len, 0);
-	static const char *const bad[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE", NULL};
-	for (int k = 0; bad[k]; k++) {
-		if (!sql_word(sql, len, i, bad[k]))
-			continue;
-		/* ROLLBACK TO [SAVEPOINT] stays inside the transaction */
-		if (!strcmp(bad[k], "ROLLBACK") && sql_word(sql, len, sql_skip(sql, len, i + 8), "TO"))
-			return NULL;
-		return bad[k];
-	}
-	return NULL;
-}
-
 /* Start job j on connection c (idle). */
 static void start_job(struct agent *a, struct conn *c, struct job *j)
 {
@@ -556,7 +488,7 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 				finish_job(a, c, PA_DB_FAILED, 0, NULL, NULL, 0);
 				return;
 			}
-			const char *bad = forbidden(m.u.exec.sql.p, m.u.exec.sql.len);
+			const char *bad = pa_sql_forbidden(m.u.exec.sql.p, m.u.exec.sql.len);
 			if (bad || memchr(m.u.exec.sql.p, 0, m.u.exec.sql.len)) {
 				char why[200];
 				if (bad)
@@ -1405,6 +1337,22 @@ static int check_server(struct agent *a)
 	return EXIT_OK;
 }
 
+/* Count a message its sender's role may not send (px_auth.h); one line a
+ * second at most. */
+static void refuse(struct agent *a, struct px_addr from, const struct px_msg *m, const char *why)
+{
+	a->refused++;
+	uint64_t now = clock_now(a);
+	if (a->refused_logged_at && now - a->refused_logged_at < 1000)
+		return;
+	a->refused_logged_at = now ? now : 1;
+	struct px_str g = px_msg_gid(m);
+	logf_(LV_WARN, "refused %s from %s %" PRIu64 " gid=%.*s: %s (dropped; %" PRIu64 " refused in all)",
+	      px_type_name(m->type),
+	      from.kind == PX_NODE_REPLICA ? "coordinator" : from.kind == PX_NODE_AGENT ? "participant" : "client",
+	      from.id, (int)(g.len > 200 ? 200 : g.len), g.p ? g.p : "", why, a->refused);
+}
+
 static void log_stats(struct agent *a, const char *why)
 {
 	const struct pa_stats *s = pa_core_stats(a->pa);
@@ -1417,12 +1365,13 @@ static void log_stats(struct agent *a, const char *why)
 	logf_(LV_INFO,
 	      "stats%s: tracked=%zu prepared=%" PRIu64 " voted_aborted=%" PRIu64 " committed=%" PRIu64
 	      " rolled_back=%" PRIu64 " idle_rollbacks=%" PRIu64 " resolved_by_scan=%" PRIu64 " presumed_aborts=%" PRIu64
-	      " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64 " send_dropped=%" PRIu64 " connections_up=%d/%d borrowed=%d proto_sent=%" PRIu64
+	      " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64 " bad_identity=%" PRIu64 " bad_auth=%" PRIu64 " refused=%" PRIu64
+	      " send_dropped=%" PRIu64 " connections_up=%d/%d borrowed=%d proto_sent=%" PRIu64
 	      " sessions_lost=%" PRIu64 " cancels=%" PRIu64 " apply_failures=%" PRIu64 " future_gids=%" PRIu64 " ambiguous=%" PRIu64
 	      " resets_piped=%" PRIu64 " resets_alone=%" PRIu64,
 	      why, pa_core_tracked(a->pa), s->prepared, s->voted_aborted, s->committed, s->rolled_back,
 	      s->idle_rollbacks, s->resolved_by_scan, s->presumed_aborts, a->bad_frames + ns->bad_shape, s->bad_msgs,
-	      ns->send_dropped, up, a->nconn, borrowed, px_net_proto_sent(a->net), s->sessions_lost, s->cancels,
+	      ns->bad_identity, ns->bad_auth, a->refused, ns->send_dropped, up, a->nconn, borrowed, px_net_proto_sent(a->net), s->sessions_lost, s->cancels,
 	      s->apply_failures, s->future_gids, s->ambiguous, a->resets_piped, a->resets_alone);
 	a->last = *s;
 }
@@ -1550,7 +1499,15 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	px_update_init(&a.u);
 	a.zctx = zmq_ctx_new();
-	struct px_net_config nc = {.self = px_addr_of(PX_NODE_AGENT, a.me->id), .bind = a.me->endpoint};
+	if (px_keyring_load(&a.keys, &a.cfg, px_addr_of(PX_NODE_AGENT, a.me->id), NULL, err, sizeof(err))) {
+		logf_(LV_ERROR, "%s", err);
+		return EXIT_USAGE;
+	}
+	if (a.keys.curve)
+		logf_(LV_INFO, "security curve: %zu client keys allowed (%s)", a.keys.nclient, a.cfg.client_keys);
+	else
+		logf_(LV_INFO, "security none: every endpoint is loopback or ipc");
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_AGENT, a.me->id), .bind = a.me->endpoint, .keys = &a.keys};
 	if (!a.zctx || px_net_new(a.zctx, &nc, &a.net, err, sizeof(err))) {
 		logf_(LV_ERROR, "%s", err);
 		return EXIT_USAGE;
@@ -1640,6 +1597,14 @@ int main(int argc, char **argv)
 						break;
 					continue;
 				}
+				const char *why = px_auth_refuse(
+					PX_NODE_AGENT, from,
+					from.kind == PX_NODE_CLIENT ? px_net_client_key(a.net, from.id) : 0,
+					a.cfg.ncoord, &m);
+				if (why) {
+					refuse(&a, from, &m, why);
+					continue;
+				}
 				struct pa_event ev = {.kind = PA_EV_MSG, .now = clock_now(&a), .from = from, .msg = &m};
 				pa_core_step(a.pa, &ev, &a.u);
 			}
@@ -1671,6 +1636,7 @@ int main(int argc, char **argv)
 	px_net_flush_lazy(a.net);
 	px_net_destroy(&a.net);
 	zmq_ctx_term(a.zctx);
+	px_keyring_free(&a.keys);
 	pa_core_destroy(&a.pa);
 	px_update_free(&a.u);
 	px_config_free(&a.cfg);

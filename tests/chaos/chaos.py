@@ -160,19 +160,42 @@ class Cluster:
         os.replace(self.clock_file(name) + ".tmp", self.clock_file(name))
 
     # ---------------------------------------------------------- setup
+    def make_keys(self):
+        """CURVE key pairs (paxcommit keygen): the hosts' addresses are not
+        loopback, so the config must have security = curve, the default.
+        Returns {name: (public key, key file)}."""
+        kd = os.path.join(self.dir, "keys")
+        os.makedirs(os.path.join(kd, "clients"))
+        names = ["client"] + [f"coordinator.{i}" for i in range(len(self.coords))] + \
+            [f"participant.{x}" for x in self.parts]
+        run([os.path.join(self.a.bin, "paxcommit"), "keygen", "--dir", kd, *names])
+        shutil.copy(os.path.join(kd, "client.pub"), os.path.join(kd, "clients", "client.pub"))
+        keys = {}
+        for nm in names:
+            with open(os.path.join(kd, nm + ".pub")) as f:
+                pub = next(ln.split("=", 1)[1].strip() for ln in f if ln.startswith("public"))
+            keys[nm] = (pub, os.path.join(kd, nm + ".key"))
+        return kd, keys
+
     def write_conf(self):
         h = self.hosts
+        kd, keys = self.make_keys()
         with open(self.conf, "w") as f:
             f.write("; written by tests/chaos/chaos.py\n[cluster]\nname = chaos\n")
             f.write(f"heartbeat_ms = {HB_MS}\nlease_ms = {LEASE_MS}\nresend_ms = {RESEND_MS}\n")
             f.write(f"txn_timeout_ms = {TXN_TIMEOUT_MS}\nhorizon_ms = {HORIZON_MS}\n")
+            f.write(f"client_keys = {kd}/clients\nclient_key_file = {keys['client'][1]}\n")
             for i, c in enumerate(self.coords):
                 f.write(f"\n[coordinator.{i}]\nendpoint = tcp://{h.addr(c)}:7000\n")
                 f.write(f"data_dir = {self.dir}/{c}/data\n")
+                pub, kf = keys[f"coordinator.{i}"]
+                f.write(f"public_key = {pub}\nkey_file = {kf}\n")
             for k, x in enumerate(self.parts):
                 ph = "p" + x
                 f.write(f"\n[participant.{x}]\nid = {k + 1}\nendpoint = tcp://{h.addr(ph)}:7100\n")
                 f.write(f"conninfo = host={h.addr(ph)} port=5432 dbname=paxcommit user=postgres\npool = 8\n")
+                pub, kf = keys[f"participant.{x}"]
+                f.write(f"public_key = {pub}\nkey_file = {kf}\n")
 
     def as_pg(self, *cmd):
         return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *cmd]

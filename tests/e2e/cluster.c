@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "px_config.h"
+#include "px_keys.h"
 #include "px_msg.h"
 #include "px_net.h"
 
@@ -31,6 +32,24 @@ void cl_pause_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
 	nanosleep(&ts, NULL);
+}
+
+/* Make DIR/keys/NAME.key and .pub; write "public_key = ..." and
+ * "key_file = ..." for the config into line (cap bytes).  0 or -1. */
+static int make_key(const struct cluster *c, const char *name, char *line, size_t cap)
+{
+	char prefix[600], pub[700], err[1500];
+	uint8_t k[PX_KEY_LEN];
+	char z[PX_KEY_Z85_LEN + 1];
+	snprintf(prefix, sizeof(prefix), "%s/keys/%s", c->dir, name);
+	snprintf(pub, sizeof(pub), "%s.pub", prefix);
+	if (px_key_generate(prefix, name, err, sizeof(err)) || px_key_read_public(pub, k, err, sizeof(err))) {
+		fprintf(stderr, "cluster: %s\n", err);
+		return -1;
+	}
+	px_z85_encode_key(k, z);
+	snprintf(line, cap, "public_key = %s\nkey_file = %s.key\n", z, prefix);
+	return 0;
 }
 
 int cluster_init(struct cluster *c, int ncoord, int npart, const char *timing)
@@ -50,14 +69,43 @@ int cluster_init(struct cluster *c, int ncoord, int npart, const char *timing)
 	FILE *f = fopen(c->conf, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "[cluster]\nname = e2e\n%s\n", timing ? timing : "");
+	/* CURVE on, as in production: every process has its key pair, the
+	 * tests' clients one key on the allow-list (README "Security"). */
+	char keys[600], line[1400];
+	snprintf(keys, sizeof(keys), "%s/keys", c->dir);
+	if (mkdir(keys, 0700) || (strcat(keys, "/clients"), mkdir(keys, 0755)) || make_key(c, "client", line, sizeof(line))) {
+		fclose(f);
+		return -1;
+	}
+	char from[700], to[700], cmd[1500];
+	snprintf(from, sizeof(from), "%s/keys/client.pub", c->dir);
+	snprintf(to, sizeof(to), "%s/keys/clients/client.pub", c->dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+	if (system(cmd) != 0) {
+		fclose(f);
+		return -1;
+	}
+	fprintf(f, "[cluster]\nname = e2e\nclient_keys = %s/keys/clients\nclient_key_file = %s/keys/client.key\n%s\n", c->dir,
+		c->dir, timing ? timing : "");
 	for (int i = 0; i < ncoord; i++) {
 		int port = px_net_free_port();
-		fprintf(f, "[coordinator.%d]\nendpoint = tcp://127.0.0.1:%d\ndata_dir = %s/c%d\n", i, port, c->dir, i);
+		char nm[32];
+		snprintf(nm, sizeof(nm), "coordinator.%d", i);
+		if (make_key(c, nm, line, sizeof(line))) {
+			fclose(f);
+			return -1;
+		}
+		fprintf(f, "[coordinator.%d]\nendpoint = tcp://127.0.0.1:%d\ndata_dir = %s/c%d\n%s", i, port, c->dir, i, line);
 	}
 	for (int i = 1; i <= npart; i++) {
 		int port = px_net_free_port();
-		fprintf(f, "[participant.p%d]\nid = %d\nendpoint = tcp://127.0.0.1:%d\nconninfo = unused\n", i, i, port);
+		char nm[32];
+		snprintf(nm, sizeof(nm), "participant.p%d", i);
+		if (make_key(c, nm, line, sizeof(line))) {
+			fclose(f);
+			return -1;
+		}
+		fprintf(f, "[participant.p%d]\nid = %d\nendpoint = tcp://127.0.0.1:%d\nconninfo = unused\n%s", i, i, port, line);
 	}
 	fclose(f);
 	return 0;
@@ -263,6 +311,7 @@ struct execer {
 	void *zctx;
 	struct px_net *net;
 	struct px_net *raw[CL_MAX_COORD];
+	struct px_keyring keys;
 	struct cluster *c;
 	uint64_t req;
 };
@@ -276,8 +325,9 @@ struct execer *execer_new(struct cluster *c)
 	e->zctx = zmq_ctx_new();
 	struct px_config cfg;
 	char err[600];
-	struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0)};
-	if (!e->zctx || px_config_load(c->conf, &cfg, err, sizeof(err)) || px_net_new(e->zctx, &nc, &e->net, err, sizeof(err))) {
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_CLIENT, 0), .keys = &e->keys};
+	if (!e->zctx || px_config_load(c->conf, &cfg, err, sizeof(err)) ||
+	    px_keyring_load(&e->keys, &cfg, nc.self, NULL, err, sizeof(err)) || px_net_new(e->zctx, &nc, &e->net, err, sizeof(err))) {
 		fprintf(stderr, "execer: %s\n", err);
 		exit(1);
 	}
@@ -294,6 +344,7 @@ void execer_free(struct execer **ep)
 		return;
 	px_net_destroy(&e->net);
 	zmq_ctx_term(e->zctx);
+	px_keyring_free(&e->keys);
 	free(e);
 	*ep = NULL;
 }
@@ -351,7 +402,9 @@ int execer_raw(struct execer *e, int coord, const void *const *parts, const size
 	void *s = zmq_socket(e->zctx, ZMQ_DEALER);
 	int zero = 0;
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-	int rc = zmq_connect(s, cfg.coord[coord].endpoint);
+	int rc = px_net_curve_client(s, &e->keys, cfg.coord[coord].public_key);
+	if (!rc)
+		rc = zmq_connect(s, cfg.coord[coord].endpoint);
 	px_config_free(&cfg);
 	if (rc) {
 		zmq_close(s);

@@ -24,9 +24,14 @@
 
 #include "e2e_run.h"
 
+#include <zmq.h>
+
 #include "cluster.h"
 #include "paxcommit.h"
+#include "px_config.h"
+#include "px_keys.h"
 #include "px_msg.h"
+#include "px_net.h"
 
 #define TIMING "heartbeat_ms = 20\nlease_ms = 200\ntxn_timeout_ms = 1000\nresend_ms = 100\nsync_ms = 1000\n" \
 	       "agent_idle_timeout_ms = 20000"
@@ -737,6 +742,144 @@ static void test_disk_full_fail_stop(void **state)
 	pc_conn_close(&pc);
 }
 
+/* The log of a participant (test agent) p<i>. */
+static int part_log_has(struct cluster *c, int part, const char *needle)
+{
+	char path[400], name[32];
+	snprintf(name, sizeof(name), "participant.p%d", part);
+	cluster_log_path(c, name, path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[2048];
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* How a forger reaches a daemon: no CURVE at all, the cluster's client key
+ * with a routing id claiming a replica or a participant, or the client key
+ * as itself. */
+enum forger { F_PLAIN, F_KEY_CLAIMS_ID, F_KEY };
+
+/* Send message m to endpoint (server key server) the forger's way; the
+ * socket lingers up to 1 s to get it out. */
+static void forge(void *z, const struct px_keyring *k, enum forger how, const uint8_t *rid, size_t rlen,
+		  const char *endpoint, const uint8_t *server, const struct px_msg *m)
+{
+	void *s = zmq_socket(z, ZMQ_DEALER);
+	assert_non_null(s);
+	if (how != F_PLAIN)
+		assert_int_equal(px_net_curve_client(s, k, server), 0);
+	if (how != F_KEY)
+		assert_int_equal(zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, rlen), 0);
+	assert_int_equal(zmq_connect(s, endpoint), 0);
+	uint8_t buf[1024];
+	size_t len;
+	assert_int_equal(px_encode(m, buf, sizeof(buf), &len), 0);
+	zmq_send(s, buf, len, ZMQ_DONTWAIT);
+	int ms = 1000;
+	zmq_setsockopt(s, ZMQ_LINGER, &ms, sizeof(ms));
+	zmq_close(s);
+}
+
+/*
+ * The two attacks of the security issue, each three ways (no key; the
+ * client key with a routing id claiming the role; the client key as what
+ * it is), at a cluster with CURVE on:
+ *   1. a DECISION "abort" to participant p1, claiming to be replica 9 (not
+ *      configured) and replica 0, for a gid that then commits;
+ *   2. a ballot-0 "prepared" vote for participant p2, sent to every
+ *      replica before p2's real vote, which is "aborted".
+ * Both gids must end as their real votes say, on every participant, and the
+ * daemons must say what they refused.
+ */
+static void test_forged_messages_refused(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 3);
+	struct pc_conn *pc = connect_to(c);
+	struct execer *ex = execer_new(c);
+	assert_true(cluster_wait_leader(c, pc, 10000) >= 0);
+	struct px_config cfg;
+	struct px_keyring k;
+	char err[1200];
+	assert_int_equal(px_config_load(c->conf, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.security, PX_SECURITY_CURVE);
+	assert_int_equal(px_keyring_load(&k, &cfg, px_addr_of(PX_NODE_CLIENT, 0), NULL, err, sizeof(err)), 0);
+	const struct px_config_part *p1 = px_config_part_by_id(&cfg, 1);
+	void *z = zmq_ctx_new();
+	uint16_t both[2] = {1, 2};
+	struct px_pset ps = {.n = 2, .rm = {1, 2}};
+
+	/* 1: forged DECISION abort */
+	struct tx t1 = {.n = 2, .rms = {1, 2}};
+	assert_true(pc_new_gid(pc, t1.gid, sizeof(t1.gid)) > 0);
+	assert_int_equal(execer_run(ex, t1.gid, 1, 0, "ok", 5000), PX_EXEC_OK);
+	assert_int_equal(execer_run(ex, t1.gid, 2, 0, "ok", 5000), PX_EXEC_OK);
+	struct px_msg d = {.type = PX_MSG_DECISION};
+	d.u.decision.gid = px_str_of(t1.gid, (uint32_t)strlen(t1.gid));
+	d.u.decision.outcome = PX_OUT_ABORT;
+	d.u.decision.pset = ps;
+	const uint8_t r9[2] = {0x01, 9}, r0[2] = {0x01, 0};
+	for (int how = F_PLAIN; how <= F_KEY; how++) {
+		forge(z, &k, (enum forger)how, r9, 2, p1->endpoint, p1->public_key, &d);
+		forge(z, &k, (enum forger)how, r0, 2, p1->endpoint, p1->public_key, &d);
+	}
+	/* the refusal of the one that got through, as a client, says so */
+	uint64_t until = cl_now_ms() + 10000;
+	while (!part_log_has(c, 1, "refused decision") && cl_now_ms() < until)
+		cl_pause_ms(20);
+	assert_true(part_log_has(c, 1, "refused decision: not a client's message"));
+	struct pc_result res;
+	assert_int_equal(pc_commit_gid(pc, t1.gid, both, 2, PC_WAIT_APPLIED, TXN_TIMEOUT_MS, &res), 0);
+	assert_int_equal(res.outcome, PC_COMMITTED);
+	t1.outcome = PC_COMMITTED;
+	journals_agree(c, &t1, PC_COMMITTED);
+	assert_int_equal(replicas_agree(c, pc, &t1, 1), PC_COMMITTED);
+
+	/* 2: a forged vote for p2, ahead of its real "aborted" */
+	struct tx t2 = {.n = 2, .rms = {1, 2}};
+	assert_true(pc_new_gid(pc, t2.gid, sizeof(t2.gid)) > 0);
+	struct px_msg v = {.type = PX_MSG_2A};
+	v.u.m2a.gid = px_str_of(t2.gid, (uint32_t)strlen(t2.gid));
+	v.u.m2a.rm = 2;
+	v.u.m2a.bal = 0;
+	v.u.m2a.val = PX_VAL_PREPARED;
+	v.u.m2a.pset = ps;
+	const uint8_t a2[3] = {0x02, 2, 0};
+	for (int i = 0; i < cfg.ncoord; i++)
+		for (int how = F_PLAIN; how <= F_KEY; how++)
+			forge(z, &k, (enum forger)how, a2, 3, cfg.coord[i].endpoint, cfg.coord[i].public_key, &v);
+	until = cl_now_ms() + 10000;
+	while (!log_has(c, 0, "refused 2a from client") && cl_now_ms() < until)
+		cl_pause_ms(20);
+	assert_true(log_has(c, 0, "refused 2a from client"));
+	assert_int_equal(execer_run(ex, t2.gid, 1, 0, "ok", 5000), PX_EXEC_OK);
+	assert_int_equal(execer_run(ex, t2.gid, 2, 0, "abort", 5000), PX_EXEC_OK);
+	assert_int_equal(pc_commit_gid(pc, t2.gid, both, 2, PC_WAIT_APPLIED, TXN_TIMEOUT_MS, &res), 0);
+	assert_int_equal(res.outcome, PC_ABORTED);
+	t2.outcome = PC_ABORTED;
+	journals_agree(c, &t2, PC_ABORTED);
+	assert_int_equal(replicas_agree(c, pc, &t2, 1), PC_ABORTED);
+
+	/* the stats lines count them: bad_identity (a key claiming a role's
+	 * routing id) and refused */
+	assert_int_equal(cluster_stop_coord(c, 0), 0);
+	long refused = stat_in_log(c, 0, "refused"), bad_id = stat_in_log(c, 0, "bad_identity");
+	printf("  coordinator.0: refused=%ld bad_identity=%ld\n", refused, bad_id);
+	assert_true(refused >= 1);
+	assert_true(bad_id >= 1);
+	zmq_ctx_term(z);
+	px_keyring_free(&k);
+	px_config_free(&cfg);
+	execer_free(&ex);
+	pc_conn_close(&pc);
+}
+
 static void test_malformed_frames(void **state)
 {
 	struct cluster *c = *state;
@@ -847,6 +990,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_single_replica_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frames, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_messages_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_fail_stop, setup, teardown),
 	};
 	return e2e_run("e2e_coord", all, sizeof(all) / sizeof(all[0]));

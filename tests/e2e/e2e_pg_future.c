@@ -27,11 +27,15 @@
 #include "pgc.h"
 #include "px_config.h"
 #include "px_gid.h"
+#include "px_keys.h"
 #include "px_msg.h"
 #include "px_net.h"
 
 #define NFUT 300           /* gids of each kind */
-#define CLIENT_ID 0xf00df00df00df00dULL
+/* The gids' client field: our client key's id (with CURVE a replica or
+ * an agent takes a client's gids only with it, px_auth.h). */
+static uint64_t g_client_id;
+static struct px_keyring g_keys;
 #define STATS_WAIT_MS 30000 /* the daemons log stats every 10 s */
 
 static uint64_t wall_ms(void)
@@ -44,10 +48,11 @@ static uint64_t wall_ms(void)
 /* A DEALER to endpoint that the daemon sees as a client: like px_net's
  * client sockets it sets no routing id, so the daemon's ROUTER makes one up
  * (first byte 0), which px_net maps to a client. */
-static void *client_socket(void *zctx, const char *endpoint)
+static void *client_socket(void *zctx, const char *endpoint, const uint8_t *server_key)
 {
 	void *s = zmq_socket(zctx, ZMQ_DEALER);
 	assert_non_null(s);
+	assert_int_equal(px_net_curve_client(s, &g_keys, server_key), 0);
 	int zero = 0, hwm = 100000;
 	assert_int_equal(zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)), 0);
 	assert_int_equal(zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)), 0);
@@ -68,7 +73,7 @@ static void send_frame(void *s, const struct px_msg *m)
 static void future_gid(char *buf, const char *prefix, uint64_t now, int k, uint64_t base, int xa)
 {
 	uint64_t birth = k % 3 == 0 ? 99999999999999ULL : now + 60000 + (uint64_t)k;
-	size_t n = (xa ? px_gid_make_xa : px_gid_make)(buf, 200, prefix, birth, CLIENT_ID, base + (uint64_t)k);
+	size_t n = (xa ? px_gid_make_xa : px_gid_make)(buf, 200, prefix, birth, g_client_id, base + (uint64_t)k);
 	assert_true(n > 0);
 }
 
@@ -164,8 +169,10 @@ static void test_future_gids_leave_no_state(void **state)
 	ps.rm[1] = pa->id < pb->id ? pb->id : pa->id;
 	void *zctx = zmq_ctx_new();
 	assert_non_null(zctx);
-	void *to_coord = client_socket(zctx, cfg.coord[0].endpoint);
-	void *to_agent = client_socket(zctx, pa->endpoint);
+	assert_int_equal(px_keyring_load(&g_keys, &cfg, px_addr_of(PX_NODE_CLIENT, 0), NULL, err, sizeof(err)), 0);
+	g_client_id = g_keys.curve ? px_key_id(g_keys.pub) : 0xf00df00df00df00dULL;
+	void *to_coord = client_socket(zctx, cfg.coord[0].endpoint, cfg.coord[0].public_key);
+	void *to_agent = client_socket(zctx, pa->endpoint, pa->public_key);
 	struct problems pr = {0};
 	uint64_t now = wall_ms();
 	char gid[200];
@@ -282,6 +289,7 @@ static void test_future_gids_leave_no_state(void **state)
 	zmq_close(to_agent);
 	zmq_ctx_term(zctx);
 	px_config_free(&cfg);
+	px_keyring_free(&g_keys);
 	if (pr.n) {
 		for (int i = 0; i < pr.n; i++)
 			fprintf(stderr, "%s\n", pr.msg[i]);

@@ -28,7 +28,9 @@
 #include <zmq.h>
 
 #include "pa_core.h"
+#include "px_auth.h"
 #include "px_config.h"
+#include "px_keys.h"
 #include "px_map.h"
 #include "px_msg.h"
 #include "px_net.h"
@@ -235,8 +237,10 @@ int main(int argc, char **argv)
 
 	void *zctx = zmq_ctx_new();
 	struct px_net *net;
-	struct px_net_config nc = {.self = px_addr_of(PX_NODE_AGENT, me->id), .bind = me->endpoint};
-	if (!zctx || px_net_new(zctx, &nc, &net, err, sizeof(err))) {
+	struct px_keyring keys;
+	struct px_net_config nc = {.self = px_addr_of(PX_NODE_AGENT, me->id), .bind = me->endpoint, .keys = &keys};
+	if (!zctx || px_keyring_load(&keys, &cfg, nc.self, NULL, err, sizeof(err)) ||
+	    px_net_new(zctx, &nc, &net, err, sizeof(err))) {
 		fprintf(stderr, "test_agent: %s\n", err);
 		return 1;
 	}
@@ -298,6 +302,13 @@ int main(int argc, char **argv)
 				struct px_msg m;
 				if (px_decode(frame, flen, &m))
 					continue;
+				const char *why = px_auth_refuse(
+					PX_NODE_AGENT, from, from.kind == PX_NODE_CLIENT ? px_net_client_key(net, from.id) : 0,
+					cfg.ncoord, &m);
+				if (why) {
+					fprintf(stderr, "participant.%s refused %s: %s\n", name, px_type_name(m.type), why);
+					continue;
+				}
 				struct pa_event ev = {.kind = PA_EV_MSG, .now = wall_ms(), .from = from, .msg = &m};
 				pa_core_step(pa, &ev, &u);
 			}
@@ -315,6 +326,7 @@ int main(int argc, char **argv)
 	pa_core_destroy(&pa);
 	px_net_destroy(&net);
 	zmq_ctx_term(zctx);
+	px_keyring_free(&keys);
 	size_t pos = 0;
 	struct tx *t;
 	while ((t = px_map_next(&g_db, &pos))) {

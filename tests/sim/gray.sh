@@ -36,10 +36,14 @@ pa=$!
 ) >"$out/b" 2>&1 &
 pb=$!
 wait "$pa" "$pb"
+# The gray seeds that once found a bug (tests/sim/regress-gray.txt).
+grep -v '^#' "$here/regress-gray.txt" 2>/dev/null | while read -r s r; do
+	[ -n "$s" ] && "$sim" --gray --replicas "$r" --first "$s" --seeds 1
+done >"$out/r" 2>&1
 [ "$window" -gt 0 ] && echo "sim gray window: seeds $wfirst..$((wfirst + window - 1)) (replay: SIM_WINDOW_FIRST=$wfirst)"
-grep -h '^FAIL\|replay:' "$out/a" "$out/b" | head -20
-fails=$(grep -h '^FAIL' "$out/a" "$out/b" | wc -l)
-runs=$(grep -h '^sim: ' "$out/a" "$out/b" | sed 's/^sim: seeds=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s + 0}')
+grep -h '^FAIL\|replay:' "$out/a" "$out/b" "$out/r" | head -20
+fails=$(grep -h '^FAIL' "$out/a" "$out/b" "$out/r" | wc -l)
+runs=$(grep -h '^sim: ' "$out/a" "$out/b" "$out/r" | sed 's/^sim: seeds=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s + 0}')
 # One line: faults per kind and the longest stall of each kind (ms), summed
 # and maxed over the workers' sim-gray lines.
 awk -v fails="$fails" -v runs="$runs" '
@@ -61,7 +65,7 @@ END {
 	line = sprintf("sim gray summary: runs=%d faults=%d violations_seeds=%d worst_stall_vs_bound=%.2f |", runs, faults, fails, worst)
 	for (j = 1; j <= k; j++) line = line sprintf(" %s=%d/%dms", order[j], n[order[j]], mx[order[j]])
 	print line
-}' "$out/a" "$out/b"
+}' "$out/a" "$out/b" "$out/r"
 [ "$fails" -eq 0 ] || exit 1
 # Every kind ran.
 if grep -h '^sim-gray:' "$out/a" | grep -q '=0/'; then

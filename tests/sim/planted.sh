@@ -22,6 +22,8 @@ declare -A what=(
 	[15]="a follower does not pass on a client's request: a client cut from the leader stalls (gray mode)"
 	[16]="an agent's first votes stay thrifty after one was late: a follower cut off slows commits (gray mode)"
 	[17]="a leader reaches a late participant only directly: one it cannot send to slows commits (gray mode)"
+	[18]="a follower passes an XA-style client's request on without its votes: a client that reaches one follower stalls (gray mode)"
+	[19]="a commit request puts off a recovery under way: a client asking again and again stalls it (gray mode)"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so
@@ -35,6 +37,8 @@ declare -A args=(
 	[15]="--replicas 3,5 --seeds 200 --gray"
 	[16]="--replicas 3,5 --seeds 200 --gray"
 	[17]="--replicas 3,5 --seeds 200 --gray"
+	[18]="--replicas 3,5 --seeds 200 --gray"
+	[19]="--replicas 3 --first 172225428750 --seeds 1 --gray"
 )
 fail=0
 for sim in "$@"; do

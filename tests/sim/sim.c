@@ -143,6 +143,9 @@ struct client {
 	int pending, failed, polls;
 	uint8_t target;
 	uint8_t redirect; /* next send goes to target as is */
+	uint8_t fanout;   /* the target was silent: ask every replica not silent lately at once,
+			     as the client library does (one may be all a client reaches) */
+	uint8_t sent;     /* the last request went out (not deferred): silence counts */
 	/* When each replica last failed to answer (0: it answers): as the
 	 * client library (PC_SILENT_MS), a "not the leader" naming one silent
 	 * lately keeps the client on the follower that passes requests on. */
@@ -1459,8 +1462,12 @@ static void client_request(struct world *w, int i)
 				client_send(w, i, px_addr_of(PX_NODE_AGENT, tr->pset.rm[k]), &p);
 		}
 	}
+	c->sent = (uint8_t)!defer;
 	if (!defer)
-		client_send(w, i, px_addr_of(PX_NODE_REPLICA, c->target), &m);
+		for (int r = 0; r < w->R; r++)
+			if (r == c->target ||
+			    (c->fanout && !(c->silent_at[r] && w->now - c->silent_at[r] < SIM_SILENT_MS)))
+				client_send(w, i, px_addr_of(PX_NODE_REPLICA, (uint64_t)r), &m);
 	/* A silent replica is given up for the next after this long: as the
 	 * client library's patience in gray mode (a leader deposed by check
 	 * quorum is known to be within about lease + 2 heartbeats). */
@@ -1474,6 +1481,7 @@ static void client_commit(struct world *w, int i)
 	c->asked_rollback = (uint8_t)(c->failed || c->tr->rollback);
 	c->asked = 0;
 	c->redirect = 0; /* a redirect was for the last transaction's request */
+	c->fanout = 0;
 	c->state = C_COMMIT;
 	c->deadline = w->now + CLIENT_DEADLINE_MS;
 	client_request(w, i);
@@ -1753,8 +1761,10 @@ static void client_on_msg(struct world *w, int i, struct px_addr from, const str
 	if (m->type != PX_MSG_OUTCOME || !px_str_eq(m->u.outcome.gid, px_str_of(tr->k.s, tr->k.len)))
 		return;
 	uint8_t st = m->u.outcome.status;
-	if (from.kind == PX_NODE_REPLICA && from.id < PX_REPLICAS_MAX)
+	if (from.kind == PX_NODE_REPLICA && from.id < PX_REPLICAS_MAX) {
 		c->silent_at[from.id] = 0; /* it answers again */
+		c->fanout = 0;
+	}
 	if (c->state == C_COMMIT) {
 		switch (st) {
 		case PX_ST_COMMITTED:
@@ -1822,9 +1832,13 @@ static void client_tick(struct world *w, int i)
 			c->polls = 4;
 			client_wake(w, i, w->now + 1);
 		} else if (w->now >= c->next_send) {
-			if (!c->redirect) {
+			if (!c->redirect && c->sent) {
+				/* as the library: only a request sent and not
+				 * answered makes its target silent (a deferred one,
+				 * PC_DECIDE_ASK_LATER, was never sent) */
 				c->silent_at[c->target] = w->now;
 				c->target = (uint8_t)((c->target + 1) % w->R);
+				c->fanout = 1;
 			}
 			c->redirect = 0;
 			client_request(w, i);
@@ -2117,13 +2131,14 @@ enum {
 	G_CLIENT_TO_LEADER,     /* one client cannot send to the leader */
 	G_LEADER_TO_CLIENT,     /* the leader cannot send to one client */
 	G_CLIENT_CUT_LEADER,    /* one client and the leader cut both ways */
+	G_CLIENT_MINORITY,      /* one client reaches one follower only (every agent still) */
 	G_N
 };
 _Static_assert(G_N == SIM_GRAY_KINDS, "sim.h's SIM_GRAY_KINDS");
 const char *const sim_gray_names[SIM_GRAY_KINDS] = {
 	"leader-deaf", "leader-mute", "leader-deaf-to-replicas", "leader-mute-to-replicas", "leader-to-follower",
 	"follower-to-leader", "bridge", "isolate-leader", "isolate-follower", "agent-to-leader", "leader-to-agent",
-	"client-to-leader", "leader-to-client", "client-cut-leader"};
+	"client-to-leader", "leader-to-client", "client-cut-leader", "client-minority"};
 
 /* The leader most up replicas trust (the lowest id if none is). */
 static int gray_leader(struct world *w)
@@ -2173,9 +2188,13 @@ static void gray_begin(struct world *w)
 		w->blocked[L][c] = 1;
 	if (k == G_CLIENT_CUT_LEADER)
 		w->blocked[c][L] = 1;
+	for (int j = 0; k == G_CLIENT_MINORITY && j < w->R; j++)
+		if (j != f)
+			w->blocked[c][j] = w->blocked[j][c] = 1;
 	/* A fault of one client's links is measured on that client's commits
 	 * (the others' would hide its stall). */
-	w->gray_client = k == G_CLIENT_TO_LEADER || k == G_LEADER_TO_CLIENT || k == G_CLIENT_CUT_LEADER ? c : -1;
+	w->gray_client =
+		k == G_CLIENT_TO_LEADER || k == G_LEADER_TO_CLIENT || k == G_CLIENT_CUT_LEADER || k == G_CLIENT_MINORITY ? c : -1;
 	for (int j = 0; j < n; j++)
 		w->blocked[j][j] = 0;
 	w->gray_on = 1;

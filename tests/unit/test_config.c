@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "px_auth.h"
 #include "px_config.h"
 
 static char g_path[64];
@@ -38,6 +39,40 @@ static int load_bytes(const char *text, size_t len, struct px_config *c)
 static int load_text(const char *text, struct px_config *c)
 {
 	return load_bytes(text, strlen(text), c);
+}
+
+/* A public key of its own for test section i, in Z85. */
+static void test_key(int i, char out[PX_KEY_Z85_LEN + 1])
+{
+	uint8_t k[PX_KEY_LEN];
+	for (int b = 0; b < (int)PX_KEY_LEN; b++)
+		k[b] = (uint8_t)(i * 37 + b);
+	px_z85_encode_key(k, out);
+}
+
+/* Load text with a public_key line (a distinct key each) after every
+ * [coordinator.N] and [participant.NAME] header: security = curve is the
+ * default.  Line numbers change; for files that load. */
+static int load_keyed(const char *text, struct px_config *c)
+{
+	static char out[16384];
+	size_t o = 0;
+	int nkey = 0;
+	for (const char *p = text; *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+		assert_true(o + len + 64 < sizeof(out));
+		memcpy(out + o, p, len);
+		o += len;
+		if (!strncmp(p, "[coordinator.", 13) || !strncmp(p, "[participant.", 13)) {
+			char z[PX_KEY_Z85_LEN + 1];
+			test_key(nkey++, z);
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%spublic_key = %s\n", eol ? "" : "\n", z);
+		}
+		p += len;
+	}
+	out[o] = 0;
+	return load_text(out, c);
 }
 
 /* Rule: the load fails; the message starts with "PATH:LINE: " (or "PATH: "
@@ -109,7 +144,7 @@ static void test_full_example(void **state)
 {
 	(void)state;
 	struct px_config c;
-	int rc = load_text(full_example, &c);
+	int rc = load_keyed(full_example, &c);
 	if (rc != 0)
 		print_error("%s\n", g_err);
 	assert_int_equal(rc, 0);
@@ -170,7 +205,7 @@ static void test_defaults(void **state)
 {
 	(void)state;
 	struct px_config c;
-	int rc = load_text("\xEF\xBB\xBF" "[cluster]\r\nname = x\r\n" COORD0 PART_A, &c);
+	int rc = load_keyed("\xEF\xBB\xBF" "[cluster]\r\nname = x\r\n" COORD0 PART_A, &c);
 	if (rc != 0)
 		print_error("%s\n", g_err);
 	assert_int_equal(rc, 0);
@@ -205,7 +240,7 @@ static void test_five_coordinators(void **state)
 		 "[coordinator.3]\nendpoint = tcp://h:4\ndata_dir = d3\n"
 		 "[coordinator.1]\nendpoint = tcp://h:2\ndata_dir = d1\n" PART_A,
 		 "A23456789012345678901234567890123456789012345678901234567890123");
-	assert_int_equal(load_text(text, &c), 0);
+	assert_int_equal(load_keyed(text, &c), 0);
 	assert_int_equal(strlen(c.name), 63);
 	assert_int_equal(c.ncoord, 5);
 	for (int i = 0; i < 5; i++) {
@@ -415,7 +450,7 @@ static void test_long_participant_name(void **state)
 	char text[1024];
 	snprintf(text, sizeof(text),
 		 CLUSTER COORD0 "[participant.%s]\nid = 9\nendpoint = tcp://h:1\nconninfo = x\n", nm);
-	assert_int_equal(load_text(text, &c), 0);
+	assert_int_equal(load_keyed(text, &c), 0);
 	assert_string_equal(c.part[0].name, nm);
 	assert_non_null(px_config_part_by_name(&c, nm));
 	px_config_free(&c);
@@ -463,7 +498,7 @@ static void test_endpoint_port(void **state)
 
 	/* the edges, IPv6 and ZeroMQ's source;destination form are fine */
 	struct px_config c;
-	assert_int_equal(load_text(CLUSTER "[coordinator.0]\nendpoint = tcp://h:65535\ndata_dir = d\n"
+	assert_int_equal(load_keyed(CLUSTER "[coordinator.0]\nendpoint = tcp://h:65535\ndata_dir = d\n"
 				   "[participant.a]\nid = 1\nendpoint = tcp://[::1]:1\nconninfo = x\n"
 				   "[participant.b]\nid = 2\nendpoint = tcp://10.0.0.9:0;10.0.0.1:7100\n"
 				   "conninfo = x\n", &c), 0);
@@ -513,7 +548,7 @@ static void test_endpoint_two_participants(void **state)
 
 	/* the same port on other hosts, another port, another path: fine */
 	struct px_config c;
-	assert_int_equal(load_text(CLUSTER COORD0 PART_A PART_B("tcp://10.0.0.2:7100")
+	assert_int_equal(load_keyed(CLUSTER COORD0 PART_A PART_B("tcp://10.0.0.2:7100")
 				   "[participant.c]\nid = 3\nendpoint = tcp://127.0.0.1:7101\nconninfo = c\n"
 				   "[participant.d]\nid = 4\nendpoint = ipc:///run/px/d\nconninfo = d\n"
 				   "[participant.e]\nid = 5\nendpoint = ipc:///run/px/e\nconninfo = e\n"
@@ -568,14 +603,72 @@ static void test_line_level(void **state)
 	assert_null(c.part);
 
 	/* comments and blank lines may be indented */
-	assert_int_equal(load_text("  ; indented comment\n\t\n" CLUSTER COORD0 PART_A, &c), 0);
+	assert_int_equal(load_keyed("  ; indented comment\n\t\n" CLUSTER COORD0 PART_A, &c), 0);
 	px_config_free(&c);
+}
+
+/* Rule: security = curve is the default and needs every coordinator's and
+ * participant's public key, each its own; security = none is refused
+ * unless every endpoint is loopback or ipc. */
+static void test_security(void **state)
+{
+	(void)state;
+	struct px_config c;
+	char k0[PX_KEY_Z85_LEN + 1], k1[PX_KEY_Z85_LEN + 1], text[2048];
+	test_key(0, k0);
+	test_key(1, k1);
+	/* default curve, no keys: the section's header line */
+	expect_err(CLUSTER COORD0 PART_A, 3, "[coordinator.0] is missing required key 'public_key' (security = curve");
+	snprintf(text, sizeof(text), CLUSTER COORD0 "public_key = %s\n" PART_A, k0);
+	expect_err(text, 7, "[participant.a] is missing required key 'public_key'");
+	/* keys, both read back */
+	snprintf(text, sizeof(text),
+		 "[cluster]\nname = b\nclient_keys = /etc/px/clients\nclient_key_file = /etc/px/me.key\n"
+		 "[coordinator.0]\nendpoint = tcp://10.1.1.1:7000\ndata_dir = d\npublic_key = %s\nkey_file = /k/c0.key\n"
+		 "[participant.a]\nid = 1\nendpoint = tcp://10.1.1.2:7100\nconninfo = x\npublic_key = %s\n"
+		 "key_file = /k/a.key\n",
+		 k0, k1);
+	assert_int_equal(load_text(text, &c), 0);
+	assert_int_equal(c.security, PX_SECURITY_CURVE);
+	uint8_t want[PX_KEY_LEN];
+	assert_int_equal(px_z85_decode_key(k1, PX_KEY_Z85_LEN, want), 0);
+	assert_memory_equal(c.part[0].public_key, want, PX_KEY_LEN);
+	assert_string_equal(c.coord[0].key_file, "/k/c0.key");
+	assert_string_equal(c.part[0].key_file, "/k/a.key");
+	assert_string_equal(c.client_keys, "/etc/px/clients");
+	assert_string_equal(c.client_key_file, "/etc/px/me.key");
+	px_config_free(&c);
+	/* one key for two roles */
+	snprintf(text, sizeof(text), CLUSTER COORD0 "public_key = %s\n" PART_A "public_key = %s\n", k0, k0);
+	expect_err(text, 11, "public_key is also the key of [coordinator.0]");
+	/* not a key */
+	expect_err(CLUSTER COORD0 "public_key = abc\n" PART_A, 6, "public_key 'abc' is not a CURVE public key");
+	expect_err(CLUSTER COORD0 "public_key = ;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;\n" PART_A, 6,
+		   "is not a CURVE public key");
+	expect_err("[cluster]\nname = b\nsecurity = tls\n" COORD0 PART_A, 3, "security: 'tls' is neither 'curve' nor 'none'");
+	/* none: loopback and ipc only */
+	assert_int_equal(load_text("[cluster]\nname = b\nsecurity = none\n" COORD0
+				   "[participant.a]\nid = 1\nendpoint = ipc:///tmp/a\nconninfo = x\n"
+				   "[participant.b]\nid = 2\nendpoint = tcp://localhost:9\nconninfo = x\n"
+				   "[participant.c]\nid = 3\nendpoint = tcp://[::1]:9\nconninfo = x\n"
+				   "[participant.d]\nid = 4\nendpoint = tcp://127.9.9.9:9\nconninfo = x\n",
+				   &c),
+			 0);
+	assert_int_equal(c.security, PX_SECURITY_NONE);
+	px_config_free(&c);
+	expect_err("[cluster]\nname = b\nsecurity = none\n" COORD0 PART_A_EP("tcp://10.0.0.1:7100"), 9,
+		   "endpoint 'tcp://10.0.0.1:7100' is not loopback, and security = none (line 3)");
+	expect_err("[cluster]\nname = b\nsecurity = none\n[coordinator.0]\nendpoint = tcp://*:7000\ndata_dir = d\n" PART_A, 5,
+		   "endpoint 'tcp://*:7000' is not loopback");
+	expect_err("[cluster]\nname = b\nsecurity = none\n[coordinator.0]\nendpoint = tcp://db1:7000\ndata_dir = d\n" PART_A, 5,
+		   "remove 'security = none'");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_example),
+		cmocka_unit_test(test_security),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_five_coordinators),
 		cmocka_unit_test(test_missing_file),

@@ -1316,6 +1316,66 @@ static void test_follower_passes_request_on(void **state)
 	drv_close(&d);
 }
 
+/* Rule: a follower that passes an XA-style client's request on to the
+ * leader also passes on, to every other acceptor, the ballot-0 votes it
+ * accepted for that gid (the client may reach this follower only: its
+ * votes would never reach a majority at ballot 0).  An acceptor takes such
+ * a relayed ballot-0 vote from a replica for an XA-style gid only.  Before,
+ * the gid waited for recovery at txn_timeout_ms (chaos: 2.7 s without a
+ * commit). */
+static void test_follower_relays_xa_votes(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[64], pb[64];
+	struct px_msg m, out;
+	acc_open(&d); /* replica 1 of 3, leader 0 */
+	struct px_str g = mkgid_xa(gb, T0, 1), plain = mkgid(pb, T0, 2);
+	for (uint16_t rm = 1; rm <= 2; rm++) {
+		m = m2a(g, rm, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+		drv_msg(&d, CLIENT(7), &m);
+	}
+	drv_flush(&d);
+	m = mcommit(4, g, PX_WAIT_DECIDED | PX_WAIT_PREPARE_SENT, pset(2, 1, 2));
+	drv_msg(&d, CLIENT(7), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_COMMIT_REQ, REPLICA(0), &out));
+	struct px_addr r0 = REPLICA(0), r2 = REPLICA(2), r1 = REPLICA(1);
+	assert_int_equal(nsent_to(&d.u, 0, PX_MSG_2A, &r0), 2);
+	assert_int_equal(nsent_to(&d.u, 0, PX_MSG_2A, &r2), 2);
+	assert_int_equal(nsent_to(&d.u, 0, PX_MSG_2A, &r1), 0);
+	assert_true(sent_to(&d.u, 0, PX_MSG_2A, REPLICA(2), &out));
+	assert_int_equal(out.u.m2a.bal, 0);
+	assert_int_equal(out.u.m2a.val, PX_VAL_PREPARED);
+	assert_true(px_str_eq(out.u.m2a.gid, g));
+	drv_flush(&d);
+	/* a plain gid's request: its votes are the agents', nothing relayed */
+	m = m2a(plain, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, AGENT(1), &m);
+	drv_flush(&d);
+	m = mcommit(5, plain, PX_WAIT_DECIDED, pset(2, 1, 2));
+	drv_msg(&d, CLIENT(7), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_COMMIT_REQ, REPLICA(0), &out));
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_2A), 0);
+	drv_close(&d);
+
+	/* The receiving acceptor (replica 1 here) takes a relayed XA vote ... */
+	acc_open(&d);
+	uint64_t bad = px_replica_stats(d.r)->bad_msgs;
+	m = m2a(g, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(2), &m);
+	assert_int_equal(nrecs(&d.u, PX_REC_ACCEPT), 1);
+	assert_true(sent_to(&d.u, 1, PX_MSG_2B, REPLICA(0), &out)); /* to the leader, once durable */
+	assert_true(out.u.m2b.flags & PX_ACC_OK);
+	assert_int_equal(out.u.m2b.bal, 0);
+	drv_flush(&d);
+	/* ... but a ballot-0 vote for a plain gid from a replica is no vote */
+	m = m2a(plain, 1, 0, PX_VAL_PREPARED, pset(2, 1, 2));
+	drv_msg(&d, REPLICA(2), &m);
+	assert_int_equal(d.u.nrec, 0);
+	assert_int_equal(px_replica_stats(d.r)->bad_msgs, bad + 1);
+	drv_close(&d);
+}
+
 /* Rule: a replica that trusts no leader passes nothing on. */
 static void test_no_leader_passes_nothing_on(void **state)
 {
@@ -2375,6 +2435,7 @@ int main(void)
 		cmocka_unit_test(test_lead_rollback_req),
 		cmocka_unit_test(test_lead_not_leader_hint),
 		cmocka_unit_test(test_follower_passes_request_on),
+		cmocka_unit_test(test_follower_relays_xa_votes),
 		cmocka_unit_test(test_no_leader_passes_nothing_on),
 		cmocka_unit_test(test_lead_commit_majority),
 		cmocka_unit_test(test_lead_single_acceptor_not_enough),
