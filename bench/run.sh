@@ -16,7 +16,7 @@ mkdir -p "$out"
 base=$(mktemp -d /tmp/paxcommit-bench-XXXXXX)
 chmod 755 "$base"
 cleanup() {
-	for d in "$base"/c3 "$base"/c1; do [[ -f $d/cluster.conf ]] && "$dc" down --dir "$d" >/dev/null 2>&1 || true; done
+	for d in "$base"/c3 "$base"/c3n "$base"/c1; do [[ -f $d/cluster.conf ]] && "$dc" down --dir "$d" >/dev/null 2>&1 || true; done
 	rm -rf "$base"
 }
 trap cleanup EXIT
@@ -29,9 +29,10 @@ conninfo() { # conf name
 
 # A cluster of N coordinators and 3 databases: a and b hold the accounts, c is
 # B1L's coordinator database.  Agent pools are raised to 40 (32 clients).
-cluster() { # dir ncoord
+cluster() { # dir ncoord [devcluster up options]
 	local d=$1 n=$2 p
-	"$dc" up --dir "$d" --coordinators "$n" --participants 3 >/dev/null
+	shift 2
+	"$dc" up --dir "$d" --coordinators "$n" --participants 3 "$@" >/dev/null
 	sed -i 's/^pool = 8$/pool = 40/' "$d/cluster.conf"
 	for p in a b c; do
 		"$dc" kill --dir "$d" "participant.$p" >/dev/null
@@ -92,16 +93,16 @@ PY
 # Each system at each client count, BENCH_REPS times, the systems taking
 # turns (rep 1 of every system, then rep 2, ...), so that a slow spell of
 # this shared machine falls on all of them; the table shows medians.
-interleaved() { # conf, then lines "SYSTEM|LABEL|EXTRA ARGS" on stdin
-	local conf=$1 r c line sys label extra
+interleaved() { # conf, then lines "SYSTEM|LABEL|EXTRA ARGS[|CONF]" on stdin
+	local conf=$1 r c line sys label extra alt
 	local -a sys_lines=()
 	while IFS= read -r line; do [[ -n $line ]] && sys_lines+=("$line"); done
 	for r in $(seq "$reps"); do
 		for c in $clients; do
 			for line in "${sys_lines[@]}"; do
-				IFS='|' read -r sys label extra <<<"$line"
+				IFS='|' read -r sys label extra alt <<<"$line"
 				# shellcheck disable=SC2086 # extra is a word list
-				one "$conf" "$c" "$sys" "$label" $extra
+				one "${alt:-$conf}" "$c" "$sys" "$label" $extra
 			done
 		done
 	done
@@ -110,18 +111,26 @@ interleaved() { # conf, then lines "SYSTEM|LABEL|EXTRA ARGS" on stdin
 echo "== cluster: 3 coordinators, PostgreSQL a, b (accounts) and c (B1L's coordinator database)"
 cluster "$base/c3" 3
 conf=$base/c3/cluster.conf
+# The same without CURVE (security = none), for what CURVE costs: its runs
+# take turns with the others; idle, a cluster costs only its heartbeats.
+echo "== cluster: the same with security = none"
+cluster "$base/c3n" 3 --security none
+nconf=$base/c3n/cluster.conf
 # B2 commits with pc_exec_commit (the UPDATEs and the commit in one round
 # trip); the "exec then commit" line is pc_exec_parallel, then pc_commit.
-interleaved "$conf" <<'EOF'
+interleaved "$conf" <<EOF
 B0|B0 single database|
 B1|B1 client 2PC (not durable)|
 B1L|B1L durable 1-coordinator 2PC|
 B2|B2 paxcommit 3 replicas, applied|--wait applied --exec-commit
+B2|B2 paxcommit 3 replicas, applied, no CURVE|--wait applied --exec-commit|$nconf
 B2|B2 paxcommit 3 replicas, decided|--wait decided --exec-commit
 B2|B2 paxcommit 3 replicas, exec then commit, applied|--wait applied
 B2|B2 paxcommit 3 replicas, XA-style, applied|--xa
+B2|B2 paxcommit 3 replicas, XA-style, applied, no CURVE|--xa|$nconf
 EOF
 "$dc" down --dir "$base/c3" >/dev/null
+"$dc" down --dir "$base/c3n" >/dev/null
 
 echo "== cluster: 1 coordinator"
 cluster "$base/c1" 1
@@ -174,9 +183,9 @@ for r in rows:
     cpu = r.get("cpu_ms_per_txn")
     print("%-52s %7s %10.1f %9.3f %9.3f %8s" % (r["label"], r.get("clients", "-"), r["tps"], r.get("p50_ms", 0),
                                               r.get("p99_ms", 0), "%.3f" % cpu if cpu else "-"))
-def get(label, c):
+def get(label, c, curve=True):
     for r in rows:
-        if r["label"].startswith(label) and r.get("clients") == c:
+        if r["label"].startswith(label) and r.get("clients") == c and ("no CURVE" not in r["label"]) == curve:
             return r
 b1, b1l, b2 = get("B1 ", 1), get("B1L", 1), get("B2 paxcommit 3 replicas, applied", 1)
 b1_32, b2_32 = get("B1 ", 32), get("B2 paxcommit 3 replicas, applied", 32)
@@ -199,6 +208,14 @@ if b1_32 and b2_32:
             b1_32["cpu_ms_per_txn"], b2_32["cpu_ms_per_txn"], b1_32["cpu_ms_per_txn"] / b2_32["cpu_ms_per_txn"]))
 if b3:
     print("target: B3 decisions/s = %.0f (want >= 30000)" % b3[0]["tps"])
+# What CURVE costs: the same runs on a cluster with security = none.
+for name in ("B2 paxcommit 3 replicas, applied", "B2 paxcommit 3 replicas, XA-style"):
+    for c in (1, 32):
+        w, wo = get(name, c), get(name, c, curve=False)
+        if w and wo:
+            print("CURVE cost: %-36s @%2d clients: p50 %.3f ms with, %.3f ms without (x%.2f); tps %.0f with, %.0f without (x%.2f)"
+                  % (name[3:], c, w["p50_ms"], wo["p50_ms"], w["p50_ms"] / wo["p50_ms"], w["tps"], wo["tps"],
+                     w["tps"] / wo["tps"]))
 print()
 print("CPU ms per committed transfer by process (medians), %s clients:" % (b2_32 or {}).get("clients", 32))
 print("%-52s %8s %8s %8s %8s %8s" % ("system", "machine", "client", "coords", "agents", "postgres"))

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -218,6 +219,41 @@ static void test_exec_sql_from_file(void **state)
 	assert_int_equal(in_doubt(c, "a") + in_doubt(c, "b"), 0);
 }
 
+/* Rule: `paxcommit keygen` writes NAME.key (0600) and NAME.pub (0644),
+ * prints the public key it wrote, never overwrites a key, and refuses a
+ * bad name with exit status 2. */
+static void test_keygen(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/paxcommit-keygen-XXXXXX", path[256], line[256], pub[128] = "";
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(cli("/nonexistent.conf", "keygen --dir '%s' coordinator.0 app-1", dir), 0);
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/coordinator.0.key", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/app-1.pub", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "public = ", 9))
+			snprintf(pub, sizeof(pub), "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
+	fclose(f);
+	assert_int_equal(strlen(pub), 40);
+	saw("app-1 public_key = %s", pub);
+	/* again: refused, the key kept */
+	assert_int_equal(cli("/nonexistent.conf", "keygen --dir '%s' app-1", dir), 1);
+	saw("exists already");
+	assert_int_equal(cli("/nonexistent.conf", "keygen --dir '%s' '../x'", dir), 2);
+	saw("bad NAME");
+	assert_int_equal(cli("/nonexistent.conf", "keygen --dir '%s'", dir), 2);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -227,6 +263,7 @@ int main(void)
 	const struct CMUnitTest all[] = {
 		cmocka_unit_test_setup_teardown(test_cluster_names_who_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_sql_from_file, setup, teardown),
+		cmocka_unit_test(test_keygen),
 	};
 	return e2e_run("e2e_pg_cli", all, sizeof(all) / sizeof(all[0]));
 }
