@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,7 +197,10 @@ static void zap_answer(struct zap *z)
 	int nf = 0, more = 1;
 	while (more && nf < 8) {
 		zmq_msg_init(&f[nf]);
-		if (zmq_msg_recv(&f[nf], z->rep, 0) < 0) {
+		int rc;
+		while ((rc = zmq_msg_recv(&f[nf], z->rep, 0)) < 0 && zmq_errno() == EINTR)
+			;
+		if (rc < 0) {
 			zmq_msg_close(&f[nf]);
 			break;
 		}
@@ -268,7 +272,16 @@ static int zap_start(struct zap *z, void *zctx, const struct px_keyring *keys, c
 		set_err(err, errcap, "pipe: %s%s", strerror(errno), "");
 		return -1;
 	}
-	if (pthread_create(&z->th, NULL, zap_main, z)) {
+	/* The thread takes no signals (it inherits this mask): a daemon's
+	 * SIGTERM handler must run on its main thread, and a signal that broke
+	 * the REP socket's blocking receive mid-request would leave it unable
+	 * to answer, and every later handshake waiting. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&z->th, NULL, zap_main, z);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
 		set_err(err, errcap, "%s%s", "cannot start the ZAP thread", "");
 		return -1;
 	}

@@ -823,6 +823,121 @@ static void test_max_prepared_zero(void **state)
 	assert_non_null(strstr(out, "set max_prepared_transactions ="));
 }
 
+/* Set the conninfo of [participant.NAME] in the cluster config to what
+ * devcluster wrote, plus suffix (a previous suffix is dropped). */
+static void set_conninfo_suffix(struct pgc *c, const char *name, const char *suffix)
+{
+	FILE *f = fopen(c->conf, "r");
+	assert_non_null(f);
+	static char text[65536];
+	size_t n = 0;
+	char line[1200], sect[128];
+	snprintf(sect, sizeof(sect), "[participant.%s]", name);
+	int in = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '[')
+			in = !strncmp(line, sect, strlen(sect));
+		if (in && !strncmp(line, "conninfo = ", 11)) {
+			line[strcspn(line, "\n")] = 0;
+			char *old = strstr(line, " sslmode=require");
+			if (old)
+				*old = 0;
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s\n", line, suffix);
+		} else {
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", line);
+		}
+		assert_true(n < sizeof(text));
+	}
+	fclose(f);
+	f = fopen(c->conf, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Rule: libpq's sslmode and friends pass through the conninfo untouched:
+ * with sslmode=require against a PostgreSQL that has a self-signed
+ * certificate, every session of the agent is encrypted (pg_stat_ssl), and
+ * transactions commit as before.  The same conninfo against a server
+ * without SSL is refused by libpq, and the agent says why. */
+static void test_sslmode_require(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 1, 2);
+	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
+	sql(c, "b", "CREATE TABLE t(id int PRIMARY KEY)");
+	char cmd[1600];
+	/* a self-signed certificate for postgres.a, then ssl = on */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s/pg.a' && openssl req -new -x509 -days 2 -nodes -subj /CN=localhost -keyout server.key "
+		 "-out server.crt >>'%s/devcluster.out' 2>&1 && chmod 600 server.key && chown postgres: server.key server.crt",
+		 c->dir, c->base);
+	assert_int_equal(system(cmd), 0);
+	sql(c, "a", "ALTER SYSTEM SET ssl = on");
+	sql(c, "a", "SELECT pg_reload_conf()");
+	uint64_t until = cl_now_ms() + 10000;
+	while (strcmp(sql(c, "a", "SHOW ssl"), "on") && cl_now_ms() < until)
+		cl_pause_ms(50);
+	assert_string_equal(sql(c, "a", "SHOW ssl"), "on");
+	/* both participants' conninfo asks for SSL; both agents restart with
+	 * it (b's server has none: libpq refuses) */
+	set_conninfo_suffix(c, "a", " sslmode=require");
+	set_conninfo_suffix(c, "b", " sslmode=require");
+	assert_int_equal(dc(c, "kill participant.a"), 0);
+	assert_int_equal(dc(c, "start participant.a"), 0);
+	assert_int_equal(dc(c, "kill participant.b"), 0);
+	/* the agent keeps retrying a database it cannot reach (it may come
+	 * up later); read its log until libpq's reason shows, then stop it */
+	char out[8192] = {0}, line[1024];
+	const char *bin = getenv("PAXCOMMIT_BIN");
+	snprintf(cmd, sizeof(cmd), "echo $$; exec timeout 20 %s/paxcommit-participant --config '%s' --name b 2>&1",
+		 bin ? bin : "build/bin", c->conf);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p));
+	pid_t agent = (pid_t)atol(line);
+	assert_true(agent > 0);
+	size_t n = 0;
+	while (fgets(line, sizeof(line), p)) {
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", line);
+		if (strstr(line, "SSL") || n >= sizeof(out) - 1)
+			break;
+	}
+	kill(agent, SIGTERM);
+	while (fgets(line, sizeof(line), p))
+		;
+	pclose(p);
+	printf("  agent b, sslmode=require against a server without SSL: %s",
+	       strstr(out, "WARN") ? strstr(out, "WARN") : out);
+	assert_non_null(strstr(out, "SSL was required"));
+	assert_null(strstr(out, "ready"));
+	/* b back without sslmode */
+	set_conninfo_suffix(c, "b", "");
+	assert_int_equal(dc(c, "start participant.b"), 0);
+	static const char *const both[] = {"a", "b"};
+	wait_agents(c, both, 2);
+	struct pc_conn *pc = connect_to(c);
+	for (int i = 1; i <= 20; i++) {
+		struct pc_txn *t;
+		assert_int_equal(pc_begin(pc, &t), 0);
+		char q[64];
+		snprintf(q, sizeof(q), "INSERT INTO t VALUES (%d)", i);
+		assert_int_equal(exec_commit_ab(&t, q, q), PC_COMMITTED);
+	}
+	pc_conn_close(&pc);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 20);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t"), 20);
+	long enc = sql_long(c, "a",
+			    "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+			    "WHERE a.application_name = 'paxcommit-participant' AND s.ssl");
+	long plain = sql_long(c, "a",
+			      "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+			      "WHERE a.application_name = 'paxcommit-participant' AND NOT s.ssl");
+	printf("  participant a's sessions: %ld over SSL, %ld without\n", enc, plain);
+	assert_true(enc >= 1);
+	assert_int_equal(plain, 0);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -840,6 +955,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_killed_mid_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_rollback_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_prepared_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sslmode_require, setup, teardown),
 	};
 	return e2e_run("e2e_pg", all, sizeof(all) / sizeof(all[0]));
 }
