@@ -63,9 +63,13 @@ CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
 # XA-style client's request on without its votes (a client that reaches one
 # follower only stalls to txn_timeout_ms), 19 a commit request puts off the
 # recovery of a gid whose recovery began (its timeout restarts, its next
-# step waits while the client keeps asking).  11 the commit log's recovery
+# step waits while the client keeps asking), 20 a leader ignores a vote that
+# only a follower's 2b reports (an agent that reaches one follower only
+# stalls to txn_timeout_ms).  11 the commit log's recovery
 # accepts a record whose CRC fails (its commit log is built with the flag).
-PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19
+# 18 and 19 are masked since the leader takes votes a follower's 2b reports
+# (20): no gray seed found catches them now; their code stays, unlisted.
+PLANTED   := 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 20
 PLANTED_SIMS := $(foreach b,$(PLANTED),$(BUILD)/tests/paxcommit-sim-bug$(b))
 # Bugs planted in the commit log: its objects are built with the flag too.
 PLANTED_CL := 11

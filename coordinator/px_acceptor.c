@@ -260,10 +260,14 @@ void px_acc_2a(struct px_replica *r, struct px_update *u, struct px_addr from, c
 	 * Higher ballots come from replicas. */
 	int from_agent = from.kind == PX_NODE_AGENT, from_client = from.kind == PX_NODE_CLIENT;
 	int xa = px_gid_is_xa(m->gid.p, m->gid.len);
-	/* An XA-style client's ballot-0 vote that a follower passes on with
-	 * its request (px_learner.c, relay_xa_votes): the client's own. */
-	int relayed = xa && m->bal == 0 && from.kind == PX_NODE_REPLICA && from.id < r->cfg.n && from.id != r->cfg.id;
-	int voter = xa ? from_client || relayed : from_agent && from.id == m->rm;
+	/* A ballot-0 vote that a replica passes on: an XA-style client's,
+	 * which a follower passes on with its request (px_learner.c,
+	 * relay_xa_votes), or one a follower accepted and reported in its 2b,
+	 * which the leader's own acceptor takes (px_lrn_2b, take_relayed_vote).
+	 * Either is the voter's own: ballot 0 has no other proposer, and
+	 * replicas are authenticated. */
+	int relayed = m->bal == 0 && from.kind == PX_NODE_REPLICA && from.id < r->cfg.n && from.id != r->cfg.id;
+	int voter = xa ? from_client || relayed : (from_agent && from.id == m->rm) || relayed;
 	if ((m->bal == 0) != (from_agent || from_client || relayed) || (m->bal == 0 && !voter) ||
 	    !px_pset_valid(&m->pset) || !px_pset_has(&m->pset, m->rm) || !px_pset_known(r, &m->pset) ||
 	    m->val == PX_VAL_NONE) {

@@ -58,6 +58,7 @@ struct px_lead {
 	uint32_t rbal;        /* recovery ballot in use; 0: not recovering */
 	uint8_t promised[PX_PSET_MAX]; /* acceptors that promised rbal */
 	uint8_t below[PX_PSET_MAX];    /* acceptors below horizon, unknown gid */
+	uint8_t took[PX_PSET_MAX];     /* a vote a follower's 2b reported passed on (take_relayed_vote) */
 	uint32_t hbal[PX_PSET_MAX];    /* highest accepted ballot among 1b */
 	uint8_t hval[PX_PSET_MAX];
 	uint8_t cmask;                 /* acceptors refusing our set for `cpset` */

@@ -322,6 +322,53 @@ static int count_abort(struct px_replica *r, struct px_lead *l, struct px_addr f
 
 static void maybe_give_up(struct px_replica *r, struct px_update *u, struct px_txn *t, int i);
 
+/*
+ * A follower's 2b reports a ballot-0 vote it accepted that our own acceptor
+ * has not seen: the voter (an agent, or an XA-style client) may reach that
+ * follower only, and not us (a link cut, an agent that reaches a minority).
+ * Then only that follower holds the vote, and with a third replica down or
+ * cut too no majority ever accepts it at ballot 0: the gid waited for
+ * recovery at txn_timeout_ms (chaos seed 541746210: an agent cut from the
+ * leader while another replica was killed stalled commits 9.1 s, 3 s per
+ * batch).  Our acceptor takes the vote as the voter's own (px_acc_2a): a
+ * ballot-0 value has one proposer, and the follower is authenticated; it
+ * is what the voter's 2a would have done arriving late, so nothing else
+ * changes.  Only while our acceptor has nothing for the instance and has
+ * promised no higher ballot (px_acc_2a checks again).  Agents send their
+ * first vote to a majority that includes the leader they know, so this is
+ * rare while the leader hears them.
+ */
+static void take_relayed_vote(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_m2b *m)
+{
+	if (PX_PLANT_BUG_IS(20) || m->bal != 0 || m->val == PX_VAL_NONE || from.id == r->cfg.id ||
+	    !px_pset_valid(&m->pset) || !px_pset_has(&m->pset, m->rm))
+		return;
+	struct px_txn *t = px_txn_get(r, m->gid);
+	if (!t || !t->lead)
+		return;
+	/* once per instance: our acceptor may refuse it (below its horizon,
+	 * say), and each 2b of those we passed it to would pass it on again */
+	int i = pidx(&t->lead->pset, m->rm);
+	if (i < 0 || t->lead->took[i] || t->outcome || t->gmbal || (t->pset.n && !px_pset_eq(&t->pset, &m->pset)))
+		return;
+	const struct px_inst *in = px_inst_get(t, m->rm, 0);
+	if (in && (in->vval != PX_VAL_NONE || in->mbal))
+		return;
+	t->lead->took[i] = 1;
+	struct px_m2a v = {.gid = m->gid, .rm = m->rm, .bal = 0, .val = m->val, .pset = m->pset};
+	r->st.relayed++;
+	px_acc_2a(r, u, from, &v);
+	/* The follower and we are a majority of 3 only: with more replicas,
+	 * the others take it too (each once: their 2b's come to us). */
+	if (r->cfg.n / 2 + 1 > 2) {
+		struct px_msg f = {.type = PX_MSG_2A};
+		f.u.m2a = v;
+		for (uint8_t k = 0; k < r->cfg.n; k++)
+			if (k != r->cfg.id && k != from.id)
+				px_update_send(u, px_addr_of(PX_NODE_REPLICA, k), &f, 0);
+	}
+}
+
 void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_m2b *m)
 {
 	if (from.id >= r->cfg.n)
@@ -363,6 +410,7 @@ void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		return;
 	if (!t->lead->pset.n && px_pset_valid(&m->pset))
 		t->lead->pset = m->pset;
+	take_relayed_vote(r, u, from, m);
 	if (m->val == PX_VAL_ABORTED && px_pset_valid(&m->pset) && px_pset_has(&m->pset, m->rm) &&
 	    count_abort(r, t->lead, from, m)) {
 		/* `aborted` chosen under any set S decides ABORT: a commit would

@@ -147,6 +147,7 @@ struct agent {
 	void *zctx;
 	struct conn *conn;
 	int nconn;
+	int allow_superuser; /* --allow-superuser */
 	struct job *svc, *svc_tail;   /* waiting for any free connection */
 	struct job *newq, *newq_tail; /* first EXEC of a gid, waiting for a connection */
 	uint64_t now, timer_at, stats_at;
@@ -1276,7 +1277,7 @@ static void flush_update(struct agent *a)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: paxcommit-participant --config FILE --name NAME [--log-level LEVEL]\n"
+		"usage: paxcommit-participant --config FILE --name NAME [--log-level LEVEL] [--allow-superuser]\n"
 		"\n"
 		"Run the participant agent [participant.NAME] of the cluster described in FILE\n"
 		"(see README.md, \"Cluster configuration\").  It connects to PostgreSQL with the\n"
@@ -1284,12 +1285,16 @@ static void usage(FILE *f)
 		"recovery), and binds the section's endpoint.\n"
 		"\n"
 		"At startup it checks the server: PostgreSQL 11 or later, and\n"
-		"max_prepared_transactions at least `pool`.  If PostgreSQL is not reachable it\n"
-		"retries with backoff; connections that drop later are reopened the same way.\n"
+		"max_prepared_transactions at least `pool`, and a conninfo role without\n"
+		"superuser rights (sql/participant.sql creates paxcommit_agent).  If PostgreSQL\n"
+		"is not reachable it retries with backoff; connections that drop later are\n"
+		"reopened the same way.\n"
 		"\n"
 		"  --config FILE      cluster configuration (INI)\n"
 		"  --name NAME        which [participant.NAME] this process is\n"
 		"  --log-level LEVEL  error, warn, info (default) or debug\n"
+		"  --allow-superuser  run even if the conninfo's role is a superuser (not advised:\n"
+		"                     every client's statements would run with its rights)\n"
 		"  --help             this text\n"
 		"\n"
 		"Exit status: 0 stopped by SIGTERM/SIGINT; 1 runtime failure; 2 bad arguments,\n"
@@ -1332,8 +1337,22 @@ static int check_server(struct agent *a)
 		      mpt == 0 ? " (0 disables prepared transactions, which paxcommit needs)" : "");
 		return EXIT_USAGE;
 	}
-	logf_(LV_INFO, "PostgreSQL %d.%d, max_prepared_transactions %ld, pool %u", ver / 10000, ver % 10000, mpt,
-	      a->me->pool);
+	/* Least privilege: the agent needs no superuser rights
+	 * (sql/participant.sql), and a superuser agent would run every
+	 * client's statements with them.  The server reports is_superuser at
+	 * connection start. */
+	const char *su = PQparameterStatus(c->pg, "is_superuser");
+	int super = su && !strcmp(su, "on");
+	if (super && !a->allow_superuser) {
+		logf_(LV_ERROR,
+		      "the conninfo's role '%s' is a superuser: the agent runs every client's statements as that role. "
+		      "Log in as a role without superuser rights (sql/participant.sql creates paxcommit_agent; set "
+		      "user=paxcommit_agent in [participant.%s] conninfo), or start with --allow-superuser",
+		      PQuser(c->pg), a->me->name);
+		return EXIT_USAGE;
+	}
+	logf_(LV_INFO, "PostgreSQL %d.%d, max_prepared_transactions %ld, pool %u, role %s%s", ver / 10000, ver % 10000,
+	      mpt, a->me->pool, PQuser(c->pg), super ? " (superuser: --allow-superuser)" : "");
 	return EXIT_OK;
 }
 
@@ -1381,10 +1400,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 					     {"name", required_argument, NULL, 'n'},
 					     {"log-level", required_argument, NULL, 'l'},
+					     {"allow-superuser", no_argument, NULL, 'S'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *config = NULL, *name = NULL;
-	int o;
+	int o, allow_superuser = 0;
 	while ((o = getopt_long(argc, argv, "c:n:l:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
@@ -1400,6 +1420,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "paxcommit-participant: unknown --log-level '%s'\n", optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'S':
+			allow_superuser = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1419,6 +1442,7 @@ int main(int argc, char **argv)
 	px_log_name(pname);
 	struct agent a;
 	memset(&a, 0, sizeof(a));
+	a.allow_superuser = allow_superuser;
 	char err[1200];
 	if (px_config_load(config, &a.cfg, err, sizeof(err))) {
 		fprintf(stderr, "paxcommit-participant: %s\n", err);

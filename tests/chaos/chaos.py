@@ -193,7 +193,7 @@ class Cluster:
             for k, x in enumerate(self.parts):
                 ph = "p" + x
                 f.write(f"\n[participant.{x}]\nid = {k + 1}\nendpoint = tcp://{h.addr(ph)}:7100\n")
-                f.write(f"conninfo = host={h.addr(ph)} port=5432 dbname=paxcommit user=postgres\npool = 8\n")
+                f.write(f"conninfo = host={h.addr(ph)} port=5432 dbname=paxcommit user=paxcommit_agent\npool = 8\n")
                 pub, kf = keys[f"participant.{x}"]
                 f.write(f"public_key = {pub}\nkey_file = {kf}\n")
 
@@ -620,6 +620,29 @@ class AgentCutFromLeader(IptNemesis):
         self.cl.hosts.ipt(h, "-A", "OUTPUT", "-d", a, "-j", "DROP")
 
 
+class AgentMinority(IptNemesis):
+    """One agent reaches one follower only: the leader and every other
+    replica are cut from it both ways.  Its votes reach that follower
+    alone, which must not leave them short of a majority until recovery
+    (30-minute run, seed 541746210: an agent cut from the leader while a
+    third replica was down stalled commits 9.1 s)."""
+    kind = "agent-minority"
+
+    def begin(self):
+        lh = self.host_of_leader()
+        lead = self.cl.coords.index(lh)
+        keep = self.rng.choice([k for k in range(len(self.cl.coords)) if k != lead])
+        x = self.rng.choice(self.cl.parts)
+        self.target = f"participant.{x} reaches coordinator.{keep} only"
+        h = "p" + x
+        self.hosts = [h]
+        for k, c in enumerate(self.cl.coords):
+            if k != keep:
+                a = self.cl.hosts.addr(c)
+                self.cl.hosts.ipt(h, "-A", "INPUT", "-s", a, "-j", "DROP")
+                self.cl.hosts.ipt(h, "-A", "OUTPUT", "-d", a, "-j", "DROP")
+
+
 class ClientCutFromLeader(IptNemesis):
     """The client host cannot reach the leader, nor the leader it; the
     followers reach both."""
@@ -756,8 +779,8 @@ class Partition(IptNemesis):
 
 
 KINDS = [KillCoordinator, KillAgent, KillPostmaster, PauseLeader, IsolateLeader, LeaderDeaf, LeaderMute,
-         IsolateFollower, Bridge, AgentCutFromLeader, ClientCutFromLeader, Loss, DiskFull, DiskEio, Partition,
-         ClockJump]
+         IsolateFollower, Bridge, AgentCutFromLeader, AgentMinority, ClientCutFromLeader, Loss, DiskFull, DiskEio,
+         Partition, ClockJump]
 
 
 def schedule(rng, minutes, kinds=None, rounds=1, pool=None):
@@ -839,7 +862,7 @@ def main():
         seconds = int(2 * sum(d + 6 for _, d in plan) + 300)
         dbs = []
         for x in cl.parts:
-            dbs += ["--db", f"{x}=host={cl.hosts.addr('p' + x)} port=5432 dbname=paxcommit user=postgres "
+            dbs += ["--db", f"{x}=host={cl.hosts.addr('p' + x)} port=5432 dbname=paxcommit user=paxcommit_agent "
                              f"connect_timeout=2 tcp_user_timeout=3000"]
             # (tcp_user_timeout: the workload's own XA-style sessions give
             # up on a partitioned server in 3 s, as an application's pool

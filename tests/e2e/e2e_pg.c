@@ -378,7 +378,7 @@ static void test_xa_style(void **state)
 	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
 	sql(c, "b", "CREATE TABLE t(id int PRIMARY KEY)");
 	sql(c, "b", "INSERT INTO t VALUES (2)");
-	PGconn *a = own_conn(c, "a"), *b = own_conn(c, "b");
+	PGconn *a = xa_conn(c, "a"), *b = xa_conn(c, "b");
 	struct pc_conn *pc = connect_to(c);
 	struct pc_txn *t;
 	struct pc_result r;
@@ -415,7 +415,7 @@ static void test_xa_style(void **state)
 	assert_true(xa_prepare_on(t, b, "b", "INSERT INTO t VALUES (3)", nb, sizeof(nb)));
 	pc_txn_free(&t);
 	/* 4: committed, never applied */
-	PGconn *a2 = own_conn(c, "a"), *b2 = own_conn(c, "b");
+	PGconn *a2 = xa_conn(c, "a"), *b2 = xa_conn(c, "b");
 	assert_int_equal(pc_begin_xa(pc, &t), 0);
 	assert_true(xa_prepare_on(t, a2, "a", "INSERT INTO t VALUES (4)", na, sizeof(na)));
 	assert_true(xa_prepare_on(t, b2, "b", "INSERT INTO t VALUES (4)", nb, sizeof(nb)));
@@ -824,7 +824,8 @@ static void test_max_prepared_zero(void **state)
 }
 
 /* Set the conninfo of [participant.NAME] in the cluster config to what
- * devcluster wrote, plus suffix (a previous suffix is dropped). */
+ * devcluster wrote, plus suffix (a previous suffix is dropped; a keyword
+ * given again in the suffix wins, as libpq takes the last). */
 static void set_conninfo_suffix(struct pgc *c, const char *name, const char *suffix)
 {
 	FILE *f = fopen(c->conf, "r");
@@ -839,9 +840,9 @@ static void set_conninfo_suffix(struct pgc *c, const char *name, const char *suf
 			in = !strncmp(line, sect, strlen(sect));
 		if (in && !strncmp(line, "conninfo = ", 11)) {
 			line[strcspn(line, "\n")] = 0;
-			char *old = strstr(line, " sslmode=require");
-			if (old)
-				*old = 0;
+			char *end = strstr(line, "user=" AGENT_ROLE); /* devcluster's conninfo ends so */
+			assert_non_null(end);
+			end[strlen("user=" AGENT_ROLE)] = 0;
 			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s\n", line, suffix);
 		} else {
 			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", line);
@@ -938,6 +939,96 @@ static void test_sslmode_require(void **state)
 	assert_int_equal(plain, 0);
 }
 
+/* Run paxcommit-participant --name NAME with `flags` in the background;
+ * read its log into out until a line holds `until` or it exits (then
+ * *exit_status is its status, else -1 and *pid its pid, still running). */
+static FILE *agent_until(struct pgc *c, const char *name, const char *flags, const char *until, char *out, size_t cap,
+			 pid_t *pid, int *exit_status)
+{
+	char cmd[1200], line[1024];
+	const char *bin = getenv("PAXCOMMIT_BIN");
+	snprintf(cmd, sizeof(cmd),
+		 "echo $$; timeout 30 %s/paxcommit-participant --config '%s' --name %s %s 2>&1 & p=$!; echo $p; wait $p; "
+		 "echo \"exit=$?\"",
+		 bin ? bin : "build/bin", c->conf, name, flags);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p)); /* the shell */
+	assert_non_null(fgets(line, sizeof(line), p)); /* timeout, which passes SIGTERM on */
+	*pid = (pid_t)atol(line);
+	assert_true(*pid > 0);
+	*exit_status = -1;
+	size_t n = 0;
+	out[0] = 0;
+	while (fgets(line, sizeof(line), p)) {
+		if (!strncmp(line, "exit=", 5)) {
+			*exit_status = atoi(line + 5);
+			break;
+		}
+		n += (size_t)snprintf(out + n, cap - n, "%s", line);
+		if (n >= cap - 1 || (until && strstr(line, until)))
+			break;
+	}
+	return p;
+}
+
+/* Rule: the agent refuses to run as a superuser (exit 2, saying which
+ * role and what to do) unless --allow-superuser; with it, it runs and
+ * says so.  devcluster's agents log in as paxcommit_agent, no superuser. */
+static void test_agent_refuses_superuser(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 1, 2);
+	assert_string_equal(sql(c, "a", "SELECT rolsuper::text FROM pg_roles WHERE rolname = '" AGENT_ROLE "'"),
+			    "false");
+	/* devcluster's own agents: their sessions are the agent role's */
+	assert_int_equal(sql_long(c, "a",
+				  "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+				  "'paxcommit-participant' AND usename <> '" AGENT_ROLE "'"),
+			 0);
+	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
+	sql(c, "b", "CREATE TABLE t(id int PRIMARY KEY)");
+	assert_int_equal(dc(c, "kill participant.a"), 0);
+	set_conninfo_suffix(c, "a", " user=postgres");
+	char out[8192], line[512];
+	pid_t pid;
+	int st;
+	FILE *p = agent_until(c, "a", "", NULL, out, sizeof(out), &pid, &st);
+	pclose(p);
+	printf("  agent a as postgres: exit %d: %s", st, strstr(out, "ERROR") ? strstr(out, "ERROR") : out);
+	assert_int_equal(st, 2);
+	assert_non_null(strstr(out, "the conninfo's role 'postgres' is a superuser"));
+	assert_non_null(strstr(out, "--allow-superuser"));
+	assert_null(strstr(out, "ready"));
+	/* told to: it runs, says so, and transactions commit through it */
+	p = agent_until(c, "a", "--allow-superuser", "ready", out, sizeof(out), &pid, &st);
+	assert_int_equal(st, -1);
+	assert_non_null(strstr(out, "role postgres (superuser: --allow-superuser)"));
+	static const char *const only_a[] = {"a"};
+	wait_agents(c, only_a, 1);
+	struct pc_conn *pc = connect_to(c);
+	pc_set_timeouts(pc, 5000, 10000);
+	for (int i = 1; i <= 5; i++) {
+		struct pc_txn *t;
+		assert_int_equal(pc_begin(pc, &t), 0);
+		char q[64];
+		snprintf(q, sizeof(q), "INSERT INTO t VALUES (%d)", i);
+		assert_int_equal(exec_commit_ab(&t, q, q), PC_COMMITTED);
+	}
+	pc_conn_close(&pc);
+	kill(pid, SIGTERM);
+	while (fgets(line, sizeof(line), p))
+		;
+	pclose(p);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 5);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t"), 5);
+	/* back as the agent role */
+	set_conninfo_suffix(c, "a", "");
+	assert_int_equal(dc(c, "start participant.a"), 0);
+	static const char *const both[] = {"a", "b"};
+	wait_agents(c, both, 2);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -956,6 +1047,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_rollback_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_prepared_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sslmode_require, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_refuses_superuser, setup, teardown),
 	};
 	return e2e_run("e2e_pg", all, sizeof(all) / sizeof(all[0]));
 }

@@ -135,8 +135,8 @@ static const char *conninfo_of(struct pgc *c, const char *name)
 /* A connection to participant `name`'s server, database `dbname`. */
 static PGconn *server_conn(struct pgc *c, const char *name, const char *dbname)
 {
-	const char *keys[] = {"dbname", "dbname", "connect_timeout", NULL};
-	const char *vals[] = {conninfo_of(c, name), dbname, "5", NULL};
+	const char *keys[] = {"dbname", "dbname", "user", "connect_timeout", NULL};
+	const char *vals[] = {conninfo_of(c, name), dbname, "postgres", "5", NULL};
 	PGconn *db = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(db) != CONNECTION_OK) {
 		char e[512];
@@ -746,13 +746,14 @@ static void test_4_search_path_and_authorization(void **state)
 	if (ev)
 		note("search_path: %ld of the next clients' INSERTs went to evil.t4 (public.t4 has %ld)", ev, pub);
 	fresh_sessions(c, "a");
-	/* SET SESSION AUTHORIZATION: the next client is postgres again */
+	/* SET SESSION AUTHORIZATION (refused: the agent's role is no
+	 * superuser): the next client is the agent's role */
 	static const char *const sa[] = {"SET SESSION AUTHORIZATION hostile_someone"};
 	poison(pc, "session authorization", sa, 1, 0);
 	static const char *const who[] = {"SELECT current_user"};
 	for (int k = 0; k < 10; k++) {
 		int o = run_a(pc, who, 1, val, sizeof(val), NULL);
-		if (o != PC_COMMITTED || strcmp(val, "postgres")) {
+		if (o != PC_COMMITTED || strcmp(val, AGENT_ROLE)) {
 			print_message("  session authorization: probe %d: %s, current_user %s\n", k, run_name(o), val);
 			note("session authorization: probe %d: %s, current_user '%s'", k, run_name(o), val);
 			break;
@@ -764,13 +765,15 @@ static void test_4_search_path_and_authorization(void **state)
 
 /* SET ROLE: a prepared transaction may be finished only by a superuser or
  * its owner, and a session left in another role cannot COMMIT PREPARED
- * what postgres prepared (42501, retried for ever). */
+ * what the agent's role prepared (42501, retried for ever). */
 static void test_4_set_role(void **state)
 {
 	struct pgc *c = *state;
 	sql(c, "a", "CREATE TABLE t4r(id int)");
 	sql(c, "a", "CREATE ROLE hostile_r NOLOGIN");
 	sql(c, "a", "GRANT INSERT, SELECT ON t4r TO hostile_r");
+	/* the agent's role may become hostile_r (a member), as a superuser may */
+	sql(c, "a", "GRANT hostile_r TO " AGENT_ROLE);
 	struct pc_conn *pc = connect_to(c);
 	pc_set_timeouts(pc, 5000, 15000);
 	char val[600];
@@ -778,7 +781,7 @@ static void test_4_set_role(void **state)
 	uint64_t t0 = cl_now_ms();
 	poison(pc, "SET ROLE", poisoner, 2, 1);
 	/* Two clients at once: x borrows the poisoned session, y a clean one;
-	 * x ends first, so y's COMMIT PREPARED (of what postgres prepared)
+	 * x ends first, so y's COMMIT PREPARED (of what the agent's role prepared)
 	 * runs on the session x left idle. */
 	struct pc_conn *py = connect_to(c);
 	pc_set_timeouts(py, 5000, 15000);
@@ -802,7 +805,7 @@ static void test_4_set_role(void **state)
 		if (ey || e || r.outcome != PC_COMMITTED)
 			note("SET ROLE: probe %d: a commit beside a poisoned session: exec %d, %s within the 15 s commit timeout",
 			     k, ey, e ? "error" : outcome_name(r.outcome));
-		if (strcmp(val, "postgres"))
+		if (strcmp(val, AGENT_ROLE))
 			note("SET ROLE: probe %d ran as %s", k, val);
 	}
 	pc_conn_close(&py);

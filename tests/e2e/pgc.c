@@ -72,21 +72,31 @@ int exec_commit_ab(struct pc_txn **t, const char *on_a, const char *on_b)
 	return r.outcome;
 }
 
-/* A libpq connection of our own to participant `name`'s database. */
-PGconn *own_conn(struct pgc *c, const char *name)
+static PGconn *conn_as(struct pgc *c, const char *name, const char *user)
 {
 	struct px_config cfg;
 	char err[600];
 	assert_int_equal(px_config_load(c->conf, &cfg, err, sizeof(err)), 0);
 	const struct px_config_part *p = px_config_part_by_name(&cfg, name);
 	assert_non_null(p);
-	const char *keys[] = {"dbname", "connect_timeout", NULL};
-	const char *vals[] = {p->conninfo, "5", NULL};
+	/* later keywords override the expanded conninfo's */
+	const char *keys[] = {"dbname", "connect_timeout", user ? "user" : NULL, NULL};
+	const char *vals[] = {p->conninfo, "5", user, NULL};
 	PGconn *db = PQconnectdbParams(keys, vals, 1);
 	px_config_free(&cfg);
 	if (PQstatus(db) != CONNECTION_OK)
 		fail_msg("connect to %s: %s", name, PQerrorMessage(db));
 	return db;
+}
+
+PGconn *own_conn(struct pgc *c, const char *name)
+{
+	return conn_as(c, name, "postgres");
+}
+
+PGconn *xa_conn(struct pgc *c, const char *name)
+{
+	return conn_as(c, name, NULL);
 }
 
 /* Run one SQL statement on participant `name`'s database; returns the first

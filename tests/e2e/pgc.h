@@ -34,8 +34,16 @@ struct pc_conn *connect_to(struct pgc *c);
 /* pc_exec_commit of one statement on a and one on b (wait=applied), then
  * free the rows and *t; returns the outcome (PC_COMMITTED, ...). */
 int exec_commit_ab(struct pc_txn **t, const char *on_a, const char *on_b);
-/* A libpq connection of our own to participant `name`'s database. */
+/* The role the agents log in as (scripts/devcluster, sql/participant.sql):
+ * no superuser rights. */
+#define AGENT_ROLE "paxcommit_agent"
+/* A libpq connection of our own to participant `name`'s database, as the
+ * superuser postgres (for the tests' setup and inspection). */
 PGconn *own_conn(struct pgc *c, const char *name);
+/* The same, with the conninfo's own role (the agents'): what an XA-style
+ * client uses, since only the role that prepared a transaction (or a
+ * superuser) may finish it. */
+PGconn *xa_conn(struct pgc *c, const char *name);
 /* One statement on `name`'s database; the first value of the first row
  * (static buffer), "" if none; an error fails the test. */
 const char *sql(struct pgc *c, const char *name, const char *q);

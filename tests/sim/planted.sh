@@ -24,6 +24,7 @@ declare -A what=(
 	[17]="a leader reaches a late participant only directly: one it cannot send to slows commits (gray mode)"
 	[18]="a follower passes an XA-style client's request on without its votes: a client that reaches one follower stalls (gray mode)"
 	[19]="a commit request puts off a recovery under way: a client asking again and again stalls it (gray mode)"
+	[20]="a leader ignores a vote only a follower's 2b reports: an agent that reaches one follower stalls (gray mode)"
 )
 # Seeds each bug is given.  A snapshot that forgets a promise only matters
 # when a replica restarts from it and then takes an older leader's value, so
@@ -39,6 +40,7 @@ declare -A args=(
 	[17]="--replicas 3,5 --seeds 200 --gray"
 	[18]="--replicas 3,5 --seeds 200 --gray"
 	[19]="--replicas 3 --first 172225428750 --seeds 1 --gray"
+	[20]="--replicas 3,5 --seeds 200 --gray"
 )
 fail=0
 for sim in "$@"; do

@@ -229,6 +229,7 @@ struct world {
 	 * a time, with no other fault; commits must go on during each. */
 	int gray_on, gray_kind, gray_target;
 	int gray_client; /* the client whose links the fault cuts (its commits count), or -1 */
+	uint16_t gray_agent; /* the participant whose links the fault cuts (its transactions count), or 0 */
 	uint64_t gray_start, gray_heal_at, last_commit;
 	uint64_t gray_stall; /* the longest stall of the current fault */
 	uint64_t gray_commits; /* commits answered during the current fault */
@@ -1523,6 +1524,8 @@ static void gray_answer(struct world *w, int i, int committed)
 {
 	if (!w->gray_on || (w->gray_client >= 0 && i != w->gray_client))
 		return;
+	if (w->gray_agent && !px_pset_has(&w->n[i].c.tr->pset, w->gray_agent))
+		return;
 	w->gray_commits += committed != 0;
 	if (committed && w->n[i].c.begin >= w->gray_start + GRAY_SETTLE(w)) {
 		w->gray_late_n++;
@@ -2132,13 +2135,14 @@ enum {
 	G_LEADER_TO_CLIENT,     /* the leader cannot send to one client */
 	G_CLIENT_CUT_LEADER,    /* one client and the leader cut both ways */
 	G_CLIENT_MINORITY,      /* one client reaches one follower only (every agent still) */
+	G_AGENT_MINORITY,       /* one agent reaches one follower only (every client still) */
 	G_N
 };
 _Static_assert(G_N == SIM_GRAY_KINDS, "sim.h's SIM_GRAY_KINDS");
 const char *const sim_gray_names[SIM_GRAY_KINDS] = {
 	"leader-deaf", "leader-mute", "leader-deaf-to-replicas", "leader-mute-to-replicas", "leader-to-follower",
 	"follower-to-leader", "bridge", "isolate-leader", "isolate-follower", "agent-to-leader", "leader-to-agent",
-	"client-to-leader", "leader-to-client", "client-cut-leader", "client-minority"};
+	"client-to-leader", "leader-to-client", "client-cut-leader", "client-minority", "agent-minority"};
 
 /* The leader most up replicas trust (the lowest id if none is). */
 static int gray_leader(struct world *w)
@@ -2191,6 +2195,11 @@ static void gray_begin(struct world *w)
 	for (int j = 0; k == G_CLIENT_MINORITY && j < w->R; j++)
 		if (j != f)
 			w->blocked[c][j] = w->blocked[j][c] = 1;
+	for (int j = 0; k == G_AGENT_MINORITY && j < w->R; j++)
+		if (j != f)
+			w->blocked[a][j] = w->blocked[j][a] = 1;
+	/* ... and one agent's on the commits of transactions it is in */
+	w->gray_agent = k == G_AGENT_MINORITY ? (uint16_t)(a - w->R + 1) : 0;
 	/* A fault of one client's links is measured on that client's commits
 	 * (the others' would hide its stall). */
 	w->gray_client =

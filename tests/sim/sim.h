@@ -48,7 +48,7 @@ enum sim_cov {
 	COV_N
 };
 extern const char *const sim_cov_names[COV_N];
-#define SIM_GRAY_KINDS 15
+#define SIM_GRAY_KINDS 16
 extern const char *const sim_gray_names[SIM_GRAY_KINDS];
 
 struct sim_result {
