@@ -338,18 +338,16 @@ static void maybe_give_up(struct px_replica *r, struct px_update *u, struct px_t
  * first vote to a majority that includes the leader they know, so this is
  * rare while the leader hears them.
  */
-static void take_relayed_vote(struct px_replica *r, struct px_update *u, struct px_addr from, const struct px_m2b *m)
+static void take_relayed_vote(struct px_replica *r, struct px_update *u, struct px_txn *t, struct px_addr from,
+			      const struct px_m2b *m)
 {
-	if (PX_PLANT_BUG_IS(20) || m->bal != 0 || m->val == PX_VAL_NONE || from.id == r->cfg.id ||
-	    !px_pset_valid(&m->pset) || !px_pset_has(&m->pset, m->rm))
-		return;
-	struct px_txn *t = px_txn_get(r, m->gid);
-	if (!t || !t->lead)
+	if (PX_PLANT_BUG_IS(20) || m->bal != 0 || m->val == PX_VAL_NONE || from.id == r->cfg.id)
 		return;
 	/* once per instance: our acceptor may refuse it (below its horizon,
-	 * say), and each 2b of those we passed it to would pass it on again */
+	 * say), and each 2b of those we passed it to would pass it on again;
+	 * px_acc_2a checks the vote itself (its set, our promises) */
 	int i = pidx(&t->lead->pset, m->rm);
-	if (i < 0 || t->lead->took[i] || t->outcome || t->gmbal || (t->pset.n && !px_pset_eq(&t->pset, &m->pset)))
+	if (i < 0 || t->lead->took[i] || t->outcome || t->gmbal)
 		return;
 	const struct px_inst *in = px_inst_get(t, m->rm, 0);
 	if (in && (in->vval != PX_VAL_NONE || in->mbal))
@@ -410,7 +408,7 @@ void px_lrn_2b(struct px_replica *r, struct px_update *u, struct px_addr from, c
 		return;
 	if (!t->lead->pset.n && px_pset_valid(&m->pset))
 		t->lead->pset = m->pset;
-	take_relayed_vote(r, u, from, m);
+	take_relayed_vote(r, u, t, from, m);
 	if (m->val == PX_VAL_ABORTED && px_pset_valid(&m->pset) && px_pset_has(&m->pset, m->rm) &&
 	    count_abort(r, t->lead, from, m)) {
 		/* `aborted` chosen under any set S decides ABORT: a commit would

@@ -823,6 +823,24 @@ static void test_max_prepared_zero(void **state)
 	assert_non_null(strstr(out, "set max_prepared_transactions ="));
 }
 
+/* n transactions, each INSERT INTO t VALUES (i) on a and on b, from
+ * `first`: every one commits, and both tables then hold first - 1 + n rows. */
+static void commit_inserts(struct pgc *c, int first, int n)
+{
+	struct pc_conn *pc = connect_to(c);
+	pc_set_timeouts(pc, 5000, 10000);
+	for (int i = first; i < first + n; i++) {
+		struct pc_txn *t;
+		assert_int_equal(pc_begin(pc, &t), 0);
+		char q[64];
+		snprintf(q, sizeof(q), "INSERT INTO t VALUES (%d)", i);
+		assert_int_equal(exec_commit_ab(&t, q, q), PC_COMMITTED);
+	}
+	pc_conn_close(&pc);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), first - 1 + n);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t"), first - 1 + n);
+}
+
 /* Set the conninfo of [participant.NAME] in the cluster config to what
  * devcluster wrote, plus suffix (a previous suffix is dropped; a keyword
  * given again in the suffix wins, as libpq takes the last). */
@@ -854,6 +872,39 @@ static void set_conninfo_suffix(struct pgc *c, const char *name, const char *suf
 	assert_non_null(f);
 	assert_int_equal(fwrite(text, 1, n, f), n);
 	assert_int_equal(fclose(f), 0);
+}
+
+/* Run paxcommit-participant --name NAME with `flags` in the background;
+ * read its log into out until a line holds `until` or it exits (then
+ * *exit_status is its status, else -1 and *pid its pid, still running). */
+static FILE *agent_until(struct pgc *c, const char *name, const char *flags, const char *until, char *out, size_t cap,
+			 pid_t *pid, int *exit_status)
+{
+	char cmd[1200], line[1024];
+	const char *bin = getenv("PAXCOMMIT_BIN");
+	snprintf(cmd, sizeof(cmd),
+		 "echo $$; timeout 30 %s/paxcommit-participant --config '%s' --name %s %s 2>&1 & p=$!; echo $p; wait $p; "
+		 "echo \"exit=$?\"",
+		 bin ? bin : "build/bin", c->conf, name, flags);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p)); /* the shell */
+	assert_non_null(fgets(line, sizeof(line), p)); /* timeout, which passes SIGTERM on */
+	*pid = (pid_t)atol(line);
+	assert_true(*pid > 0);
+	*exit_status = -1;
+	size_t n = 0;
+	out[0] = 0;
+	while (fgets(line, sizeof(line), p)) {
+		if (!strncmp(line, "exit=", 5)) {
+			*exit_status = atoi(line + 5);
+			break;
+		}
+		n += (size_t)snprintf(out + n, cap - n, "%s", line);
+		if (n >= cap - 1 || (until && strstr(line, until)))
+			break;
+	}
+	return p;
 }
 
 /* Rule: libpq's sslmode and friends pass through the conninfo untouched:
@@ -889,27 +940,17 @@ static void test_sslmode_require(void **state)
 	assert_int_equal(dc(c, "kill participant.b"), 0);
 	/* the agent keeps retrying a database it cannot reach (it may come
 	 * up later); read its log until libpq's reason shows, then stop it */
-	char out[8192] = {0}, line[1024];
-	const char *bin = getenv("PAXCOMMIT_BIN");
-	snprintf(cmd, sizeof(cmd), "echo $$; exec timeout 20 %s/paxcommit-participant --config '%s' --name b 2>&1",
-		 bin ? bin : "build/bin", c->conf);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	assert_non_null(fgets(line, sizeof(line), p));
-	pid_t agent = (pid_t)atol(line);
-	assert_true(agent > 0);
-	size_t n = 0;
-	while (fgets(line, sizeof(line), p)) {
-		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", line);
-		if (strstr(line, "SSL") || n >= sizeof(out) - 1)
-			break;
-	}
+	char out[8192], line[1024];
+	pid_t agent;
+	int st;
+	FILE *p = agent_until(c, "b", "", "SSL", out, sizeof(out), &agent, &st);
 	kill(agent, SIGTERM);
 	while (fgets(line, sizeof(line), p))
 		;
 	pclose(p);
 	printf("  agent b, sslmode=require against a server without SSL: %s",
 	       strstr(out, "WARN") ? strstr(out, "WARN") : out);
+	assert_int_equal(st, -1); /* still retrying, not exited */
 	assert_non_null(strstr(out, "SSL was required"));
 	assert_null(strstr(out, "ready"));
 	/* b back without sslmode */
@@ -917,17 +958,7 @@ static void test_sslmode_require(void **state)
 	assert_int_equal(dc(c, "start participant.b"), 0);
 	static const char *const both[] = {"a", "b"};
 	wait_agents(c, both, 2);
-	struct pc_conn *pc = connect_to(c);
-	for (int i = 1; i <= 20; i++) {
-		struct pc_txn *t;
-		assert_int_equal(pc_begin(pc, &t), 0);
-		char q[64];
-		snprintf(q, sizeof(q), "INSERT INTO t VALUES (%d)", i);
-		assert_int_equal(exec_commit_ab(&t, q, q), PC_COMMITTED);
-	}
-	pc_conn_close(&pc);
-	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 20);
-	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t"), 20);
+	commit_inserts(c, 1, 20);
 	long enc = sql_long(c, "a",
 			    "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
 			    "WHERE a.application_name = 'paxcommit-participant' AND s.ssl");
@@ -937,39 +968,6 @@ static void test_sslmode_require(void **state)
 	printf("  participant a's sessions: %ld over SSL, %ld without\n", enc, plain);
 	assert_true(enc >= 1);
 	assert_int_equal(plain, 0);
-}
-
-/* Run paxcommit-participant --name NAME with `flags` in the background;
- * read its log into out until a line holds `until` or it exits (then
- * *exit_status is its status, else -1 and *pid its pid, still running). */
-static FILE *agent_until(struct pgc *c, const char *name, const char *flags, const char *until, char *out, size_t cap,
-			 pid_t *pid, int *exit_status)
-{
-	char cmd[1200], line[1024];
-	const char *bin = getenv("PAXCOMMIT_BIN");
-	snprintf(cmd, sizeof(cmd),
-		 "echo $$; timeout 30 %s/paxcommit-participant --config '%s' --name %s %s 2>&1 & p=$!; echo $p; wait $p; "
-		 "echo \"exit=$?\"",
-		 bin ? bin : "build/bin", c->conf, name, flags);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	assert_non_null(fgets(line, sizeof(line), p)); /* the shell */
-	assert_non_null(fgets(line, sizeof(line), p)); /* timeout, which passes SIGTERM on */
-	*pid = (pid_t)atol(line);
-	assert_true(*pid > 0);
-	*exit_status = -1;
-	size_t n = 0;
-	out[0] = 0;
-	while (fgets(line, sizeof(line), p)) {
-		if (!strncmp(line, "exit=", 5)) {
-			*exit_status = atoi(line + 5);
-			break;
-		}
-		n += (size_t)snprintf(out + n, cap - n, "%s", line);
-		if (n >= cap - 1 || (until && strstr(line, until)))
-			break;
-	}
-	return p;
 }
 
 /* Rule: the agent refuses to run as a superuser (exit 2, saying which
@@ -1006,22 +1004,11 @@ static void test_agent_refuses_superuser(void **state)
 	assert_non_null(strstr(out, "role postgres (superuser: --allow-superuser)"));
 	static const char *const only_a[] = {"a"};
 	wait_agents(c, only_a, 1);
-	struct pc_conn *pc = connect_to(c);
-	pc_set_timeouts(pc, 5000, 10000);
-	for (int i = 1; i <= 5; i++) {
-		struct pc_txn *t;
-		assert_int_equal(pc_begin(pc, &t), 0);
-		char q[64];
-		snprintf(q, sizeof(q), "INSERT INTO t VALUES (%d)", i);
-		assert_int_equal(exec_commit_ab(&t, q, q), PC_COMMITTED);
-	}
-	pc_conn_close(&pc);
+	commit_inserts(c, 1, 5);
 	kill(pid, SIGTERM);
 	while (fgets(line, sizeof(line), p))
 		;
 	pclose(p);
-	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 5);
-	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t"), 5);
 	/* back as the agent role */
 	set_conninfo_suffix(c, "a", "");
 	assert_int_equal(dc(c, "start participant.a"), 0);
