@@ -772,14 +772,17 @@ static void test_4_set_role(void **state)
 	sql(c, "a", "CREATE TABLE t4r(id int)");
 	sql(c, "a", "CREATE ROLE hostile_r NOLOGIN");
 	sql(c, "a", "GRANT INSERT, SELECT ON t4r TO hostile_r");
-	/* the agent's role may become hostile_r (a member), as a superuser may */
-	sql(c, "a", "GRANT hostile_r TO " AGENT_ROLE);
+	/* The agent's role is a member of no other role (sql/participant.sql):
+	 * PostgreSQL refuses its SET ROLE hostile_r, and the poisoning
+	 * transactions abort.  (Were it a member, the PREPARE would record
+	 * hostile_r as the owner, and the agent could never finish it: see
+	 * README, "Known limitations".) */
 	struct pc_conn *pc = connect_to(c);
 	pc_set_timeouts(pc, 5000, 15000);
 	char val[600];
 	static const char *const poisoner[] = {"INSERT INTO t4r VALUES (1)", "SET ROLE hostile_r"};
 	uint64_t t0 = cl_now_ms();
-	poison(pc, "SET ROLE", poisoner, 2, 1);
+	poison(pc, "SET ROLE", poisoner, 2, 0);
 	/* Two clients at once: x borrows the poisoned session, y a clean one;
 	 * x ends first, so y's COMMIT PREPARED (of what the agent's role prepared)
 	 * runs on the session x left idle. */
