@@ -433,8 +433,17 @@ static int send_sql(struct agent *a, struct conn *c, const char *sql, int nparam
 	return sent(a, c);
 }
 
+/* A prepared transaction belongs to the role current at its PREPARE, and
+ * only that role (or a superuser) may finish it.  A client's SET ROLE (the
+ * agent's role may be a member of others) would leave the agent a prepared
+ * transaction it cannot COMMIT PREPARED: in doubt for good.  So the agent
+ * goes back to its own role, inside the transaction, just before every
+ * PREPARE TRANSACTION it sends. */
+#define PREPARE_AS_AGENT "RESET ROLE"
+
 /* One pipeline: DISCARD ALL (if the session is dirty), BEGIN (begin),
- * the statement, PREPARE TRANSACTION (prepare: its SQL) and one sync
+ * the statement, RESET ROLE and PREPARE TRANSACTION (prepare: its SQL)
+ * and one sync
  * point, so that PostgreSQL answers all of it with one write, and the
  * agent wakes once.  A failed statement makes PostgreSQL skip the PREPARE
  * (PGRES_PIPELINE_ABORTED) and leaves the transaction failed, not ended:
@@ -451,6 +460,7 @@ static int send_pipelined(struct agent *a, struct conn *c, int begin, const char
 	    (discard && !PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0)) ||
 	    (begin && !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) ||
 	    !PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) ||
+	    (prepare && !PQsendQueryParams(c->pg, PREPARE_AS_AGENT, 0, NULL, NULL, NULL, NULL, 0)) ||
 	    (prepare && !PQsendQueryParams(c->pg, prepare, 0, NULL, NULL, NULL, NULL, 0)) || !PQpipelineSync(c->pg)) {
 		conn_broken(a, c, PQerrorMessage(c->pg));
 		return -1;
@@ -568,7 +578,10 @@ static void start_job(struct agent *a, struct conn *c, struct job *j)
 			send_sql(a, c, "ROLLBACK", -1, NULL);
 			return;
 		}
-		snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", pgid); /* gids are [A-Za-z0-9_] */
+		/* One simple query, two statements (the last result is the
+		 * PREPARE's; a failed RESET leaves the transaction failed and
+		 * open, which query_done rolls back). */
+		snprintf(sql, sizeof(sql), PREPARE_AS_AGENT "; PREPARE TRANSACTION '%s'", pgid); /* gids are [A-Za-z0-9_] */
 		send_sql(a, c, sql, -1, NULL);
 		return;
 	case PA_DB_ROLLBACK:

@@ -772,17 +772,34 @@ static void test_4_set_role(void **state)
 	sql(c, "a", "CREATE TABLE t4r(id int)");
 	sql(c, "a", "CREATE ROLE hostile_r NOLOGIN");
 	sql(c, "a", "GRANT INSERT, SELECT ON t4r TO hostile_r");
-	/* The agent's role is a member of no other role (sql/participant.sql):
-	 * PostgreSQL refuses its SET ROLE hostile_r, and the poisoning
-	 * transactions abort.  (Were it a member, the PREPARE would record
-	 * hostile_r as the owner, and the agent could never finish it: see
-	 * README, "Known limitations".) */
+	/* The agent's role may become hostile_r (a member).  A PREPARE as
+	 * hostile_r would make it the owner, and the agent could never
+	 * COMMIT PREPARED it: the agent resets the role before each PREPARE,
+	 * so the poisoning transactions must commit. */
+	sql(c, "a", "GRANT hostile_r TO " AGENT_ROLE);
 	struct pc_conn *pc = connect_to(c);
 	pc_set_timeouts(pc, 5000, 15000);
 	char val[600];
 	static const char *const poisoner[] = {"INSERT INTO t4r VALUES (1)", "SET ROLE hostile_r"};
 	uint64_t t0 = cl_now_ms();
-	poison(pc, "SET ROLE", poisoner, 2, 0);
+	poison(pc, "SET ROLE", poisoner, 2, 1);
+	/* The same with the SET ROLE and the PREPARE in one pipeline
+	 * (pc_exec_commit), behind a statement already run. */
+	for (int k = 0; k < 5; k++) {
+		struct pc_txn *t;
+		struct pc_result r;
+		assert_int_equal(pc_begin(pc, &t), 0);
+		int e = pc_exec(t, "a", "INSERT INTO t4r VALUES (3)", 0, NULL, NULL);
+		struct pc_stmt st[1] = {{.participant = "a", .sql = "SET ROLE hostile_r"}};
+		int ec = e ? -1 : pc_exec_commit(t, st, 1, PC_WAIT_APPLIED, &r);
+		pc_rows_free(&st[0].rows);
+		pc_txn_free(&t);
+		if (e || ec || r.outcome != PC_COMMITTED) {
+			note("SET ROLE: pipelined poisoning %d: exec %d, commit %d, %s", k, e, ec,
+			     e || ec ? "-" : outcome_name(r.outcome));
+			break;
+		}
+	}
 	/* Two clients at once: x borrows the poisoned session, y a clean one;
 	 * x ends first, so y's COMMIT PREPARED (of what the agent's role prepared)
 	 * runs on the session x left idle. */
@@ -823,8 +840,11 @@ static void test_4_set_role(void **state)
 	if (left)
 		note("SET ROLE: %ld prepared transactions still on a after the probes", left);
 	long p1 = sql_long(c, "a", "SELECT count(*) FROM t4r WHERE id = 1");
-	print_message("  SET ROLE: poisoning rows %ld, probe rows %ld\n", p1,
+	long p3 = sql_long(c, "a", "SELECT count(*) FROM t4r WHERE id = 3");
+	print_message("  SET ROLE: poisoning rows %ld (pipelined %ld), probe rows %ld\n", p1, p3,
 		      sql_long(c, "a", "SELECT count(*) FROM t4r WHERE id = 2"));
+	if (p1 != 10 || p3 != 5)
+		note("SET ROLE: %ld of 10 poisoning rows and %ld of 5 pipelined ones committed", p1, p3);
 	pc_conn_close(&pc);
 	check_notes();
 }
