@@ -188,11 +188,14 @@ static uint64_t clock_now(struct daemon *d)
 	return d->now;
 }
 
+static const char *g_dump_dir; /* --dump-decisions */
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: paxcommit-coordinator --config FILE --id N [--log-level LEVEL]\n"
 		"                             [--checkpoint-records N] [--segment-mb N]\n"
+		"       paxcommit-coordinator --dump-decisions DATA_DIR\n"
 		"\n"
 		"Run coordinator replica N of the cluster described in FILE (see README.md,\n"
 		"\"Cluster configuration\").  The replica binds the endpoint of its\n"
@@ -209,6 +212,11 @@ static void usage(FILE *f)
 		"                     and restart time\n"
 		"  --segment-mb N     size of one commit-log segment file, preallocated\n"
 		"                     (default 64)\n"
+		"  --dump-decisions DATA_DIR\n"
+		"                     print every outcome the commit log in DATA_DIR holds,\n"
+		"                     one line each: 'decision|forget GID commit|abort|none'\n"
+		"                     (the replica must be stopped; forensics and the\n"
+		"                     chaos suite's agreement check)\n"
 		"  --help             this text\n"
 		"\n"
 		"Logs go to stderr, one line per event: time, replica, ballot, gid.\n"
@@ -225,6 +233,7 @@ static int parse_args(int argc, char **argv, const char **config, long *id)
 					     {"log-level", required_argument, NULL, 'l'},
 					     {"checkpoint-records", required_argument, NULL, 'k'},
 					     {"segment-mb", required_argument, NULL, 's'},
+					     {"dump-decisions", required_argument, NULL, 'd'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
@@ -232,6 +241,9 @@ static int parse_args(int argc, char **argv, const char **config, long *id)
 	*id = -1;
 	while ((c = getopt_long(argc, argv, "c:i:l:k:s:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'd':
+			g_dump_dir = optarg;
+			break;
 		case 'c':
 			*config = optarg;
 			break;
@@ -288,6 +300,8 @@ static int parse_args(int argc, char **argv, const char **config, long *id)
 		fprintf(stderr, "paxcommit-coordinator: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (g_dump_dir)
+		return EXIT_OK;
 	if (!*config || *id < 0) {
 		fprintf(stderr, "paxcommit-coordinator: --config and --id are required (see --help)\n");
 		return EXIT_USAGE;
@@ -602,6 +616,67 @@ static int open_log(struct daemon *d, const char *dir)
 	return EXIT_OK;
 }
 
+static const char *outcome_word(uint8_t o)
+{
+	return o == PX_OUT_COMMIT ? "commit" : o == PX_OUT_ABORT ? "abort" : "none";
+}
+
+static int dump_rec(void *ctx, const struct cl_record *r)
+{
+	uint64_t *bad = ctx;
+	struct px_str gid;
+	uint8_t out;
+	int type = px_rec_peek(r->data, r->len, &gid, &out);
+	if (!type)
+		(*bad)++;
+	else if (type == PX_REC_DECISION || type == PX_REC_FORGET)
+		printf("%s %.*s %s\n", type == PX_REC_DECISION ? "decision" : "forget", (int)gid.len, gid.p,
+		       outcome_word(out));
+	return 0;
+}
+
+/* --dump-decisions: read the log of a stopped replica and print its
+ * outcomes.  Exit 0, 2 (no such directory, or in use), 3 (unreadable). */
+static int dump_decisions(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "paxcommit-coordinator: --dump-decisions %s: not a directory\n", dir);
+		return EXIT_USAGE;
+	}
+	char lockp[PATH_MAX];
+	snprintf(lockp, sizeof(lockp), "%s/LOCK", dir);
+	int fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "paxcommit-coordinator: %s is in use by a running replica (%s)\n", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_USAGE;
+	}
+	struct cl_io_posix *io = NULL;
+	int rc = cl_io_posix_new(dir, &io);
+	if (rc) {
+		fprintf(stderr, "paxcommit-coordinator: %s: %s\n", dir, strerror(rc));
+		close(fd);
+		return EXIT_RECOVER;
+	}
+	uint64_t bad = 0;
+	struct cl_log *log = NULL;
+	struct cl_config lc = {.io = cl_io_posix_io(io), .segment_size = (uint64_t)g_segment_mb << 20};
+	rc = cl_log_open(&lc, dump_rec, &bad, &log);
+	if (rc)
+		fprintf(stderr, "paxcommit-coordinator: cannot recover the commit log in %s: %s: %s\n", dir,
+			cl_strerror(rc), log ? cl_log_errmsg(log) : "");
+	else if (bad)
+		fprintf(stderr, "paxcommit-coordinator: %s: %" PRIu64 " records the core cannot read\n", dir, bad);
+	cl_log_close(&log);
+	cl_io_posix_destroy(&io);
+	close(fd);
+	if (fflush(stdout) || ferror(stdout))
+		return EXIT_FAILURE;
+	return rc || bad ? EXIT_RECOVER : EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config;
@@ -609,6 +684,8 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &config, &id);
 	if (rc)
 		return rc;
+	if (g_dump_dir)
+		return dump_decisions(g_dump_dir);
 	g_id = (unsigned)id;
 	char pname[32];
 	snprintf(pname, sizeof(pname), "coordinator.%u", g_id);

@@ -74,3 +74,13 @@ int px_rec_get(const uint8_t *p, size_t len, struct px_rec *rec)
 		return -1;
 	return 0;
 }
+
+int px_rec_peek(const uint8_t *p, size_t len, struct px_str *gid, uint8_t *outcome)
+{
+	struct px_rec rec;
+	if (px_rec_get(p, len, &rec))
+		return 0;
+	*gid = rec.gid;
+	*outcome = rec.outcome;
+	return rec.type;
+}

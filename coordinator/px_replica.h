@@ -142,4 +142,12 @@ enum px_rec_type {
 	PX_REC_ROUND = 6     /* highest leader round this replica may have used */
 };
 
+/*
+ * Read one log record far enough to tell what it says about an outcome:
+ * returns its PX_REC_* type, or 0 if it does not decode.  For a DECISION or
+ * a FORGET, *gid (pointing into p) and *outcome (PX_OUT_*) are set.  For
+ * tools that read a stopped replica's log (--dump-decisions).
+ */
+int px_rec_peek(const uint8_t *p, size_t len, struct px_str *gid, uint8_t *outcome);
+
 #endif

@@ -993,6 +993,28 @@ def main():
             harness_v.append(f"restart after the kill -9 of every replica: {e}")
         with open(os.path.join(cl.dir, "verify.log"), "w") as f:
             f.write(verify_out)
+        # Agreement, read from the logs themselves: every replica's
+        # outcomes, including those no client asked about.
+        for i in range(len(cl.coords)):
+            cl.kill9(f"coordinator.{i}")
+        dumps = {}
+        for i, c in enumerate(cl.coords):
+            d = run([os.path.join(a.bin, "paxcommit-coordinator"), "--segment-mb", "1",
+                     "--dump-decisions", f"{cl.dir}/{c}/data"], check=False)
+            if d.returncode != 0:
+                harness_v.append(f"coordinator.{i}: --dump-decisions exit {d.returncode}: {d.stdout.strip()[-300:]}")
+            dumps[f"coordinator.{i}"] = d.stdout
+        try:
+            indb = {}
+            for x in cl.parts:
+                for r in checker.query(cl, x, "SELECT gid FROM chaos_log"):
+                    indb.setdefault(r[0], set()).add(x)
+        except RuntimeError as e:
+            harness_v.append(f"agreement: {e}")
+            indb = None
+        agree_v, agree_n = checker.agreement(dumps, hist, indb)
+        log(f"agreement: {agree_n} outcomes in {len(dumps)} commit logs, {len(agree_v)} disagreements")
+        harness_v += agree_v[:20] + ([f"agreement: {len(agree_v) - 20} more"] if len(agree_v) > 20 else [])
         rep = checker.check(cl, hist, events, cl.exits, verify_out, drained_ms,
                             {"lease_ms": LEASE_MS, "resend_ms": RESEND_MS, "txn_timeout_ms": TXN_TIMEOUT_MS})
         rep["violations"] += harness_v

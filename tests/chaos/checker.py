@@ -13,6 +13,10 @@ verifies:
     2 x txn_timeout_ms);
   - after a kill -9 of every replica, the cluster still reports every
     acknowledged outcome (chaos_client --verify): none changed or was lost;
+  - agreement: no two replicas' commit logs (paxcommit-coordinator
+    --dump-decisions, read after the last kill -9) hold different outcomes
+    for one gid, and none contradicts what a client was told or what the
+    databases hold;
   - fail-stop: a replica whose disk failed a sync (the disk-eio nemesis)
     stopped with exit 4 by the heal;
   - liveness: per fault, how long commits stopped, from the fault's start
@@ -74,6 +78,47 @@ def read_history(path):
             elif w[0] == "start":
                 start = int(w[1])
     return ops, resolved, start
+
+
+def read_dump(text):
+    """gid -> {outcome, ...} from the lines of --dump-decisions."""
+    out = {}
+    for ln in text.splitlines():
+        w = ln.split()
+        if len(w) == 3 and w[0] in ("decision", "forget") and w[2] in ("commit", "abort"):
+            out.setdefault(w[1], set()).add(w[2])
+    return out
+
+
+def agreement(dumps, hist, where=None):
+    """Violations of agreement across the replicas' logs.  dumps maps a
+    replica's name to the text of its --dump-decisions; where (gid -> the
+    databases holding its log row) adds the databases as witnesses."""
+    v = []
+    ops, resolved, _ = read_history(hist)
+    told = {}
+    for o in ops.values():
+        r = {"ok": "commit", "fail": "abort"}.get(o["outcome"])
+        if o["outcome"] == "info":
+            r = {"committed": "commit", "aborted": "abort"}.get(resolved.get(o["id"]))
+        if r and o["gid"] != "-":
+            told[o["gid"]] = (r, o["id"])
+    seen = {}  # gid -> {outcome: [replica, ...]}
+    for name, text in sorted(dumps.items()):
+        for gid, outs in read_dump(text).items():
+            if len(outs) > 1:
+                v.append(f"agreement: {name}'s commit log holds both commit and abort for {gid}")
+            for o in outs:
+                seen.setdefault(gid, {}).setdefault(o, []).append(name)
+    for gid, by in seen.items():
+        if len(by) > 1:
+            v.append(f"agreement: {gid} is committed at {by['commit']} and aborted at {by['abort']}")
+        if gid in told and told[gid][0] not in by:
+            v.append(f"agreement: op {told[gid][1]} {gid} was told {told[gid][0]}, "
+                     f"the commit logs say {sorted(by)} ({sorted(n for ns in by.values() for n in ns)})")
+        if where is not None and "abort" in by and gid in where:
+            v.append(f"agreement: {gid} is in the databases {sorted(where[gid])} and aborted at {by['abort']}")
+    return v, sum(len(read_dump(t)) for t in dumps.values())
 
 
 def check(cl, hist, events, exits, verify_out, drained_ms, cfg):

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -507,6 +508,56 @@ static void test_five_replicas_two_killed(void **state)
 	pc_conn_close(&pc);
 }
 
+/* paxcommit-coordinator --dump-decisions DIR into out (cap bytes, NUL
+ * terminated); returns its exit code. */
+static int dump_decisions(struct cluster *c, const char *dir, char *out, size_t cap)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s/paxcommit-coordinator --dump-decisions '%s' 2>&1", c->bin, dir);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	size_t n = fread(out, 1, cap - 1, f);
+	out[n] = 0;
+	assert_true(n < cap - 1); /* all of it */
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The logs of stopped replicas, read with --dump-decisions, contradict no
+ * outcome a client heard, and hold the outcomes of most of them. */
+static void logs_agree(struct cluster *c, const struct stream *s)
+{
+	static char dump[CL_MAX_COORD][1 << 20];
+	for (int i = 0; i < c->ncoord; i++) {
+		char dir[300];
+		snprintf(dir, sizeof(dir), "%s/c%d", c->dir, i);
+		int rc = dump_decisions(c, dir, dump[i], sizeof(dump[i]));
+		if (rc != 0)
+			fail_msg("--dump-decisions %s: exit %d: %.300s", dir, rc, dump[i]);
+	}
+	size_t known = 0, decided = 0;
+	for (int k = 0; k < s->done; k++) {
+		const struct tx *t = &s->t[k];
+		if (t->outcome != PC_COMMITTED && t->outcome != PC_ABORTED)
+			continue;
+		decided++;
+		char yes[PX_GID_MAX + 16], no[PX_GID_MAX + 16];
+		snprintf(yes, sizeof(yes), " %s %s\n", t->gid, t->outcome == PC_COMMITTED ? "commit" : "abort");
+		snprintf(no, sizeof(no), " %s %s\n", t->gid, t->outcome == PC_COMMITTED ? "abort" : "commit");
+		int has = 0;
+		for (int i = 0; i < c->ncoord; i++) {
+			if (strstr(dump[i], no))
+				fail_msg("%s: the client heard %s, coordinator.%d's log says%s", t->gid,
+					 t->outcome == PC_COMMITTED ? "commit" : "abort", i, no);
+			has |= strstr(dump[i], yes) != NULL;
+		}
+		known += has;
+	}
+	print_message("  --dump-decisions: %zu of %zu outcomes the clients heard are in the logs\n", known, decided);
+	assert_true(decided > 0);
+	assert_true(known * 2 > decided);
+}
+
 /* SIGKILL of every replica at once loses nothing acknowledged: after a
  * restart every replica still states each outcome its clients heard. */
 static void test_kill_all_restart(void **state)
@@ -519,8 +570,16 @@ static void test_kill_all_restart(void **state)
 	static struct tx t[300];
 	struct stream s = {.c = c, .t = t, .cap = 300, .seed = 29};
 	stream_main(&s);
+	/* A running replica's log is not read; nor is a missing directory. */
+	char out[1024], dir[300];
+	snprintf(dir, sizeof(dir), "%s/c0", c->dir);
+	assert_int_equal(dump_decisions(c, dir, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "in use"));
+	snprintf(dir, sizeof(dir), "%s/no-such-dir", c->dir);
+	assert_int_equal(dump_decisions(c, dir, out, sizeof(out)), 2);
 	for (int i = 0; i < 3; i++)
 		cluster_kill_coord(c, i);
+	logs_agree(c, &s);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(cluster_start_coord(c, i), 0);
 	assert_true(cluster_wait_leader(c, pc, 10000) >= 0);
