@@ -252,6 +252,19 @@ static int load_clients(struct px_keyring *k, const char *dir, char *err, size_t
 	return rc;
 }
 
+int px_keyring_read_clients(const char *dir, uint8_t (**out)[PX_KEY_LEN], size_t *n, char *err, size_t errcap)
+{
+	struct px_keyring t;
+	memset(&t, 0, sizeof(t));
+	if (load_clients(&t, dir, err, errcap)) {
+		free(t.client);
+		return -1;
+	}
+	*out = t.client;
+	*n = t.nclient;
+	return 0;
+}
+
 void px_keyring_free(struct px_keyring *k)
 {
 	if (!k)

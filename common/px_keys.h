@@ -65,6 +65,10 @@ int px_key_generate(const char *prefix, const char *name, char *err, size_t errc
 int px_keyring_load(struct px_keyring *k, const struct px_config *cfg, struct px_addr self, const char *key_file,
 		    char *err, size_t errcap);
 void px_keyring_free(struct px_keyring *k);
+/* Read the client allow-list of directory dir (its *.pub files), sorted,
+ * into a new array *out of *n keys (free() it).  0, or -1 with err (naming
+ * the file); nothing is returned then. */
+int px_keyring_read_clients(const char *dir, uint8_t (**out)[PX_KEY_LEN], size_t *n, char *err, size_t errcap);
 
 /* The role of public key pub: 1 and *who (a client's id is its key id),
  * or 0 if it is no one's. */

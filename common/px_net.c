@@ -40,6 +40,7 @@ struct zap {
 	void *rep;
 	int pipe[2]; /* writing a byte stops the thread */
 	const struct px_keyring *keys;
+	pthread_mutex_t mu; /* held over keys->client while read or replaced */
 	int running;
 };
 
@@ -73,6 +74,8 @@ struct px_net {
 	/* client routing ids */
 	struct client *cli; /* ring of cfg.max_clients */
 	struct px_map climap;
+	uint64_t *allow; /* CURVE server: the allow-list's key ids, sorted */
+	size_t nallow;
 	uint64_t next_cli;
 	/* messages to self */
 	struct selfmsg *selfq;
@@ -215,7 +218,10 @@ static void zap_answer(struct zap *z)
 	if (nf >= 7 && zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
 	    zmq_msg_size(&f[6]) == PX_KEY_LEN) {
 		struct px_addr who;
-		if (px_keyring_role(z->keys, zmq_msg_data(&f[6]), &who)) {
+		pthread_mutex_lock(&z->mu);
+		int known = px_keyring_role(z->keys, zmq_msg_data(&f[6]), &who);
+		pthread_mutex_unlock(&z->mu);
+		if (known) {
 			status = "200";
 			text = "OK";
 			user_id_of(who, user, sizeof(user));
@@ -308,6 +314,8 @@ static void zap_stop(struct zap *z)
 	z->pipe[0] = z->pipe[1] = -1;
 }
 
+static int set_allow(struct px_net *n, const uint8_t (*keys)[PX_KEY_LEN], size_t nk);
+
 int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out, char *err, size_t errcap)
 {
 	*out = NULL;
@@ -327,7 +335,12 @@ int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out,
 	n->zctx = zctx;
 	n->curve = cfg->keys && cfg->keys->curve;
 	n->zap.pipe[0] = n->zap.pipe[1] = -1;
+	pthread_mutex_init(&n->zap.mu, NULL);
 	px_map_init(&n->climap);
+	if (cfg->bind && n->curve && set_allow(n, cfg->keys->client, cfg->keys->nclient)) {
+		set_err(err, errcap, "%s%s", "out of memory", "");
+		goto fail;
+	}
 	/* Only a bound ROUTER hears from clients. */
 	n->cli = cfg->bind ? calloc(n->cfg.max_clients, sizeof(*n->cli)) : NULL;
 	n->peer = calloc(PX_NET_PEERS_MAX, sizeof(*n->peer));
@@ -392,6 +405,8 @@ void px_net_destroy(struct px_net **np)
 	free(n->selfq);
 	free(n->selfcur);
 	px_map_free(&n->climap);
+	free(n->allow);
+	pthread_mutex_destroy(&n->zap.mu);
 	free(n->cli);
 	free(n->peer);
 	free(n);
@@ -738,6 +753,64 @@ static int from_routing_id(struct px_net *n, const uint8_t *r, size_t rl, struct
 	return !(from->kind == PX_NODE_CLIENT && from->id == 0); /* 0: out of memory */
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The key ids of the allow-list, sorted: from_key refuses a client whose
+ * key left it after its handshake.  0, or -1 out of memory. */
+static int set_allow(struct px_net *n, const uint8_t (*keys)[PX_KEY_LEN], size_t nk)
+{
+	uint64_t *a = malloc((nk ? nk : 1) * sizeof(*a));
+	if (!a)
+		return -1;
+	for (size_t i = 0; i < nk; i++)
+		a[i] = px_key_id(keys[i]);
+	qsort(a, nk, sizeof(*a), cmp_u64);
+	free(n->allow);
+	n->allow = a;
+	n->nallow = nk;
+	return 0;
+}
+
+static int allowed(const struct px_net *n, uint64_t key_id)
+{
+	return n->nallow && bsearch(&key_id, n->allow, n->nallow, sizeof(key_id), cmp_u64) != NULL;
+}
+
+int px_net_reload_clients(struct px_net *n, struct px_keyring *k, const char *dir, size_t *was, size_t *now, char *err,
+			  size_t errcap)
+{
+	if (!n->curve || !n->router || k != n->cfg.keys) {
+		set_err(err, errcap, "%s%s", "no client allow-list here (security = none, or not a server)", "");
+		return -1;
+	}
+	uint8_t(*nk)[PX_KEY_LEN] = NULL;
+	size_t nn = 0;
+	if (px_keyring_read_clients(dir, &nk, &nn, err, errcap))
+		return -1;
+	uint64_t *old_allow = n->allow;
+	n->allow = NULL;
+	if (set_allow(n, (const uint8_t(*)[PX_KEY_LEN])nk, nn)) {
+		n->allow = old_allow;
+		free(nk);
+		set_err(err, errcap, "%s%s", "out of memory", "");
+		return -1;
+	}
+	free(old_allow);
+	pthread_mutex_lock(&n->zap.mu);
+	uint8_t(*old)[PX_KEY_LEN] = k->client;
+	*was = k->nclient;
+	k->client = nk;
+	k->nclient = nn;
+	pthread_mutex_unlock(&n->zap.mu);
+	free(old);
+	*now = nn;
+	return 0;
+}
+
 /* With CURVE on: the key the message m came with says who sent it; the
  * routing id only tells clients' connections apart.  1, or 0 (counted). */
 static int from_key(struct px_net *n, zmq_msg_t *m, const uint8_t *r, size_t rl, struct px_addr *from)
@@ -753,6 +826,10 @@ static int from_key(struct px_net *n, zmq_msg_t *m, const uint8_t *r, size_t rl,
 	}
 	if (rl < 1 || rl > PX_GID_MAX || r[0] != 0) {
 		n->st.bad_identity++; /* a client that set a routing id of its own */
+		return 0;
+	}
+	if (!allowed(n, who.id)) {
+		n->st.bad_auth++; /* its key left the allow-list since it connected */
 		return 0;
 	}
 	uint64_t id = client_of(n, r, rl);

@@ -97,6 +97,18 @@ struct px_net;
 int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out, char *err, size_t errcap);
 void px_net_destroy(struct px_net **n);
 
+/*
+ * Replace the client allow-list (a bound CURVE server: a replica or an
+ * agent) with the *.pub files of dir, as a daemon does on SIGHUP.  k must
+ * be the keyring the net was made with.  New handshakes see the new list
+ * at once; a client whose key left it is refused from its next message on
+ * (counted in bad_auth), although its connection stays open.  0 and the
+ * number of keys before (*was) and after (*now), or -1 with err: nothing
+ * changed.
+ */
+int px_net_reload_clients(struct px_net *n, struct px_keyring *k, const char *dir, size_t *was, size_t *now, char *err,
+			  size_t errcap);
+
 /* Add a peer reached through its own DEALER.  Returns 0, or -1 with err. */
 int px_net_add_peer(struct px_net *n, struct px_addr who, const char *endpoint, char *err, size_t errcap);
 

@@ -68,10 +68,14 @@ static unsigned g_id;
 static unsigned long g_ckpt_records = CHECKPOINT_RECORDS;
 static unsigned long g_segment_mb = 64;
 
+static volatile sig_atomic_t g_reload; /* SIGHUP: read the client allow-list again */
+
 static void on_signal(int sig)
 {
-	(void)sig;
-	g_stop = 1;
+	if (sig == SIGHUP)
+		g_reload = 1;
+	else
+		g_stop = 1;
 }
 
 
@@ -707,6 +711,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal; /* no SA_RESTART: zmq_poll returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	d.rms = malloc(sizeof(*d.rms) * d.cfg.npart);
@@ -782,6 +787,18 @@ int main(int argc, char **argv)
 	zmq_pollitem_t items[1];
 	size_t nitems = px_net_pollitems(d.net, items, 1); /* the ROUTER */
 	while (!g_stop) {
+		if (g_reload) {
+			g_reload = 0;
+			size_t was, now_n;
+			if (!d.keys.curve)
+				logf_(LV_WARN, "replica=%u SIGHUP: security = none, no client allow-list to read", g_id);
+			else if (px_net_reload_clients(d.net, &d.keys, d.cfg.client_keys, &was, &now_n, err, sizeof(err)))
+				logf_(LV_ERROR, "replica=%u SIGHUP: the client allow-list stays as it was (%zu keys): %s", g_id,
+				      d.keys.nclient, err);
+			else
+				logf_(LV_INFO, "replica=%u SIGHUP: client allow-list %s read again: %zu keys (was %zu)", g_id,
+				      d.cfg.client_keys, now_n, was);
+		}
 		uint64_t now = clock_now(&d);
 		long timeout = px_wait_ms(1000, now, d.timer_at);
 		timeout = px_wait_ms(timeout, now, d.lazy_since ? d.lazy_since + LAZY_SYNC_MS : 0);

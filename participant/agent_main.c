@@ -56,10 +56,14 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 static volatile sig_atomic_t g_stop;
 static const char *g_name = "?";
 
+static volatile sig_atomic_t g_reload; /* SIGHUP: read the client allow-list again */
+
 static void on_signal(int s)
 {
-	(void)s;
-	g_stop = 1;
+	if (s == SIGHUP)
+		g_reload = 1;
+	else
+		g_stop = 1;
 }
 
 
@@ -1494,6 +1498,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	a.nconn = (int)a.me->pool + 1;
@@ -1567,6 +1572,17 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	uint64_t poll_idle_at = 0;
 	while (!g_stop) {
+		if (g_reload) {
+			g_reload = 0;
+			size_t was, now_n;
+			if (!a.keys.curve)
+				logf_(LV_WARN, "SIGHUP: security = none, no client allow-list to read");
+			else if (px_net_reload_clients(a.net, &a.keys, a.cfg.client_keys, &was, &now_n, err, sizeof(err)))
+				logf_(LV_ERROR, "SIGHUP: the client allow-list stays as it was (%zu keys): %s", a.keys.nclient, err);
+			else
+				logf_(LV_INFO, "SIGHUP: client allow-list %s read again: %zu keys (was %zu)", a.cfg.client_keys,
+				      now_n, was);
+		}
 		size_t n = px_net_pollitems(a.net, items, 8);
 		size_t nz = n;
 		uint64_t now = clock_now(&a);

@@ -14,12 +14,14 @@
  */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1035,6 +1037,91 @@ static void test_malformed_frames(void **state)
 	pc_conn_close(&pc);
 }
 
+/* Does replica i answer a client with key file `key` (its own connection)
+ * within timeout_ms?  Polls; 1 answered, 0 not. */
+static int answers(struct cluster *c, const char *key, int i, uint32_t timeout_ms)
+{
+	setenv("PAXCOMMIT_CLIENT_KEY", key, 1);
+	struct pc_conn *pc = NULL;
+	char err[300];
+	int rc = pc_connect(c->conf, &pc, err, sizeof(err));
+	unsetenv("PAXCOMMIT_CLIENT_KEY");
+	assert_int_equal(rc, 0);
+	uint64_t end = cl_now_ms() + timeout_ms;
+	int seen;
+	while ((seen = pc_leader_seen_by(pc, i, 300)) < 0 && cl_now_ms() < end)
+		;
+	pc_conn_close(&pc);
+	return seen >= 0;
+}
+
+static void sighup_all(struct cluster *c, const char *want_log)
+{
+	for (int i = 0; i < c->ncoord; i++)
+		assert_int_equal(kill(c->coord[i], SIGHUP), 0);
+	for (int i = 0; i < c->ncoord; i++) {
+		uint64_t end = cl_now_ms() + 10000;
+		while (!log_has(c, i, want_log) && cl_now_ms() < end)
+			cl_pause_ms(20);
+		if (!log_has(c, i, want_log))
+			fail_msg("coordinator.%d did not log '%s' after SIGHUP", i, want_log);
+	}
+}
+
+/* SIGHUP reads the client allow-list again: a key added to it is let in
+ * without a restart, and a key taken out is refused, on its open
+ * connection too; a directory that cannot be read leaves the list as it
+ * was. */
+static void test_client_keys_reload(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 3);
+	char cmd[1200], key[400], pub[400], listed[400];
+	snprintf(cmd, sizeof(cmd), "%s/paxcommit keygen --dir '%s/keys' late >/dev/null", c->bin, c->dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(key, sizeof(key), "%s/keys/late.key", c->dir);
+	snprintf(pub, sizeof(pub), "%s/keys/late.pub", c->dir);
+	snprintf(listed, sizeof(listed), "%s/keys/clients/late.pub", c->dir);
+	char own[400];
+	snprintf(own, sizeof(own), "%s/keys/client.key", c->dir);
+	assert_true(answers(c, own, 0, 10000));
+	assert_false(answers(c, key, 0, 1500)); /* not on the list */
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", pub, listed);
+	assert_int_equal(system(cmd), 0);
+	sighup_all(c, "read again: 2 keys (was 1)");
+	for (int i = 0; i < 3; i++)
+		assert_true(answers(c, key, i, 10000));
+	/* Taken out while connected: its next request gets no answer. */
+	setenv("PAXCOMMIT_CLIENT_KEY", key, 1);
+	struct pc_conn *pc = NULL;
+	char err[300];
+	assert_int_equal(pc_connect(c->conf, &pc, err, sizeof(err)), 0);
+	unsetenv("PAXCOMMIT_CLIENT_KEY");
+	uint64_t end = cl_now_ms() + 10000;
+	while (pc_leader_seen_by(pc, 1, 300) < 0 && cl_now_ms() < end)
+		;
+	assert_true(pc_leader_seen_by(pc, 1, 2000) >= 0);
+	assert_int_equal(unlink(listed), 0);
+	sighup_all(c, "read again: 1 keys (was 2)");
+	assert_int_equal(pc_leader_seen_by(pc, 1, 1500), -1);
+	pc_conn_close(&pc);
+	assert_false(answers(c, key, 2, 1500));
+	assert_true(answers(c, own, 2, 10000));
+	/* A bad key file: the list stays as it was, and says why. */
+	snprintf(cmd, sizeof(cmd), "echo 'public = nonsense' > '%s/keys/clients/bad.pub'", c->dir);
+	assert_int_equal(system(cmd), 0);
+	sighup_all(c, "the client allow-list stays as it was (1 keys)");
+	assert_true(answers(c, own, 0, 10000));
+	for (int i = 0; i < 3; i++)
+		assert_true(cluster_alive(c, c->coord[i]));
+	/* The open connection's refused requests were counted. */
+	assert_int_equal(cluster_stop_coord(c, 1), 0);
+	long bad = stat_in_log(c, 1, "bad_auth");
+	print_message("  coordinator.1 refused %ld messages from the key taken off the list\n", bad);
+	assert_true(bad >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest all[] = {
@@ -1051,6 +1138,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_messages_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_fail_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_keys_reload, setup, teardown),
 	};
 	return e2e_run("e2e_coord", all, sizeof(all) / sizeof(all[0]));
 }

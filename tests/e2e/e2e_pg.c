@@ -1005,6 +1005,14 @@ static void test_agent_refuses_superuser(void **state)
 	static const char *const only_a[] = {"a"};
 	wait_agents(c, only_a, 1);
 	commit_inserts(c, 1, 5);
+	/* SIGHUP: the agent reads its client allow-list again and goes on */
+	kill(pid, SIGHUP);
+	int reread = 0;
+	uint64_t until = cl_now_ms() + 15000;
+	while (!reread && cl_now_ms() < until && fgets(line, sizeof(line), p))
+		reread = strstr(line, "SIGHUP: client allow-list") && strstr(line, "read again: 1 keys (was 1)");
+	assert_true(reread);
+	commit_inserts(c, 6, 5);
 	kill(pid, SIGTERM);
 	while (fgets(line, sizeof(line), p))
 		;
