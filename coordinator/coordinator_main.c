@@ -224,6 +224,7 @@ static void usage(FILE *f)
 		"  --help             this text\n"
 		"\n"
 		"Logs go to stderr, one line per event: time, replica, ballot, gid.\n"
+		"SIGHUP reads the client allow-list ([cluster] client_keys) again.\n"
 		"Exit status: 0 stopped by SIGTERM/SIGINT; 1 runtime failure (ZeroMQ, memory);\n"
 		"2 bad arguments or configuration; 3 the commit log cannot be recovered;\n"
 		"4 a disk write or sync failed (fail-stop: nothing unsynced was acknowledged;\n"

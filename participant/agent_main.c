@@ -1314,6 +1314,7 @@ static void usage(FILE *f)
 		"                     every client's statements would run with its rights)\n"
 		"  --help             this text\n"
 		"\n"
+		"SIGHUP reads the client allow-list ([cluster] client_keys) again.\n"
 		"Exit status: 0 stopped by SIGTERM/SIGINT; 1 runtime failure; 2 bad arguments,\n"
 		"configuration, or PostgreSQL settings (the message says what to set).\n");
 }
