@@ -39,7 +39,9 @@ static void remove_file(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!path[0]) {
-		snprintf(path, sizeof(path), "/tmp/px_fuzz_config.%d", (int)getpid());
+		/* a tmpfs if there is one: a file per input is most of the cost */
+		snprintf(path, sizeof(path), "%s/px_fuzz_config.%d", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+			 (int)getpid());
 		atexit(remove_file);
 	}
 	FILE *f = fopen(path, "w");
