@@ -217,8 +217,11 @@ def check(cl, hist, events, exits, verify_out, drained_ms, cfg):
     target = 2 * cfg["lease_ms"] + cfg["resend_ms"]
     per_kind = {}
     for e in events:
-        frm = e["start"] if e["connected"] else e["end"]
-        to = e["end"] if e["connected"] else e["end"] + 4 * cfg["txn_timeout_ms"]
+        # From the heal, or from when a killed PostgreSQL took connections
+        # again (its crash recovery is its own).
+        heal = max(e["end"], e.get("db_ready", 0))
+        frm = e["start"] if e["connected"] else heal
+        to = e["end"] if e["connected"] else heal + 4 * cfg["txn_timeout_ms"]
         last, stall = frm, 0
         for t in answers:
             if t < frm:
