@@ -144,6 +144,7 @@ class Cluster:
         self.agent_bin = os.path.join(a.bin, "paxcommit-participant")
         self.tmpfs = []
         self.faketime = next((p for p in FAKETIME_LIBS if os.path.exists(p)), None)
+        self.ft_pids = []
         self.eio_shim = os.path.join(a.test_bin, "libpx_eio.so")
 
     def eio_file(self, name):
@@ -295,6 +296,8 @@ class Cluster:
             cmd = ["env", "LD_PRELOAD=" + " ".join(preload), *env, *cmd]
         self.procs[name] = subprocess.Popen(["ip", "netns", "exec", self.hosts.ns(host), *cmd], stdout=logf,
                                             stderr=subprocess.STDOUT, start_new_session=True)
+        if self.faketime:  # ip and env exec: the daemon keeps this pid
+            self.ft_pids.append(self.procs[name].pid)
 
     def alive(self, name):
         p = self.procs.get(name)
@@ -426,6 +429,14 @@ class Cluster:
     def teardown(self):
         self.stop_all()
         self.hosts.down()
+        # libfaketime's shared memory and semaphore per process, which a
+        # process killed with SIGKILL leaves in /dev/shm.
+        for pid in self.ft_pids:
+            for f in (f"/dev/shm/faketime_shm_{pid}", f"/dev/shm/sem.faketime_sem_{pid}"):
+                try:
+                    os.unlink(f)
+                except OSError:
+                    pass
         for d in self.tmpfs:
             run(["umount", d], check=False)
         left = self.hosts.leftovers()
