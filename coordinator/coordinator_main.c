@@ -571,6 +571,23 @@ static void handle_message(struct daemon *d, struct px_addr from, const uint8_t 
 	}
 }
 
+/* One replica per directory: a second process on it would corrupt it.
+ * Takes DIR/LOCK; returns the locked fd, or -1 with errno set.  The fd
+ * holds the lock until it is closed (for a replica, its whole life). */
+static int lock_data_dir(const char *dir)
+{
+	char lockp[PATH_MAX];
+	snprintf(lockp, sizeof(lockp), "%s/LOCK", dir);
+	int fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		fd = -1;
+	}
+	return fd;
+}
+
 static int open_log(struct daemon *d, const char *dir)
 {
 	int rc = cl_io_posix_new(dir, &d->io);
@@ -578,15 +595,10 @@ static int open_log(struct daemon *d, const char *dir)
 		logf_(LV_ERROR, "replica=%u data_dir %s: %s", g_id, dir, strerror(rc));
 		return EXIT_RECOVER;
 	}
-	/* One replica per directory: a second process on it would corrupt it. */
-	char lockp[PATH_MAX];
-	snprintf(lockp, sizeof(lockp), "%s/LOCK", dir);
-	int fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+	if (lock_data_dir(dir) < 0) {
 		logf_(LV_ERROR, "replica=%u data_dir %s is in use by another process (%s)", g_id, dir, strerror(errno));
 		return EXIT_USAGE;
 	}
-	/* fd stays open (and locked) for the life of the process. */
 	struct recs rs = {0};
 	struct cl_config lc = {.io = cl_io_posix_io(d->io), .segment_size = (uint64_t)g_segment_mb << 20};
 	uint64_t t0 = px_wall_ms();
@@ -649,13 +661,9 @@ static int dump_decisions(const char *dir)
 		fprintf(stderr, "paxcommit-coordinator: --dump-decisions %s: not a directory\n", dir);
 		return EXIT_USAGE;
 	}
-	char lockp[PATH_MAX];
-	snprintf(lockp, sizeof(lockp), "%s/LOCK", dir);
-	int fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+	int fd = lock_data_dir(dir);
+	if (fd < 0) {
 		fprintf(stderr, "paxcommit-coordinator: %s is in use by a running replica (%s)\n", dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return EXIT_USAGE;
 	}
 	struct cl_io_posix *io = NULL;
