@@ -314,7 +314,7 @@ static void zap_stop(struct zap *z)
 	z->pipe[0] = z->pipe[1] = -1;
 }
 
-static int set_allow(struct px_net *n, const uint8_t (*keys)[PX_KEY_LEN], size_t nk);
+static uint64_t *sorted_ids(const uint8_t (*keys)[PX_KEY_LEN], size_t nk);
 
 int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out, char *err, size_t errcap)
 {
@@ -337,9 +337,13 @@ int px_net_new(void *zctx, const struct px_net_config *cfg, struct px_net **out,
 	n->zap.pipe[0] = n->zap.pipe[1] = -1;
 	pthread_mutex_init(&n->zap.mu, NULL);
 	px_map_init(&n->climap);
-	if (cfg->bind && n->curve && set_allow(n, cfg->keys->client, cfg->keys->nclient)) {
-		set_err(err, errcap, "%s%s", "out of memory", "");
-		goto fail;
+	if (cfg->bind && n->curve) {
+		n->allow = sorted_ids((const uint8_t(*)[PX_KEY_LEN])cfg->keys->client, cfg->keys->nclient);
+		n->nallow = cfg->keys->nclient;
+		if (!n->allow) {
+			set_err(err, errcap, "%s%s", "out of memory", "");
+			goto fail;
+		}
 	}
 	/* Only a bound ROUTER hears from clients. */
 	n->cli = cfg->bind ? calloc(n->cfg.max_clients, sizeof(*n->cli)) : NULL;
@@ -760,19 +764,16 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* The key ids of the allow-list, sorted: from_key refuses a client whose
- * key left it after its handshake.  0, or -1 out of memory. */
-static int set_allow(struct px_net *n, const uint8_t (*keys)[PX_KEY_LEN], size_t nk)
+ * key left it after its handshake.  A new array, or NULL out of memory. */
+static uint64_t *sorted_ids(const uint8_t (*keys)[PX_KEY_LEN], size_t nk)
 {
 	uint64_t *a = malloc((nk ? nk : 1) * sizeof(*a));
 	if (!a)
-		return -1;
+		return NULL;
 	for (size_t i = 0; i < nk; i++)
 		a[i] = px_key_id(keys[i]);
 	qsort(a, nk, sizeof(*a), cmp_u64);
-	free(n->allow);
-	n->allow = a;
-	n->nallow = nk;
-	return 0;
+	return a;
 }
 
 static int allowed(const struct px_net *n, uint64_t key_id)
@@ -791,15 +792,15 @@ int px_net_reload_clients(struct px_net *n, struct px_keyring *k, const char *di
 	size_t nn = 0;
 	if (px_keyring_read_clients(dir, &nk, &nn, err, errcap))
 		return -1;
-	uint64_t *old_allow = n->allow;
-	n->allow = NULL;
-	if (set_allow(n, (const uint8_t(*)[PX_KEY_LEN])nk, nn)) {
-		n->allow = old_allow;
+	uint64_t *ids = sorted_ids((const uint8_t(*)[PX_KEY_LEN])nk, nn);
+	if (!ids) {
 		free(nk);
 		set_err(err, errcap, "%s%s", "out of memory", "");
 		return -1;
 	}
-	free(old_allow);
+	free(n->allow);
+	n->allow = ids;
+	n->nallow = nn;
 	pthread_mutex_lock(&n->zap.mu);
 	uint8_t(*old)[PX_KEY_LEN] = k->client;
 	*was = k->nclient;
