@@ -36,6 +36,7 @@ enum {
 	K_SYNC,
 	K_HORIZON,
 	K_MAX_LIVE,
+	K_MAX_LIVE_CLIENT,
 	K_SECURITY,
 	K_CLIENT_KEYS,
 	K_CLIENT_KEY_FILE,
@@ -43,7 +44,7 @@ enum {
 };
 static const char *const cluster_keys[K_CLUSTER_N] = {
 	"name", "heartbeat_ms", "lease_ms", "txn_timeout_ms", "agent_idle_timeout_ms",
-	"resend_ms", "sync_ms", "horizon_ms", "max_live", "security", "client_keys", "client_key_file",
+	"resend_ms", "sync_ms", "horizon_ms", "max_live", "max_live_per_client", "security", "client_keys", "client_key_file",
 };
 
 enum { KC_ENDPOINT, KC_DATA_DIR, KC_PUBLIC_KEY, KC_KEY_FILE, KC_N };
@@ -318,6 +319,7 @@ static int cluster_key(struct ctx *x, int line, const char *name, const char *v)
 	case K_SYNC: return set_u32(x, line, key, v, 1, UINT32_MAX, &c->sync_ms);
 	case K_HORIZON: return parse_num(x, line, key, v, 1, UINT64_MAX, &c->horizon_ms);
 	case K_MAX_LIVE: return set_u32(x, line, key, v, 1, UINT32_MAX, &c->max_live);
+	case K_MAX_LIVE_CLIENT: return set_u32(x, line, key, v, 1, UINT32_MAX, &c->max_live_client);
 	case K_SECURITY:
 		if (strcmp(v, "curve") == 0)
 			c->security = PX_SECURITY_CURVE;
@@ -801,6 +803,11 @@ static void check_all(struct ctx *x)
 		fail(x, first_line(x->cl_line[K_HORIZON], x->cl_line[K_TXN_TIMEOUT], x->cl_hdr),
 		     "horizon_ms (%llu) must be greater than txn_timeout_ms (%u)",
 		     (unsigned long long)c->horizon_ms, (unsigned)c->txn_timeout_ms);
+	if (!x->cl_line[K_MAX_LIVE_CLIENT])
+		c->max_live_client = c->max_live / 4 ? c->max_live / 4 : 1; /* the default */
+	else if (c->max_live_client > c->max_live)
+		fail(x, x->cl_line[K_MAX_LIVE_CLIENT], "max_live_per_client (%u) must not exceed max_live (%u)",
+		     (unsigned)c->max_live_client, (unsigned)c->max_live);
 
 	unsigned n = 0;
 	for (unsigned i = 0; i < PX_CFG_COORD_MAX; i++)

@@ -85,6 +85,7 @@ struct px_config {
 		sync_ms;
 	uint64_t horizon_ms;
 	uint32_t max_live;
+	uint32_t max_live_client; /* max_live_per_client; default max_live / 4 (at least 1) */
 	uint8_t security;        /* PX_SECURITY_*; default curve */
 	char client_keys[1024];  /* directory of the clients' NAME.pub files (the allow-list); "" if absent */
 	char client_key_file[1024]; /* a client's own key pair; "" if absent */

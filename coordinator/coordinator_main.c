@@ -526,13 +526,13 @@ static void log_stats(struct daemon *d, const char *why)
 	const struct px_net_stats *ns = px_net_stats(d->net);
 	logf_(LV_INFO,
 	      "replica=%u stats%s: leader=%u live=%zu tombstones=%zu committed=%" PRIu64 " aborted=%" PRIu64
-	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
+	      " recoveries=%" PRIu64 " forgotten=%" PRIu64 " busy=%" PRIu64 " busy_client=%" PRIu64 " bad_frames=%" PRIu64 " bad_msgs=%" PRIu64
 	      " bad_identity=%" PRIu64 " bad_auth=%" PRIu64 " refused=%" PRIu64 " send_dropped=%" PRIu64 " checkpoints=%" PRIu64 " log_segments=%zu"
 	      " horizon_age_ms=%" PRIu64 " proto_sent=%" PRIu64 " commit_reqs=%" PRIu64 " syncs=%" PRIu64
 	      " deferred=%" PRIu64 " deferred_late=%" PRIu64 " defer_misses=%" PRIu64 " future_gids=%" PRIu64 " give_ups=%" PRIu64 " client_asked=%" PRIu64
 	      " quorum_losses=%" PRIu64 " relayed=%" PRIu64 " relayed_reqs=%" PRIu64 " clock_offset_ms=%" PRId64,
 	      g_id, why, px_replica_leader(d->rep), px_replica_live(d->rep), px_replica_tombstones(d->rep),
-	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy,
+	      s->decided_commit, s->decided_abort, s->recoveries, s->forgotten, s->busy, s->busy_client,
 	      d->bad_frames + ns->bad_shape, s->bad_msgs, ns->bad_identity, ns->bad_auth, d->refused, ns->send_dropped, d->checkpoints,
 	      cl_log_segment_count(d->log),
 	      px_replica_horizon(d->rep) ? d->now - px_replica_horizon(d->rep) : 0, px_net_proto_sent(d->net),
@@ -738,6 +738,7 @@ int main(int argc, char **argv)
 		.sync_ms = d.cfg.sync_ms,
 		.horizon_ms = d.cfg.horizon_ms,
 		.max_live = d.cfg.max_live,
+		.max_live_client = d.cfg.max_live_client,
 		.max_future_ms = PX_GID_MAX_FUTURE_MS,
 		.rms = d.rms,
 		.nrms = d.cfg.npart,

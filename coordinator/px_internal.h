@@ -88,6 +88,13 @@ struct px_txn {
 	uint8_t ninst;
 	struct px_inst inst[PX_PSET_MAX];
 	struct px_lead *lead;
+	struct px_quota *quota; /* its client's count, or NULL (malformed gid) */
+};
+
+/* Live gids per client field of the gid (max_live_client). */
+struct px_quota {
+	struct px_key k; /* the client field, 16 hex digits */
+	uint32_t n;
 };
 
 /* A forgotten gid: blocks an old duplicated message from reviving it. */
@@ -147,6 +154,7 @@ struct px_replica {
 	/* acceptor */
 	struct px_map txns;  /* gid -> struct px_txn */
 	struct px_map tombs; /* gid -> struct px_tomb */
+	struct px_map quotas; /* client field -> struct px_quota */
 	uint64_t next_seq;
 	uint64_t horizon;         /* durable GC horizon (ms of gid birth) */
 	uint64_t horizon_pending; /* logged, not yet durable */
@@ -184,6 +192,8 @@ void px_log(struct px_replica *r, const char *fmt, ...)
 struct px_txn *px_txn_get(struct px_replica *r, struct px_str gid);
 struct px_txn *px_txn_new(struct px_replica *r, struct px_str gid, uint64_t birth);
 void px_txn_drop(struct px_replica *r, struct px_txn *t);
+/* 1 if the client field of gid already has max_live_client live gids. */
+int px_client_full(const struct px_replica *r, struct px_str gid);
 struct px_tomb *px_tomb_get(struct px_replica *r, struct px_str gid);
 void px_tomb_add(struct px_replica *r, const struct px_key *k, uint64_t birth, uint8_t outcome);
 int px_gid_birth(struct px_replica *r, struct px_str gid, uint64_t *birth);

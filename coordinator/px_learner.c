@@ -862,6 +862,13 @@ void px_lrn_commit(struct px_replica *r, struct px_update *u, struct px_addr fro
 			px_reply(u, from, req, gid, PX_ST_BUSY, r->cfg.id, "too many undecided transactions");
 			return;
 		}
+		if (px_client_full(r, gid)) {
+			r->st.busy++;
+			r->st.busy_client++;
+			px_reply(u, from, req, gid, PX_ST_BUSY, r->cfg.id,
+				 "too many undecided transactions of this client (max_live_per_client)");
+			return;
+		}
 		t = px_txn_new(r, gid, birth);
 		if (!t) {
 			u->oom = 1;
@@ -930,7 +937,8 @@ void px_lrn_asked(struct px_replica *r, struct px_update *u, struct px_addr from
 	} else if (from.kind != PX_NODE_AGENT) {
 		return;
 	}
-	if (!px_txn_get(r, gid) && r->txns.n >= r->cfg.max_live)
+	if (!px_txn_get(r, gid) &&
+	    (r->txns.n >= r->cfg.max_live || (from.kind == PX_NODE_CLIENT && px_client_full(r, gid))))
 		return;
 	struct px_txn *t = learner_txn(r, u, gid, "status request");
 	if (from.kind == PX_NODE_CLIENT) {

@@ -65,6 +65,30 @@ struct px_txn *px_txn_get(struct px_replica *r, struct px_str gid)
 	return px_map_get(&r->txns, gid);
 }
 
+/* The client field of gid as a map key, 0; or -1 (malformed). */
+static int client_field(struct px_str gid, char buf[17], struct px_str *out)
+{
+	uint64_t c;
+	if (px_gid_client(gid.p, gid.len, &c))
+		return -1;
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--, c >>= 4)
+		buf[i] = hex[c & 15u];
+	buf[16] = '\0';
+	*out = px_str_of(buf, 16);
+	return 0;
+}
+
+int px_client_full(const struct px_replica *r, struct px_str gid)
+{
+	char buf[17];
+	struct px_str cf;
+	if (client_field(gid, buf, &cf))
+		return 0;
+	const struct px_quota *q = px_map_get(&r->quotas, cf);
+	return q && q->n >= r->cfg.max_live_client;
+}
+
 struct px_txn *px_txn_new(struct px_replica *r, struct px_str gid, uint64_t birth)
 {
 	struct px_txn *t = calloc(1, sizeof(*t));
@@ -73,10 +97,32 @@ struct px_txn *px_txn_new(struct px_replica *r, struct px_str gid, uint64_t birt
 	px_key_set(&t->k, gid);
 	t->birth = birth;
 	t->seq = ++r->next_seq;
+	char buf[17];
+	struct px_str cf;
+	if (!client_field(gid, buf, &cf)) {
+		t->quota = px_map_get(&r->quotas, cf);
+		if (!t->quota) {
+			t->quota = calloc(1, sizeof(*t->quota));
+			if (!t->quota) {
+				free(t);
+				return NULL;
+			}
+			px_key_set(&t->quota->k, cf);
+			if (px_map_put(&r->quotas, t->quota)) {
+				free(t->quota);
+				free(t);
+				return NULL;
+			}
+		}
+	}
 	if (px_map_put(&r->txns, t)) {
+		if (t->quota && !t->quota->n)
+			free(px_map_del(&r->quotas, &t->quota->k));
 		free(t);
 		return NULL;
 	}
+	if (t->quota)
+		t->quota->n++;
 	return t;
 }
 
@@ -87,6 +133,8 @@ void px_txn_drop(struct px_replica *r, struct px_txn *t)
 			if (t->lead->sent2a[i])
 				r->ballot_spent = 1;
 	px_map_del(&r->txns, &t->k);
+	if (t->quota && !--t->quota->n)
+		free(px_map_del(&r->quotas, &t->quota->k));
 	free(t->lead);
 	free(t);
 }
@@ -234,9 +282,12 @@ struct px_replica *px_replica_new(const struct px_replica_config *cfg)
 	r->cfg = *cfg;
 	if (!r->cfg.max_future_ms)
 		r->cfg.max_future_ms = PX_GID_MAX_FUTURE_MS;
+	if (!r->cfg.max_live_client || r->cfg.max_live_client > r->cfg.max_live)
+		r->cfg.max_live_client = r->cfg.max_live;
 	r->leader = PX_NO_LEADER;
 	px_map_init(&r->txns);
 	px_map_init(&r->tombs);
+	px_map_init(&r->quotas);
 	return r;
 }
 
@@ -255,8 +306,13 @@ void px_replica_destroy(struct px_replica **rp)
 	struct px_tomb *tb;
 	while ((tb = px_map_next(&r->tombs, &pos)))
 		free(tb);
+	pos = 0;
+	struct px_quota *q;
+	while ((q = px_map_next(&r->quotas, &pos)))
+		free(q);
 	px_map_free(&r->txns);
 	px_map_free(&r->tombs);
+	px_map_free(&r->quotas);
 	free(r);
 	*rp = NULL;
 }

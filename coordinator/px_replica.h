@@ -40,6 +40,10 @@ struct px_replica_config {
 	uint32_t sync_ms;       /* leader re-collects live gids this often */
 	uint64_t horizon_ms;    /* unknown gids born longer ago are refused */
 	uint32_t max_live;      /* at most this many live transactions (busy) */
+	/* ... and at most this many whose gids carry one client field (with
+	 * CURVE on, the client's key id): one client cannot fill max_live.
+	 * 0: max_live. */
+	uint32_t max_live_client;
 	/* A gid this replica holds nothing for, born more than this many ms
 	 * ahead of its clock, is refused (PX_GID_MAX_FUTURE_MS when 0): its
 	 * txn or tombstone could not be dropped before that birth. */
@@ -79,6 +83,7 @@ struct px_replica_stats {
 	uint64_t bad_msgs;       /* dropped: malformed gid, unknown rm, ... */
 	uint64_t conflicts;      /* pset or ballot-0 value conflicts refused */
 	uint64_t busy;           /* requests refused by backpressure */
+	uint64_t busy_client;    /* ... of them, by the client's own quota */
 	uint64_t commit_reqs;    /* commit requests received (a client that gets
 				  * every participant's ack sends none) */
 	uint64_t defer_misses;   /* committed gids whose set never completed

@@ -705,12 +705,18 @@ static void test_single_replica_blocks(void **state)
 	pc_conn_close(&pc);
 }
 
-/* At most max_live undecided transactions: past that a clear "busy", and
- * the work goes on once the backlog clears. */
+/* At most max_live undecided transactions, and at most max_live_per_client
+ * of one client's key: past that a clear "busy", and the work goes on once
+ * the backlog clears.  Another key is not held back by the first. */
 static void test_backpressure_busy(void **state)
 {
 	struct cluster *c = *state;
-	assert_int_equal(cluster_init(c, 1, 2, TIMING "\nmax_live = 1"), 0);
+	assert_int_equal(cluster_init(c, 1, 2, TIMING "\nmax_live = 2\nmax_live_per_client = 1"), 0);
+	char cmd[1200], other[400];
+	snprintf(cmd, sizeof(cmd), "%s/paxcommit keygen --dir '%s/keys' other >/dev/null && cp '%s/keys/other.pub' '%s/keys/clients/'",
+		 c->bin, c->dir, c->dir, c->dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(other, sizeof(other), "%s/keys/other.key", c->dir);
 	assert_int_equal(cluster_start_part(c, 1), 0);
 	assert_int_equal(cluster_start_coord(c, 0), 0);
 	struct pc_conn *pc = connect_to(c);
@@ -730,12 +736,25 @@ static void test_backpressure_busy(void **state)
 	}
 	assert_int_equal(pc_commit_gid(pc, a, both, 2, PC_WAIT_APPLIED, 300, &res), 0);
 	assert_int_equal(res.outcome, PC_UNKNOWN);
-	/* B is refused while A holds the slot. */
+	/* B is refused while A holds this key's only slot. */
 	assert_true(pc_new_gid(pc, b, sizeof(b)) > 0);
 	assert_int_equal(execer_run(ex, b, 1, 0, "ok", 2000), PX_EXEC_OK);
 	assert_int_equal(pc_commit_gid(pc, b, one, 1, PC_WAIT_APPLIED, 1500, &res), 0);
 	assert_int_equal(res.outcome, PC_UNKNOWN);
 	assert_non_null(strstr(res.reason, "busy"));
+	/* A client with another key takes the second slot and commits. */
+	setenv("PAXCOMMIT_CLIENT_KEY", other, 1);
+	struct pc_conn *pc2 = connect_to(c);
+	struct execer *ex2 = execer_new(c);
+	unsetenv("PAXCOMMIT_CLIENT_KEY");
+	char o[PX_GID_MAX + 1];
+	assert_true(pc_new_gid(pc2, o, sizeof(o)) > 0);
+	assert_int_equal(execer_run(ex2, o, 1, 0, "ok", 2000), PX_EXEC_OK);
+	assert_int_equal(pc_commit_gid(pc2, o, one, 1, PC_WAIT_APPLIED, TXN_TIMEOUT_MS, &res), 0);
+	assert_int_equal(res.outcome, PC_COMMITTED);
+	assert_int_equal(cluster_applied(c, 1, o), 'c');
+	execer_free(&ex2);
+	pc_conn_close(&pc2);
 	/* p2 comes back: A finishes (aborted: p2 never voted), its slot frees,
 	 * and B goes through. */
 	assert_int_equal(cluster_start_part(c, 2), 0);
@@ -745,9 +764,11 @@ static void test_backpressure_busy(void **state)
 	assert_int_equal(res.outcome, PC_COMMITTED);
 	assert_int_equal(cluster_applied(c, 1, b), 'c');
 	assert_int_equal(cluster_stop_coord(c, 0), 0);
-	long busy = stat_in_log(c, 0, "busy");
-	printf("  max_live=1: the second transaction was refused as busy %ld times, then committed\n", busy);
+	long busy = stat_in_log(c, 0, "busy"), own = stat_in_log(c, 0, "busy_client");
+	printf("  max_live_per_client=1: the key's second transaction was refused as busy %ld times (%ld by the "
+	       "quota), then committed; another key's went through\n", busy, own);
 	assert_true(busy >= 1);
+	assert_int_equal(own, busy);
 	execer_free(&ex);
 	pc_conn_close(&pc);
 }

@@ -157,6 +157,7 @@ static void test_full_example(void **state)
 	assert_int_equal(c.sync_ms, 1500);
 	assert_true(c.horizon_ms == 10000000000ULL);
 	assert_int_equal(c.max_live, 4242);
+	assert_int_equal(c.max_live_client, 4242 / 4); /* the default */
 
 	assert_int_equal(c.ncoord, 3);
 	assert_int_equal(c.coord[0].id, 0);
@@ -218,6 +219,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.sync_ms, 2000);
 	assert_true(c.horizon_ms == 600000);
 	assert_int_equal(c.max_live, 100000);
+	assert_int_equal(c.max_live_client, 25000);
 	assert_int_equal(c.ncoord, 1);
 	assert_int_equal(c.npart, 1);
 	assert_int_equal(c.part[0].pool, 8);
@@ -360,6 +362,9 @@ static void test_bad_number(void **state)
 	expect_err(CLUSTER "horizon_ms = 18446744073709551616\n" COORD0 PART_A, 3,
 		   "horizon_ms: 18446744073709551616 is out of range");
 	expect_err(CLUSTER "max_live = 0\n" COORD0 PART_A, 3, "max_live: 0 is out of range");
+	expect_err(CLUSTER "max_live_per_client = 0\n" COORD0 PART_A, 3, "max_live_per_client: 0 is out of range");
+	expect_err(CLUSTER "max_live = 10\nmax_live_per_client = 11\n" COORD0 PART_A, 4,
+		   "max_live_per_client (11) must not exceed max_live (10)");
 	expect_err(CLUSTER COORD0 PART_A "pool = 1025\n", 10, "pool: 1025 is out of range (1..1024)");
 	expect_err(CLUSTER COORD0 "[participant.a]\nid = 65535\n", 7,
 		   "id: 65535 is out of range (1..65534)");

@@ -1866,6 +1866,83 @@ static void test_lead_commit_busy(void **state)
 	drv_close(&d);
 }
 
+/* Rule: one client field (with CURVE, one key) holds at most
+ * max_live_client live gids; past that its new requests are BUSY, while
+ * another client's go through.  A gid of its that is finished frees a
+ * place. */
+static void test_lead_commit_busy_per_client(void **state)
+{
+	(void)state;
+	struct drv d;
+	char gb[4][64];
+	struct px_msg m, out;
+	memset(&d, 0, sizeof(d));
+	d.now = T0;
+	struct px_replica_config c = rcfg(0, 1);
+	c.max_live = 10;
+	c.max_live_client = 2;
+	drv_start(&d, &c);
+	drv_flush(&d);
+	struct px_str a[3], b;
+	for (int i = 0; i < 3; i++) {
+		size_t n = px_gid_make(gb[i], 64, "t", T0, 0xaaaa, (uint64_t)i + 1);
+		assert_true(n > 0);
+		a[i] = px_str_of(gb[i], (uint32_t)n);
+	}
+	size_t bn = px_gid_make(gb[3], 64, "t", T0, 0xbbbb, 1);
+	assert_true(bn > 0);
+	b = px_str_of(gb[3], (uint32_t)bn);
+	for (int i = 0; i < 2; i++) {
+		m = mcommit((uint64_t)i + 1, a[i], PX_WAIT_DECIDED, pset(1, 1));
+		drv_msg(&d, CLIENT(9), &m);
+		assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 1);
+		drv_flush(&d);
+	}
+	m = mcommit(3, a[2], PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 0);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.req, 3);
+	assert_int_equal(out.u.outcome.status, PX_ST_BUSY);
+	assert_int_equal(px_replica_stats(d.r)->busy_client, 1);
+	px_update_reset(&d.u);
+	/* a status request from that client does not add a gid either */
+	char ob[64];
+	size_t on = px_gid_make(ob, 64, "t", T0 - 2 * TIMEOUT_MS, 0xaaaa, 9);
+	assert_true(on > 0);
+	d.now = T0 + 1;
+	m = mstatus(4, px_str_of(ob, (uint32_t)on));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(px_replica_live(d.r), 2);
+	px_update_reset(&d.u);
+	/* another client is not held back by the first */
+	m = mcommit(5, b, PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, CLIENT(8), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 1);
+	assert_int_equal(px_replica_live(d.r), 3);
+	drv_flush(&d);
+	/* a[0] commits, its participant acknowledges, it is forgotten */
+	m = m2b(a[0], 1, 0, PX_VAL_PREPARED, pset(1, 1));
+	drv_msg(&d, REPLICA(0), &m);
+	assert_true(sent_to(&d.u, 0, PX_MSG_OUTCOME, CLIENT(9), &out));
+	assert_int_equal(out.u.outcome.status, PX_ST_COMMITTED);
+	drv_flush(&d);
+	m = mack(a[0], 1, PX_OUT_COMMIT);
+	drv_msg(&d, AGENT(1), &m);
+	drv_flush(&d);
+	m = mforget(a[0], PX_OUT_COMMIT);
+	drv_msg(&d, REPLICA(0), &m);
+	drv_flush(&d);
+	assert_int_equal(px_replica_live(d.r), 2);
+	/* now the first client has room again */
+	m = mcommit(6, a[2], PX_WAIT_DECIDED, pset(1, 1));
+	drv_msg(&d, CLIENT(9), &m);
+	assert_int_equal(nsent(&d.u, 0, PX_MSG_PREPARE), 1);
+	assert_int_equal(px_replica_live(d.r), 3);
+	assert_int_equal(px_replica_stats(d.r)->busy_client, 1);
+	drv_close(&d);
+}
+
 /* The held 1a for instance rm to acceptor acc. */
 static int find_1a(const struct px_update *u, uint8_t acc, uint16_t rm, struct px_msg *m)
 {
@@ -2541,6 +2618,7 @@ int main(void)
 		cmocka_unit_test(test_lead_commit_unknown_participant),
 		cmocka_unit_test(test_lead_commit_malformed_gid),
 		cmocka_unit_test(test_lead_commit_busy),
+		cmocka_unit_test(test_lead_commit_busy_per_client),
 		cmocka_unit_test(test_lead_recovery),
 		cmocka_unit_test(test_lead_client_asks_unknown_old_gid),
 		cmocka_unit_test(test_lead_recovery_2a_refused_for_ever),
