@@ -16,7 +16,7 @@ CORE_SRCS := common/px_msg.c common/px_gid.c common/px_auth.c common/px_clock.c 
 	coordinator/px_learner.c participant/pa_core.c participant/pa_sql.c
 # Headers of the core: everything in these folders but the transport and the
 # config reader, which are edges (they include zmq.h / read files).
-EDGE_HDRS := common/px_net.h common/px_config.h common/px_log.h common/px_keys.h
+EDGE_HDRS := common/px_net.h common/px_config.h common/px_log.h common/px_keys.h common/px_metrics.h
 CORE_HDRS := $(filter-out $(EDGE_HDRS),$(wildcard common/*.h coordinator/*.h participant/*.h))
 ALL_HDRS  := $(wildcard common/*.h coordinator/*.h participant/*.h commitlog/*.h client/*.h)
 # The commit log library (I/O through a method table; posix, memory, crash
@@ -27,8 +27,8 @@ CL_SRCS   := $(wildcard commitlog/*.c)
 CONF_SRCS := common/px_config.c
 # The ZeroMQ transport every process uses.
 NET_SRCS  := common/px_net.c common/px_keys.c
-# The daemons' log lines.
-LOG_SRCS  := common/px_log.c
+# The daemons' log lines, and their Prometheus endpoint (libmicrohttpd).
+LOG_SRCS  := common/px_log.c common/px_metrics.c
 # The client library (libpaxcommit).
 CLIENT_SRCS := client/pc_coord.c client/pc_txn.c
 CL_HDRS   := $(wildcard commitlog/*.h)
@@ -118,7 +118,7 @@ SIM_WINDOW ?= 2000
 SIM_GRAY_SEEDS ?= 300
 SIM_GRAY_WINDOW ?= 300
 
-.PHONY: all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay test-fuzz deps demo asan fuzz clean check-core-purity \
+.PHONY: all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay test-fuzz deps demo asan valgrind fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog soak
 
 all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(REPLAY_SQL) $(REPLAY_CONF) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_DBUG2)
@@ -137,12 +137,12 @@ $(SIM): $(SIM_SRCS) $(SIM_HDRS) $(CORE_OBJS) $(CL_OBJS)
 
 $(COORD): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
 
 # The client library: the client code plus the shared pieces it uses.
 $(AGENT): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
 
 $(CLI): client/paxcommit_cli.c $(LIBPC)
 	@mkdir -p $(dir $@)
@@ -154,15 +154,15 @@ $(DEMO_BANK): client/demo_bank.c $(LIBPC)
 
 $(COORD_BUG1): coordinator/coordinator_main.c $(patsubst %.c,$(BUILD)/obj-bug1/%.o,$(CORE_SRCS)) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
 
 $(COORD_DBUG1): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=1 $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=1 $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
 
 $(COORD_DBUG2): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_SRCS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=2 $(INC) $^ -o $@ -lzmq -linih $(LDFLAGS)
+	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=2 $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
 
 $(EIO_SHIM): tests/chaos/eio_shim.c
 	@mkdir -p $(dir $@)
@@ -170,7 +170,7 @@ $(EIO_SHIM): tests/chaos/eio_shim.c
 
 $(AGENT_ABUG1): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DPX_PLANT_AGENT_BUG=1 $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih $(LDFLAGS)
+	$(CC) $(CFLAGS) -DPX_PLANT_AGENT_BUG=1 $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
 
 $(LIBPC): $(CLIENT_OBJS) $(NET_OBJS) $(CONF_OBJS) $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -309,6 +309,19 @@ test-model:
 	@bash tests/model/run.sh
 
 # Sanitizer build: everything above under ASan + UBSan, in its own tree.
+# Memory checking with valgrind: the unit tests, then e2e_coord with every
+# daemon under valgrind (PAXCOMMIT_WRAP).  Fails on any valgrind report.
+# Timing-bound e2e tests may fail under valgrind's slowdown: those failures
+# are shown, not counted.
+VALGRIND := valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
+valgrind: deps all
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; $(VALGRIND) --error-exitcode=99 $$t >/dev/null; done
+	@rm -rf $(BUILD)/vg && mkdir -p $(BUILD)/vg
+	-PAXCOMMIT_WRAP="$(VALGRIND) --log-file=$(abspath $(BUILD))/vg/vg.%p" PAXCOMMIT_BIN=$(BUILD)/bin \
+		PAXCOMMIT_TEST_BIN=$(BUILD)/tests $(BUILD)/tests/e2e_coord
+	@n=$$(find $(BUILD)/vg -type f -size +0 | wc -l); echo "valgrind: $$(ls $(BUILD)/vg | wc -l) daemon runs, $$n with a report"; \
+		if [ $$n -gt 0 ]; then find $(BUILD)/vg -type f -size +0 -exec cat {} +; exit 1; fi
+
 asan: deps
 	$(MAKE) BUILD=build/asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" SIM_SEEDS=$(or $(ASAN_SIM_SEEDS),300) SIM_WINDOW=$(or $(ASAN_SIM_WINDOW),100) \

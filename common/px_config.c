@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,11 +48,11 @@ static const char *const cluster_keys[K_CLUSTER_N] = {
 	"resend_ms", "sync_ms", "horizon_ms", "max_live", "max_live_per_client", "security", "client_keys", "client_key_file",
 };
 
-enum { KC_ENDPOINT, KC_DATA_DIR, KC_PUBLIC_KEY, KC_KEY_FILE, KC_N };
-static const char *const coord_keys[KC_N] = {"endpoint", "data_dir", "public_key", "key_file"};
+enum { KC_ENDPOINT, KC_DATA_DIR, KC_PUBLIC_KEY, KC_KEY_FILE, KC_METRICS, KC_N };
+static const char *const coord_keys[KC_N] = {"endpoint", "data_dir", "public_key", "key_file", "metrics"};
 
-enum { KP_ID, KP_ENDPOINT, KP_CONNINFO, KP_POOL, KP_PUBLIC_KEY, KP_KEY_FILE, KP_N };
-static const char *const part_keys[KP_N] = {"id", "endpoint", "conninfo", "pool", "public_key", "key_file"};
+enum { KP_ID, KP_ENDPOINT, KP_CONNINFO, KP_POOL, KP_PUBLIC_KEY, KP_KEY_FILE, KP_METRICS, KP_N };
+static const char *const part_keys[KP_N] = {"id", "endpoint", "conninfo", "pool", "public_key", "key_file", "metrics"};
 
 struct part_ent {
 	struct px_config_part p;
@@ -140,6 +141,37 @@ static int set_u32(struct ctx *x, int line, const char *key, const char *v, uint
 	if (parse_num(x, line, key, v, min, max, &n) != 0)
 		return -1;
 	*out = (uint32_t)n;
+	return 0;
+}
+
+/* metrics = host:port, host an IPv4 address or [IPv6] (no names: the
+ * daemon must not depend on a resolver to start). */
+static int set_metrics(struct ctx *x, int line, const char *v, char *dst, size_t cap)
+{
+	char host[128];
+	const char *colon = strrchr(v, ':');
+	size_t hl = colon ? (size_t)(colon - v) : 0;
+	char *end = NULL;
+	unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+	int ok = colon && hl > 0 && hl < sizeof(host) && end != colon + 1 && !*end && port >= 1 && port <= 65535 &&
+		 strlen(v) < cap;
+	if (ok) {
+		memcpy(host, v, hl);
+		host[hl] = '\0';
+		unsigned char a[16];
+		if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+			host[hl - 1] = '\0';
+			ok = inet_pton(AF_INET6, host + 1, a) == 1;
+		} else {
+			ok = inet_pton(AF_INET, host, a) == 1;
+		}
+	}
+	if (!ok) {
+		fail(x, line, "metrics: '%s' is not host:port (an IPv4 address or [IPv6], and a port 1..65535), "
+			      "e.g. metrics = 127.0.0.1:9464", v);
+		return -1;
+	}
+	memcpy(dst, v, strlen(v) + 1);
 	return 0;
 }
 
@@ -345,6 +377,7 @@ static int coord_key(struct ctx *x, int line, const char *name, const char *v)
 	case KC_DATA_DIR: return set_str(x, line, "data_dir", v, co->data_dir, sizeof(co->data_dir));
 	case KC_PUBLIC_KEY: return set_public_key(x, line, v, co->public_key);
 	case KC_KEY_FILE: return set_str(x, line, "key_file", v, co->key_file, sizeof(co->key_file));
+	case KC_METRICS: return set_metrics(x, line, v, co->metrics, sizeof(co->metrics));
 	default: return -1;
 	}
 }
@@ -366,6 +399,7 @@ static int part_key(struct ctx *x, int line, const char *name, const char *v)
 	case KP_POOL: return set_u32(x, line, "pool", v, 1, PX_CFG_POOL_MAX, &p->pool);
 	case KP_PUBLIC_KEY: return set_public_key(x, line, v, p->public_key);
 	case KP_KEY_FILE: return set_str(x, line, "key_file", v, p->key_file, sizeof(p->key_file));
+	case KP_METRICS: return set_metrics(x, line, v, p->metrics, sizeof(p->metrics));
 	default: return -1;
 	}
 }

@@ -67,6 +67,7 @@ struct px_config_coord {
 	char data_dir[1024];
 	uint8_t public_key[32];  /* security = curve: required */
 	char key_file[1024];     /* its key pair (paxcommit keygen); read by that replica only; "" if absent */
+	char metrics[160];       /* host:port of its /metrics; "" if absent */
 };
 
 struct px_config_part {
@@ -77,6 +78,7 @@ struct px_config_part {
 	uint32_t pool;
 	uint8_t public_key[32];  /* security = curve: required */
 	char key_file[1024];     /* its key pair; read by that agent only; "" if absent */
+	char metrics[160];       /* host:port of its /metrics; "" if absent */
 };
 
 struct px_config {

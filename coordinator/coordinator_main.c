@@ -36,6 +36,7 @@
 #include "px_gid.h"
 #include "px_msg.h"
 #include "px_log.h"
+#include "px_metrics.h"
 #include "px_auth.h"
 #include "px_keys.h"
 #include "px_net.h"
@@ -54,6 +55,7 @@ enum {
 #define BATCH_MAX 1024u            /* messages read per round */
 #define CHECKPOINT_RECORDS 100000u /* default: checkpoint after this many records */
 #define STATS_EVERY_MS 10000u
+#define REQ_SLOTS 4096u         /* commit requests timed at once, at most (metrics) */
 #define BAD_LOG_EVERY_MS 1000u
 
 #define LV_ERROR PX_LOG_ERROR
@@ -160,7 +162,51 @@ struct daemon {
 	uint64_t checkpoints;
 	uint64_t stats_at;
 	struct px_replica_stats last_st;
+	/* /metrics (px_metrics.h) */
+	struct px_metrics *metrics;
+	struct px_hist fsync_h;   /* cl_log_sync, seconds */
+	struct px_hist batch_h;   /* records made durable by one sync */
+	struct px_hist commit_h;  /* commit request to its final OUTCOME here, seconds */
+	uint64_t unsynced;        /* records appended since the last sync */
+	struct req_seen {
+		uint64_t cli, req, t_us; /* t_us 0: free */
+	} reqs[REQ_SLOTS];
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec m;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return (uint64_t)m.tv_sec * 1000000u + (uint64_t)m.tv_nsec / 1000u;
+}
+
+static struct req_seen *req_slot(struct daemon *d, uint64_t cli, uint64_t req)
+{
+	return &d->reqs[(cli * 0x9E3779B97F4A7C15ull ^ req * 0xC2B2AE3D27D4EB4Full) % REQ_SLOTS];
+}
+
+/* A commit or rollback request from client cli arrived (metrics). */
+static void req_arrived(struct daemon *d, uint64_t cli, uint64_t req)
+{
+	struct req_seen *r = req_slot(d, cli, req);
+	if (r->t_us && r->cli == cli && r->req == req)
+		return; /* a retransmission: the first arrival counts */
+	*r = (struct req_seen){.cli = cli, .req = req, .t_us = mono_us()};
+}
+
+/* An OUTCOME frame goes to client cli: a final one ends its request's time. */
+static void req_answered(struct daemon *d, uint64_t cli, const uint8_t *frame, size_t len)
+{
+	struct px_msg m;
+	if (px_decode(frame, len, &m) || m.type != PX_MSG_OUTCOME ||
+	    (m.u.outcome.status != PX_ST_COMMITTED && m.u.outcome.status != PX_ST_ABORTED))
+		return;
+	struct req_seen *r = req_slot(d, cli, m.u.outcome.req);
+	if (!r->t_us || r->cli != cli || r->req != m.u.outcome.req)
+		return;
+	px_hist_observe(&d->commit_h, (double)(mono_us() - r->t_us) / 1e6);
+	r->t_us = 0;
+}
 
 static uint64_t clock_now(struct daemon *d)
 {
@@ -396,6 +442,8 @@ static void send_range(struct daemon *d, const struct px_update *u, const struct
 	 * FORGET to the other replicas, see px_net_queue). */
 	for (size_t k = from; k < to; k++) {
 		trace_msg("send", s[k].to, u->arena + s[k].off, s[k].len);
+		if (d->metrics && s[k].to.kind == PX_NODE_CLIENT)
+			req_answered(d, s[k].to.id, u->arena + s[k].off, s[k].len);
 		px_net_queue(d->net, &s[k], u->arena, clock_now(d));
 	}
 	px_net_flush(d->net);
@@ -433,9 +481,12 @@ static void release_deferred(struct daemon *d, int send)
  * what is durable. */
 static void sync_log(struct daemon *d)
 {
-	uint64_t durable;
+	uint64_t durable, t0 = mono_us();
 	if (cl_log_sync(d->log, &durable))
 		fail_stop(d, "commit log write and sync");
+	px_hist_observe(&d->fsync_h, (double)(mono_us() - t0) / 1e6);
+	px_hist_observe(&d->batch_h, (double)d->unsynced);
+	d->unsynced = 0;
 	d->syncs++;
 	d->lazy_since = 0;
 	d->dirty = 0;
@@ -466,6 +517,7 @@ static void flush_round(struct daemon *d)
 				fail_stop(d, "commit log append");
 			eager |= !u->rec[rec_done].lazy;
 			d->dirty = 1;
+			d->unsynced++;
 		}
 		if (!d->dirty)
 			break; /* everything appended is durable */
@@ -541,6 +593,65 @@ static void log_stats(struct daemon *d, const char *why)
 	d->last_st = *s;
 }
 
+/* GET /metrics: everything the stats line has, in Prometheus names. */
+static void build_metrics(void *ctx, struct px_mtext *t)
+{
+	struct daemon *d = ctx;
+	const struct px_replica_stats *s = px_replica_stats(d->rep);
+	const struct px_net_stats *ns = px_net_stats(d->net);
+	uint8_t leader = px_replica_leader(d->rep);
+	char l[64];
+	snprintf(l, sizeof(l), "replica=\"%u\"", g_id);
+	px_mt_family(t, "paxcommit_replica_info", "gauge", "This replica: its id, 1");
+	px_mt_u64(t, "paxcommit_replica_info", l, 1);
+	px_mt_family(t, "paxcommit_decisions_total", "counter", "Outcomes this replica learned, by outcome");
+	px_mt_u64(t, "paxcommit_decisions_total", "outcome=\"commit\"", s->decided_commit);
+	px_mt_u64(t, "paxcommit_decisions_total", "outcome=\"abort\"", s->decided_abort);
+	px_mt_gauge(t, "paxcommit_live_transactions", "Gids undecided, or decided and not yet acknowledged by every participant",
+		    (double)px_replica_live(d->rep));
+	px_mt_gauge(t, "paxcommit_tombstones", "Forgotten gids remembered until the horizon", (double)px_replica_tombstones(d->rep));
+	px_mt_gauge(t, "paxcommit_leader", "The replica this one trusts as leader, -1 for none",
+		    leader == PX_NO_LEADER ? -1.0 : (double)leader);
+	px_mt_gauge(t, "paxcommit_is_leader", "1 while this replica leads", px_replica_ballot(d->rep) ? 1.0 : 0.0);
+	px_mt_gauge(t, "paxcommit_ballot", "The ballot this replica leads at, 0 while it does not lead",
+		    (double)px_replica_ballot(d->rep));
+	px_mt_counter(t, "paxcommit_leader_changes_total", "Times this replica became leader", s->leader_changes);
+	px_mt_counter(t, "paxcommit_quorum_losses_total", "Times this replica stopped hearing a majority", s->quorum_losses);
+	px_mt_counter(t, "paxcommit_recoveries_total", "Phase-1 rounds started for stuck gids", s->recoveries);
+	px_mt_counter(t, "paxcommit_give_ups_total", "Gids forgotten without an outcome", s->give_ups);
+	px_mt_counter(t, "paxcommit_forgotten_total", "Gids garbage-collected here", s->forgotten);
+	px_mt_counter(t, "paxcommit_commit_requests_total", "Commit requests received", s->commit_reqs);
+	px_mt_counter(t, "paxcommit_relayed_requests_total", "Client requests a follower passed on to its leader",
+		      s->relayed_reqs);
+	px_mt_family(t, "paxcommit_busy_total", "counter", "Requests refused by backpressure, by limit");
+	px_mt_u64(t, "paxcommit_busy_total", "limit=\"max_live\"", s->busy - s->busy_client);
+	px_mt_u64(t, "paxcommit_busy_total", "limit=\"max_live_per_client\"", s->busy_client);
+	px_mt_family(t, "paxcommit_refused_messages_total", "counter", "Messages dropped, by reason");
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_frame\"", d->bad_frames + ns->bad_shape);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_message\"", s->bad_msgs);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_identity\"", ns->bad_identity);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_auth\"", ns->bad_auth);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"role\"", d->refused);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"conflict\"", s->conflicts);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"future_gid\"", s->future_gids);
+	px_mt_counter(t, "paxcommit_send_dropped_total", "Messages not sent: no route, peer not connected, or queue full",
+		      ns->send_dropped);
+	px_mt_counter(t, "paxcommit_log_syncs_total", "Commit-log syncs", d->syncs);
+	px_mt_hist(t, "paxcommit_log_sync_seconds", "Time of one commit-log write and sync", &d->fsync_h);
+	px_mt_hist(t, "paxcommit_log_sync_records", "Records one sync made durable (group commit)", &d->batch_h);
+	px_mt_gauge(t, "paxcommit_log_segments", "Commit-log segment files", (double)cl_log_segment_count(d->log));
+	px_mt_counter(t, "paxcommit_log_checkpoints_total", "Commit-log checkpoints", d->checkpoints);
+	px_mt_hist(t, "paxcommit_commit_request_seconds",
+		   "From a commit or rollback request's arrival to the final outcome this replica sent for it", &d->commit_h);
+	px_mt_gauge(t, "paxcommit_horizon_age_seconds", "Age of the garbage-collection horizon",
+		    px_replica_horizon(d->rep) ? (double)(d->now - px_replica_horizon(d->rep)) / 1000.0 : 0.0);
+	px_mt_gauge(t, "paxcommit_clock_offset_seconds", "The wall clock minus this daemon's clock",
+		    (double)px_clock_offset_ms(&d->clock, px_wall_ms() * 1000u) / 1000.0);
+	px_mt_counter(t, "paxcommit_metrics_scrapes_total", "Scrapes of this endpoint answered", px_metrics_scrapes(d->metrics));
+	px_mt_counter(t, "paxcommit_metrics_stale_scrapes_total", "Scrapes answered with the last text: the loop was busy",
+		      px_metrics_stale(d->metrics));
+}
+
 static void handle_message(struct daemon *d, struct px_addr from, const uint8_t *data, size_t len)
 {
 	size_t off = 0;
@@ -566,6 +677,9 @@ static void handle_message(struct daemon *d, struct px_addr from, const uint8_t 
 			refuse(d, from, &m, why);
 			continue;
 		}
+		if (d->metrics && from.kind == PX_NODE_CLIENT &&
+		    (m.type == PX_MSG_COMMIT_REQ || m.type == PX_MSG_ROLLBACK_REQ))
+			req_arrived(d, from.id, m.type == PX_MSG_COMMIT_REQ ? m.u.commit_req.req : m.u.rollback_req.req);
 		struct px_event ev = {.kind = PX_EV_MSG, .now = clock_now(d), .from = from, .msg = &m};
 		px_replica_step(d->rep, &ev, &d->u);
 	}
@@ -790,12 +904,25 @@ int main(int argc, char **argv)
 			logf_(LV_ERROR, "replica=%u participant.%s: %s", g_id, d.cfg.part[i].name, err);
 			return EXIT_USAGE;
 		}
+	px_hist_init(&d.fsync_h, PX_HIST_SECONDS, PX_HIST_SECONDS_N);
+	px_hist_init(&d.commit_h, PX_HIST_SECONDS, PX_HIST_SECONDS_N);
+	static const double batch_le[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+	px_hist_init(&d.batch_h, batch_le, sizeof(batch_le) / sizeof(batch_le[0]));
+	if (me->metrics[0]) {
+		if (px_metrics_start(me->metrics, &d.metrics, err, sizeof(err))) {
+			logf_(LV_ERROR, "replica=%u %s (metrics in [coordinator.%u] of %s)", g_id, err, g_id, config);
+			return EXIT_USAGE;
+		}
+		logf_(LV_INFO, "replica=%u metrics at http://%s/metrics", g_id, me->metrics);
+	}
 	flush_round(&d); /* whatever START produced */
 	logf_(LV_INFO, "replica=%u ready", g_id);
 	d.stats_at = clock_now(&d) + STATS_EVERY_MS;
 
-	zmq_pollitem_t items[1];
+	zmq_pollitem_t items[2];
 	size_t nitems = px_net_pollitems(d.net, items, 1); /* the ROUTER */
+	if (d.metrics)
+		items[nitems++] = (zmq_pollitem_t){.fd = px_metrics_fd(d.metrics), .events = ZMQ_POLLIN};
 	while (!g_stop) {
 		if (g_reload) {
 			g_reload = 0;
@@ -823,6 +950,8 @@ int main(int argc, char **argv)
 			return EXIT_RUNTIME;
 		}
 		px_net_polled(d.net, items, nitems);
+		if (d.metrics && (items[nitems - 1].revents & ZMQ_POLLIN))
+			px_metrics_serve(d.metrics, build_metrics, &d);
 		for (unsigned k = 0; k < BATCH_MAX; k++) {
 			struct px_addr from;
 			const uint8_t *data;
@@ -869,6 +998,7 @@ int main(int argc, char **argv)
 	release_deferred(&d, synced);
 	px_update_free(&d.dfr);
 	logf_(LV_INFO, "replica=%u stopping on signal; everything acknowledged is durable", g_id);
+	px_metrics_stop(&d.metrics);
 	px_net_flush_lazy(d.net);
 	px_net_destroy(&d.net);
 	zmq_ctx_term(d.zctx);

@@ -617,6 +617,11 @@ uint8_t px_replica_leader(const struct px_replica *r)
 	return r->leader;
 }
 
+uint32_t px_replica_ballot(const struct px_replica *r)
+{
+	return r->ballot;
+}
+
 const struct px_replica_stats *px_replica_stats(const struct px_replica *r)
 {
 	return &r->st;

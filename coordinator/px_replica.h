@@ -115,6 +115,8 @@ int px_replica_step(struct px_replica *r, const struct px_event *ev, struct px_u
 
 /* Introspection for drivers, tests and the simulator. */
 uint8_t px_replica_leader(const struct px_replica *r); /* trusted leader */
+/* The ballot this replica leads at, 0 while it does not lead. */
+uint32_t px_replica_ballot(const struct px_replica *r);
 const struct px_replica_stats *px_replica_stats(const struct px_replica *r);
 /* Outcome this replica knows for gid (decided or tombstone): PX_OUT_*. */
 int px_replica_outcome(const struct px_replica *r, struct px_str gid);

@@ -35,6 +35,7 @@
 #include "px_gid.h"
 #include "px_msg.h"
 #include "px_log.h"
+#include "px_metrics.h"
 #include "pa_sql.h"
 #include "px_auth.h"
 #include "px_keys.h"
@@ -139,6 +140,7 @@ struct conn {
 	int nf;         /* columns, -1 before the first row description */
 	uint32_t nrows;
 	int too_big;    /* over RESULT_MAX: rows are dropped, the statement cancelled */
+	uint64_t sent_us; /* when its last query went out (metrics), 0: none */
 };
 
 struct agent {
@@ -162,6 +164,10 @@ struct agent {
 	uint64_t refused, refused_logged_at; /* messages the sender's role may not send (px_auth.h) */
 	struct px_keyring keys;
 	uint64_t resets_piped, resets_alone; /* DISCARD ALLs ahead of other work, and on their own */
+	/* /metrics (px_metrics.h) */
+	struct px_metrics *metrics;
+	struct px_hist pg_h[PA_DB_CANCEL + 1]; /* a database action's last round trip, by kind; [0]: other */
+	uint64_t scans, scan_found;              /* pg_prepared_xacts scans, and the gids they listed */
 	char prefix[PX_CFG_NAME_MAX + 2]; /* "<cluster>_" */
 	char suffix[8];                   /* "_<participant id>" */
 	char options[1024];               /* libpq `options`: the conninfo's, plus lock_timeout */
@@ -385,8 +391,16 @@ static void conn_broken(struct agent *a, struct conn *c, const char *why)
 
 /* A query was queued on c: mark it busy and push it out (PQflush may need
  * POLLOUT for the rest).  Returns 0, or -1 with the connection broken. */
+static uint64_t mono_us(void)
+{
+	struct timespec m;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return (uint64_t)m.tv_sec * 1000000u + (uint64_t)m.tv_nsec / 1000u;
+}
+
 static int sent(struct agent *a, struct conn *c)
 {
+	c->sent_us = mono_us();
 	c->state = C_BUSY;
 	c->err = 0;
 	int f = PQflush(c->pg);
@@ -763,6 +777,14 @@ static void finish_job(struct agent *a, struct conn *c, uint8_t status, uint8_t 
 	c->job = NULL;
 	if (c->state != C_DOWN)
 		c->state = C_IDLE;
+	if (c->sent_us) {
+		px_hist_observe(&a->pg_h[j->kind <= PA_DB_CANCEL ? j->kind : 0], (double)(mono_us() - c->sent_us) / 1e6);
+		c->sent_us = 0;
+	}
+	if (j->kind == PA_DB_SCAN && status == PA_DB_OK) {
+		a->scans++;
+		a->scan_found += ngids;
+	}
 	/* PostgreSQL's words for a PREPARE or an outcome it refused. */
 	char why[PX_REASON_MAX + 1];
 	why[0] = 0;
@@ -1413,6 +1435,86 @@ static void log_stats(struct agent *a, const char *why)
 	a->last = *s;
 }
 
+static void build_metrics(void *ctx, struct px_mtext *t)
+{
+	struct agent *a = ctx;
+	const struct pa_stats *s = pa_core_stats(a->pa);
+	const struct px_net_stats *ns = px_net_stats(a->net);
+	int up = 0, borrowed = 0, busy = 0;
+	for (int i = 0; i < a->nconn; i++) {
+		up += a->conn[i].state != C_DOWN;
+		busy += a->conn[i].state == C_BUSY;
+		borrowed += a->conn[i].borrowed;
+	}
+	char l[PX_CFG_NAME_MAX + 40];
+	snprintf(l, sizeof(l), "participant=\"%s\",id=\"%u\"", a->me->name, (unsigned)a->me->id);
+	px_mt_family(t, "paxcommit_participant_info", "gauge", "This participant agent: its name and id, 1");
+	px_mt_u64(t, "paxcommit_participant_info", l, 1);
+	px_mt_counter(t, "paxcommit_agent_prepared_total", "Transactions prepared (PREPARE TRANSACTION succeeded)", s->prepared);
+	px_mt_counter(t, "paxcommit_agent_voted_aborted_total", "Transactions this agent voted to abort", s->voted_aborted);
+	px_mt_counter(t, "paxcommit_agent_committed_total", "COMMIT PREPARED applied", s->committed);
+	px_mt_counter(t, "paxcommit_agent_rolled_back_total", "Decided aborts applied (ROLLBACK PREPARED or ROLLBACK)",
+		      s->rolled_back);
+	px_mt_counter(t, "paxcommit_agent_idle_rollbacks_total", "Open transactions rolled back after agent_idle_timeout_ms",
+		      s->idle_rollbacks);
+	uint64_t oldest_ms = 0;
+	size_t indoubt = pa_core_in_doubt(a->pa, &oldest_ms);
+	px_mt_gauge(t, "paxcommit_agent_in_doubt", "Transactions prepared here and not yet finished", (double)indoubt);
+	px_mt_gauge(t, "paxcommit_agent_in_doubt_oldest_seconds", "How long the oldest of them has been prepared here",
+		    (double)oldest_ms / 1000.0);
+	px_mt_gauge(t, "paxcommit_agent_tracked", "Gids this agent tracks (open, prepared, or finished and remembered)",
+		    (double)pa_core_tracked(a->pa));
+	px_mt_gauge(t, "paxcommit_agent_pool_size", "PostgreSQL sessions this agent keeps: pool, plus one for its own scans and checks", (double)a->nconn);
+	px_mt_gauge(t, "paxcommit_agent_pool_up", "PostgreSQL sessions connected", (double)up);
+	px_mt_gauge(t, "paxcommit_agent_pool_in_use", "Sessions running a statement or held by an open transaction",
+		    (double)(busy > borrowed ? busy : borrowed));
+	static const char *const kinds[] = {"other", "exec", "prepare", "commit_prepared", "rollback_prepared",
+					    "rollback", "check", "scan", "cancel"};
+	px_mt_family(t, "paxcommit_agent_pg_seconds", "histogram",
+		     "From the agent's last query of a database action to PostgreSQL's answer, by action");
+	for (size_t k = 0; k <= PA_DB_CANCEL; k++) {
+		const struct px_hist *h = &a->pg_h[k];
+		uint64_t cum = 0;
+		char lb[80];
+		for (size_t i = 0; i < h->nle; i++) {
+			cum += h->bucket[i];
+			snprintf(lb, sizeof(lb), "action=\"%s\",le=\"%.9g\"", kinds[k], h->le[i]);
+			px_mt_u64(t, "paxcommit_agent_pg_seconds_bucket", lb, cum);
+		}
+		snprintf(lb, sizeof(lb), "action=\"%s\",le=\"+Inf\"", kinds[k]);
+		px_mt_u64(t, "paxcommit_agent_pg_seconds_bucket", lb, cum + h->bucket[h->nle]);
+		snprintf(lb, sizeof(lb), "action=\"%s\"", kinds[k]);
+		px_mt_dbl(t, "paxcommit_agent_pg_seconds_sum", lb, h->sum);
+		px_mt_u64(t, "paxcommit_agent_pg_seconds_count", lb, h->count);
+	}
+	px_mt_counter(t, "paxcommit_agent_scans_total", "Scans of pg_prepared_xacts", a->scans);
+	px_mt_counter(t, "paxcommit_agent_scan_found_total", "This cluster's prepared gids the scans listed", a->scan_found);
+	px_mt_counter(t, "paxcommit_agent_resolved_by_scan_total", "Prepared gids found by a scan and then finished",
+		      s->resolved_by_scan);
+	px_mt_counter(t, "paxcommit_agent_presumed_aborts_total", "Gids a majority of replicas did not know: rolled back",
+		      s->presumed_aborts);
+	px_mt_counter(t, "paxcommit_agent_apply_failures_total", "Decided outcomes PostgreSQL refused to apply (retried)",
+		      s->apply_failures);
+	px_mt_counter(t, "paxcommit_agent_sessions_lost_total", "Open transactions whose session ended", s->sessions_lost);
+	px_mt_counter(t, "paxcommit_agent_cancels_total", "Statements cancelled", s->cancels);
+	px_mt_counter(t, "paxcommit_agent_ambiguous_total", "Gids perhaps voted by an earlier incarnation: left to recovery",
+		      s->ambiguous);
+	px_mt_family(t, "paxcommit_refused_messages_total", "counter", "Messages dropped, by reason");
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_frame\"", a->bad_frames + ns->bad_shape);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_message\"", s->bad_msgs);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_identity\"", ns->bad_identity);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_auth\"", ns->bad_auth);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"role\"", a->refused);
+	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"future_gid\"", s->future_gids);
+	px_mt_counter(t, "paxcommit_send_dropped_total", "Messages not sent: no route, peer not connected, or queue full",
+		      ns->send_dropped);
+	px_mt_gauge(t, "paxcommit_clock_offset_seconds", "The wall clock minus this daemon's clock",
+		    (double)px_clock_offset_ms(&a->clock, px_wall_ms() * 1000u) / 1000.0);
+	px_mt_counter(t, "paxcommit_metrics_scrapes_total", "Scrapes of this endpoint answered", px_metrics_scrapes(a->metrics));
+	px_mt_counter(t, "paxcommit_metrics_stale_scrapes_total", "Scrapes answered with the last text: the loop was busy",
+		      px_metrics_stale(a->metrics));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -1560,6 +1662,15 @@ int main(int argc, char **argv)
 			logf_(LV_ERROR, "coordinator.%u: %s", i, err);
 			return EXIT_USAGE;
 		}
+	for (size_t k = 0; k <= PA_DB_CANCEL; k++)
+		px_hist_init(&a.pg_h[k], PX_HIST_SECONDS, PX_HIST_SECONDS_N);
+	if (a.me->metrics[0]) {
+		if (px_metrics_start(a.me->metrics, &a.metrics, err, sizeof(err))) {
+			logf_(LV_ERROR, "%s (metrics in [participant.%s] of %s)", err, a.me->name, config);
+			return EXIT_USAGE;
+		}
+		logf_(LV_INFO, "metrics at http://%s/metrics", a.me->metrics);
+	}
 	struct pa_event sev = {.kind = PA_EV_START, .now = clock_now(&a)};
 	pa_core_step(a.pa, &sev, &a.u);
 	flush_update(&a);
@@ -1567,8 +1678,8 @@ int main(int argc, char **argv)
 	a.stats_at = clock_now(&a) + STATS_EVERY_MS;
 
 	/* the transport's sockets (1 + replicas <= 6), then the connections */
-	zmq_pollitem_t *items = calloc(8 + (size_t)a.nconn, sizeof(*items));
-	int *item_conn = calloc(8 + (size_t)a.nconn, sizeof(*item_conn));
+	zmq_pollitem_t *items = calloc(9 + (size_t)a.nconn, sizeof(*items));
+	int *item_conn = calloc(9 + (size_t)a.nconn, sizeof(*item_conn));
 	if (!items || !item_conn)
 		return EXIT_RUNTIME;
 	uint64_t poll_idle_at = 0;
@@ -1616,13 +1727,17 @@ int main(int argc, char **argv)
 		}
 		timeout = px_wait_ms(timeout, now, a.timer_at);
 		timeout = px_wait_ms(timeout, now, px_net_lazy_due(a.net));
-		if (zmq_poll(items, (int)n, timeout) < 0) {
+		if (a.metrics)
+			items[n] = (zmq_pollitem_t){.fd = px_metrics_fd(a.metrics), .events = ZMQ_POLLIN};
+		if (zmq_poll(items, (int)n + (a.metrics != NULL), timeout) < 0) {
 			if (zmq_errno() == EINTR)
 				continue;
 			logf_(LV_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
 			return EXIT_RUNTIME;
 		}
 		px_net_polled(a.net, items, nz);
+		if (a.metrics && (items[n].revents & ZMQ_POLLIN))
+			px_metrics_serve(a.metrics, build_metrics, &a);
 		for (size_t k = nz; k < n; k++)
 			if (items[k].revents)
 				conn_io(&a, &a.conn[item_conn[k]], items[k].revents & ZMQ_POLLIN,
@@ -1687,6 +1802,7 @@ int main(int argc, char **argv)
 	logf_(LV_INFO, "stopping on signal");
 	for (int i = 0; i < a.nconn; i++)
 		PQfinish(a.conn[i].pg);
+	px_metrics_stop(&a.metrics);
 	px_net_flush_lazy(a.net);
 	px_net_destroy(&a.net);
 	zmq_ctx_term(a.zctx);

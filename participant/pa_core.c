@@ -51,6 +51,7 @@ struct pa_txn {
 	uint64_t ptoken;    /* PREPARE pipelined behind the running statement, 0: none */
 	uint32_t next_stmt; /* number of the next statement to run */
 	uint64_t last;      /* last activity */
+	uint64_t prepared_at; /* when it became PA_PREPARED here (0: not yet) */
 	uint64_t next;      /* next retransmission */
 	struct px_addr exec_to;
 	uint64_t exec_req;
@@ -154,6 +155,20 @@ size_t pa_core_tracked(const struct pa_core *c)
 	return c->txns.n;
 }
 
+size_t pa_core_in_doubt(const struct pa_core *c, uint64_t *oldest_ms)
+{
+	size_t n = 0;
+	uint64_t first = 0;
+	for (const struct pa_txn *t = c->live.head; t; t = t->lnext)
+		if (t->prepared_at && (t->state == PA_PREPARED || t->state == PA_FINISHING)) {
+			n++;
+			if (!first || t->prepared_at < first)
+				first = t->prepared_at;
+		}
+	*oldest_ms = n ? c->now - first : 0;
+	return n;
+}
+
 static int is_open(uint8_t s)
 {
 	return s == PA_OPEN || s == PA_EXEC || s == PA_DOOMED || s == PA_ROLLING || s == PA_PREPARING;
@@ -244,6 +259,8 @@ static struct pa_txn *txn_new(struct pa_core *c, struct px_str gid, uint8_t stat
 	px_key_set(&t->k, gid);
 	t->state = state;
 	t->last = c->now;
+	if (state == PA_PREPARED)
+		t->prepared_at = c->now;
 	if (px_map_put(&c->txns, t)) {
 		free(t);
 		return NULL;
@@ -264,6 +281,8 @@ static void set_state(struct pa_core *c, struct pa_txn *t, uint8_t s)
 		c->nopen++;
 	t->state = s;
 	t->last = c->now;
+	if (s == PA_PREPARED && !t->prepared_at)
+		t->prepared_at = c->now;
 	if (t->final != is_final(s)) {
 		list_unlink(t->final ? &c->done : &c->live, t);
 		t->final = (uint8_t)is_final(s);

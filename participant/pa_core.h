@@ -113,5 +113,8 @@ void pa_core_destroy(struct pa_core **c);
 void pa_core_step(struct pa_core *c, const struct pa_event *ev, struct px_update *u);
 const struct pa_stats *pa_core_stats(const struct pa_core *c);
 size_t pa_core_tracked(const struct pa_core *c);
+/* Transactions prepared here and not yet finished (waiting for, or
+ * applying, the decision); *oldest_ms: the age of the oldest, 0 if none. */
+size_t pa_core_in_doubt(const struct pa_core *c, uint64_t *oldest_ms);
 
 #endif

@@ -3,13 +3,17 @@
  */
 #include "cluster.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,7 +99,9 @@ int cluster_init(struct cluster *c, int ncoord, int npart, const char *timing)
 			fclose(f);
 			return -1;
 		}
-		fprintf(f, "[coordinator.%d]\nendpoint = tcp://127.0.0.1:%d\ndata_dir = %s/c%d\n%s", i, port, c->dir, i, line);
+		c->metrics_port[i] = px_net_free_port();
+		fprintf(f, "[coordinator.%d]\nendpoint = tcp://127.0.0.1:%d\ndata_dir = %s/c%d\nmetrics = 127.0.0.1:%d\n%s", i,
+			port, c->dir, i, c->metrics_port[i], line);
 	}
 	for (int i = 1; i <= npart; i++) {
 		int port = px_net_free_port();
@@ -132,6 +138,20 @@ static pid_t spawn(const char *logpath, char *const argv[])
 		 * child. */
 		for (int k = 3; k < 1024; k++)
 			close(k);
+		/* PAXCOMMIT_WRAP="valgrind --log-file=/tmp/vg.%p ...": every
+		 * paxcommit daemon (not the scripted participants) runs under
+		 * that command (words split at spaces). */
+		const char *wrap = getenv("PAXCOMMIT_WRAP"), *base = strrchr(argv[0], '/');
+		if (wrap && *wrap && strncmp(base ? base + 1 : argv[0], "paxcommit-", 10) == 0) {
+			char *w = strdup(wrap), *wv[64];
+			int n = 0;
+			for (char *t = strtok(w, " "); t && n < 32; t = strtok(NULL, " "))
+				wv[n++] = t;
+			for (int k = 0; argv[k] && n < 63; k++)
+				wv[n++] = argv[k];
+			wv[n] = NULL;
+			execvp(wv[0], wv);
+		}
 		execv(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -458,4 +478,44 @@ long cluster_log_stat(const char *path, const char *key)
 	}
 	fclose(f);
 	return v;
+}
+
+int cluster_http_get(int port, const char *path, char *out, size_t cap, uint32_t timeout_ms)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	char req[300];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	size_t len = 0;
+	ssize_t r;
+	while (len + 1 < cap && (r = read(fd, out + len, cap - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	out[len] = '\0';
+	int code;
+	if (sscanf(out, "HTTP/1.%*d %d", &code) != 1)
+		return -1;
+	char *body = strstr(out, "\r\n\r\n");
+	if (body)
+		memmove(out, body + 4, strlen(body + 4) + 1);
+	return code;
+}
+
+double cluster_metric(const char *text, const char *series)
+{
+	size_t sl = strlen(series);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, series, sl) == 0 && p[sl] == ' ')
+			return strtod(p + sl + 1, NULL);
+	return -1;
 }

@@ -30,7 +30,15 @@ struct cluster {
 	const char *coord_arg[4]; /* extra coordinator arguments (NULL-terminated) */
 	char mounted[300];        /* a tmpfs the test mounted (unmounted by destroy) */
 	const char *part_arg;     /* one extra test_agent argument, or NULL */
+	int metrics_port[CL_MAX_COORD]; /* each replica's /metrics on 127.0.0.1 */
 };
+
+/* GET http://127.0.0.1:port/path: the status code (and the body, NUL-
+ * terminated, in out), or -1 if nothing answered within timeout_ms. */
+int cluster_http_get(int port, const char *path, char *out, size_t cap, uint32_t timeout_ms);
+/* The value of the sample `series` (name, or name{labels} exactly as
+ * exposed) in a /metrics text, or -1 if absent. */
+double cluster_metric(const char *text, const char *series);
 
 /* Make the directory and config: ncoord replicas, npart participants named
  * p1..pN with ids 1..N; `timing` is extra [cluster] lines (may be NULL).

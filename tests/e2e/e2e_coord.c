@@ -1143,10 +1143,103 @@ static void test_client_keys_reload(void **state)
 	assert_true(bad >= 1);
 }
 
+/* Every line of a /metrics text is a comment or "series value". */
+static void check_exposition(const char *text)
+{
+	int samples = 0;
+	for (const char *p = text; *p;) {
+		const char *e = strchr(p, '\n');
+		assert_non_null(e);
+		if (*p != '#') {
+			const char *sp = memchr(p, ' ', (size_t)(e - p));
+			assert_non_null(sp);
+			assert_true(strncmp(p, "paxcommit_", 10) == 0);
+			char *end;
+			strtod(sp + 1, &end);
+			assert_ptr_equal(end, e);
+			samples++;
+		}
+		p = e + 1;
+	}
+	assert_true(samples > 30);
+}
+
+/* GET /metrics on every replica: the figures move as transactions run,
+ * and agree with the cluster's state (who leads, what was decided). */
+static void test_metrics(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 3, 2, TIMING), 0);
+	start_all(c, 3);
+	struct pc_conn *pc = connect_to(c);
+	int leader = cluster_wait_leader(c, pc, 10000);
+	assert_true(leader >= 0);
+	static char before[65536], after[65536];
+	assert_int_equal(cluster_http_get(c->metrics_port[leader], "/metrics", before, sizeof(before), 5000), 200);
+	check_exposition(before);
+	double commits0 = cluster_metric(before, "paxcommit_decisions_total{outcome=\"commit\"}");
+	double aborts0 = cluster_metric(before, "paxcommit_decisions_total{outcome=\"abort\"}");
+	double reqs0 = cluster_metric(before, "paxcommit_commit_request_seconds_count");
+	assert_true(commits0 >= 0 && aborts0 >= 0 && reqs0 >= 0);
+	struct execer *ex = execer_new(c);
+	uint64_t rng = 23;
+	struct tx t;
+	int committed = 0, aborted = 0;
+	for (int i = 0; i < 40; i++) {
+		run_txn(pc, ex, &rng, 2, &t, TXN_TIMEOUT_MS);
+		assert_int_equal(t.outcome, t.want_commit ? PC_COMMITTED : PC_ABORTED);
+		committed += t.outcome == PC_COMMITTED;
+		aborted += t.outcome == PC_ABORTED;
+	}
+	execer_free(&ex);
+	assert_int_equal(cluster_http_get(c->metrics_port[leader], "/metrics", after, sizeof(after), 5000), 200);
+	check_exposition(after);
+	if (getenv("E2E_SHOW_METRICS"))
+		fputs(after, stdout);
+	double commits = cluster_metric(after, "paxcommit_decisions_total{outcome=\"commit\"}") - commits0;
+	double aborts = cluster_metric(after, "paxcommit_decisions_total{outcome=\"abort\"}") - aborts0;
+	double reqs = cluster_metric(after, "paxcommit_commit_request_seconds_count") - reqs0;
+	double syncs = cluster_metric(after, "paxcommit_log_sync_seconds_count");
+	print_message("  leader coordinator.%d: +%.0f commit and +%.0f abort decisions (clients: %d, %d), %.0f requests "
+		      "timed, %.0f syncs\n",
+		      leader, commits, aborts, committed, aborted, reqs, syncs);
+	assert_true(commits >= committed);
+	assert_true(aborts >= aborted);
+	assert_true(reqs >= committed + aborted);
+	assert_true(syncs >= 1);
+	assert_true(cluster_metric(after, "paxcommit_log_sync_records_count") == syncs);
+	assert_true(cluster_metric(after, "paxcommit_commit_request_seconds_bucket{le=\"+Inf\"}") ==
+		    cluster_metric(after, "paxcommit_commit_request_seconds_count"));
+	assert_true(cluster_metric(after, "paxcommit_metrics_scrapes_total") >= 1);
+	/* Who leads, as every replica sees it. */
+	for (int i = 0; i < 3; i++) {
+		static char m[65536];
+		assert_int_equal(cluster_http_get(c->metrics_port[i], "/metrics", m, sizeof(m), 5000), 200);
+		assert_true(cluster_metric(m, "paxcommit_leader") == leader);
+		assert_true(cluster_metric(m, "paxcommit_is_leader") == (i == leader));
+		assert_true((cluster_metric(m, "paxcommit_ballot") > 0) == (i == leader));
+		char info[64];
+		snprintf(info, sizeof(info), "paxcommit_replica_info{replica=\"%d\"}", i);
+		assert_true(cluster_metric(m, info) == 1);
+	}
+	/* Only GET /metrics. */
+	assert_int_equal(cluster_http_get(c->metrics_port[leader], "/other", after, sizeof(after), 5000), 404);
+	/* A replica that stops leading says so. */
+	cluster_kill_coord(c, leader);
+	int next = cluster_wait_leader(c, pc, 10000);
+	assert_true(next >= 0 && next != leader);
+	assert_int_equal(cluster_http_get(c->metrics_port[next], "/metrics", after, sizeof(after), 5000), 200);
+	assert_true(cluster_metric(after, "paxcommit_is_leader") == 1);
+	assert_true(cluster_metric(after, "paxcommit_leader_changes_total") >= 1);
+	assert_int_equal(cluster_http_get(c->metrics_port[leader], "/metrics", after, sizeof(after), 1000), -1);
+	pc_conn_close(&pc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest all[] = {
 		cmocka_unit_test_setup_teardown(test_1000_mixed_votes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_horizon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_kill9_mid_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_kill9_restart, setup, teardown),

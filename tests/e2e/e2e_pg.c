@@ -648,6 +648,62 @@ static void test_agent_kill9_after_prepare(void **state)
 	finish_prepared(c, &g, th);
 }
 
+/* An agent's and a replica's /metrics while a transaction is in doubt,
+ * and after it is finished. */
+static void test_agent_metrics(void **state)
+{
+	struct pgc *c = *state;
+	struct bg_commit g;
+	pthread_t th;
+	prepared_on_b(c, &g, &th);
+	int pb = metrics_port_of(c, "participant.b"), pa = metrics_port_of(c, "participant.a");
+	assert_true(pb > 0 && pa > 0);
+	static char m[262144];
+	/* b holds it prepared and waits: one in doubt, getting older */
+	uint64_t end = cl_now_ms() + 10000;
+	double age = -1;
+	for (;;) {
+		assert_int_equal(cluster_http_get(pb, "/metrics", m, sizeof(m), 5000), 200);
+		age = cluster_metric(m, "paxcommit_agent_in_doubt_oldest_seconds");
+		if (cluster_metric(m, "paxcommit_agent_in_doubt") == 1 && age >= 0.2)
+			break;
+		if (cl_now_ms() > end) {
+			kill(pid_of(c, "participant.a"), SIGCONT);
+			fail_msg("participant.b's metrics never showed the prepared transaction in doubt:\n%.2000s", m);
+		}
+		cl_pause_ms(50);
+	}
+	assert_true(cluster_metric(m, "paxcommit_agent_prepared_total") >= 1);
+	assert_true(cluster_metric(m, "paxcommit_participant_info{participant=\"b\",id=\"2\"}") == 1);
+	assert_true(cluster_metric(m, "paxcommit_agent_scans_total") >= 1);
+	assert_true(cluster_metric(m, "paxcommit_agent_pool_size") == 8 + 1); /* pool = 8, and the service session */
+	/* a is stopped: its endpoint does not answer */
+	assert_int_equal(cluster_http_get(pa, "/metrics", m, sizeof(m), 500), -1);
+	assert_int_equal(kill(pid_of(c, "participant.a"), SIGCONT), 0);
+	finish_prepared(c, &g, th);
+	assert_int_equal(cluster_http_get(pb, "/metrics", m, sizeof(m), 5000), 200);
+	double done = cluster_metric(m, "paxcommit_agent_committed_total") + cluster_metric(m, "paxcommit_agent_rolled_back_total");
+	double pg = 0;
+	static const char *const kinds[] = {"exec", "prepare", "commit_prepared", "rollback_prepared", "rollback"};
+	for (int k = 0; k < 5; k++) {
+		char series[100];
+		snprintf(series, sizeof(series), "paxcommit_agent_pg_seconds_count{action=\"%s\"}", kinds[k]);
+		pg += cluster_metric(m, series);
+	}
+	print_message("  participant.b: in doubt for %.2f s, then finished (%.0f applied); %.0f database actions timed\n",
+		      age, done, pg);
+	assert_true(cluster_metric(m, "paxcommit_agent_in_doubt") == 0);
+	assert_true(done >= 1);
+	assert_true(pg >= 3); /* the statement, its PREPARE, the outcome */
+	/* a replica's view of the same transaction */
+	int pc0 = metrics_port_of(c, "coordinator.0");
+	assert_true(pc0 > 0);
+	assert_int_equal(cluster_http_get(pc0, "/metrics", m, sizeof(m), 5000), 200);
+	assert_true(cluster_metric(m, "paxcommit_decisions_total{outcome=\"commit\"}") +
+			    cluster_metric(m, "paxcommit_decisions_total{outcome=\"abort\"}") >=
+		    1);
+}
+
 static void test_postgres_immediate_restart(void **state)
 {
 	struct pgc *c = *state;
@@ -1037,6 +1093,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_xa_style, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_kill9_bank, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_kill9_after_prepare, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgres_immediate_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_killed_mid_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_rollback_under_load, setup, teardown),

@@ -201,6 +201,22 @@ pid_t pid_of(struct pgc *c, const char *name)
 	return (pid_t)p;
 }
 
+int metrics_port_of(struct pgc *c, const char *name)
+{
+	char path[400], line[400], key[100];
+	snprintf(path, sizeof(path), "%s/devcluster.state", c->dir);
+	snprintf(key, sizeof(key), "metrics.%s=", name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int port = -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, strlen(key)) == 0)
+			port = atoi(line + strlen(key));
+	fclose(f);
+	return port;
+}
+
 int leader_of(struct pc_conn *pc, int n)
 {
 	uint64_t end = cl_now_ms() + 10000;

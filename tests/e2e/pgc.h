@@ -54,6 +54,8 @@ void wait_no_doubt(struct pgc *c, const char *const *names, int n, uint32_t time
 void wait_agents(struct pgc *c, const char *const *names, int n);
 /* The pid in DIR/<name>.pid, or -1. */
 pid_t pid_of(struct pgc *c, const char *name);
+/* The /metrics port devcluster gave `name` (coordinator.N, participant.X), or -1. */
+int metrics_port_of(struct pgc *c, const char *name);
 /* The replica a majority of n trusts as leader (-1 after 10 s). */
 int leader_of(struct pc_conn *pc, int n);
 

@@ -478,6 +478,32 @@ static void test_bad_endpoint(void **state)
 
 #define PART_A_EP(ep) "[participant.a]\nid = 1\nendpoint = " ep "\nconninfo = dbname=a\n"
 
+/* Rule: metrics = HOST:PORT, HOST a numeric IPv4 address or [IPv6]; the
+ * error names the line and shows the form. */
+static void test_metrics_address(void **state)
+{
+	(void)state;
+	struct px_config c;
+	int rc = load_keyed(CLUSTER COORD0 "metrics = 127.0.0.1:9464\n" PART_A "metrics = [::1]:9465\n", &c);
+	if (rc != 0)
+		print_error("%s\n", g_err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(c.coord[0].metrics, "127.0.0.1:9464");
+	assert_string_equal(c.part[0].metrics, "[::1]:9465");
+	px_config_free(&c);
+	rc = load_keyed(CLUSTER COORD0 PART_A, &c);
+	assert_int_equal(rc, 0);
+	assert_string_equal(c.coord[0].metrics, ""); /* absent: no endpoint */
+	px_config_free(&c);
+	const char *bad[] = {"localhost:9464", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:94x",
+			     ":9464", "[::1:9464", "300.0.0.1:9464", "127.0.0.1:"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[400];
+		snprintf(text, sizeof(text), CLUSTER COORD0 "metrics = %s\n" PART_A, bad[i]);
+		expect_err(text, 6, "is not host:port");
+	}
+}
+
 /* Rule: a tcp:// endpoint is HOST:PORT with PORT 1..65535 in decimal; the
  * error names the line and says what to write. */
 static void test_endpoint_port(void **state)
@@ -695,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_long_participant_name),
 		cmocka_unit_test(test_bad_endpoint),
 		cmocka_unit_test(test_endpoint_port),
+		cmocka_unit_test(test_metrics_address),
 		cmocka_unit_test(test_endpoint_two_participants),
 		cmocka_unit_test(test_endpoint_coordinators),
 		cmocka_unit_test(test_line_level),
