@@ -118,7 +118,7 @@ SIM_WINDOW ?= 2000
 SIM_GRAY_SEEDS ?= 300
 SIM_GRAY_WINDOW ?= 300
 
-.PHONY: all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay test-fuzz deps demo asan valgrind fuzz clean check-core-purity \
+.PHONY: install test-install all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay test-fuzz deps demo asan valgrind fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog soak
 
 all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(REPLAY_SQL) $(REPLAY_CONF) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_DBUG2)
@@ -249,7 +249,7 @@ deps:
 
 test: deps
 	$(MAKE) all
-	$(MAKE) check-core-purity check-commitlog-purity test-unit test-fuzz-replay test-fuzz test-sim test-model test-e2e test-chaos
+	$(MAKE) check-core-purity check-commitlog-purity test-unit test-install test-fuzz-replay test-fuzz test-sim test-model test-e2e test-chaos
 
 # The core must stay pure: fail if it includes I/O headers or reads a clock.
 check-core-purity:
@@ -375,6 +375,35 @@ bench-commitlog: $(BENCH_CL)
 demo: deps
 	$(MAKE) all
 	@bash scripts/demo.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the daemons (sbin), the
+# tool (bin), libpaxcommit.so (soname libpaxcommit.so.0) and .a, paxcommit.h,
+# paxcommit.pc for pkg-config, sql/ and the example config (share/paxcommit).
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share/paxcommit
+install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) etc/paxcommit.pc.in
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(DATADIR)/sql
+	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/paxcommit
+	install -m 0755 $(COORD) $(AGENT) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(LIBPC_SO).0 $(DESTDIR)$(LIBDIR)/libpaxcommit.so.0
+	ln -sf libpaxcommit.so.0 $(DESTDIR)$(LIBDIR)/libpaxcommit.so
+	install -m 0644 $(LIBPC) $(DESTDIR)$(LIBDIR)/libpaxcommit.a
+	install -m 0644 client/paxcommit.h $(DESTDIR)$(INCLUDEDIR)/paxcommit.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' etc/paxcommit.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/paxcommit.pc
+	install -m 0644 sql/participant.sql sql/demo_bank.sql sql/README.md $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 etc/cluster.conf.example $(DESTDIR)$(DATADIR)/cluster.conf.example
+
+# Installs into a scratch DESTDIR and builds a program against it with
+# pkg-config, static and shared (tests/install/check.sh).
+test-install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO)
+	bash tests/install/check.sh
 
 clean:
 	rm -rf build
