@@ -16,7 +16,7 @@ CORE_SRCS := common/px_msg.c common/px_gid.c common/px_auth.c common/px_clock.c 
 	coordinator/px_learner.c participant/pa_core.c participant/pa_sql.c
 # Headers of the core: everything in these folders but the transport and the
 # config reader, which are edges (they include zmq.h / read files).
-EDGE_HDRS := common/px_net.h common/px_config.h common/px_log.h common/px_keys.h common/px_metrics.h
+EDGE_HDRS := common/px_net.h common/px_config.h common/px_log.h common/px_keys.h common/px_metrics.h common/px_notify.h
 CORE_HDRS := $(filter-out $(EDGE_HDRS),$(wildcard common/*.h coordinator/*.h participant/*.h))
 ALL_HDRS  := $(wildcard common/*.h coordinator/*.h participant/*.h commitlog/*.h client/*.h)
 # The commit log library (I/O through a method table; posix, memory, crash
@@ -27,8 +27,9 @@ CL_SRCS   := $(wildcard commitlog/*.c)
 CONF_SRCS := common/px_config.c
 # The ZeroMQ transport every process uses.
 NET_SRCS  := common/px_net.c common/px_keys.c
-# The daemons' log lines, and their Prometheus endpoint (libmicrohttpd).
-LOG_SRCS  := common/px_log.c common/px_metrics.c
+# The daemons' log lines, their Prometheus endpoint (libmicrohttpd) and
+# the systemd service protocol (libsystemd).
+LOG_SRCS  := common/px_log.c common/px_metrics.c common/px_notify.c
 # The client library (libpaxcommit).
 CLIENT_SRCS := client/pc_coord.c client/pc_txn.c
 CL_HDRS   := $(wildcard commitlog/*.h)
@@ -137,12 +138,12 @@ $(SIM): $(SIM_SRCS) $(SIM_HDRS) $(CORE_OBJS) $(CL_OBJS)
 
 $(COORD): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lsystemd -lpthread $(LDFLAGS)
 
 # The client library: the client code plus the shared pieces it uses.
 $(AGENT): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lmicrohttpd -lsystemd -lpthread $(LDFLAGS)
 
 $(CLI): client/paxcommit_cli.c $(LIBPC)
 	@mkdir -p $(dir $@)
@@ -154,15 +155,15 @@ $(DEMO_BANK): client/demo_bank.c $(LIBPC)
 
 $(COORD_BUG1): coordinator/coordinator_main.c $(patsubst %.c,$(BUILD)/obj-bug1/%.o,$(CORE_SRCS)) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
+	$(CC) $(CFLAGS) $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lsystemd -lpthread $(LDFLAGS)
 
 $(COORD_DBUG1): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=1 $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
+	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=1 $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lsystemd -lpthread $(LDFLAGS)
 
 $(COORD_DBUG2): coordinator/coordinator_main.c $(CORE_OBJS) $(CL_SRCS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=2 $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
+	$(CC) $(CFLAGS) -DPX_PLANT_DAEMON_BUG=2 $(INC) $^ -o $@ -lzmq -linih -lmicrohttpd -lsystemd -lpthread $(LDFLAGS)
 
 $(EIO_SHIM): tests/chaos/eio_shim.c
 	@mkdir -p $(dir $@)
@@ -170,7 +171,7 @@ $(EIO_SHIM): tests/chaos/eio_shim.c
 
 $(AGENT_ABUG1): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DPX_PLANT_AGENT_BUG=1 $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lmicrohttpd -lpthread $(LDFLAGS)
+	$(CC) $(CFLAGS) -DPX_PLANT_AGENT_BUG=1 $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lmicrohttpd -lsystemd -lpthread $(LDFLAGS)
 
 $(LIBPC): $(CLIENT_OBJS) $(NET_OBJS) $(CONF_OBJS) $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -378,7 +379,8 @@ demo: deps
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the daemons (sbin), the
 # tool (bin), libpaxcommit.so (soname libpaxcommit.so.0) and .a, paxcommit.h,
-# paxcommit.pc for pkg-config, sql/ and the example config (share/paxcommit).
+# paxcommit.pc for pkg-config, sql/ and the example config (share/paxcommit),
+# and the systemd units (lib/systemd/system).
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -386,7 +388,9 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DATADIR    ?= $(PREFIX)/share/paxcommit
-install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) etc/paxcommit.pc.in
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+UNITS      := paxcommit-coordinator@.service paxcommit-participant@.service
+install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) etc/paxcommit.pc.in $(UNITS:%=etc/systemd/%.in)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
 		$(DESTDIR)$(DATADIR)/sql
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/paxcommit
@@ -399,6 +403,9 @@ install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) etc/paxcommit.pc.in
 		-e 's|@VERSION@|$(VERSION)|' etc/paxcommit.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/paxcommit.pc
 	install -m 0644 sql/participant.sql sql/demo_bank.sql sql/README.md $(DESTDIR)$(DATADIR)/sql/
 	install -m 0644 etc/cluster.conf.example $(DESTDIR)$(DATADIR)/cluster.conf.example
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' etc/systemd/$$u.in \
+		> $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
 
 # Installs into a scratch DESTDIR and builds a program against it with
 # pkg-config, static and shared (tests/install/check.sh).

@@ -37,6 +37,7 @@
 #include "px_msg.h"
 #include "px_log.h"
 #include "px_metrics.h"
+#include "px_notify.h"
 #include "px_auth.h"
 #include "px_keys.h"
 #include "px_net.h"
@@ -917,6 +918,11 @@ int main(int argc, char **argv)
 	}
 	flush_round(&d); /* whatever START produced */
 	logf_(LV_INFO, "replica=%u ready", g_id);
+	{
+		char st[400];
+		snprintf(st, sizeof(st), "replica %u of %u: recovered, listening on %s", g_id, d.cfg.ncoord, me->endpoint);
+		px_notify_ready(st);
+	}
 	d.stats_at = clock_now(&d) + STATS_EVERY_MS;
 
 	zmq_pollitem_t items[2];
@@ -941,6 +947,7 @@ int main(int argc, char **argv)
 		timeout = px_wait_ms(timeout, now, d.lazy_since ? d.lazy_since + LAZY_SYNC_MS : 0);
 		timeout = px_wait_ms(timeout, now, d.dfr_since ? d.dfr_since + DEFER_SYNC_MS : 0);
 		timeout = px_wait_ms(timeout, now, px_net_lazy_due(d.net));
+		timeout = px_wait_ms(timeout, now, px_notify_tick(now));
 		if (px_net_pending(d.net))
 			timeout = 0;
 		if (zmq_poll(items, (int)nitems, timeout) < 0) {
@@ -990,6 +997,7 @@ int main(int argc, char **argv)
 			d.stats_at = now + STATS_EVERY_MS;
 		}
 	}
+	px_notify_stopping();
 	log_stats(&d, " at shutdown");
 	uint64_t durable_at_stop;
 	int synced = cl_log_sync(d.log, &durable_at_stop) == 0; /* lazy records too */

@@ -36,6 +36,7 @@
 #include "px_msg.h"
 #include "px_log.h"
 #include "px_metrics.h"
+#include "px_notify.h"
 #include "pa_sql.h"
 #include "px_auth.h"
 #include "px_keys.h"
@@ -1675,6 +1676,11 @@ int main(int argc, char **argv)
 	pa_core_step(a.pa, &sev, &a.u);
 	flush_update(&a);
 	logf_(LV_INFO, "ready");
+	{
+		char st[400];
+		snprintf(st, sizeof(st), "participant %s: listening on %s", a.me->name, a.me->endpoint);
+		px_notify_ready(st);
+	}
 	a.stats_at = clock_now(&a) + STATS_EVERY_MS;
 
 	/* the transport's sockets (1 + replicas <= 6), then the connections */
@@ -1727,6 +1733,7 @@ int main(int argc, char **argv)
 		}
 		timeout = px_wait_ms(timeout, now, a.timer_at);
 		timeout = px_wait_ms(timeout, now, px_net_lazy_due(a.net));
+		timeout = px_wait_ms(timeout, now, px_notify_tick(now));
 		if (a.metrics)
 			items[n] = (zmq_pollitem_t){.fd = px_metrics_fd(a.metrics), .events = ZMQ_POLLIN};
 		if (zmq_poll(items, (int)n + (a.metrics != NULL), timeout) < 0) {
@@ -1798,6 +1805,7 @@ int main(int argc, char **argv)
 			a.stats_at = now + STATS_EVERY_MS;
 		}
 	}
+	px_notify_stopping();
 	log_stats(&a, " at shutdown");
 	logf_(LV_INFO, "stopping on signal");
 	for (int i = 0; i < a.nconn; i++)

@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1235,6 +1238,65 @@ static void test_metrics(void **state)
 	pc_conn_close(&pc);
 }
 
+/* The systemd service protocol without systemd: a datagram socket of our
+ * own as NOTIFY_SOCKET.  The replica says READY=1 once it has recovered
+ * and listens, WATCHDOG=1 at half of WATCHDOG_USEC from its loop, and
+ * STOPPING=1 on SIGTERM. */
+static void test_systemd_notify(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 1, 1, TIMING), 0);
+	assert_int_equal(cluster_start_part(c, 1), 0);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int pl = snprintf(sa.sun_path, sizeof(sa.sun_path), "%.80s/notify.sock", c->dir);
+	assert_true(pl > 0 && (size_t)pl < sizeof(sa.sun_path));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+	setenv("WATCHDOG_USEC", "200000", 1);
+	uint64_t t0 = cl_now_ms();
+	assert_int_equal(cluster_start_coord(c, 0), 0);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	int ready = 0, dogs = 0, stopping = 0, dogs_before_ready = 0;
+	uint64_t ready_at = 0, end = cl_now_ms() + 15000;
+	char msg[1024];
+	while (cl_now_ms() < end && !stopping) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 100) <= 0) {
+			if (ready && dogs >= 5 && c->coord[0] > 0)
+				assert_int_equal(cluster_stop_coord(c, 0), 0); /* SIGTERM; the datagram is queued */
+			continue;
+		}
+		ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+		assert_true(n > 0);
+		msg[n] = '\0';
+		if (strstr(msg, "READY=1")) {
+			ready++;
+			ready_at = cl_now_ms();
+			assert_non_null(strstr(msg, "STATUS=replica 0 of 1: recovered, listening on tcp://127.0.0.1:"));
+		}
+		if (strstr(msg, "WATCHDOG=1")) {
+			dogs++;
+			dogs_before_ready += !ready;
+		}
+		stopping += strstr(msg, "STOPPING=1") != NULL;
+	}
+	close(fd);
+	print_message("  READY=1 %llu ms after start, %d WATCHDOG=1, STOPPING=1 %s\n",
+		      (unsigned long long)(ready_at - t0), dogs, stopping ? "on SIGTERM" : "never");
+	assert_int_equal(ready, 1);
+	assert_int_equal(dogs_before_ready, 0);
+	assert_true(dogs >= 5);
+	assert_int_equal(stopping, 1);
+	/* It answered once READY: it was listening. */
+	assert_int_equal(cluster_start_coord(c, 0), 0);
+	struct pc_conn *pc = connect_to(c);
+	assert_int_equal(cluster_wait_leader(c, pc, 10000), 0);
+	pc_conn_close(&pc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest all[] = {
@@ -1253,6 +1315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forged_messages_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_fail_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_keys_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_systemd_notify, setup, teardown),
 	};
 	return e2e_run("e2e_coord", all, sizeof(all) / sizeof(all[0]));
 }

@@ -46,5 +46,20 @@ cc -std=c11 -Wall -Werror -o "$tmp/example-static" tests/unit/so_smoke.c $(pkg-c
 "$tmp/example-static" >/dev/null || fail "the static example does not run"
 ldd "$tmp/example-static" | grep -q libpaxcommit && fail "the static example still needs libpaxcommit.so"
 "$dest$prefix/sbin/paxcommit-coordinator" --help >/dev/null || fail "the installed coordinator does not run"
+# The systemd units name the installed daemons, and are valid units.
+for u in paxcommit-coordinator@.service paxcommit-participant@.service; do
+	f=$dest$prefix/lib/systemd/system/$u
+	[[ -f $f ]] || fail "$u was not installed"
+	grep -q "^ExecStart=$prefix/sbin/paxcommit-" "$f" || fail "$u does not start the installed daemon"
+	grep -q '^Type=notify$' "$f" || fail "$u is not Type=notify"
+	grep -q '@[A-Z]*@' "$f" && fail "$u keeps an unsubstituted @NAME@"
+	if command -v systemd-analyze >/dev/null 2>&1; then
+		# verify wants the binary at ExecStart's path: check a copy that names the DESTDIR one
+		v=$tmp/${u/@/@1}
+		sed "s|$prefix/sbin/|$dest$prefix/sbin/|" "$f" >"$v"
+		out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$v" 2>&1 || true)
+		[[ -z $out ]] || fail "systemd-analyze verify $u: $out"
+	fi
+done
 printf 'test-install: installed into DESTDIR under %s; an example built with pkg-config, shared (%s) and static, runs\n' \
 	"$prefix" "$soname"
