@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1029,6 +1032,31 @@ static void test_sslmode_require(void **state)
 /* Rule: the agent refuses to run as a superuser (exit 2, saying which
  * role and what to do) unless --allow-superuser; with it, it runs and
  * says so.  devcluster's agents log in as paxcommit_agent, no superuser. */
+/* A datagram on fd that contains want, within timeout_ms (others are
+ * skipped); the last one read is kept for notified_last_has. */
+static char g_notified[1024];
+static int notified(int fd, const char *want, uint32_t timeout_ms)
+{
+	uint64_t end = cl_now_ms() + timeout_ms;
+	while (cl_now_ms() < end) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		ssize_t n = recv(fd, g_notified, sizeof(g_notified) - 1, 0);
+		if (n <= 0)
+			return 0;
+		g_notified[n] = '\0';
+		if (strstr(g_notified, want))
+			return 1;
+	}
+	return 0;
+}
+
+static int notified_last_has(const char *s)
+{
+	return strstr(g_notified, s) != NULL;
+}
+
 static void test_agent_refuses_superuser(void **state)
 {
 	struct pgc *c = *state;
@@ -1054,9 +1082,20 @@ static void test_agent_refuses_superuser(void **state)
 	assert_non_null(strstr(out, "the conninfo's role 'postgres' is a superuser"));
 	assert_non_null(strstr(out, "--allow-superuser"));
 	assert_null(strstr(out, "ready"));
-	/* told to: it runs, says so, and transactions commit through it */
+	/* told to: it runs, says so, and transactions commit through it.  It
+	 * speaks the systemd protocol, on a NOTIFY_SOCKET of the test's own. */
+	int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(nfd >= 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int pl = snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s/notify.sock", c->base);
+	assert_true(pl > 0 && (size_t)pl < sizeof(sa.sun_path));
+	assert_int_equal(bind(nfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setenv("NOTIFY_SOCKET", sa.sun_path, 1);
 	p = agent_until(c, "a", "--allow-superuser", "ready", out, sizeof(out), &pid, &st);
+	unsetenv("NOTIFY_SOCKET");
 	assert_int_equal(st, -1);
+	assert_true(notified(nfd, "READY=1", 5000));
+	assert_true(notified_last_has("STATUS=participant a: listening on tcp://127.0.0.1:"));
 	assert_non_null(strstr(out, "role postgres (superuser: --allow-superuser)"));
 	static const char *const only_a[] = {"a"};
 	wait_agents(c, only_a, 1);
@@ -1073,6 +1112,8 @@ static void test_agent_refuses_superuser(void **state)
 	while (fgets(line, sizeof(line), p))
 		;
 	pclose(p);
+	assert_true(notified(nfd, "STOPPING=1", 5000));
+	close(nfd);
 	/* back as the agent role */
 	set_conninfo_suffix(c, "a", "");
 	assert_int_equal(dc(c, "start participant.a"), 0);
