@@ -4,7 +4,8 @@
  *   paxcommit --config FILE exec -p NAME {'SQL'|-f SQLFILE} [-p NAME ...]
  *   paxcommit --config FILE status GID
  *   paxcommit --config FILE cluster
- *   paxcommit --config FILE in-doubt
+ *   paxcommit --config FILE in-doubt [--json]
+ *   paxcommit --config FILE resolve GID [--timeout MS]
  *   paxcommit keygen [--dir DIR] NAME...
  */
 #include <arpa/inet.h>
@@ -40,7 +41,8 @@ static void usage_main(FILE *f)
 		"  exec -p NAME {'SQL'|-f FILE} [-p ...]    run one distributed transaction\n"
 		"  status GID                              what the coordinators know of GID\n"
 		"  cluster                                 replicas, leader, participants\n"
-		"  in-doubt                                prepared paxcommit transactions\n"
+		"  in-doubt [--json]                       prepared transactions, and the coordinators' view\n"
+		"  resolve GID [--timeout MS]              finish GID now (normal recovery) and wait\n"
 		"\n"
 		"usage: paxcommit keygen [--dir DIR] NAME...   CURVE key pairs (no --config)\n"
 		"\n"
@@ -640,47 +642,235 @@ static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc
 	return ok ? 0 : 1;
 }
 
-static int cmd_in_doubt(const struct px_config *cfg, int argc, char **argv)
+/* A JSON string of s (quotes, backslashes and control characters escaped). */
+static void json_str(FILE *f, const char *s)
 {
-	if (argc)
-		return help_or_usage(argv[0], "usage: paxcommit --config FILE in-doubt\n\n"
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static const char *view_name(int st)
+{
+	static const char *names[] = {"?", "committed", "aborted", "undecided", "unknown", "no-answer"};
+	return names[st >= 1 && st <= 5 ? st : 0];
+}
+
+/* Participant i's database, with a short connect timeout; NULL (error
+ * printed, or put in err) if it does not answer. */
+static PGconn *part_db(const struct px_config *cfg, uint16_t i, char *err, size_t errcap)
+{
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {cfg->part[i].conninfo, "5", "paxcommit-cli", NULL};
+	PGconn *db = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(db) != CONNECTION_OK) {
+		snprintf(err, errcap, "participant.%s: cannot connect: %s", cfg->part[i].name, PQerrorMessage(db));
+		PQfinish(db);
+		return NULL;
+	}
+	return db;
+}
+
+/* This cluster's prepared transactions in participant i's database (gid
+ * = only, if not NULL): a result of (gid, age text, age seconds), or NULL
+ * with err set. */
+static PGresult *prepared_of(const struct px_config *cfg, PGconn *db, uint16_t i, const char *only, char *err,
+			     size_t errcap)
+{
+	/* The agent (and an XA-style client) prepares gid G as G_<participant id>. */
+	char prefix[80], suffix[16];
+	snprintf(prefix, sizeof(prefix), "%s_", cfg->name);
+	snprintf(suffix, sizeof(suffix), "_%u", (unsigned)cfg->part[i].id);
+	const char *pv[3] = {prefix, only ? only : "", suffix};
+	PGresult *r = PQexecParams(db,
+				   "SELECT left(gid, length(gid) - length($3)), date_trunc('second', now() - prepared)::text, "
+				   "extract(epoch FROM now() - prepared)::bigint FROM pg_prepared_xacts "
+				   "WHERE database = current_database() AND starts_with(gid, $1) "
+				   "AND right(gid, length($3)) = $3 AND ($2 = '' OR gid = $2 || $3) "
+				   "ORDER BY prepared",
+				   3, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errcap, "participant.%s: %s", cfg->part[i].name, PQerrorMessage(db));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int cmd_in_doubt(struct pc_conn *pc, const struct px_config *cfg, int argc, char **argv)
+{
+	int json = argc == 1 && !strcmp(argv[0], "--json");
+	if (argc && !json)
+		return help_or_usage(argv[0], "usage: paxcommit --config FILE in-doubt [--json]\n\n"
 			   "Connect to every participant's database (its conninfo) and list the prepared\n"
-			   "transactions of this cluster (gid prefix `NAME_`) with their age:\n"
-			   "  participant.X GID AGE\n"
-			   "and a last line `in-doubt: N`.  Exit status: 0 if every database answered,\n"
-			   "1 otherwise.\n");
+			   "transactions of this cluster (prepared as GID_<participant id>, GID starting\n"
+			   "with `NAME_`), oldest first, each with its gid, its age and what the\n"
+			   "coordinators say of it:\n"
+			   "  participant.X GID AGE committed|aborted|undecided|unknown|no-answer\n"
+			   "and a last line `in-doubt: N`.  committed or aborted: the agent has not applied\n"
+			   "the outcome yet (is it running?); undecided: the coordinators are deciding;\n"
+			   "unknown: no replica knows the gid (its agent will roll it back);\n"
+			   "no-answer: no majority of replicas answered.  `paxcommit resolve GID` asks\n"
+			   "for one to be finished now.  --json prints one JSON object instead:\n"
+			   "  {\"in_doubt\": [{\"participant\", \"gid\", \"age_seconds\", \"coordinators\"}],\n"
+			   "   \"total\": N, \"errors\": [\"...\"]}\n"
+			   "Exit status: 0 if every database answered, 1 otherwise.\n");
 	int rc = 0;
 	long total = 0;
-	char prefix[80];
-	snprintf(prefix, sizeof(prefix), "%s_", cfg->name);
+	char err[1200];
+	if (json)
+		printf("{\"in_doubt\": [");
+	char **errs = NULL;
+	size_t nerr = 0;
 	for (uint16_t i = 0; i < cfg->npart; i++) {
-		const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-		const char *vals[] = {cfg->part[i].conninfo, "5", "paxcommit-cli", NULL};
-		PGconn *db = PQconnectdbParams(keys, vals, 1);
-		if (PQstatus(db) != CONNECTION_OK) {
-			fprintf(stderr, "participant.%s: cannot connect: %s", cfg->part[i].name, PQerrorMessage(db));
-			PQfinish(db);
-			rc = 1;
-			continue;
-		}
-		const char *pv[1] = {prefix};
-		PGresult *r = PQexecParams(db,
-					   "SELECT gid, date_trunc('second', now() - prepared)::text FROM pg_prepared_xacts "
-					   "WHERE database = current_database() AND starts_with(gid, $1) ORDER BY prepared",
-					   1, NULL, pv, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			fprintf(stderr, "participant.%s: %s", cfg->part[i].name, PQerrorMessage(db));
+		PGconn *db = part_db(cfg, i, err, sizeof(err));
+		PGresult *r = db ? prepared_of(cfg, db, i, NULL, err, sizeof(err)) : NULL;
+		if (!r) {
+			size_t l = strlen(err);
+			while (l && err[l - 1] == '\n')
+				err[--l] = '\0';
+			if (json) {
+				char **ne = realloc(errs, (nerr + 1) * sizeof(*ne));
+				if (ne && (ne[nerr] = strdup(err)))
+					errs = ne, nerr++;
+				else if (ne)
+					errs = ne;
+			} else {
+				fprintf(stderr, "%s\n", err);
+			}
 			rc = 1;
 		} else {
-			for (int k = 0; k < PQntuples(r); k++)
-				printf("participant.%s %s %s\n", cfg->part[i].name, PQgetvalue(r, k, 0), PQgetvalue(r, k, 1));
-			total += PQntuples(r);
+			for (int k = 0; k < PQntuples(r); k++) {
+				const char *gid = PQgetvalue(r, k, 0);
+				struct pc_result res;
+				int st = pc_status(pc, gid, 2000, &res) ? PC_ST_NO_ANSWER : res.outcome;
+				if (json) {
+					printf("%s{\"participant\": ", total ? ", " : "");
+					json_str(stdout, cfg->part[i].name);
+					printf(", \"gid\": ");
+					json_str(stdout, gid);
+					printf(", \"age_seconds\": %s, \"coordinators\": \"%s\"}", PQgetvalue(r, k, 2), view_name(st));
+				} else {
+					printf("participant.%s %s %s %s\n", cfg->part[i].name, gid, PQgetvalue(r, k, 1),
+					       view_name(st));
+				}
+				total++;
+			}
+			PQclear(r);
+		}
+		PQfinish(db);
+	}
+	if (json) {
+		printf("], \"total\": %ld, \"errors\": [", total);
+		for (size_t k = 0; k < nerr; k++) {
+			if (k)
+				printf(", ");
+			json_str(stdout, errs[k]);
+			free(errs[k]);
+		}
+		printf("]}\n");
+		free(errs);
+	} else {
+		printf("in-doubt: %ld\n", total);
+	}
+	return rc;
+}
+
+/* Where gid is still prepared: the names, into out; the count, or -1 if
+ * a database did not answer. */
+static int still_prepared(const struct px_config *cfg, const char *gid, char *out, size_t cap)
+{
+	int n = 0, bad = 0;
+	out[0] = '\0';
+	char err[1200];
+	for (uint16_t i = 0; i < cfg->npart; i++) {
+		PGconn *db = part_db(cfg, i, err, sizeof(err));
+		PGresult *r = db ? prepared_of(cfg, db, i, gid, err, sizeof(err)) : NULL;
+		if (!r)
+			bad = 1;
+		else if (PQntuples(r) > 0) {
+			size_t l = strlen(out);
+			snprintf(out + l, cap - l, "%sparticipant.%s", n ? ", " : "", cfg->part[i].name);
+			n++;
 		}
 		PQclear(r);
 		PQfinish(db);
 	}
-	printf("in-doubt: %ld\n", total);
-	return rc;
+	return bad ? -1 : n;
+}
+
+static int cmd_resolve(struct pc_conn *pc, const struct px_config *cfg, int argc, char **argv)
+{
+	long timeout_ms = 30000;
+	const char *gid = NULL, *bad = "";
+	for (int k = 0; k < argc; k++) {
+		if (!strcmp(argv[k], "--timeout") && k + 1 < argc) {
+			char *end;
+			timeout_ms = strtol(argv[++k], &end, 10);
+			if (*end || timeout_ms <= 0) {
+				fprintf(stderr, "paxcommit resolve: --timeout wants milliseconds, not '%s'\n", argv[k]);
+				return X_USAGE;
+			}
+		} else if (argv[k][0] != '-' && !gid) {
+			gid = argv[k];
+		} else {
+			gid = NULL;
+			bad = argv[k];
+			break;
+		}
+	}
+	if (!gid)
+		return help_or_usage(bad, "usage: paxcommit --config FILE resolve GID [--timeout MS]\n\n"
+			   "Have the coordinators finish GID now, through their normal recovery, and wait\n"
+			   "until no participant's database holds it prepared.  A gid older than the\n"
+			   "cluster's txn_timeout_ms that the leader does not know is taken up by the\n"
+			   "status request itself, and recovered at once: its outcome is the one the\n"
+			   "acceptors chose (abort if no participant voted), never one you pick.  A\n"
+			   "younger gid is left to its own client until then.  Prints what it did:\n"
+			   "  resolved GID committed|aborted: applied on every participant\n"
+			   "  GID committed|aborted: still prepared on participant.X after MS ms (is its agent running?)\n"
+			   "  GID undecided|unknown|no-answer after MS ms\n"
+			   "Exit status: 0 finished everywhere, 3 not before the timeout (default 30000),\n"
+			   "2 bad usage.\n");
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	long long start = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, now = start;
+	int st = PC_ST_NO_ANSWER;
+	char where[1024] = "";
+	int left = -1;
+	for (;;) {
+		struct pc_result res;
+		st = pc_status(pc, gid, 2000, &res) ? PC_ST_NO_ANSWER : res.outcome;
+		if (st == PC_ST_COMMITTED || st == PC_ST_ABORTED) {
+			left = still_prepared(cfg, gid, where, sizeof(where));
+			if (left == 0) {
+				printf("resolved %s %s: applied on every participant\n", gid, view_name(st));
+				return 0;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now - start >= timeout_ms)
+			break;
+		struct timespec pause = {0, 200 * 1000000L};
+		nanosleep(&pause, NULL); /* the agents apply the outcome on their own; look again */
+	}
+	if ((st == PC_ST_COMMITTED || st == PC_ST_ABORTED) && left > 0)
+		printf("%s %s: still prepared on %s after %lld ms (is its agent running?)\n", gid, view_name(st), where,
+		       now - start);
+	else if (st == PC_ST_COMMITTED || st == PC_ST_ABORTED)
+		printf("%s %s: a participant's database did not answer after %lld ms\n", gid, view_name(st), now - start);
+	else
+		printf("%s %s after %lld ms\n", gid, view_name(st), now - start);
+	return X_UNKNOWN;
 }
 
 static void usage_keygen(FILE *f)
@@ -773,7 +963,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[i++];
 	if (!strcmp(cmd, "keygen"))
 		return cmd_keygen(argc - i, argv + i);
-	if (strcmp(cmd, "exec") && strcmp(cmd, "status") && strcmp(cmd, "cluster") && strcmp(cmd, "in-doubt")) {
+	if (strcmp(cmd, "exec") && strcmp(cmd, "status") && strcmp(cmd, "cluster") && strcmp(cmd, "in-doubt") &&
+	    strcmp(cmd, "resolve")) {
 		fprintf(stderr, "paxcommit: unknown command '%s' (see --help)\n", cmd);
 		return X_USAGE;
 	}
@@ -788,9 +979,7 @@ int main(int argc, char **argv)
 		return X_USAGE;
 	}
 	int rc;
-	if (!strcmp(cmd, "in-doubt")) {
-		rc = cmd_in_doubt(&cfg, argc - i, argv + i);
-	} else {
+	{
 		struct pc_conn *pc;
 		if (pc_connect(config, &pc, err, sizeof(err))) {
 			fprintf(stderr, "paxcommit: %s\n", err);
@@ -801,6 +990,10 @@ int main(int argc, char **argv)
 			rc = cmd_exec(pc, argc - i, argv + i);
 		else if (!strcmp(cmd, "status"))
 			rc = cmd_status(pc, argc - i, argv + i);
+		else if (!strcmp(cmd, "in-doubt"))
+			rc = cmd_in_doubt(pc, &cfg, argc - i, argv + i);
+		else if (!strcmp(cmd, "resolve"))
+			rc = cmd_resolve(pc, &cfg, argc - i, argv + i);
 		else
 			rc = cmd_cluster(pc, &cfg, argc - i, argv + i);
 		pc_conn_close(&pc);

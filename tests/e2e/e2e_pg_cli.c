@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -219,6 +220,62 @@ static void test_exec_sql_from_file(void **state)
 	assert_int_equal(in_doubt(c, "a") + in_doubt(c, "b"), 0);
 }
 
+/* `paxcommit in-doubt` lists what a database holds prepared, with the
+ * coordinators' view, and `paxcommit resolve` has it finished by the normal
+ * recovery: with the agent frozen it says where the outcome still waits,
+ * and once the agent runs, that it is applied. */
+static void test_in_doubt_and_resolve(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
+	pid_t pa = pid_of(c, "participant.a");
+	assert_true(pa > 0);
+	/* A gid of this cluster, prepared on a by a client that then went away
+	 * before asking for a decision: nobody voted on it. */
+	struct pc_conn *pc = connect_to(c);
+	char gid[PX_GID_MAX + 1];
+	assert_true(pc_new_gid(pc, gid, sizeof(gid)) > 0);
+	pc_conn_close(&pc);
+	assert_int_equal(kill(pa, SIGSTOP), 0);
+	PGconn *db = xa_conn(c, "a");
+	char q[400];
+	PGresult *r = PQexec(db, "BEGIN");
+	PQclear(r);
+	r = PQexec(db, "INSERT INTO t VALUES (1)");
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	snprintf(q, sizeof(q), "PREPARE TRANSACTION '%s_1'", gid); /* as an XA-style client names it on a (id 1) */
+	r = PQexec(db, q);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	PQfinish(db);
+
+	assert_int_equal(cli(c->conf, "in-doubt"), 0);
+	saw("participant.a %s 00:00:0", gid);
+	saw("in-doubt: 1\n");
+	assert_int_equal(cli(c->conf, "in-doubt --json"), 0);
+	saw("{\"in_doubt\": [{\"participant\": \"a\", \"gid\": \"%s\", \"age_seconds\": ", gid);
+	saw("\"total\": 1, \"errors\": []}\n");
+	assert_int_equal(cli(c->conf, "resolve --help"), 0);
+	saw("never one you pick");
+	assert_int_equal(cli(c->conf, "resolve"), 2);
+	/* The recovery decides (abort: nobody voted), but a's agent is frozen. */
+	assert_int_equal(cli(c->conf, "resolve %s --timeout 8000", gid), 3);
+	saw("%s aborted: still prepared on participant.a after", gid);
+	saw("(is its agent running?)");
+	assert_int_equal(cli(c->conf, "in-doubt"), 0);
+	saw("participant.a %s 00:00:", gid);
+	saw(" aborted\nin-doubt: 1\n");
+	assert_int_equal(kill(pa, SIGCONT), 0);
+	assert_int_equal(cli(c->conf, "resolve %s", gid), 0);
+	saw("resolved %s aborted: applied on every participant", gid);
+	assert_int_equal(in_doubt(c, "a"), 0);
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 0);
+	assert_int_equal(cli(c->conf, "in-doubt"), 0);
+	saw("in-doubt: 0\n");
+}
+
 /* Rule: `paxcommit keygen` writes NAME.key (0600) and NAME.pub (0644),
  * prints the public key it wrote, never overwrites a key, and refuses a
  * bad name with exit status 2. */
@@ -263,6 +320,7 @@ int main(void)
 	const struct CMUnitTest all[] = {
 		cmocka_unit_test_setup_teardown(test_cluster_names_who_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_sql_from_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_doubt_and_resolve, setup, teardown),
 		cmocka_unit_test(test_keygen),
 	};
 	return e2e_run("e2e_pg_cli", all, sizeof(all) / sizeof(all[0]));
