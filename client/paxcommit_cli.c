@@ -39,8 +39,8 @@ static void usage_main(FILE *f)
 		"\n"
 		"Commands:\n"
 		"  exec -p NAME {'SQL'|-f FILE} [-p ...]    run one distributed transaction\n"
-		"  status GID                              what the coordinators know of GID\n"
-		"  cluster                                 replicas, leader, participants\n"
+		"  status [--json] GID                     what the coordinators know of GID\n"
+		"  cluster [--json]                        replicas, leader, participants\n"
 		"  in-doubt [--json]                       prepared transactions, and the coordinators' view\n"
 		"  resolve GID [--timeout MS]              finish GID now (normal recovery) and wait\n"
 		"\n"
@@ -267,13 +267,21 @@ static int run_exec(struct pc_conn *pc, const char *const *names, const char *co
 	return rc;
 }
 
+static void json_str(FILE *f, const char *s);
+
 static int cmd_status(struct pc_conn *pc, int argc, char **argv)
 {
+	int json = argc == 2 && !strcmp(argv[0], "--json");
+	if (json) {
+		argc--;
+		argv++;
+	}
 	if (argc != 1 || !strcmp(argv[0], "--help")) {
 		FILE *f = argc == 1 ? stdout : stderr;
-		fprintf(f, "usage: paxcommit --config FILE status GID\n\n"
+		fprintf(f, "usage: paxcommit --config FILE status [--json] GID\n\n"
 			   "Ask every coordinator replica about GID and print one of\n"
 			   "  committed GID | aborted GID | undecided GID | unknown-gid GID | no-answer GID\n"
+			   "--json prints {\"gid\": GID, \"status\": \"committed\"|..., \"leader\": N or null}.\n"
 			   "Exit status: 0 committed, 1 aborted, 3 anything else, 2 bad usage.\n");
 		return argc == 1 ? 0 : X_USAGE;
 	}
@@ -283,7 +291,17 @@ static int cmd_status(struct pc_conn *pc, int argc, char **argv)
 		return X_USAGE;
 	}
 	static const char *names[] = {"?", "committed", "aborted", "undecided", "unknown-gid", "no-answer"};
-	printf("%s %s\n", names[res.outcome >= 1 && res.outcome <= 5 ? res.outcome : 0], argv[0]);
+	const char *name = names[res.outcome >= 1 && res.outcome <= 5 ? res.outcome : 0];
+	if (json) {
+		printf("{\"gid\": ");
+		json_str(stdout, argv[0]);
+		if (res.leader >= 0)
+			printf(", \"status\": \"%s\", \"leader\": %d}\n", name, res.leader);
+		else
+			printf(", \"status\": \"%s\", \"leader\": null}\n", name);
+	} else {
+		printf("%s %s\n", name, argv[0]);
+	}
 	return res.outcome == PC_ST_COMMITTED ? 0 : res.outcome == PC_ST_ABORTED ? 1 : X_UNKNOWN;
 }
 
@@ -563,8 +581,9 @@ static int help_or_usage(const char *arg, const char *text)
 
 static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc, char **argv)
 {
-	if (argc)
-		return help_or_usage(argv[0], "usage: paxcommit --config FILE cluster\n\n"
+	int json = argc == 1 && !strcmp(argv[0], "--json");
+	if (argc && !json)
+		return help_or_usage(argv[0], "usage: paxcommit --config FILE cluster [--json]\n\n"
 			   "Asks every coordinator replica and participant agent who it is (a ping),\n"
 			   "then prints one line per replica (up or down, and whom it trusts as leader),\n"
 			   "a line `leader: coordinator.N` (the leader a majority of replicas trusts, or\n"
@@ -574,7 +593,11 @@ static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc
 			   "  participant.X ENDPOINT reachable, but no paxcommit agent answers\n"
 			   "  participant.X ENDPOINT unreachable\n"
 			   "An endpoint where another node (or another cluster's) answers is\n"
-			   "`misdirected`; fix the endpoint in the configuration.\n"
+			   "`misdirected`; fix the endpoint in the configuration.  --json prints one\n"
+			   "object: {\"coordinators\": [{\"id\", \"endpoint\", \"state\": up|down|misdirected|\n"
+			   "no-answer, \"trusts\": N or null, \"detail\"}], \"leader\": N or null,\n"
+			   "\"participants\": [{\"name\", \"id\", \"endpoint\", \"state\": healthy|misdirected|\n"
+			   "no-agent|unreachable, \"detail\"}], \"ok\": true|false}.\n"
 			   "Exit status: 0 if there is a leader, no endpoint is misdirected and every\n"
 			   "participant is healthy, else 1.\n");
 	struct pong co[PX_CFG_COORD_MAX];
@@ -586,58 +609,110 @@ static int cmd_cluster(struct pc_conn *pc, const struct px_config *cfg, int argc
 	}
 	int votes[5] = {0}, leader = -1, ok = 1;
 	char who[200];
+	if (json)
+		printf("{\"coordinators\": [");
 	for (int i = 0; i < cfg->ncoord; i++) {
 		const struct pong *p = &co[i];
+		const char *state, *detail = "";
+		int l = -1;
 		if (p->got && (p->kind != PX_NODE_REPLICA || p->id != i || strcmp(p->cluster, cfg->name))) {
 			describe(who, sizeof(who), p);
-			printf("coordinator.%d %s misdirected: answered as %s\n", i, cfg->coord[i].endpoint, who);
+			state = "misdirected";
+			detail = who;
 			ok = 0;
-			continue;
-		}
-		int l = p->got ? pc_leader_seen_by(pc, i, 500) : -1;
-		if (l >= 0 && l < cfg->ncoord) {
-			votes[l]++;
-			printf("coordinator.%d %s up, trusts coordinator.%d\n", i, cfg->coord[i].endpoint, l);
 		} else if (p->got) {
+			l = pc_leader_seen_by(pc, i, 500);
+			if (l >= 0 && l < cfg->ncoord)
+				votes[l]++;
+			else
+				l = -1;
+			state = "up";
+		} else if (!reachable(cfg->coord[i].endpoint, 300)) {
+			state = "down";
+		} else {
+			state = "no-answer";
+			detail = cfg->security == PX_SECURITY_CURVE
+					 ? "up, but no paxcommit coordinator answers (with CURVE: nothing there holds a key of this cluster)"
+					 : "up, but no paxcommit coordinator answers";
+		}
+		if (json) {
+			printf("%s{\"id\": %d, \"endpoint\": ", i ? ", " : "", i);
+			json_str(stdout, cfg->coord[i].endpoint);
+			printf(", \"state\": \"%s\", \"trusts\": ", state);
+			if (l >= 0)
+				printf("%d", l);
+			else
+				printf("null");
+			printf(", \"detail\": ");
+			json_str(stdout, detail);
+			printf("}");
+		} else if (!strcmp(state, "misdirected")) {
+			printf("coordinator.%d %s misdirected: answered as %s\n", i, cfg->coord[i].endpoint, who);
+		} else if (!strcmp(state, "up") && l >= 0) {
+			printf("coordinator.%d %s up, trusts coordinator.%d\n", i, cfg->coord[i].endpoint, l);
+		} else if (!strcmp(state, "up")) {
 			printf("coordinator.%d %s up, trusts no leader\n", i, cfg->coord[i].endpoint);
 		} else {
-			printf("coordinator.%d %s %s\n", i, cfg->coord[i].endpoint,
-			       !reachable(cfg->coord[i].endpoint, 300) ? "down"
-			       : cfg->security == PX_SECURITY_CURVE
-				       ? "up, but no paxcommit coordinator answers (with CURVE: nothing there holds a key of this cluster)"
-				       : "up, but no paxcommit coordinator answers");
+			printf("coordinator.%d %s %s\n", i, cfg->coord[i].endpoint, *detail ? detail : "down");
 		}
 	}
 	for (int l = 0; l < cfg->ncoord; l++)
 		if (votes[l] * 2 > cfg->ncoord)
 			leader = l;
-	if (leader >= 0)
-		printf("leader: coordinator.%d\n", leader);
-	else {
-		printf("leader: none\n");
+	if (leader < 0)
 		ok = 0;
+	if (json) {
+		printf("], \"leader\": ");
+		if (leader >= 0)
+			printf("%d", leader);
+		else
+			printf("null");
+		printf(", \"participants\": [");
+	} else if (leader >= 0) {
+		printf("leader: coordinator.%d\n", leader);
+	} else {
+		printf("leader: none\n");
 	}
 	for (uint16_t i = 0; i < cfg->npart; i++) {
 		const struct px_config_part *c = &cfg->part[i];
 		const struct pong *p = &pa[i];
+		const char *state, *detail = "";
 		if (p->got && p->kind == PX_NODE_AGENT && p->id == c->id && !strcmp(p->cluster, cfg->name) &&
 		    !strcmp(p->name, c->name)) {
+			state = "healthy";
+		} else if (p->got) {
+			describe(who, sizeof(who), p);
+			state = "misdirected";
+			detail = who;
+		} else if (!reachable(c->endpoint, 500)) {
+			state = "unreachable";
+		} else {
+			state = "no-agent";
+			detail = cfg->security == PX_SECURITY_CURVE ? "reachable, but no paxcommit agent answers "
+								      "(with CURVE: nothing there holds a key of this cluster)"
+								    : "reachable, but no paxcommit agent answers";
+		}
+		if (strcmp(state, "healthy"))
+			ok = 0;
+		if (json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			json_str(stdout, c->name);
+			printf(", \"id\": %u, \"endpoint\": ", (unsigned)c->id);
+			json_str(stdout, c->endpoint);
+			printf(", \"state\": \"%s\", \"detail\": ", state);
+			json_str(stdout, detail);
+			printf("}");
+		} else if (!strcmp(state, "healthy")) {
 			printf("participant.%s %s healthy (participant.%s, id %u)\n", c->name, c->endpoint, p->name,
 			       (unsigned)p->id);
-			continue;
-		}
-		ok = 0;
-		if (p->got) {
-			describe(who, sizeof(who), p);
+		} else if (!strcmp(state, "misdirected")) {
 			printf("participant.%s %s misdirected: answered as %s\n", c->name, c->endpoint, who);
 		} else {
-			printf("participant.%s %s %s\n", c->name, c->endpoint,
-			       !reachable(c->endpoint, 500)	       ? "unreachable"
-			       : cfg->security == PX_SECURITY_CURVE ? "reachable, but no paxcommit agent answers "
-								      "(with CURVE: nothing there holds a key of this cluster)"
-								    : "reachable, but no paxcommit agent answers");
+			printf("participant.%s %s %s\n", c->name, c->endpoint, *detail ? detail : "unreachable");
 		}
 	}
+	if (json)
+		printf("], \"ok\": %s}\n", ok ? "true" : "false");
 	free(pa);
 	return ok ? 0 : 1;
 }

@@ -138,6 +138,14 @@ static void test_cluster_names_who_answers(void **state)
 	saw("leader: coordinator.0\n");
 	saw("participant.a %s healthy (participant.a, id 1)\n", ea);
 	saw("participant.b %s healthy (participant.b, id 2)\n", eb);
+	assert_int_equal(cli(c->conf, "cluster --json"), 0);
+	saw("{\"coordinators\": [{\"id\": 0, \"endpoint\": \"%s\", \"state\": \"up\", \"trusts\": 0, \"detail\": \"\"}], "
+	    "\"leader\": 0, \"participants\": [{\"name\": \"a\", \"id\": 1, \"endpoint\": \"%s\", \"state\": \"healthy\", "
+	    "\"detail\": \"\"}, {\"name\": \"b\", \"id\": 2, \"endpoint\": \"%s\", \"state\": \"healthy\", \"detail\": \"\"}], "
+	    "\"ok\": true}\n",
+	    e0, ea, eb);
+	assert_int_equal(cli(c->conf, "status --json dev_1_0123456789abcdef_1"), 3);
+	saw("{\"gid\": \"dev_1_0123456789abcdef_1\", \"status\": \"unknown-gid\", \"leader\": ");
 
 	/* a coordinator's endpoint where an agent answers, and the other way round */
 	snprintf(path, sizeof(path), "%s/coord-swapped.conf", c->base);
@@ -147,6 +155,9 @@ static void test_cluster_names_who_answers(void **state)
 	saw("participant.a %s misdirected: answered as coordinator.0 of cluster dev\n", e0);
 	saw("leader: none\n");
 	saw("participant.b %s healthy (participant.b, id 2)\n", eb);
+	assert_int_equal(cli(path, "cluster --json"), 1);
+	saw("\"state\": \"misdirected\", \"trusts\": null, \"detail\": \"participant.a (id 1) of cluster dev\"}], \"leader\": null");
+	saw("\"ok\": false}\n");
 
 	/* b on a's address spelled another way: refused when the file is read */
 	snprintf(alias, sizeof(alias), "tcp://localhost:%s", strrchr(ea, ':') + 1);
