@@ -3,10 +3,13 @@
  */
 #include "px_log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int g_level = PX_LOG_INFO;
 static char g_name[80] = "?";
@@ -54,6 +57,38 @@ void px_logf(int level, const char *fmt, ...)
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s\n", line);
+}
+
+static char g_path[4096];
+
+int px_log_open(const char *path, char *err, size_t errcap)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errcap, "log file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fflush(stderr);
+	if (fd != 2 && dup2(fd, 2) < 0) {
+		snprintf(err, errcap, "log file %s: dup2: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (fd != 2)
+		close(fd);
+	if (path != g_path)
+		snprintf(g_path, sizeof(g_path), "%s", path);
+	return 0;
+}
+
+int px_log_reopen(char *err, size_t errcap)
+{
+	return g_path[0] ? px_log_open(g_path, err, errcap) : 0;
+}
+
+const char *px_log_path(void)
+{
+	return g_path[0] ? g_path : NULL;
 }
 
 uint64_t px_wall_ms(void)

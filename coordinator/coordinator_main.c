@@ -245,7 +245,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: paxcommit-coordinator --config FILE --id N [--log-level LEVEL]\n"
-		"                             [--checkpoint-records N] [--segment-mb N]\n"
+		"                             [--log-file PATH] [--checkpoint-records N] [--segment-mb N]\n"
 		"       paxcommit-coordinator --dump-decisions DATA_DIR\n"
 		"\n"
 		"Run coordinator replica N of the cluster described in FILE (see README.md,\n"
@@ -257,6 +257,8 @@ static void usage(FILE *f)
 		"  --id N             which [coordinator.N] this process is\n"
 		"  --log-level LEVEL  error, warn, info (default: one line per decision,\n"
 		"                     leader change, recovery, checkpoint) or debug\n"
+		"  --log-file PATH    log to PATH (appended) instead of stderr; SIGHUP opens it\n"
+		"                     again (after logrotate moved it)\n"
 		"  --checkpoint-records N\n"
 		"                     replace the log with a snapshot of the live state\n"
 		"                     after N records (default 100000): bounds disk use\n"
@@ -270,8 +272,9 @@ static void usage(FILE *f)
 		"                     chaos suite's agreement check)\n"
 		"  --help             this text\n"
 		"\n"
-		"Logs go to stderr, one line per event: time, replica, ballot, gid.\n"
-		"SIGHUP reads the client allow-list ([cluster] client_keys) again.\n"
+		"Logs go to stderr (or --log-file), one line per event: time, replica, ballot, gid.\n"
+		"SIGHUP reopens the log file and reads the client allow-list ([cluster]\n"
+		"client_keys) again.\n"
 		"Exit status: 0 stopped by SIGTERM/SIGINT; 1 runtime failure (ZeroMQ, memory);\n"
 		"2 bad arguments or configuration; 3 the commit log cannot be recovered;\n"
 		"4 a disk write or sync failed (fail-stop: nothing unsynced was acknowledged;\n"
@@ -283,6 +286,7 @@ static int parse_args(int argc, char **argv, const char **config, long *id)
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 					     {"id", required_argument, NULL, 'i'},
 					     {"log-level", required_argument, NULL, 'l'},
+					     {"log-file", required_argument, NULL, 'L'},
 					     {"checkpoint-records", required_argument, NULL, 'k'},
 					     {"segment-mb", required_argument, NULL, 's'},
 					     {"dump-decisions", required_argument, NULL, 'd'},
@@ -340,6 +344,14 @@ static int parse_args(int argc, char **argv, const char **config, long *id)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'L': {
+			char err[4200];
+			if (px_log_open(optarg, err, sizeof(err))) {
+				fprintf(stderr, "paxcommit-coordinator: --log-file: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(EXIT_OK);
@@ -933,6 +945,10 @@ int main(int argc, char **argv)
 		if (g_reload) {
 			g_reload = 0;
 			size_t was, now_n;
+			if (px_log_reopen(err, sizeof(err)))
+				logf_(LV_ERROR, "replica=%u SIGHUP: %s (logging on to the old file)", g_id, err);
+			else if (px_log_path())
+				logf_(LV_INFO, "replica=%u SIGHUP: log file %s reopened", g_id, px_log_path());
 			if (!d.keys.curve)
 				logf_(LV_WARN, "replica=%u SIGHUP: security = none, no client allow-list to read", g_id);
 			else if (px_net_reload_clients(d.net, &d.keys, d.cfg.client_keys, &was, &now_n, err, sizeof(err)))

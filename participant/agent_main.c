@@ -1317,7 +1317,8 @@ static void flush_update(struct agent *a)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: paxcommit-participant --config FILE --name NAME [--log-level LEVEL] [--allow-superuser]\n"
+		"usage: paxcommit-participant --config FILE --name NAME [--log-level LEVEL] [--log-file PATH]\n"
+		"                             [--allow-superuser]\n"
 		"\n"
 		"Run the participant agent [participant.NAME] of the cluster described in FILE\n"
 		"(see README.md, \"Cluster configuration\").  It connects to PostgreSQL with the\n"
@@ -1333,11 +1334,14 @@ static void usage(FILE *f)
 		"  --config FILE      cluster configuration (INI)\n"
 		"  --name NAME        which [participant.NAME] this process is\n"
 		"  --log-level LEVEL  error, warn, info (default) or debug\n"
+		"  --log-file PATH    log to PATH (appended) instead of stderr; SIGHUP opens it\n"
+		"                     again (after logrotate moved it)\n"
 		"  --allow-superuser  run even if the conninfo's role is a superuser (not advised:\n"
 		"                     every client's statements would run with its rights)\n"
 		"  --help             this text\n"
 		"\n"
-		"SIGHUP reads the client allow-list ([cluster] client_keys) again.\n"
+		"SIGHUP reopens the log file and reads the client allow-list ([cluster]\n"
+		"client_keys) again.\n"
 		"Exit status: 0 stopped by SIGTERM/SIGINT; 1 runtime failure; 2 bad arguments,\n"
 		"configuration, or PostgreSQL settings (the message says what to set).\n");
 }
@@ -1521,6 +1525,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 					     {"name", required_argument, NULL, 'n'},
 					     {"log-level", required_argument, NULL, 'l'},
+					     {"log-file", required_argument, NULL, 'L'},
 					     {"allow-superuser", no_argument, NULL, 'S'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
@@ -1545,6 +1550,14 @@ int main(int argc, char **argv)
 		case 'S':
 			allow_superuser = 1;
 			break;
+		case 'L': {
+			char lerr[4200];
+			if (px_log_open(optarg, lerr, sizeof(lerr))) {
+				fprintf(stderr, "paxcommit-participant: --log-file: %s\n", lerr);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -1693,6 +1706,10 @@ int main(int argc, char **argv)
 		if (g_reload) {
 			g_reload = 0;
 			size_t was, now_n;
+			if (px_log_reopen(err, sizeof(err)))
+				logf_(LV_ERROR, "SIGHUP: %s (logging on to the old file)", err);
+			else if (px_log_path())
+				logf_(LV_INFO, "SIGHUP: log file %s reopened", px_log_path());
 			if (!a.keys.curve)
 				logf_(LV_WARN, "SIGHUP: security = none, no client allow-list to read");
 			else if (px_net_reload_clients(a.net, &a.keys, a.cfg.client_keys, &was, &now_n, err, sizeof(err)))

@@ -1297,6 +1297,66 @@ static void test_systemd_notify(void **state)
 	pc_conn_close(&pc);
 }
 
+/* The first line of file path holding needle: 1, or 0. */
+static int file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[2048];
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* --log-file, and SIGHUP after logrotate's move: the replica writes to a
+ * new file of the same name, the moved one keeps what came before, and
+ * the cluster goes on deciding. */
+static void test_log_file_reopen(void **state)
+{
+	struct cluster *c = *state;
+	assert_int_equal(cluster_init(c, 1, 1, TIMING), 0);
+	static char path[400], moved[420];
+	snprintf(path, sizeof(path), "%s/replica.log", c->dir);
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	c->coord_arg[0] = "--log-file";
+	c->coord_arg[1] = path;
+	assert_int_equal(cluster_start_part(c, 1), 0);
+	assert_int_equal(cluster_start_coord(c, 0), 0);
+	struct pc_conn *pc = connect_to(c);
+	assert_int_equal(cluster_wait_leader(c, pc, 10000), 0);
+	uint64_t end = cl_now_ms() + 10000;
+	while (!file_has(path, "replica=0 ready") && cl_now_ms() < end)
+		cl_pause_ms(20);
+	assert_true(file_has(path, "replica=0 ready"));
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(kill(c->coord[0], SIGHUP), 0);
+	end = cl_now_ms() + 10000;
+	while (!file_has(path, "SIGHUP: log file") && cl_now_ms() < end)
+		cl_pause_ms(20);
+	assert_true(file_has(path, "replica=0 SIGHUP: log file"));
+	assert_true(file_has(path, "reopened"));
+	assert_false(file_has(path, "replica=0 ready"));
+	assert_true(file_has(moved, "replica=0 ready"));
+	assert_false(file_has(moved, "reopened"));
+	wait_agents(c);
+	struct execer *ex = execer_new(c);
+	uint64_t rng = 5;
+	struct tx t;
+	run_txn(pc, ex, &rng, 1, &t, TXN_TIMEOUT_MS);
+	assert_int_equal(t.outcome, t.want_commit ? PC_COMMITTED : PC_ABORTED);
+	execer_free(&ex);
+	pc_conn_close(&pc);
+	assert_int_equal(cluster_stop_coord(c, 0), 0);
+	assert_true(file_has(path, "stopping on signal"));
+	/* A log file that cannot be opened: refused at start, exit 2. */
+	c->coord_arg[1] = "/nonexistent-dir/replica.log";
+	assert_int_equal(cluster_start_coord(c, 0), 0);
+	assert_int_equal(cluster_coord_exit(c, 0, 5000), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest all[] = {
@@ -1316,6 +1376,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disk_full_fail_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_keys_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_systemd_notify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_file_reopen, setup, teardown),
 	};
 	return e2e_run("e2e_coord", all, sizeof(all) / sizeof(all[0]));
 }
