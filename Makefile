@@ -119,7 +119,7 @@ SIM_WINDOW ?= 2000
 SIM_GRAY_SEEDS ?= 300
 SIM_GRAY_WINDOW ?= 300
 
-.PHONY: install test-install all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay test-fuzz deps demo asan valgrind fuzz clean check-core-purity \
+.PHONY: install test-install man all test test-unit test-sim test-model test-e2e test-chaos test-fuzz-replay test-fuzz deps demo asan valgrind fuzz clean check-core-purity \
 	check-commitlog-purity bench bench-commitlog soak
 
 all: $(BUILD)/libpxcore.a $(COORD) $(AGENT) $(CLI) $(DEMO_BANK) $(COORD_BUG1) $(COORD_DBUG1) $(AGENT_ABUG1) $(LIBPC) $(LIBPC_SO) $(TEST_AGENT) $(E2E_BINS) $(SIM) $(UNIT_BINS) $(REPLAY_MSG) $(REPLAY_CL) $(REPLAY_SQL) $(REPLAY_CONF) $(BENCH_CL) $(BENCH_BANK) $(BENCH_DECIDE) $(PLANTED_SIMS) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_DBUG2)
@@ -378,7 +378,7 @@ demo: deps
 	@bash scripts/demo.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the daemons (sbin), the
-# tool (bin), libpaxcommit.so (soname libpaxcommit.so.0) and .a, paxcommit.h,
+# tool (bin), man pages, libpaxcommit.so (soname libpaxcommit.so.0) and .a, paxcommit.h,
 # paxcommit.pc for pkg-config, sql/ and the example config (share/paxcommit),
 # and the systemd units (lib/systemd/system).
 VERSION    := 0.1.0
@@ -390,7 +390,22 @@ INCLUDEDIR ?= $(PREFIX)/include
 DATADIR    ?= $(PREFIX)/share/paxcommit
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 UNITS      := paxcommit-coordinator@.service paxcommit-participant@.service
-install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) etc/paxcommit.pc.in $(UNITS:%=etc/systemd/%.in)
+MANDIR     ?= $(PREFIX)/share/man
+# Man pages: the three programs' from their own --help (help2man), so they
+# stay in step with it; paxcommit.conf(5) is written by hand, and
+# tests/install/check.sh fails if it misses a key the config reader knows.
+MANPAGES   := $(BUILD)/man/paxcommit.1 $(BUILD)/man/paxcommit-coordinator.8 $(BUILD)/man/paxcommit-participant.8
+man: $(MANPAGES)
+$(BUILD)/man/paxcommit.1: $(CLI)
+	@mkdir -p $(dir $@)
+	help2man -N --version-string=$(VERSION) -s 1 -n "distributed transactions over PostgreSQL, decided by Paxos Commit" $< > $@
+$(BUILD)/man/paxcommit-coordinator.8: $(COORD)
+	@mkdir -p $(dir $@)
+	help2man -N --version-string=$(VERSION) -s 8 -n "paxcommit coordinator replica" $< > $@
+$(BUILD)/man/paxcommit-participant.8: $(AGENT)
+	@mkdir -p $(dir $@)
+	help2man -N --version-string=$(VERSION) -s 8 -n "paxcommit participant agent beside a PostgreSQL database" $< > $@
+install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) etc/paxcommit.pc.in $(UNITS:%=etc/systemd/%.in) $(MANPAGES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
 		$(DESTDIR)$(DATADIR)/sql
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/paxcommit
@@ -403,13 +418,17 @@ install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) etc/paxcommit.pc.in $(UNI
 		-e 's|@VERSION@|$(VERSION)|' etc/paxcommit.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/paxcommit.pc
 	install -m 0644 sql/participant.sql sql/demo_bank.sql sql/README.md $(DESTDIR)$(DATADIR)/sql/
 	install -m 0644 etc/cluster.conf.example $(DESTDIR)$(DATADIR)/cluster.conf.example
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(BUILD)/man/paxcommit.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 etc/paxcommit.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/man/paxcommit-coordinator.8 $(BUILD)/man/paxcommit-participant.8 $(DESTDIR)$(MANDIR)/man8/
 	install -d $(DESTDIR)$(UNITDIR)
 	for u in $(UNITS); do sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' etc/systemd/$$u.in \
 		> $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
 
 # Installs into a scratch DESTDIR and builds a program against it with
 # pkg-config, static and shared (tests/install/check.sh).
-test-install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO)
+test-install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) $(MANPAGES)
 	bash tests/install/check.sh
 
 clean:

@@ -2,7 +2,7 @@
 # Install the Debian packages paxcommit needs, if any is missing.  Does
 # nothing (and needs no network) when all are present.
 set -euo pipefail
-pkgs=(build-essential libpq-dev libzmq3-dev libcmocka-dev libinih-dev libmicrohttpd-dev libsystemd-dev postgresql clang gnuplot-nox spin iptables iproute2 python3 libfaketime)
+pkgs=(build-essential libpq-dev libzmq3-dev libcmocka-dev libinih-dev libmicrohttpd-dev libsystemd-dev help2man man-db postgresql clang gnuplot-nox spin iptables iproute2 python3 libfaketime)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,10 +14,24 @@ fail() { printf 'test-install: %s\n' "$*" >&2; exit 1; }
 
 make -s install BUILD="$BUILD" DESTDIR="$dest" PREFIX="$prefix" >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log" >&2; fail "make install failed"; }
-for f in bin/paxcommit sbin/paxcommit-coordinator sbin/paxcommit-participant lib/libpaxcommit.so.0 \
+for f in share/man/man1/paxcommit.1 bin/paxcommit sbin/paxcommit-coordinator sbin/paxcommit-participant lib/libpaxcommit.so.0 \
 	lib/libpaxcommit.so lib/libpaxcommit.a include/paxcommit.h lib/pkgconfig/paxcommit.pc \
 	share/paxcommit/sql/participant.sql share/paxcommit/cluster.conf.example; do
 	[[ -e $dest$prefix/$f ]] || fail "$prefix/$f was not installed"
+done
+# Man pages: installed, rendered without troff warnings, and paxcommit.conf(5)
+# names every key the config reader knows.
+for m in man1/paxcommit.1 man5/paxcommit.conf.5 man8/paxcommit-coordinator.8 man8/paxcommit-participant.8; do
+	f=$dest$prefix/share/man/$m
+	[[ -s $f ]] || fail "$prefix/share/man/$m was not installed"
+	out=$(MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null || true)
+	[[ -z $out ]] || fail "man $m: $out"
+done
+grep -q -e 'log\\-file' "$dest$prefix/share/man/man8/paxcommit-coordinator.8" || fail "paxcommit-coordinator(8) is not made from its --help"
+keys=$(sed -n '/^static const char \*const \(cluster\|coord\|part\)_keys/,/};/p' common/px_config.c | grep -o '"[a-z_]*"' | tr -d '"' | sort -u)
+[[ $(wc -w <<<"$keys") -ge 15 ]] || fail "could not read the config keys from common/px_config.c"
+for k in $keys; do
+	grep -Eq "^\.BR? (.* )?$k( |,|\$)" etc/paxcommit.conf.5 || fail "paxcommit.conf(5) has no entry for the key '$k'"
 done
 [[ -x $dest$prefix/sbin/paxcommit-coordinator ]] || fail "paxcommit-coordinator is not executable"
 [[ $(readlink "$dest$prefix/lib/libpaxcommit.so") == libpaxcommit.so.0 ]] || fail "libpaxcommit.so does not point at libpaxcommit.so.0"
