@@ -118,17 +118,43 @@ void px_mt_gauge(struct px_mtext *t, const char *name, const char *help, double 
 	px_mt_dbl(t, name, "", v);
 }
 
-void px_mt_hist(struct px_mtext *t, const char *name, const char *help, const struct px_hist *h)
+void px_mt_hist_samples(struct px_mtext *t, const char *name, const char *labels, const struct px_hist *h)
 {
-	px_mt_family(t, name, "histogram", help);
+	const char *sep = labels[0] ? "," : "";
 	uint64_t cum = 0;
 	for (size_t i = 0; i < h->nle; i++) {
 		cum += h->bucket[i];
-		put(t, "%s_bucket{le=\"%.9g\"} %" PRIu64 "\n", name, h->le[i], cum);
+		put(t, "%s_bucket{%s%sle=\"%.9g\"} %" PRIu64 "\n", name, labels, sep, h->le[i], cum);
 	}
 	cum += h->bucket[h->nle];
-	put(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
-	put(t, "%s_sum %.9g\n%s_count %" PRIu64 "\n", name, h->sum, name, h->count);
+	put(t, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, cum);
+	if (labels[0])
+		put(t, "%s_sum{%s} %.9g\n%s_count{%s} %" PRIu64 "\n", name, labels, h->sum, name, labels, h->count);
+	else
+		put(t, "%s_sum %.9g\n%s_count %" PRIu64 "\n", name, h->sum, name, h->count);
+}
+
+void px_mt_hist(struct px_mtext *t, const char *name, const char *help, const struct px_hist *h)
+{
+	px_mt_family(t, name, "histogram", help);
+	px_mt_hist_samples(t, name, "", h);
+}
+
+void px_mt_daemon(struct px_mtext *t, const struct px_mt_reason *refused, size_t nrefused, uint64_t send_dropped,
+		  double clock_offset_s, struct px_metrics *m)
+{
+	char lb[64];
+	px_mt_family(t, "paxcommit_refused_messages_total", "counter", "Messages dropped, by reason");
+	for (size_t i = 0; i < nrefused; i++) {
+		snprintf(lb, sizeof(lb), "reason=\"%s\"", refused[i].reason);
+		px_mt_u64(t, "paxcommit_refused_messages_total", lb, refused[i].n);
+	}
+	px_mt_counter(t, "paxcommit_send_dropped_total", "Messages not sent: no route, peer not connected, or queue full",
+		      send_dropped);
+	px_mt_gauge(t, "paxcommit_clock_offset_seconds", "The wall clock minus this daemon's clock", clock_offset_s);
+	px_mt_counter(t, "paxcommit_metrics_scrapes_total", "Scrapes of this endpoint answered", px_metrics_scrapes(m));
+	px_mt_counter(t, "paxcommit_metrics_stale_scrapes_total", "Scrapes answered with the last text: the loop was busy",
+		      px_metrics_stale(m));
 }
 
 /* ------------------------------------------------------------- server */

@@ -55,8 +55,19 @@ void px_mt_counter(struct px_mtext *t, const char *name, const char *help, uint6
 void px_mt_gauge(struct px_mtext *t, const char *name, const char *help, double v);
 /* A whole histogram family: _bucket (cumulative), _sum and _count. */
 void px_mt_hist(struct px_mtext *t, const char *name, const char *help, const struct px_hist *h);
+/* The samples of one labelled histogram of a family (labels as above). */
+void px_mt_hist_samples(struct px_mtext *t, const char *name, const char *labels, const struct px_hist *h);
 
 struct px_metrics;
+
+/* The families every daemon has: refused messages by reason, messages not
+ * sent, the clock offset, and this endpoint's own scrapes. */
+struct px_mt_reason {
+	const char *reason;
+	uint64_t n;
+};
+void px_mt_daemon(struct px_mtext *t, const struct px_mt_reason *refused, size_t nrefused, uint64_t send_dropped,
+		  double clock_offset_s, struct px_metrics *m);
 
 /* Listen on addr ("host:port", an IPv4 address or [IPv6]).  0, or -1 with
  * err set. */

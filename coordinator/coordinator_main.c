@@ -199,6 +199,10 @@ static void req_arrived(struct daemon *d, uint64_t cli, uint64_t req)
 static void req_answered(struct daemon *d, uint64_t cli, const uint8_t *frame, size_t len)
 {
 	struct px_msg m;
+	/* Most sends are not outcomes: look at the header's type byte before
+	 * decoding the whole frame. */
+	if (len < PX_HDR_LEN || frame[3] != PX_MSG_OUTCOME)
+		return;
 	if (px_decode(frame, len, &m) || m.type != PX_MSG_OUTCOME ||
 	    (m.u.outcome.status != PX_ST_COMMITTED && m.u.outcome.status != PX_ST_ABORTED))
 		return;
@@ -639,16 +643,6 @@ static void build_metrics(void *ctx, struct px_mtext *t)
 	px_mt_family(t, "paxcommit_busy_total", "counter", "Requests refused by backpressure, by limit");
 	px_mt_u64(t, "paxcommit_busy_total", "limit=\"max_live\"", s->busy - s->busy_client);
 	px_mt_u64(t, "paxcommit_busy_total", "limit=\"max_live_per_client\"", s->busy_client);
-	px_mt_family(t, "paxcommit_refused_messages_total", "counter", "Messages dropped, by reason");
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_frame\"", d->bad_frames + ns->bad_shape);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_message\"", s->bad_msgs);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_identity\"", ns->bad_identity);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_auth\"", ns->bad_auth);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"role\"", d->refused);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"conflict\"", s->conflicts);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"future_gid\"", s->future_gids);
-	px_mt_counter(t, "paxcommit_send_dropped_total", "Messages not sent: no route, peer not connected, or queue full",
-		      ns->send_dropped);
 	px_mt_counter(t, "paxcommit_log_syncs_total", "Commit-log syncs", d->syncs);
 	px_mt_hist(t, "paxcommit_log_sync_seconds", "Time of one commit-log write and sync", &d->fsync_h);
 	px_mt_hist(t, "paxcommit_log_sync_records", "Records one sync made durable (group commit)", &d->batch_h);
@@ -658,11 +652,12 @@ static void build_metrics(void *ctx, struct px_mtext *t)
 		   "From a commit or rollback request's arrival to the final outcome this replica sent for it", &d->commit_h);
 	px_mt_gauge(t, "paxcommit_horizon_age_seconds", "Age of the garbage-collection horizon",
 		    px_replica_horizon(d->rep) ? (double)(d->now - px_replica_horizon(d->rep)) / 1000.0 : 0.0);
-	px_mt_gauge(t, "paxcommit_clock_offset_seconds", "The wall clock minus this daemon's clock",
-		    (double)px_clock_offset_ms(&d->clock, px_wall_ms() * 1000u) / 1000.0);
-	px_mt_counter(t, "paxcommit_metrics_scrapes_total", "Scrapes of this endpoint answered", px_metrics_scrapes(d->metrics));
-	px_mt_counter(t, "paxcommit_metrics_stale_scrapes_total", "Scrapes answered with the last text: the loop was busy",
-		      px_metrics_stale(d->metrics));
+	const struct px_mt_reason refused[] = {
+		{"bad_frame", d->bad_frames + ns->bad_shape}, {"bad_message", s->bad_msgs}, {"bad_identity", ns->bad_identity},
+		{"bad_auth", ns->bad_auth},                   {"role", d->refused},         {"conflict", s->conflicts},
+		{"future_gid", s->future_gids}};
+	px_mt_daemon(t, refused, sizeof(refused) / sizeof(refused[0]), ns->send_dropped,
+		     (double)px_clock_offset_ms(&d->clock, px_wall_ms() * 1000u) / 1000.0, d->metrics);
 }
 
 static void handle_message(struct daemon *d, struct px_addr from, const uint8_t *data, size_t len)

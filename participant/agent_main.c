@@ -1478,19 +1478,9 @@ static void build_metrics(void *ctx, struct px_mtext *t)
 	px_mt_family(t, "paxcommit_agent_pg_seconds", "histogram",
 		     "From the agent's last query of a database action to PostgreSQL's answer, by action");
 	for (size_t k = 0; k <= PA_DB_CANCEL; k++) {
-		const struct px_hist *h = &a->pg_h[k];
-		uint64_t cum = 0;
-		char lb[80];
-		for (size_t i = 0; i < h->nle; i++) {
-			cum += h->bucket[i];
-			snprintf(lb, sizeof(lb), "action=\"%s\",le=\"%.9g\"", kinds[k], h->le[i]);
-			px_mt_u64(t, "paxcommit_agent_pg_seconds_bucket", lb, cum);
-		}
-		snprintf(lb, sizeof(lb), "action=\"%s\",le=\"+Inf\"", kinds[k]);
-		px_mt_u64(t, "paxcommit_agent_pg_seconds_bucket", lb, cum + h->bucket[h->nle]);
+		char lb[48];
 		snprintf(lb, sizeof(lb), "action=\"%s\"", kinds[k]);
-		px_mt_dbl(t, "paxcommit_agent_pg_seconds_sum", lb, h->sum);
-		px_mt_u64(t, "paxcommit_agent_pg_seconds_count", lb, h->count);
+		px_mt_hist_samples(t, "paxcommit_agent_pg_seconds", lb, &a->pg_h[k]);
 	}
 	px_mt_counter(t, "paxcommit_agent_scans_total", "Scans of pg_prepared_xacts", a->scans);
 	px_mt_counter(t, "paxcommit_agent_scan_found_total", "This cluster's prepared gids the scans listed", a->scan_found);
@@ -1504,20 +1494,11 @@ static void build_metrics(void *ctx, struct px_mtext *t)
 	px_mt_counter(t, "paxcommit_agent_cancels_total", "Statements cancelled", s->cancels);
 	px_mt_counter(t, "paxcommit_agent_ambiguous_total", "Gids perhaps voted by an earlier incarnation: left to recovery",
 		      s->ambiguous);
-	px_mt_family(t, "paxcommit_refused_messages_total", "counter", "Messages dropped, by reason");
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_frame\"", a->bad_frames + ns->bad_shape);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_message\"", s->bad_msgs);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_identity\"", ns->bad_identity);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"bad_auth\"", ns->bad_auth);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"role\"", a->refused);
-	px_mt_u64(t, "paxcommit_refused_messages_total", "reason=\"future_gid\"", s->future_gids);
-	px_mt_counter(t, "paxcommit_send_dropped_total", "Messages not sent: no route, peer not connected, or queue full",
-		      ns->send_dropped);
-	px_mt_gauge(t, "paxcommit_clock_offset_seconds", "The wall clock minus this daemon's clock",
-		    (double)px_clock_offset_ms(&a->clock, px_wall_ms() * 1000u) / 1000.0);
-	px_mt_counter(t, "paxcommit_metrics_scrapes_total", "Scrapes of this endpoint answered", px_metrics_scrapes(a->metrics));
-	px_mt_counter(t, "paxcommit_metrics_stale_scrapes_total", "Scrapes answered with the last text: the loop was busy",
-		      px_metrics_stale(a->metrics));
+	const struct px_mt_reason refused[] = {{"bad_frame", a->bad_frames + ns->bad_shape}, {"bad_message", s->bad_msgs},
+					       {"bad_identity", ns->bad_identity},       {"bad_auth", ns->bad_auth},
+					       {"role", a->refused},                     {"future_gid", s->future_gids}};
+	px_mt_daemon(t, refused, sizeof(refused) / sizeof(refused[0]), ns->send_dropped,
+		     (double)px_clock_offset_ms(&a->clock, px_wall_ms() * 1000u) / 1000.0, a->metrics);
 }
 
 int main(int argc, char **argv)

@@ -228,11 +228,8 @@ static long stat_in_log(struct cluster *c, int coord, const char *key)
 	return cluster_log_stat(path, key);
 }
 
-static int log_has(struct cluster *c, int coord, const char *needle)
+static int file_has(const char *path, const char *needle)
 {
-	char path[400], name[32];
-	snprintf(name, sizeof(name), "coordinator.%d", coord);
-	cluster_log_path(c, name, path, sizeof(path));
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -242,6 +239,14 @@ static int log_has(struct cluster *c, int coord, const char *needle)
 		found = strstr(line, needle) != NULL;
 	fclose(f);
 	return found;
+}
+
+static int log_has(struct cluster *c, int coord, const char *needle)
+{
+	char path[400], name[32];
+	snprintf(name, sizeof(name), "coordinator.%d", coord);
+	cluster_log_path(c, name, path, sizeof(path));
+	return file_has(path, needle);
 }
 
 static void test_1000_mixed_votes(void **state)
@@ -833,15 +838,7 @@ static int part_log_has(struct cluster *c, int part, const char *needle)
 	char path[400], name[32];
 	snprintf(name, sizeof(name), "participant.p%d", part);
 	cluster_log_path(c, name, path, sizeof(path));
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	char line[2048];
-	int found = 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
+	return file_has(path, needle);
 }
 
 /* How a forger reaches a daemon: no CURVE at all, the cluster's client key
@@ -1298,19 +1295,6 @@ static void test_systemd_notify(void **state)
 }
 
 /* The first line of file path holding needle: 1, or 0. */
-static int file_has(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	char line[2048];
-	int found = 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* --log-file, and SIGHUP after logrotate's move: the replica writes to a
  * new file of the same name, the moved one keeps what came before, and
  * the cluster goes on deciding. */
