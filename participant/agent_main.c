@@ -60,13 +60,17 @@ static const char *g_name = "?";
 
 static volatile sig_atomic_t g_reload; /* SIGHUP: read the client allow-list again */
 
+/* SIGTERM / SIGINT: the first drains (no new gids; the unfinished ones
+ * finish, for at most --drain-timeout), a second one stops at once. */
 static void on_signal(int s)
 {
 	if (s == SIGHUP)
 		g_reload = 1;
-	else
-		g_stop = 1;
+	else if (g_stop < 2)
+		g_stop++;
 }
+
+#define DRAIN_DEFAULT_MS 5000u
 
 
 static void core_log(void *ctx, const char *line)
@@ -1336,6 +1340,9 @@ static void usage(FILE *f)
 		"  --log-level LEVEL  error, warn, info (default) or debug\n"
 		"  --log-file PATH    log to PATH (appended) instead of stderr; SIGHUP opens it\n"
 		"                     again (after logrotate moved it)\n"
+		"  --drain-timeout MS on SIGTERM, refuse new transactions and let the unfinished\n"
+		"                     ones finish for at most MS milliseconds (default 5000;\n"
+		"                     0: stop at once); a second SIGTERM stops at once\n"
 		"  --allow-superuser  run even if the conninfo's role is a superuser (not advised:\n"
 		"                     every client's statements would run with its rights)\n"
 		"  --help             this text\n"
@@ -1508,12 +1515,25 @@ int main(int argc, char **argv)
 					     {"log-level", required_argument, NULL, 'l'},
 					     {"log-file", required_argument, NULL, 'L'},
 					     {"allow-superuser", no_argument, NULL, 'S'},
+					     {"drain-timeout", required_argument, NULL, 'D'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *config = NULL, *name = NULL;
 	int o, allow_superuser = 0;
+	unsigned long drain_ms = DRAIN_DEFAULT_MS;
 	while ((o = getopt_long(argc, argv, "c:n:l:h", opts, NULL)) != -1) {
 		switch (o) {
+		case 'D': {
+			char *end;
+			errno = 0;
+			drain_ms = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || drain_ms > 3600000ul) {
+				fprintf(stderr, "paxcommit-participant: --drain-timeout '%s': milliseconds, 0 to 3600000\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'c':
 			config = optarg;
 			break;
@@ -1683,7 +1703,36 @@ int main(int argc, char **argv)
 	if (!items || !item_conn)
 		return EXIT_RUNTIME;
 	uint64_t poll_idle_at = 0;
-	while (!g_stop) {
+	uint64_t drain_until = 0; /* draining (SIGTERM) until then */
+	for (;;) {
+		if (g_stop && !drain_until) {
+			uint64_t t = clock_now(&a);
+			drain_until = t + drain_ms + 1;
+			if (drain_ms) {
+				px_notify_stopping();
+				logf_(LV_INFO, "SIGTERM: draining for at most %lu ms (%zu unfinished transactions)", drain_ms,
+				      pa_core_unfinished(a.pa));
+				pa_core_drain(a.pa);
+			}
+		}
+		if (drain_until) {
+			int running = 0;
+			for (int i = 0; i < a.nconn; i++)
+				running += a.conn[i].state == C_BUSY;
+			size_t left = pa_core_unfinished(a.pa);
+			if (g_stop > 1 || !drain_ms || (!left && !running)) {
+				if (drain_ms)
+					logf_(LV_INFO, "drained: %s", g_stop > 1 ? "a second signal, stopping now"
+									: "every transaction here finished");
+				break;
+			}
+			if (clock_now(&a) >= drain_until) {
+				logf_(LV_WARN, "drain timeout after %lu ms: stopping with %zu unfinished transactions (open ones roll "
+				      "back; prepared ones stay prepared and are finished after the restart)",
+				      drain_ms, left);
+				break;
+			}
+		}
 		if (g_reload) {
 			g_reload = 0;
 			size_t was, now_n;
@@ -1732,6 +1781,8 @@ int main(int argc, char **argv)
 		timeout = px_wait_ms(timeout, now, a.timer_at);
 		timeout = px_wait_ms(timeout, now, px_net_lazy_due(a.net));
 		timeout = px_wait_ms(timeout, now, px_notify_tick(now));
+		if (drain_until && timeout > 50)
+			timeout = 50; /* look at the drain's progress often */
 		if (a.metrics)
 			items[n] = (zmq_pollitem_t){.fd = px_metrics_fd(a.metrics), .events = ZMQ_POLLIN};
 		if (zmq_poll(items, (int)n + (a.metrics != NULL), timeout) < 0) {
@@ -1803,7 +1854,8 @@ int main(int argc, char **argv)
 			a.stats_at = now + STATS_EVERY_MS;
 		}
 	}
-	px_notify_stopping();
+	if (!drain_ms)
+		px_notify_stopping(); /* (a drain said so as it began) */
 	log_stats(&a, " at shutdown");
 	logf_(LV_INFO, "stopping on signal");
 	for (int i = 0; i < a.nconn; i++)

@@ -97,6 +97,7 @@ struct pa_core {
 	uint8_t leader_hint;
 	uint64_t all_until;
 	uint64_t future_logged_at, future_quiet; /* see future() */
+	uint8_t draining; /* pa_core_drain: no new gids */
 };
 
 static void pa_log(struct pa_core *c, const char *fmt, ...)
@@ -166,6 +167,21 @@ size_t pa_core_in_doubt(const struct pa_core *c, uint64_t *oldest_ms)
 				first = t->prepared_at;
 		}
 	*oldest_ms = n ? c->now - first : 0;
+	return n;
+}
+
+void pa_core_drain(struct pa_core *c)
+{
+	if (!c->draining)
+		pa_log(c, "draining: new transactions are refused, %zu unfinished go on", pa_core_unfinished(c));
+	c->draining = 1;
+}
+
+size_t pa_core_unfinished(const struct pa_core *c)
+{
+	size_t n = 0;
+	for (const struct pa_txn *t = c->live.head; t; t = t->lnext)
+		n++;
 	return n;
 }
 
@@ -460,6 +476,11 @@ static void on_exec(struct pa_core *c, struct px_update *u, struct px_addr from,
 			/* It may have run (and been voted on) before: never twice. */
 			exec_reply(u, from, m->req, m->gid, PX_EXEC_ERROR,
 				   "transaction began before this participant (re)started, or too long ago; roll back");
+			return;
+		}
+		if (c->draining) {
+			exec_reply(u, from, m->req, m->gid, PX_EXEC_BUSY,
+				   "participant is shutting down (draining): no new transactions");
 			return;
 		}
 		if (c->nopen >= c->cfg.max_open) {

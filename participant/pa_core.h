@@ -116,5 +116,11 @@ size_t pa_core_tracked(const struct pa_core *c);
 /* Transactions prepared here and not yet finished (waiting for, or
  * applying, the decision); *oldest_ms: the age of the oldest, 0 if none. */
 size_t pa_core_in_doubt(const struct pa_core *c, uint64_t *oldest_ms);
+/* Shutting down: from now on a new gid's first statement is refused
+ * (PX_EXEC_BUSY, "shutting down"); the transactions already here go on. */
+void pa_core_drain(struct pa_core *c);
+/* Transactions here not yet finished: open, preparing, or prepared and
+ * waiting for (or applying) the decision. */
+size_t pa_core_unfinished(const struct pa_core *c);
 
 #endif

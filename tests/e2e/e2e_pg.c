@@ -1121,6 +1121,70 @@ static void test_agent_refuses_superuser(void **state)
 	wait_agents(c, both, 2);
 }
 
+/* Whether file `path` has a line with `needle`. */
+static int file_has_line(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[2048];
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* SIGTERM drains an agent: a transaction open on it goes on to commit,
+ * a new one is refused as "shutting down", and the agent exits by itself
+ * once nothing is left, well before --drain-timeout (5 s). */
+static void test_agent_sigterm_drains(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	sql(c, "a", "CREATE TABLE t(id int PRIMARY KEY)");
+	sql(c, "b", "CREATE TABLE t(id int PRIMARY KEY)");
+	struct pc_conn *pc = connect_to(c);
+	struct pc_txn *t = NULL, *t2 = NULL;
+	assert_int_equal(pc_begin(pc, &t), 0);
+	assert_int_equal(pc_exec(t, "a", "INSERT INTO t VALUES (1)", 0, NULL, NULL), 0);
+	assert_int_equal(pc_exec(t, "b", "INSERT INTO t VALUES (1)", 0, NULL, NULL), 0);
+	pid_t pa = pid_of(c, "participant.a");
+	assert_true(pa > 0);
+	char logp[400];
+	snprintf(logp, sizeof(logp), "%s/participant.a.log", c->dir);
+	assert_int_equal(kill(pa, SIGTERM), 0);
+	uint64_t end = cl_now_ms() + 4000;
+	while (!file_has_line(logp, "draining") && cl_now_ms() < end)
+		cl_pause_ms(10);
+	assert_true(file_has_line(logp, "draining"));
+	/* still running: its open transaction holds it */
+	assert_int_equal(kill(pa, 0), 0);
+	assert_int_equal(pc_begin(pc, &t2), 0);
+	int rc = pc_exec(t2, "a", "INSERT INTO t VALUES (2)", 0, NULL, NULL);
+	print_message("  new transaction while a drains: rc=%d (%s)\n", rc, pc_conn_errmsg(pc));
+	assert_int_equal(rc, PC_EBUSY);
+	assert_non_null(strstr(pc_conn_errmsg(pc), "shutting down"));
+	pc_txn_free(&t2);
+	assert_int_equal(kill(pa, 0), 0);
+	struct pc_result r;
+	assert_int_equal(pc_commit(t, PC_WAIT_APPLIED, &r), 0);
+	assert_int_equal(r.outcome, PC_COMMITTED);
+	pc_txn_free(&t);
+	/* nothing is left on a: it stops of itself, before the drain timeout */
+	end = cl_now_ms() + 4000;
+	while (kill(pa, 0) == 0 && cl_now_ms() < end)
+		cl_pause_ms(10);
+	assert_int_not_equal(kill(pa, 0), 0);
+	assert_true(file_has_line(logp, "drained: every transaction here finished"));
+	assert_false(file_has_line(logp, "drain timeout"));
+	assert_int_equal(sql_long(c, "a", "SELECT count(*) FROM t"), 1);
+	assert_int_equal(sql_long(c, "b", "SELECT count(*) FROM t"), 1);
+	assert_int_equal(in_doubt(c, "a"), 0);
+	assert_int_equal(dc(c, "start participant.a"), 0);
+	pc_conn_close(&pc);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -1141,6 +1205,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_max_prepared_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sslmode_require, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_refuses_superuser, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_sigterm_drains, setup, teardown),
 	};
 	return e2e_run("e2e_pg", all, sizeof(all) / sizeof(all[0]));
 }

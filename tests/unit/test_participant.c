@@ -924,6 +924,38 @@ static void test_exec_busy_at_max_open(void **state)
 }
 
 
+/* Rule: a draining agent refuses a new gid's first statement (BUSY,
+ * "shutting down") and goes on with the ones it has; unfinished counts
+ * them until they are done. */
+static void test_drain_refuses_new_gids(void **state)
+{
+	(void)state;
+	struct pdrv d;
+	char g1b[64], g2b[64];
+	struct px_msg m, out;
+	p_open(&d, 4, 0);
+	struct px_str g1 = mkgid(g1b, 1), g2 = mkgid(g2b, 2);
+	exec0(&d, g1, PA_DB_OK);
+	assert_int_equal(pa_core_unfinished(d.c), 1);
+	pa_core_drain(d.c);
+	px_update_reset(&d.u);
+	m = mexec(g2, 0);
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 0);
+	assert_true(sent_to(&d.u, PX_MSG_EXEC_RESULT, CLIENT(9), &out));
+	assert_true(px_str_eq(out.u.exec_result.gid, g2));
+	assert_int_equal(out.u.exec_result.status, PX_EXEC_BUSY);
+	assert_non_null(memmem(out.u.exec_result.reason.p, out.u.exec_result.reason.len, "shutting down", 13));
+	assert_int_equal(pa_core_tracked(d.c), 1);
+	/* the open one's next statement still runs */
+	px_update_reset(&d.u);
+	m = mexec(g1, 1);
+	p_msg(&d, CLIENT(9), &m);
+	assert_int_equal(d.u.ndb, 1);
+	assert_int_equal(pa_core_unfinished(d.c), 1);
+	p_close(&d);
+}
+
 /* A restarted agent: a gid born before it started may have been voted on by
  * the previous incarnation, so it never gets an `aborted` vote nor a new
  * transaction; a gid born after the start is this incarnation's alone. */
@@ -1275,6 +1307,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_at_client_deadline),
 		cmocka_unit_test(test_abort_decision_cancels_statement),
 		cmocka_unit_test(test_refused_outcome_backoff),
+		cmocka_unit_test(test_drain_refuses_new_gids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
