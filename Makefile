@@ -145,7 +145,7 @@ $(AGENT): participant/agent_main.c $(CORE_OBJS) $(CONF_OBJS) $(NET_OBJS) $(LOG_O
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih -lmicrohttpd -lsystemd -lpthread $(LDFLAGS)
 
-$(CLI): client/paxcommit_cli.c $(LIBPC)
+$(CLI): client/paxcommit_cli.c client/cli_top.c $(LIBPC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) $(PG_INC) $^ -o $@ -lpq -lzmq -linih $(LDFLAGS)
 

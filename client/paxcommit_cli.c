@@ -32,6 +32,8 @@
 
 enum { X_COMMITTED = 0, X_ABORTED = 1, X_USAGE = 2, X_UNKNOWN = 3 };
 
+int cli_top(const struct px_config *cfg, int argc, char **argv); /* cli_top.c */
+
 static void usage_main(FILE *f)
 {
 	fprintf(f,
@@ -43,6 +45,7 @@ static void usage_main(FILE *f)
 		"  cluster [--json]                        replicas, leader, participants\n"
 		"  in-doubt [--json]                       prepared transactions, and the coordinators' view\n"
 		"  resolve GID [--timeout MS]              finish GID now (normal recovery) and wait\n"
+		"  top [--interval S] [--count N]          every daemon's /metrics, live\n"
 		"\n"
 		"usage: paxcommit keygen [--dir DIR] NAME...   CURVE key pairs (no --config)\n"
 		"\n"
@@ -1039,7 +1042,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "keygen"))
 		return cmd_keygen(argc - i, argv + i);
 	if (strcmp(cmd, "exec") && strcmp(cmd, "status") && strcmp(cmd, "cluster") && strcmp(cmd, "in-doubt") &&
-	    strcmp(cmd, "resolve")) {
+	    strcmp(cmd, "resolve") && strcmp(cmd, "top")) {
 		fprintf(stderr, "paxcommit: unknown command '%s' (see --help)\n", cmd);
 		return X_USAGE;
 	}
@@ -1054,6 +1057,12 @@ int main(int argc, char **argv)
 		return X_USAGE;
 	}
 	int rc;
+	if (!strcmp(cmd, "top")) {
+		/* only the daemons' /metrics: no connection to the cluster */
+		rc = cli_top(&cfg, argc - i, argv + i);
+		px_config_free(&cfg);
+		return rc;
+	}
 	{
 		struct pc_conn *pc;
 		if (pc_connect(config, &pc, err, sizeof(err))) {

@@ -4,6 +4,7 @@
  * ($PAXCOMMIT_BIN/paxcommit) run through the shell, its output and exit
  * status checked, the databases looked at with libpq.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,6 +236,98 @@ static void test_exec_sql_from_file(void **state)
  * coordinators' view, and `paxcommit resolve` has it finished by the normal
  * recovery: with the agent frozen it says where the outcome still waits,
  * and once the agent runs, that it is applied. */
+/* Transfers in the background while `top` watches. */
+struct load {
+	struct pgc *c;
+	volatile int stop;
+	int committed;
+};
+
+static void *load_main(void *arg)
+{
+	struct load *l = arg;
+	struct pc_conn *pc = connect_to(l->c);
+	for (int i = 0; i < 5000 && !l->stop; i++) {
+		struct pc_txn *t = NULL;
+		if (pc_begin(pc, &t))
+			break;
+		if (exec_commit_ab(&t, "UPDATE n SET v = v + 1", "UPDATE n SET v = v + 1") == PC_COMMITTED)
+			l->committed++;
+	}
+	pc_conn_close(&pc);
+	return NULL;
+}
+
+/* The line of g_out that starts with `first` and a space, or NULL. */
+static const char *line_of(const char *first)
+{
+	size_t n = strlen(first);
+	for (const char *p = g_out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, first, n) && p[n] == ' ')
+			return p;
+	return NULL;
+}
+
+/* `top`: every daemon up, one leader, commits per second on the leader and
+ * on the agents while transfers run; a stopped agent shows as down (exit 1). */
+static void test_top(void **state)
+{
+	struct pgc *c = *state;
+	up(c, 3, 2);
+	sql(c, "a", "CREATE TABLE n(v int); INSERT INTO n VALUES (0)");
+	sql(c, "b", "CREATE TABLE n(v int); INSERT INTO n VALUES (0)");
+	struct load l = {.c = c};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, load_main, &l), 0);
+	int rc = cli(c->conf, "top --interval 1 --count 2");
+	l.stop = 1;
+	pthread_join(th, NULL);
+	print_message("  %d transfers committed meanwhile\n", l.committed);
+	assert_int_equal(rc, 0);
+	saw("COORDINATOR");
+	saw("PARTICIPANT");
+	int leaders = 0;
+	double leader_commits = -1;
+	for (int i = 0; i < 3; i++) {
+		char id[4];
+		snprintf(id, sizeof(id), "%d", i);
+		const char *ln = line_of(id);
+		assert_non_null(ln);
+		char f[10][24];
+		int nf = sscanf(ln, "%23s %23s %23s %23s %23s %23s %23s", f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+		assert_true(nf >= 5);
+		assert_string_equal(f[1], "up");
+		if (!strcmp(f[3], "*")) { /* "LEADER" is "N *" on the leader */
+			leaders++;
+			leader_commits = strtod(f[5], NULL);
+		}
+	}
+	assert_int_equal(leaders, 1);
+	assert_true(leader_commits > 0);
+	for (int i = 0; i < 2; i++) {
+		const char *ln = line_of(i ? "b" : "a");
+		assert_non_null(ln);
+		char f[5][24];
+		assert_int_equal(sscanf(ln, "%23s %23s %23s %23s", f[0], f[1], f[2], f[3]), 4);
+		assert_string_equal(f[1], "up");
+		assert_true(strtod(f[2], NULL) > 0); /* prepared per second */
+		assert_true(strtod(f[3], NULL) > 0); /* committed per second */
+	}
+	/* a stopped agent: down, and exit 1 */
+	pid_t pb = pid_of(c, "participant.b");
+	assert_true(pb > 0);
+	assert_int_equal(kill(pb, SIGSTOP), 0);
+	rc = cli(c->conf, "top --interval 0.2 --count 1");
+	kill(pb, SIGCONT);
+	assert_int_equal(rc, 1);
+	const char *ln = line_of("b");
+	assert_non_null(ln);
+	assert_non_null(strstr(ln, "down"));
+	assert_int_equal(cli(c->conf, "top --count 0"), 2);
+	assert_int_equal(cli(c->conf, "top --help"), 0);
+	saw("usage: paxcommit --config FILE top");
+}
+
 static void test_in_doubt_and_resolve(void **state)
 {
 	struct pgc *c = *state;
@@ -332,6 +425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cluster_names_who_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_sql_from_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_doubt_and_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_top, setup, teardown),
 		cmocka_unit_test(test_keygen),
 	};
 	return e2e_run("e2e_pg_cli", all, sizeof(all) / sizeof(all[0]));
