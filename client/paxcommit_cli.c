@@ -959,7 +959,7 @@ static void usage_keygen(FILE *f)
 		"Make a CURVE key pair for each NAME (a coordinator, a participant or a\n"
 		"client) and write DIR/NAME.key, the key pair (mode 0600: its secret key\n"
 		"never goes into cluster.conf), and DIR/NAME.pub, the public key (0644).\n"
-		"Neither may exist yet.  Then, in cluster.conf (README \"Security\"):\n"
+		"Neither may exist yet.  Then, in cluster.conf (docs/operations.md, \"Security\"):\n"
 		"  a coordinator or participant: public_key = <its public key> and\n"
 		"    key_file = <path of NAME.key on its machine> in its section;\n"
 		"  a client: its NAME.pub into the [cluster] client_keys directory of every\n"

@@ -2,7 +2,7 @@
  * px_auth.h - who may send what: the rules a replica and an agent apply to
  * every message, by the sender's authenticated role.  Pure (no I/O).
  *
- * With `security = curve` (README "Security"), the transport (px_net.h)
+ * With `security = curve` (docs/design.md "Security"), the transport (px_net.h)
  * learns each sender's role from its CURVE public key, through the ZAP
  * handler: the key of replica N, of participant X, or one on the client
  * allow-list.  A routing id is never taken as proof of anything.  On top of

@@ -777,7 +777,7 @@ static void check_security(struct ctx *x)
 			     "endpoint '%s' is not loopback, and security = none (line %d) would let "
 			     "anyone who reaches it vote and decide: remove 'security = none' (CURVE is "
 			     "the default) and give every coordinator and participant a key pair "
-			     "(paxcommit keygen, README \"Security\")",
+			     "(paxcommit keygen, docs/operations.md, \"Security\")",
 			     bad, x->cl_line[K_SECURITY]);
 		return;
 	}
@@ -785,7 +785,7 @@ static void check_security(struct ctx *x)
 		if (x->co_hdr[i] && !x->co_line[i][KC_PUBLIC_KEY]) {
 			fail(x, x->co_hdr[i],
 			     "[coordinator.%u] is missing required key 'public_key' (security = curve, "
-			     "the default: make a key pair with paxcommit keygen; README \"Security\")",
+			     "the default: make a key pair with paxcommit keygen; docs/operations.md, \"Security\")",
 			     i);
 			return;
 		}
@@ -793,7 +793,7 @@ static void check_security(struct ctx *x)
 		if (!x->parts[i].line[KP_PUBLIC_KEY]) {
 			fail(x, x->parts[i].hdr,
 			     "[participant.%s] is missing required key 'public_key' (security = curve, "
-			     "the default: make a key pair with paxcommit keygen; README \"Security\")",
+			     "the default: make a key pair with paxcommit keygen; docs/operations.md, \"Security\")",
 			     x->parts[i].p.name);
 			return;
 		}

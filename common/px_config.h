@@ -27,7 +27,7 @@
  * (libinih would read them as continuations of the previous value) are
  * errors.  A line may hold at most 197 characters (libinih's fixed line
  * buffer); " ;" starts an inline comment, so a value cannot contain it.
- * See README.md "Cluster configuration" for a full example.
+ * See docs/configuration.md for a full example.
  *
  * This is not part of the pure core: px_config.c reads a file (through
  * libinih; link with -linih).
@@ -57,7 +57,7 @@
 #define PX_CFG_DEF_MAX_LIVE 100000u
 #define PX_CFG_DEF_POOL 8u
 
-/* security = curve | none ([cluster]; README "Security") */
+/* security = curve | none ([cluster]; docs/design.md "Security") */
 #define PX_SECURITY_NONE 0u
 #define PX_SECURITY_CURVE 1u
 

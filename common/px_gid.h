@@ -6,12 +6,12 @@
  *           cluster's prepared transactions
  *   birth   the client's clock at begin, milliseconds since the epoch
  *           (decimal); coordinators use it for the garbage-collection
- *           horizon (see README "Garbage collection")
+ *           horizon (see docs/design.md "Garbage collection")
  *   client  the client's random id, 16 hex digits
  *   seq     the client's sequence number (decimal); "x" before it marks an
  *           XA-style gid: the client prepares each participant itself over
  *           its own PostgreSQL connection and casts the ballot-0 votes, so
- *           no agent ever votes on it (README "XA-style transactions")
+ *           no agent ever votes on it (docs/client-api.md "XA-style transactions")
  * Whole gid < 200 bytes (PostgreSQL's limit); only [A-Za-z0-9_] appear, so
  * it can be quoted into SQL without escaping.
  */
@@ -24,7 +24,7 @@
 #define PX_PREFIX_MAX 63u
 
 /* The largest clock difference a client may have ahead of the replicas and
- * the agents (README "gid format").  A gid born further in the future than
+ * the agents (docs/design.md "gid format").  A gid born further in the future than
  * this, by the receiver's clock, is refused wherever it would first enter a
  * replica's or an agent's state: that state could not be garbage-collected
  * before the birth time comes (the horizon and the agent's "ambiguous" rule

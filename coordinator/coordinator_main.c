@@ -44,7 +44,7 @@
 #include "px_replica.h"
 #include "px_update.h"
 
-/* Exit codes (also in --help and README). */
+/* Exit codes (also in --help and docs/operations.md). */
 enum {
 	EXIT_OK = 0,      /* stopped by SIGTERM / SIGINT */
 	EXIT_RUNTIME = 1, /* ZeroMQ failure, out of memory */
@@ -252,8 +252,8 @@ static void usage(FILE *f)
 		"                             [--log-file PATH] [--checkpoint-records N] [--segment-mb N]\n"
 		"       paxcommit-coordinator --dump-decisions DATA_DIR\n"
 		"\n"
-		"Run coordinator replica N of the cluster described in FILE (see README.md,\n"
-		"\"Cluster configuration\").  The replica binds the endpoint of its\n"
+		"Run coordinator replica N of the cluster described in FILE (see\n"
+		"paxcommit.conf(5), or docs/configuration.md).  The replica binds the endpoint of its\n"
 		"[coordinator.N] section and keeps its commit log in that section's data_dir\n"
 		"(created if missing; one replica per directory).\n"
 		"\n"

@@ -1325,7 +1325,7 @@ static void usage(FILE *f)
 		"                             [--allow-superuser]\n"
 		"\n"
 		"Run the participant agent [participant.NAME] of the cluster described in FILE\n"
-		"(see README.md, \"Cluster configuration\").  It connects to PostgreSQL with the\n"
+		"(see paxcommit.conf(5), or docs/configuration.md).  It connects to PostgreSQL with the\n"
 		"section's conninfo, keeps `pool` connections (plus one for commits and\n"
 		"recovery), and binds the section's endpoint.\n"
 		"\n"

@@ -522,7 +522,7 @@ static int verify(const char *path, uint32_t timeout_ms)
 				past_late++;
 		} else if (got == PC_ST_UNKNOWN_GID && want == PC_ST_ABORTED) {
 			/* "Never accepted": presumed abort, the same outcome
-			 * (README "Status and presumed abort").  Counted apart. */
+			 * (docs/design.md "Status and presumed abort").  Counted apart. */
 			presumed++;
 			printf("verify: PRESUMED-ABORT op=%s gid=%s\n", op, gid);
 		} else if (got == PC_ST_UNKNOWN_GID) {

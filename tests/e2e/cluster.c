@@ -74,7 +74,7 @@ int cluster_init(struct cluster *c, int ncoord, int npart, const char *timing)
 	if (!f)
 		return -1;
 	/* CURVE on, as in production: every process has its key pair, the
-	 * tests' clients one key on the allow-list (README "Security"). */
+	 * tests' clients one key on the allow-list (docs/operations.md, "Security"). */
 	char keys[600], line[1400];
 	snprintf(keys, sizeof(keys), "%s/keys", c->dir);
 	if (mkdir(keys, 0700) || (strcat(keys, "/clients"), mkdir(keys, 0755)) || make_key(c, "client", line, sizeof(line))) {

@@ -1312,7 +1312,7 @@ static void client_begin(struct world *w, int i)
 	if (!tr)
 		exit(2);
 	char gid[200];
-	/* XA-style (README "XA-style transactions"): the client runs its
+	/* XA-style (docs/client-api.md "XA-style transactions"): the client runs its
 	 * statements and PREPARE on the databases itself and votes for them. */
 	tr->xa = chance(w, 200);
 	size_t glen = (tr->xa ? px_gid_make_xa : px_gid_make)(gid, sizeof(gid), "sim", clock_of(w, i), c->id, ++c->seq);
