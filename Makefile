@@ -427,9 +427,12 @@ install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) etc/paxcommit.pc.in $(UNI
 		> $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
 
 # Installs into a scratch DESTDIR and builds a program against it with
-# pkg-config, static and shared (tests/install/check.sh).
+# pkg-config, static and shared (tests/install/check.sh); then runs three
+# replicas from the installed unit under a systemd-like supervisor
+# (tests/install/service.sh).
 test-install: $(COORD) $(AGENT) $(CLI) $(LIBPC) $(LIBPC_SO) $(MANPAGES)
 	bash tests/install/check.sh
+	bash tests/install/service.sh
 
 clean:
 	rm -rf build
