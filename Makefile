@@ -286,7 +286,7 @@ test-e2e: $(COORD) $(AGENT) $(CLI) $(TEST_AGENT) $(E2E_BINS) $(COORD_BUG1) $(COO
 # long mode, CHAOS_SEED=S to replay a schedule.  Then the checker must catch
 # the planted daemon bugs.
 CHAOS = /usr/bin/python3 tests/chaos/chaos.py --bin $(BUILD)/bin --test-bin $(BUILD)/tests
-test-chaos: $(COORD) $(AGENT) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_BUG1) $(COORD_DBUG1) $(COORD_DBUG2)
+test-chaos: $(COORD) $(AGENT) $(CLI) $(CHAOS_CLIENT) $(EIO_SHIM) $(COORD_BUG1) $(COORD_DBUG1) $(COORD_DBUG2)
 	$(CHAOS) $(if $(CHAOS_MINUTES),--minutes $(CHAOS_MINUTES)) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 	@bash tests/chaos/planted.sh "$(CHAOS)" $(dir $(COORD_DBUG1)) $(dir $(COORD_BUG1)) $(dir $(COORD_DBUG2))
 
